@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs every dependency of img2img from Debian 12's packages (run as root, or with sudo
+# available), then configures and builds into build/. Safe to re-run.
+#   scripts/setup.sh            build dependencies + build
+#   scripts/setup.sh --no-build only install packages
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config
+  libtorch-dev            # LibTorch 1.13 (CPU)
+  libopenblas0-openmp     # fast BLAS for libtorch (the reference BLAS is ~8x slower)
+  libopencv-dev           # image I/O and geometry
+  libcli11-dev nlohmann-json3-dev libfmt-dev
+  libgtest-dev libgmock-dev
+  libonnx-dev libprotobuf-dev protobuf-compiler  # ONNX export
+  libgdal-dev             # elevation data for `img2img dataset terrain`
+  gnuplot-nox             # PNG plots
+  python3-torch python3-skimage  # test-only: independent references (torch.load, scikit-image SSIM)
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if [ "${1:-}" = "--no-build" ]; then exit 0; fi
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
+cmake --build build -j "$(nproc)"

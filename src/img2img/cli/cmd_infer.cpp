@@ -1,0 +1,40 @@
+#include <fmt/format.h>  // fmt::format
+
+#include <iostream>  // std::cout
+
+#include "img2img/cli/commands.h"
+#include "img2img/infer/inference.h"
+
+namespace img2img::cli {
+
+namespace {
+struct InferArgs {
+  std::string checkpoint, input, output, device = "auto", mode = "resize";
+};
+}  // namespace
+
+Command setup_infer(CLI::App& app) {
+  CLI::App* sub = app.add_subcommand("infer", "Apply a trained generator to an image or a folder of images");
+  auto args = std::make_shared<InferArgs>();
+  sub->add_option("--checkpoint", args->checkpoint,
+                  "generator weights (.pt), its .json, or a run folder (newest checkpoint)")
+      ->required();
+  sub->add_option("--input", args->input, "an image file or a folder of images")->required();
+  sub->add_option("--output", args->output, "output folder; files keep their names, as .png (.tif for float)")
+      ->required();
+  sub->add_option("--device", args->device, "auto | cpu | cuda | cuda:N")->capture_default_str();
+  sub->add_option("--mode", args->mode,
+                  "resize: run at the training size and resize back (default); pad: run at full resolution, "
+                  "padded to a multiple of 2^layers")
+      ->check(CLI::IsMember({"resize", "pad"}))
+      ->capture_default_str();
+  return {sub, [args] {
+            GeneratorRunner runner(args->checkpoint, args->device);
+            const auto files = infer_images(runner, args->input, args->output,
+                                            args->mode == "pad" ? InferMode::kPad : InferMode::kResize);
+            std::cout << fmt::format("wrote {} image(s) to {}\n", files.size(), args->output);
+            return 0;
+          }};
+}
+
+}  // namespace img2img::cli

@@ -1,0 +1,24 @@
+#pragma once
+// Subcommands of the `img2img` executable, one file each (CLI11 subcom_in_files pattern).
+
+#include <CLI/App.hpp>  // CLI::App
+
+#include <functional>  // std::function
+
+namespace img2img::cli {
+
+/// A registered subcommand and what to run when it was given; run() returns the exit code and
+/// may throw img2img::Error (main prints it).
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+Command setup_train(CLI::App& app);   ///< img2img train --config FILE [--section.key=value ...]
+Command setup_config(CLI::App& app);  ///< img2img config: print the resolved configuration as TOML
+Command setup_infer(CLI::App& app);   ///< img2img infer --checkpoint PATH --input X --output DIR
+Command setup_export(CLI::App& app);  ///< img2img export --checkpoint PATH --output FILE.onnx
+Command setup_dataset(CLI::App& app); ///< img2img dataset terrain|pairs|combine|split ...
+Command setup_ssim(CLI::App& app);    ///< img2img ssim A B
+
+}  // namespace img2img::cli

@@ -1,0 +1,66 @@
+#include "img2img/cli/config_flags.h"
+
+#include <fmt/format.h>  // fmt::format
+
+#include "img2img/config/config_keys.h"
+#include "img2img/core/error.h"
+
+namespace img2img::cli {
+
+std::shared_ptr<ConfigFlags> add_config_flags(CLI::App* app) {
+  auto flags = std::make_shared<ConfigFlags>();
+  flags->app = app;
+  app->add_option("--config", flags->config_file, "TOML configuration file; flags given too override it")
+      ->type_name("FILE");
+  const RunConfig defaults;
+  for (const auto& key : config_keys()) {
+    const std::string section = key.name.substr(0, key.name.find('.'));
+    std::string help = fmt::format("{} (default: {})", key.help, key.get(defaults));
+    if (!key.template_names.empty()) {
+      std::string names;
+      for (const auto& n : key.template_names) names += (names.empty() ? "{" : ", {") + n + "}";
+      help += "; template names: " + names;
+    }
+    CLI::Option* opt = app->add_option("--" + key.name)->description(help)->group("[" + section + "]");
+    opt->type_name(key.type.rfind("one of", 0) == 0 ? key.type.substr(7) : key.type);
+    if (key.is_bool) opt->expected(0, 1);  // `--data.shuffle` alone means true
+    flags->options[key.name] = opt;
+  }
+  // Unknown `--foo` flags are collected and reported with the other config problems.
+  app->allow_extras();
+  return flags;
+}
+
+RunConfig resolve_config_flags(const ConfigFlags& flags, const ValidateOptions& validate,
+                               const std::string& base_toml, const std::string& base_origin) {
+  std::vector<ConfigAssignment> assignments;
+  if (!base_toml.empty()) assignments = parse_config_text(base_toml, base_origin);
+  if (!flags.config_file.empty()) {
+    auto file = read_config_file(flags.config_file);
+    assignments.insert(assignments.end(), file.begin(), file.end());
+  }
+  for (const auto& [name, opt] : flags.options) {
+    if (opt->count() == 0) continue;
+    const auto& results = opt->results();
+    std::string value = results.empty() || results.back().empty() ? "true" : results.back();
+    assignments.push_back({name, value, "command line"});
+  }
+  std::vector<std::string> problems;
+  for (const auto& extra : flags.app->remaining()) {
+    if (extra.rfind("--", 0) != 0) {
+      problems.push_back(fmt::format("command line: unexpected argument '{}'; values go as --section.key=value", extra));
+      continue;
+    }
+    std::string name = extra.substr(2);
+    name = name.substr(0, name.find('='));
+    const std::string hint = suggest_config_key(name);
+    problems.push_back(fmt::format("command line: unknown flag '--{}'{}", name, hint.empty() ? "" : "; " + hint));
+  }
+  RunConfig config = apply_config(assignments, {}, &problems);
+  const auto more = config_problems(config, validate);
+  problems.insert(problems.end(), more.begin(), more.end());
+  if (!problems.empty()) throw ConfigError(format_config_problems(problems));
+  return config;
+}
+
+}  // namespace img2img::cli

@@ -1,0 +1,31 @@
+#pragma once
+// Binds `--config FILE` and one `--section.key` flag per configuration key to a CLI11 subcommand.
+
+#include <CLI/App.hpp>  // CLI::App
+
+#include <map>     // std::map
+#include <memory>  // std::shared_ptr
+#include <string>  // std::string
+
+#include "img2img/config/run_config.h"
+#include "img2img/config/validate.h"
+
+namespace img2img::cli {
+
+/// Raw strings captured by CLI11; resolved after parsing.
+struct ConfigFlags {
+  std::string config_file;
+  std::map<std::string, CLI::Option*> options;  ///< key name -> its flag
+  CLI::App* app = nullptr;
+};
+
+/// Adds --config and every key flag (grouped by section, help with the default) to `app`.
+std::shared_ptr<ConfigFlags> add_config_flags(CLI::App* app);
+
+/// Defaults <- config file (and `base_toml`, e.g. a checkpoint's config, before it) <- flags, then
+/// validation; every problem (unknown flag or key with did-you-mean, wrong type, range) is reported
+/// in one ConfigError.
+RunConfig resolve_config_flags(const ConfigFlags& flags, const ValidateOptions& validate = {},
+                               const std::string& base_toml = "", const std::string& base_origin = "");
+
+}  // namespace img2img::cli

@@ -1,0 +1,359 @@
+#include "img2img/config/config_keys.h"
+
+#include <CLI/Config.hpp>  // CLI::ConfigTOML
+#include <fmt/format.h>    // fmt::format
+
+#include <algorithm>  // std::min
+#include <cmath>      // std::isfinite
+#include <fstream>    // std::ifstream
+#include <sstream>    // std::istringstream
+#include <stdexcept>  // std::invalid_argument
+
+#include "img2img/config/enum_names.h"
+#include "img2img/core/error.h"
+
+namespace img2img {
+namespace {
+
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  const auto e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// ---- value codecs: parse(string) throws std::invalid_argument("expected ..."); render() -> TOML ----
+int64_t parse_value(const std::string& s, int64_t*) {
+  const std::string t = trim(s);
+  size_t used = 0;
+  long long v = 0;
+  try {
+    v = std::stoll(t, &used, 10);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (t.empty() || used != t.size()) throw std::invalid_argument("expected an integer");
+  return static_cast<int64_t>(v);
+}
+double parse_value(const std::string& s, double*) {
+  const std::string t = trim(s);
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(t, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (t.empty() || used != t.size()) throw std::invalid_argument("expected a number");
+  if (!std::isfinite(v)) throw std::invalid_argument("expected a finite number");
+  return v;
+}
+bool parse_value(const std::string& s, bool*) {
+  const std::string t = lower(trim(s));
+  if (t == "true" || t == "1" || t == "yes" || t == "on") return true;
+  if (t == "false" || t == "0" || t == "no" || t == "off") return false;
+  throw std::invalid_argument("expected true or false");
+}
+std::string parse_value(const std::string& s, std::string*) { return s; }
+template <class E>
+E parse_value(const std::string& s, E*) {
+  const std::string t = lower(trim(s));
+  for (const auto& [v, name] : enum_names<E>())
+    if (name == t) return v;
+  throw std::invalid_argument("expected one of: " + enum_choices<E>());
+}
+
+std::string render(int64_t v) { return std::to_string(v); }
+std::string render(double v) {
+  std::string s = fmt::format("{}", v);
+  if (s.find_first_of(".eE") == std::string::npos) s += ".0";  // TOML float literal
+  return s;
+}
+std::string render(bool v) { return v ? "true" : "false"; }
+// CLI11's TOML reader strips the quotes but does not unescape, so values are written verbatim.
+std::string quote(const std::string& v) { return "\"" + v + "\""; }
+std::string render(const std::string& v) { return quote(v); }
+template <class E>
+std::string render(E v) {
+  return quote(to_string(v));
+}
+
+std::string type_name(int64_t*) { return "integer"; }
+std::string type_name(double*) { return "number"; }
+std::string type_name(bool*) { return "boolean"; }
+std::string type_name(std::string*) { return "string"; }
+template <class E>
+std::string type_name(E*) {
+  return "one of " + enum_choices<E>();
+}
+
+// A key bound to `(config.*section).*field`. Base may be a base class of Section (DataSource).
+template <class Section, class Base, class T>
+ConfigKey key(std::string name, Section RunConfig::*section, T Base::*field, std::string help,
+              std::vector<std::string> template_names = {}) {
+  ConfigKey k;
+  k.name = std::move(name);
+  k.type = template_names.empty() ? type_name(static_cast<T*>(nullptr)) : "path template";
+  k.help = std::move(help);
+  k.template_names = std::move(template_names);
+  k.get = [section, field](const RunConfig& c) { return render(static_cast<const Base&>(c.*section).*field); };
+  k.set = [section, field](RunConfig& c, const std::string& v) {
+    static_cast<Base&>(c.*section).*field = parse_value(v, static_cast<T*>(nullptr));
+  };
+  k.is_bool = std::is_same_v<T, bool>;
+  return k;
+}
+
+const std::vector<std::string> kRunDirNames{"date", "time"};
+const std::vector<std::string> kOutputNames{"run_dir", "network", "index", "iteration", "date", "time"};
+
+template <class Section>
+void add_source_keys(std::vector<ConfigKey>& k, const std::string& s, Section RunConfig::*sec) {
+  k.push_back(key(s + ".input_type", sec, &DataSource::input_type,
+                  "single_paired | multiple_paired | multiple_unpaired | composite_paired"));
+  k.push_back(key(s + ".input_image", sec, &DataSource::input_image, "single_paired: input image file"));
+  k.push_back(key(s + ".reference_image", sec, &DataSource::reference_image,
+                  "single_paired: reference image file"));
+  k.push_back(key(s + ".input_dir", sec, &DataSource::input_dir, "multiple_*: folder of input images"));
+  k.push_back(key(s + ".reference_dir", sec, &DataSource::reference_dir,
+                  "multiple_*: folder of reference images (paired by file name)"));
+  k.push_back(key(s + ".composite_dir", sec, &DataSource::composite_dir,
+                  "composite_paired: folder of input|reference side-by-side images"));
+  k.push_back(key(s + ".storage", sec, &DataSource::storage,
+                  "automatic (host memory, batches moved to the device) | device (all on the device)"));
+  k.push_back(key(s + ".worker_threads", sec, &DataSource::worker_threads,
+                  "background image-decoding threads; 0 = decode on the training thread"));
+  k.push_back(key(s + ".batch_size", sec, &DataSource::batch_size, "samples per step"));
+}
+
+std::vector<ConfigKey> make_keys() {
+  std::vector<ConfigKey> k;
+  using R = RunConfig;
+  // [data]
+  add_source_keys(k, "data", &R::data);
+  k.push_back(key("data.channel_count", &R::data, &DataConfig::channel_count,
+                  "channels of inputs, references and outputs (1-4); fewer: last repeated, more: dropped"));
+  k.push_back(key("data.image_size", &R::data, &DataConfig::image_size, "square side in pixels of every sample"));
+  k.push_back(key("data.limit_count", &R::data, &DataConfig::limit_count, "0 = all; N = first N samples by name"));
+  k.push_back(key("data.crop", &R::data, &DataConfig::crop, "0 = off; s in (0,1): random crop of side s..1"));
+  k.push_back(key("data.flip_horizontal", &R::data, &DataConfig::flip_horizontal, "probability of a left-right flip"));
+  k.push_back(key("data.flip_vertical", &R::data, &DataConfig::flip_vertical, "probability of an up-down flip"));
+  k.push_back(key("data.rotation", &R::data, &DataConfig::rotation, "probability of a random rotation"));
+  k.push_back(key("data.shuffle", &R::data, &DataConfig::shuffle, "reshuffle the samples every iteration"));
+  // [train]
+  k.push_back(key("train.max_iterations", &R::train, &TrainConfig::max_iterations, "iterations (epochs) to train"));
+  k.push_back(key("train.learning_rate", &R::train, &TrainConfig::learning_rate, "base learning rate"));
+  k.push_back(key("train.scheduler", &R::train, &TrainConfig::scheduler, "learning-rate schedule per iteration"));
+  k.push_back(key("train.linear_decay", &R::train, &TrainConfig::linear_decay,
+                  "linear: iterations of linear decay to 0 at the end"));
+  k.push_back(key("train.step_size", &R::train, &TrainConfig::step_size, "step: iterations between LR drops"));
+  k.push_back(key("train.gamma", &R::train, &TrainConfig::gamma, "step: LR multiplier per drop"));
+  k.push_back(key("train.init", &R::train, &TrainConfig::init, "weight initialiser"));
+  k.push_back(key("train.init_gain", &R::train, &TrainConfig::init_gain, "initialiser std / gain"));
+  k.push_back(key("train.optimizer", &R::train, &TrainConfig::optimizer, "optimiser"));
+  k.push_back(key("train.beta1", &R::train, &TrainConfig::beta1, "adam: beta1"));
+  k.push_back(key("train.beta2", &R::train, &TrainConfig::beta2, "adam: beta2"));
+  k.push_back(key("train.rho", &R::train, &TrainConfig::rho, "adadelta: rho"));
+  k.push_back(key("train.momentum", &R::train, &TrainConfig::momentum, "sgd: momentum"));
+  k.push_back(key("train.gan_loss", &R::train, &TrainConfig::gan_loss,
+                  "vanilla (BCE with logits, pix2pix) | lsgan (MSE, CycleGAN)"));
+  k.push_back(key("train.seed", &R::train, &TrainConfig::seed, "random seed; same seed = same CPU run"));
+  k.push_back(key("train.identity_lambda", &R::train, &TrainConfig::identity_lambda,
+                  "unpaired: identity loss weight, fraction of l1_lambda"));
+  k.push_back(key("train.pool_size", &R::train, &TrainConfig::pool_size,
+                  "unpaired: generated-image pool per discriminator; 0 = off"));
+  // [generator]
+  k.push_back(key("generator.layers", &R::generator, &GeneratorConfig::layers,
+                  "U-Net down/up-sampling layers; 2^layers <= data.image_size"));
+  k.push_back(key("generator.initial_layer_size", &R::generator, &GeneratorConfig::initial_layer_size,
+                  "channels of the first layer, doubled per layer up to max_layer_size"));
+  k.push_back(key("generator.max_layer_size", &R::generator, &GeneratorConfig::max_layer_size,
+                  "channel cap; 0 = data.image_size; 512 = pix2pix unet_256"));
+  k.push_back(key("generator.kernel_size", &R::generator, &GeneratorConfig::kernel_size,
+                  "convolution kernel size (stride 2)"));
+  k.push_back(key("generator.l1_lambda", &R::generator, &GeneratorConfig::l1_lambda, "weight of the L1 term"));
+  k.push_back(key("generator.down_activation", &R::generator, &GeneratorConfig::down_activation,
+                  "activation of the down-sampling layers"));
+  k.push_back(key("generator.up_activation", &R::generator, &GeneratorConfig::up_activation,
+                  "activation of the up-sampling layers"));
+  k.push_back(key("generator.norm", &R::generator, &GeneratorConfig::norm, "normalisation layer"));
+  k.push_back(key("generator.dropout", &R::generator, &GeneratorConfig::dropout,
+                  "dropout probability in the 3 innermost decoder layers; 0 = off"));
+  // [discriminator]
+  k.push_back(key("discriminator.layers", &R::discriminator, &DiscriminatorConfig::layers,
+                  "PatchGAN stride-2 layers (3 = 70x70 patches)"));
+  k.push_back(key("discriminator.initial_layer_size", &R::discriminator,
+                  &DiscriminatorConfig::initial_layer_size, "channels of the first layer (ndf)"));
+  k.push_back(key("discriminator.kernel_size", &R::discriminator, &DiscriminatorConfig::kernel_size,
+                  "convolution kernel size"));
+  k.push_back(key("discriminator.activation", &R::discriminator, &DiscriminatorConfig::activation,
+                  "activation after each convolution"));
+  k.push_back(key("discriminator.norm", &R::discriminator, &DiscriminatorConfig::norm, "normalisation layer"));
+  // [test]
+  k.push_back(key("test.enabled", &R::test, &TestConfig::enabled, "test on a held-out set during training"));
+  k.push_back(key("test.target_ssim", &R::test, &TestConfig::target_ssim,
+                  "0 = off; stop once the mean test SSIM reaches this"));
+  k.push_back(key("test.output_dir", &R::test, &TestConfig::output_dir, "test images folder", kOutputNames));
+  add_source_keys(k, "test", &R::test);
+  k.push_back(key("test.frequency", &R::test, &TestConfig::frequency, "test every N iterations"));
+  k.push_back(key("test.size", &R::test, &TestConfig::size, "test samples per test, drawn at random; 0 = all"));
+  k.push_back(key("test.add_outputs", &R::test, &TestConfig::add_outputs, "list test images in outputs.json"));
+  // [output]
+  k.push_back(key("output.run_dir", &R::output, &OutputConfig::run_dir,
+                  "run folder: log, config, plots, outputs.json", kRunDirNames));
+  k.push_back(key("output.model_path", &R::output, &OutputConfig::model_path,
+                  "checkpoint file per network; \"\" = off", kOutputNames));
+  k.push_back(key("output.model_save_rate", &R::output, &OutputConfig::model_save_rate,
+                  "iterations between checkpoints (the last is always saved)"));
+  k.push_back(key("output.add_model_outputs", &R::output, &OutputConfig::add_model_outputs,
+                  "list checkpoints in outputs.json"));
+  k.push_back(key("output.onnx_path", &R::output, &OutputConfig::onnx_path,
+                  "ONNX file per generator; \"\" = off", kOutputNames));
+  k.push_back(key("output.onnx_save_rate", &R::output, &OutputConfig::onnx_save_rate,
+                  "iterations between ONNX files; 0 = only the last"));
+  k.push_back(key("output.onnx_opset", &R::output, &OutputConfig::onnx_opset, "ONNX opset version"));
+  k.push_back(key("output.onnx_dynamic_axes", &R::output, &OutputConfig::onnx_dynamic_axes,
+                  "symbolic batch, height and width in the ONNX graph"));
+  k.push_back(key("output.add_onnx_outputs", &R::output, &OutputConfig::add_onnx_outputs,
+                  "list ONNX files in outputs.json"));
+  // [plot]
+  k.push_back(key("plot.type", &R::plot, &PlotConfig::type, "plot format"));
+  k.push_back(key("plot.rate", &R::plot, &PlotConfig::rate, "iterations between plot rewrites"));
+  // [device]
+  k.push_back(key("device.device", &R::device, &DeviceConfig::device, "auto | cpu | cuda | cuda:N"));
+  k.push_back(key("device.cpu_threads", &R::device, &DeviceConfig::cpu_threads,
+                  "intra-op CPU threads; 0 = number of cores"));
+  return k;
+}
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::string strip_quotes(const std::string& v) {
+  const std::string t = trim(v);
+  if (t.size() >= 2 && (t.front() == '"' || t.front() == '\'') && t.back() == t.front())
+    return t.substr(1, t.size() - 2);
+  return t;
+}
+
+}  // namespace
+
+const std::vector<ConfigKey>& config_keys() {
+  static const std::vector<ConfigKey> keys = make_keys();
+  return keys;
+}
+
+const ConfigKey* find_config_key(const std::string& name) {
+  for (const auto& k : config_keys())
+    if (k.name == name) return &k;
+  return nullptr;
+}
+
+std::string suggest_config_key(const std::string& name) {
+  const ConfigKey* best = nullptr;
+  size_t best_d = std::string::npos;
+  for (const auto& k : config_keys()) {
+    // A bare key ("image_size") matches its sectioned name exactly.
+    const auto dot = k.name.find('.');
+    if (k.name.substr(dot + 1) == name) return "did you mean '" + k.name + "'?";
+    const size_t d = edit_distance(name, k.name);
+    if (d < best_d) best_d = d, best = &k;
+  }
+  if (best != nullptr && best_d <= std::max<size_t>(3, name.size() / 4))
+    return "did you mean '" + best->name + "'?";
+  return "";
+}
+
+std::vector<ConfigAssignment> parse_config_text(const std::string& text, const std::string& origin) {
+  std::istringstream in(text);
+  std::vector<CLI::ConfigItem> items;
+  try {
+    items = CLI::ConfigTOML().from_config(in);
+  } catch (const std::exception& e) {
+    throw ConfigError(fmt::format("cannot parse config '{}': {}. Fix the TOML syntax (see docs/configuration.md).",
+                                  origin, e.what()));
+  }
+  std::vector<ConfigAssignment> out;
+  for (const auto& item : items) {
+    if (item.name == "++" || item.name == "--") continue;  // section open / close markers
+    std::string value;
+    for (size_t i = 0; i < item.inputs.size(); ++i) value += (i ? "," : "") + strip_quotes(item.inputs[i]);
+    out.push_back({item.fullname(), value, origin});
+  }
+  return out;
+}
+
+std::vector<ConfigAssignment> read_config_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw ConfigError(fmt::format("cannot open config file '{}': no such file or not readable. "
+                                  "Check the --config path.",
+                                  path));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_config_text(text.str(), path);
+}
+
+std::string format_config_problems(const std::vector<std::string>& problems) {
+  std::string msg = fmt::format("{} configuration problem{}:", problems.size(), problems.size() > 1 ? "s" : "");
+  for (const auto& p : problems) msg += "\n  - " + p;
+  return msg;
+}
+
+RunConfig apply_config(const std::vector<ConfigAssignment>& assignments, RunConfig config,
+                       std::vector<std::string>* collect) {
+  std::vector<std::string> problems;
+  for (const auto& a : assignments) {
+    const ConfigKey* k = find_config_key(a.key);
+    if (k == nullptr) {
+      const std::string hint = suggest_config_key(a.key);
+      problems.push_back(fmt::format("{}: unknown key '{}'{}", a.origin, a.key, hint.empty() ? "" : "; " + hint));
+      continue;
+    }
+    try {
+      k->set(config, a.value);
+    } catch (const std::invalid_argument& e) {
+      problems.push_back(fmt::format("{}: {} = '{}': {}", a.origin, a.key, a.value, e.what()));
+    }
+  }
+  if (collect != nullptr) {
+    collect->insert(collect->end(), problems.begin(), problems.end());
+  } else if (!problems.empty()) {
+    throw ConfigError(format_config_problems(problems));
+  }
+  return config;
+}
+
+std::string config_to_toml(const RunConfig& config, bool with_comments) {
+  std::string out;
+  std::string section;
+  for (const auto& k : config_keys()) {
+    const auto dot = k.name.find('.');
+    const std::string sec = k.name.substr(0, dot);
+    if (sec != section) {
+      out += (section.empty() ? "" : "\n") + ("[" + sec + "]\n");
+      section = sec;
+    }
+    out += k.name.substr(dot + 1) + " = " + k.get(config);
+    if (with_comments) out += "  # " + k.help;
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace img2img

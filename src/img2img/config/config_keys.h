@@ -1,0 +1,63 @@
+#pragma once
+// The one table of configuration keys (llama.cpp common/arg.cpp style): every `section.key` of the
+// TOML file, which is also the `--section.key` flag, with its type, help text and default.
+
+#include <functional>  // std::function
+#include <string>      // std::string
+#include <vector>      // std::vector
+
+#include "img2img/config/run_config.h"
+
+namespace img2img {
+
+/// One configuration key. `get` renders the current value as a TOML literal; `set` parses a value
+/// (as written in TOML or on the command line) and throws std::invalid_argument("expected ...").
+struct ConfigKey {
+  std::string name;                  ///< "data.image_size"
+  std::string type;                  ///< integer | number | boolean | string | path template | one of ...
+  std::string help;                  ///< one line, shown by --help with the default
+  std::vector<std::string> template_names;  ///< for path templates: the allowed {names}
+  std::function<std::string(const RunConfig&)> get;
+  std::function<void(RunConfig&, const std::string&)> set;
+  bool is_bool = false;
+};
+
+/// All keys, in documentation order (sections: data, train, generator, discriminator, test, output,
+/// plot, device).
+const std::vector<ConfigKey>& config_keys();
+
+/// Looks a key up by its full name; nullptr when unknown.
+const ConfigKey* find_config_key(const std::string& name);
+
+/// "did you mean 'data.image_size'?" for a mistyped key, or "" when nothing is close.
+std::string suggest_config_key(const std::string& name);
+
+/// One `key = value` from a config file or the command line. `origin` names where it came from
+/// ("terrain.toml" or "command line") for error messages.
+struct ConfigAssignment {
+  std::string key;
+  std::string value;
+  std::string origin;
+};
+
+/// Reads a TOML config file (CLI11's TOML reader) into assignments, sections flattened to
+/// `section.key`. Throws ConfigError if the file is missing or not valid TOML.
+std::vector<ConfigAssignment> read_config_file(const std::string& path);
+
+/// Same for TOML text already in memory (e.g. the config stored in a checkpoint).
+std::vector<ConfigAssignment> parse_config_text(const std::string& text, const std::string& origin);
+
+/// Applies assignments in order (later ones override) on top of `base` (the defaults unless given).
+/// Unknown keys (with a did-you-mean) and values of the wrong type are all collected: appended to
+/// `problems` when given, else thrown as one ConfigError. Does not check ranges: see validate_config.
+RunConfig apply_config(const std::vector<ConfigAssignment>& assignments, RunConfig base = {},
+                       std::vector<std::string>* problems = nullptr);
+
+/// "N configuration problems:\n  - ..." for a ConfigError message.
+std::string format_config_problems(const std::vector<std::string>& problems);
+
+/// The whole configuration as TOML, one `[section]` per struct, every key with its help as a
+/// comment; re-readable by read_config_file.
+std::string config_to_toml(const RunConfig& config, bool with_comments = true);
+
+}  // namespace img2img

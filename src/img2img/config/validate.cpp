@@ -1,0 +1,220 @@
+#include "img2img/config/validate.h"
+
+#include <fmt/format.h>  // fmt::format
+
+#include <algorithm>   // std::find
+#include <filesystem>  // std::filesystem::exists
+#include <regex>       // std::regex_match
+
+#include "img2img/config/config_keys.h"
+#include "img2img/config/enum_names.h"
+#include "img2img/core/error.h"
+#include "img2img/core/path_template.h"
+
+namespace img2img {
+namespace fs = std::filesystem;
+
+std::vector<int64_t> generator_channels(const GeneratorConfig& g, int64_t image_size) {
+  const int64_t cap = g.max_layer_size > 0 ? g.max_layer_size : image_size;
+  std::vector<int64_t> channels;
+  int64_t c = g.initial_layer_size;
+  for (int64_t i = 0; i < g.layers; ++i) {
+    channels.push_back(std::min(c, std::max(cap, g.initial_layer_size)));
+    if (c < (int64_t{1} << 40)) c *= 2;
+  }
+  return channels;
+}
+
+int64_t discriminator_output_size(const DiscriminatorConfig& d, int64_t image_size) {
+  const int64_t k = d.kernel_size, p = (k - 1) / 2;
+  int64_t s = image_size;
+  for (int64_t i = 0; i < d.layers; ++i) s = (s + 2 * p - k) / 2 + 1;  // stride-2 convs
+  for (int i = 0; i < 2; ++i) s = s + 2 * p - k + 1;                    // two stride-1 convs
+  return s;
+}
+
+namespace {
+
+struct Checker {
+  std::vector<std::string> problems;
+  template <class... Args>
+  void fail(fmt::format_string<Args...> f, Args&&... args) {
+    problems.push_back(fmt::format(f, std::forward<Args>(args)...));
+  }
+  void int_min(const char* key, int64_t v, int64_t lo, const char* fix = "") {
+    if (v < lo) fail("{} = {}: expected >= {}{}", key, v, lo, fix);
+  }
+  void int_range(const char* key, int64_t v, int64_t lo, int64_t hi) {
+    if (v < lo || v > hi) fail("{} = {}: expected {}..{}", key, v, lo, hi);
+  }
+  void probability(const char* key, double v) {
+    if (!(v >= 0.0 && v <= 1.0)) fail("{} = {}: expected a probability in [0, 1] (0 = off)", key, v);
+  }
+  void positive(const char* key, double v) {
+    if (!(v > 0.0)) fail("{} = {}: expected > 0", key, v);
+  }
+  void non_negative(const char* key, double v) {
+    if (!(v >= 0.0)) fail("{} = {}: expected >= 0", key, v);
+  }
+};
+
+void check_source(Checker& c, const DataSource& s, const std::string& sec, bool check_paths) {
+  c.int_min((sec + ".batch_size").c_str(), s.batch_size, 1);
+  c.int_range((sec + ".worker_threads").c_str(), s.worker_threads, 0, 64);
+  auto need = [&](const std::string& key, const std::string& path, bool dir) {
+    if (!check_paths) return;
+    if (path.empty()) {
+      c.fail("{}.{} is empty but {}.input_type = {} needs it. Set --{}.{}=PATH.", sec, key, sec,
+             to_string(s.input_type), sec, key);
+    } else if (!fs::exists(path)) {
+      c.fail("{}.{} = '{}': no such {}. Check the path (relative paths start at the current folder).", sec, key,
+             path, dir ? "folder" : "file");
+    } else if (dir != fs::is_directory(path)) {
+      c.fail("{}.{} = '{}': expected a {}, got a {}.", sec, key, path, dir ? "folder" : "file",
+             dir ? "file" : "folder");
+    }
+  };
+  switch (s.input_type) {
+    case InputType::kSinglePaired:
+      need("input_image", s.input_image, false);
+      need("reference_image", s.reference_image, false);
+      break;
+    case InputType::kMultiplePaired:
+    case InputType::kMultipleUnpaired:
+      need("input_dir", s.input_dir, true);
+      need("reference_dir", s.reference_dir, true);
+      break;
+    case InputType::kCompositePaired:
+      need("composite_dir", s.composite_dir, true);
+      break;
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> config_problems(const RunConfig& cfg, const ValidateOptions& options) {
+  Checker c;
+  // [data]
+  const DataConfig& d = cfg.data;
+  check_source(c, d, "data", options.check_paths);
+  if (is_unpaired(d.input_type))
+    c.fail("data.input_type = multiple_unpaired: unpaired (CycleGAN) training is not available in this "
+           "version yet. Use single_paired, multiple_paired or composite_paired.");
+  c.int_range("data.channel_count", d.channel_count, 1, 4);
+  c.int_range("data.image_size", d.image_size, 4, 8192);
+  c.int_min("data.limit_count", d.limit_count, 0, " (0 = all samples)");
+  if (!(d.crop == 0.0 || (d.crop > 0.0 && d.crop < 1.0)))
+    c.fail("data.crop = {}: expected 0 (off) or a value in (0, 1), the smallest crop as a fraction of the side",
+           d.crop);
+  c.probability("data.flip_horizontal", d.flip_horizontal);
+  c.probability("data.flip_vertical", d.flip_vertical);
+  c.probability("data.rotation", d.rotation);
+
+  // [generator]
+  const GeneratorConfig& g = cfg.generator;
+  c.int_range("generator.layers", g.layers, 1, 16);
+  if (g.layers >= 1 && g.layers <= 16 && d.image_size >= 4) {
+    int64_t largest = 0;
+    while ((int64_t{1} << (largest + 1)) <= d.image_size) ++largest;
+    if ((int64_t{1} << g.layers) > d.image_size) {
+      c.fail("generator.layers = {} needs 2^{} = {} <= data.image_size = {}; the largest allowed value for "
+             "this image size is {}.",
+             g.layers, g.layers, int64_t{1} << g.layers, d.image_size, largest);
+    } else if (d.image_size % (int64_t{1} << g.layers) != 0) {
+      c.fail("data.image_size = {} is not divisible by 2^generator.layers = {}; each layer halves the size "
+             "exactly. Use an image size that is a multiple of {}.",
+             d.image_size, int64_t{1} << g.layers, int64_t{1} << g.layers);
+    }
+  }
+  c.int_range("generator.initial_layer_size", g.initial_layer_size, 1, 4096);
+  if (g.max_layer_size != 0) c.int_range("generator.max_layer_size", g.max_layer_size, 1, 8192);
+  c.int_range("generator.kernel_size", g.kernel_size, 1, 11);
+  c.non_negative("generator.l1_lambda", g.l1_lambda);
+  if (!(g.dropout >= 0.0 && g.dropout < 1.0)) c.fail("generator.dropout = {}: expected [0, 1) (0 = off)", g.dropout);
+
+  // [discriminator]
+  const DiscriminatorConfig& ds = cfg.discriminator;
+  c.int_range("discriminator.layers", ds.layers, 1, 10);
+  c.int_range("discriminator.initial_layer_size", ds.initial_layer_size, 1, 4096);
+  c.int_range("discriminator.kernel_size", ds.kernel_size, 1, 11);
+  if (ds.layers >= 1 && ds.layers <= 10 && ds.kernel_size >= 1 && ds.kernel_size <= 11 && d.image_size >= 4 &&
+      discriminator_output_size(ds, d.image_size) < 1) {
+    int64_t fit = ds.layers;
+    DiscriminatorConfig probe = ds;
+    while (fit > 1 && (probe.layers = fit, discriminator_output_size(probe, d.image_size)) < 1) --fit;
+    c.fail("discriminator.layers = {} with kernel_size {} shrinks a {} px image to nothing; use at most {} "
+           "layers or a larger data.image_size.",
+           ds.layers, ds.kernel_size, d.image_size, fit);
+  }
+
+  // [train]
+  const TrainConfig& t = cfg.train;
+  c.int_min("train.max_iterations", t.max_iterations, 1);
+  c.positive("train.learning_rate", t.learning_rate);
+  c.int_min("train.linear_decay", t.linear_decay, 0);
+  c.int_min("train.step_size", t.step_size, 1);
+  c.positive("train.gamma", t.gamma);
+  c.positive("train.init_gain", t.init_gain);
+  if (!(t.beta1 >= 0.0 && t.beta1 < 1.0)) c.fail("train.beta1 = {}: expected [0, 1)", t.beta1);
+  if (!(t.beta2 >= 0.0 && t.beta2 < 1.0)) c.fail("train.beta2 = {}: expected [0, 1)", t.beta2);
+  c.probability("train.rho", t.rho);
+  c.non_negative("train.momentum", t.momentum);
+  c.non_negative("train.identity_lambda", t.identity_lambda);
+  c.int_min("train.pool_size", t.pool_size, 0);
+  if (t.optimizer == OptimizerKind::kAdadelta || t.optimizer == OptimizerKind::kAsgd)
+    c.fail("train.optimizer = {}: not available in this version yet; use adam or sgd.", to_string(t.optimizer));
+
+  // [test]
+  const TestConfig& ts = cfg.test;
+  if (ts.enabled) {
+    check_source(c, ts, "test", options.check_paths);
+    if (is_unpaired(ts.input_type) != is_unpaired(d.input_type))
+      c.fail("test.input_type = {} does not match data.input_type = {}: paired training needs paired test data "
+             "and unpaired training unpaired test data.",
+             to_string(ts.input_type), to_string(d.input_type));
+  }
+  if (!(ts.target_ssim >= 0.0 && ts.target_ssim <= 1.0))
+    c.fail("test.target_ssim = {}: expected [0, 1] (0 = off)", ts.target_ssim);
+  c.int_min("test.frequency", ts.frequency, 1);
+  c.int_min("test.size", ts.size, 0, " (0 = all)");
+
+  // [output]
+  const OutputConfig& o = cfg.output;
+  c.int_min("output.model_save_rate", o.model_save_rate, 0, " (0 = only the last iteration)");
+  c.int_min("output.onnx_save_rate", o.onnx_save_rate, 0, " (0 = only the last iteration)");
+  c.int_range("output.onnx_opset", o.onnx_opset, 11, 17);
+  if (o.run_dir.empty()) c.fail("output.run_dir is empty; expected a folder, e.g. runs/{{date}}-{{time}}");
+
+  // path templates: every {name} must be allowed for its key
+  for (const auto& k : config_keys()) {
+    if (k.template_names.empty()) continue;
+    std::string value = k.get(cfg);
+    value = value.substr(1, value.size() - 2);  // strip the TOML quotes
+    try {
+      for (const auto& name : template_names(value)) {
+        if (std::find(k.template_names.begin(), k.template_names.end(), name) == k.template_names.end()) {
+          std::string allowed;
+          for (const auto& a : k.template_names) allowed += (allowed.empty() ? "{" : ", {") + a + "}";
+          c.fail("{} = '{}': unknown {{{}}}; allowed: {}", k.name, value, name, allowed);
+        }
+      }
+    } catch (const ConfigError& e) {
+      c.fail("{}: {}", k.name, e.what());
+    }
+  }
+
+  // [plot], [device]
+  c.int_min("plot.rate", cfg.plot.rate, 1);
+  static const std::regex device_re("auto|cpu|cuda|cuda:[0-9]+");
+  if (!std::regex_match(cfg.device.device, device_re))
+    c.fail("device.device = '{}': expected auto, cpu, cuda or cuda:N", cfg.device.device);
+  c.int_range("device.cpu_threads", cfg.device.cpu_threads, 0, 1024);
+  return c.problems;
+}
+
+void validate_config(const RunConfig& config, const ValidateOptions& options) {
+  const auto problems = config_problems(config, options);
+  if (!problems.empty()) throw ConfigError(format_config_problems(problems));
+}
+
+}  // namespace img2img

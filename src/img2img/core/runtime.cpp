@@ -1,0 +1,38 @@
+#include "img2img/core/runtime.h"
+
+#include <ATen/Parallel.h>  // at::set_num_threads
+#include <fmt/format.h>     // fmt::format
+#include <malloc.h>         // mallopt
+
+#include <thread>  // std::thread::hardware_concurrency
+
+#include "img2img/core/error.h"
+#include "img2img/core/torch_compat.h"
+
+namespace img2img {
+
+torch::Device resolve_device(const std::string& device) {
+  if (device == "cpu") return torch::Device(torch::kCPU);
+  const bool cuda = compat::cuda_available();
+  if (device == "auto") return cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  if (!cuda)
+    throw ConfigError(fmt::format("device.device = '{}' but CUDA is not available ({}). Use --device.device=cpu "
+                                  "or auto, or build against a CUDA libtorch (-DTorch_DIR=...).",
+                                  device, compat::kTorch2 ? "no usable GPU" : "this libtorch is CPU-only"));
+  if (device == "cuda") return torch::Device(torch::kCUDA, 0);
+  const int index = std::stoi(device.substr(5));
+  if (index >= compat::cuda_device_count())
+    throw ConfigError(fmt::format("device.device = '{}' but only {} CUDA device(s) are visible (cuda:0..cuda:{}).",
+                                  device, compat::cuda_device_count(), compat::cuda_device_count() - 1));
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
+
+void configure_runtime(const DeviceConfig& config) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  at::set_num_threads(config.cpu_threads > 0 ? static_cast<int>(config.cpu_threads) : cores);
+  // 256 MiB: keeps activation-sized blocks on the heap between steps.
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 512 * 1024 * 1024);
+}
+
+}  // namespace img2img

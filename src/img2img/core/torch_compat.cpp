@@ -1,0 +1,30 @@
+#include "img2img/core/torch_compat.h"
+
+#include <torch/cuda.h>           // torch::cuda::is_available
+#include <torch/serialize.h>      // torch::pickle_save, torch::pickle_load
+
+namespace img2img::compat {
+
+std::vector<char> pickle_state_dict(const c10::Dict<std::string, torch::Tensor>& dict) {
+  c10::Dict<std::string, torch::Tensor> cpu;
+  for (const auto& item : dict) cpu.insert(item.key(), item.value().detach().to(torch::kCPU).contiguous());
+  return torch::pickle_save(c10::IValue(cpu));
+}
+
+c10::Dict<std::string, torch::Tensor> unpickle_state_dict(const std::vector<char>& bytes) {
+  const c10::IValue value = torch::pickle_load(bytes);
+  TORCH_CHECK(value.isGenericDict(), "expected a pickled dict of tensors, got ", value.tagKind());
+  c10::Dict<std::string, torch::Tensor> out;
+  for (const auto& item : value.toGenericDict()) {
+    TORCH_CHECK(item.key().isString() && item.value().isTensor(),
+                "expected a dict of str -> Tensor, got an entry of type ", item.value().tagKind());
+    out.insert(item.key().toStringRef(), item.value().toTensor());
+  }
+  return out;
+}
+
+bool cuda_available() { return torch::cuda::is_available(); }
+
+int cuda_device_count() { return static_cast<int>(torch::cuda::device_count()); }
+
+}  // namespace img2img::compat

@@ -1,0 +1,54 @@
+#pragma once
+// Image files <-> float images <-> tensors, keeping 8-bit, 16-bit and float precision.
+
+#include <opencv2/core/mat.hpp>  // cv::Mat
+#include <torch/types.h>         // torch::Tensor
+
+#include <filesystem>  // std::filesystem::path
+#include <string>      // std::string
+#include <vector>      // std::vector
+
+namespace img2img {
+
+/// Sample type of an image file: 8-bit, 16-bit unsigned, or floating point.
+enum class PixelDepth { k8 = 8, k16 = 16, kFloat = 32 };
+
+/// "8-bit" / "16-bit" / "float".
+std::string to_string(PixelDepth depth);
+/// Inverse of to_string(PixelDepth); throws DataError on anything else.
+PixelDepth parse_pixel_depth(const std::string& text);
+
+/// A decoded image: CV_32FC(n), n = 1-4 channels in R, G, B, A order, values in [0, 1] (8-bit / 255,
+/// 16-bit / 65535; float files as stored). `depth` and `channels` describe the file.
+struct DecodedImage {
+  cv::Mat pixels;
+  PixelDepth depth = PixelDepth::k8;
+  int channels = 0;
+};
+
+/// Whether the file extension is one OpenCV decodes here (png, jpg/jpeg, tif/tiff, exr, bmp, webp,
+/// ppm/pgm/pnm, hdr). Case-insensitive.
+bool has_image_extension(const std::filesystem::path& path);
+
+/// Decodes `path` at full precision. JPEGs get their EXIF orientation applied. Throws DataError
+/// naming the file if it is missing, empty, truncated or not a decodable image.
+DecodedImage read_image(const std::filesystem::path& path);
+
+/// The channel rule (spec data.channel_count): fewer channels -> the last one repeated, more ->
+/// extra ones dropped. Input and output CV_32FC(n).
+cv::Mat apply_channel_rule(const cv::Mat& image, int channel_count);
+
+/// Resizes a float image to size x size (INTER_AREA when shrinking, bilinear when enlarging).
+cv::Mat resize_square(const cv::Mat& image, int size);
+
+/// CV_32FC(C) in [0, 1] -> [C, H, W] float32 in [-1, 1] (x * 2 - 1).
+torch::Tensor image_to_tensor(const cv::Mat& image);
+
+/// [C, H, W] float tensor in [-1, 1] (clamped) -> CV_32FC(C) in [0, 1], channels in R, G, B, A order.
+cv::Mat tensor_to_image(const torch::Tensor& chw);
+
+/// Writes a CV_32FC(C) [0, 1] image at `depth`: 8/16-bit PNG (or JPEG etc. by extension), float as
+/// TIFF/EXR. Written to a temporary file and renamed. Throws WriteError on failure.
+void write_image(const std::filesystem::path& path, const cv::Mat& image, PixelDepth depth);
+
+}  // namespace img2img

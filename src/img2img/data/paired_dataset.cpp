@@ -1,0 +1,192 @@
+#include "img2img/data/paired_dataset.h"
+
+#include <fmt/format.h>  // fmt::format
+
+#include <algorithm>  // std::sort
+#include <atomic>     // std::atomic
+#include <cmath>      // std::abs
+#include <exception>  // std::exception_ptr
+#include <map>        // std::map
+#include <mutex>      // std::mutex
+#include <thread>     // std::thread
+
+#include "img2img/config/enum_names.h"
+#include "img2img/core/error.h"
+
+namespace img2img {
+namespace fs = std::filesystem;
+
+namespace {
+
+bool ignored_name(const std::string& name) {
+  return name.empty() || name[0] == '.' || name == "Thumbs.db" || name == "desktop.ini";  // .* covers ._*
+}
+
+PixelDepth deeper(PixelDepth a, PixelDepth b) { return static_cast<int>(a) >= static_cast<int>(b) ? a : b; }
+
+}  // namespace
+
+std::vector<fs::path> list_image_files(const fs::path& dir, ListingStats* stats) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec))
+    throw DataError(fmt::format("data folder '{}' does not exist or is not a folder. Check the path.", dir.string()));
+  std::vector<fs::path> files;
+  int64_t ignored = 0;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const fs::path p = entry.path();
+    if (!entry.is_regular_file() || ignored_name(p.filename().string()) || !has_image_extension(p)) {
+      if (entry.is_regular_file() || p.filename().string()[0] == '.') ++ignored;
+      continue;
+    }
+    files.push_back(p);
+  }
+  if (ec) throw DataError(fmt::format("cannot list folder '{}': {}", dir.string(), ec.message()));
+  std::sort(files.begin(), files.end());
+  std::map<std::string, fs::path> stems;
+  for (const auto& f : files) {
+    auto [it, inserted] = stems.emplace(f.stem().string(), f);
+    if (!inserted)
+      throw DataError(fmt::format("folder '{}' has two images named '{}' ('{}' and '{}'); samples pair up by "
+                                  "name, so keep only one of them.",
+                                  dir.string(), f.stem().string(), it->second.filename().string(),
+                                  f.filename().string()));
+  }
+  if (files.empty())
+    throw DataError(fmt::format("folder '{}' has no images ({} other files ignored); expected png, jpg, tif, exr, "
+                                "bmp or webp files.",
+                                dir.string(), ignored));
+  if (stats != nullptr) stats->ignored += ignored;
+  return files;
+}
+
+std::vector<PairedFiles> list_paired_files(const DataSource& source, int64_t limit_count, ListingStats* stats) {
+  std::vector<PairedFiles> out;
+  switch (source.input_type) {
+    case InputType::kSinglePaired: {
+      for (const auto& p : {source.input_image, source.reference_image}) {
+        std::error_code ec;
+        if (!fs::is_regular_file(p, ec))
+          throw DataError(fmt::format("image '{}' does not exist. Check data.input_image / data.reference_image.", p));
+      }
+      out.push_back({fs::path(source.input_image).stem().string(), source.input_image, source.reference_image, false});
+      break;
+    }
+    case InputType::kCompositePaired: {
+      for (const auto& f : list_image_files(source.composite_dir, stats))
+        out.push_back({f.stem().string(), f, f, true});
+      break;
+    }
+    case InputType::kMultiplePaired: {
+      const auto inputs = list_image_files(source.input_dir, stats);
+      const auto refs = list_image_files(source.reference_dir, stats);
+      std::map<std::string, fs::path> ref_by_stem;
+      for (const auto& r : refs) ref_by_stem[r.stem().string()] = r;
+      std::vector<std::string> only_input, only_ref;
+      for (const auto& i : inputs) {
+        const auto it = ref_by_stem.find(i.stem().string());
+        if (it == ref_by_stem.end()) {
+          only_input.push_back(i.filename().string());
+        } else {
+          out.push_back({i.stem().string(), i, it->second, false});
+          ref_by_stem.erase(it);
+        }
+      }
+      for (const auto& [stem, r] : ref_by_stem) only_ref.push_back(r.filename().string());
+      if (!only_input.empty() || !only_ref.empty()) {
+        auto list = [](const std::vector<std::string>& v) {
+          std::string s;
+          for (size_t i = 0; i < v.size() && i < 10; ++i) s += (i ? ", " : "") + v[i];
+          if (v.size() > 10) s += fmt::format(", ... ({} in all)", v.size());
+          return s;
+        };
+        std::string msg = "input and reference folders do not pair up by file name:";
+        if (!only_input.empty())
+          msg += fmt::format("\n  {} only in '{}': {}", only_input.size(), source.input_dir, list(only_input));
+        if (!only_ref.empty())
+          msg += fmt::format("\n  {} only in '{}': {}", only_ref.size(), source.reference_dir, list(only_ref));
+        msg += "\nRename or remove them so each input has a reference with the same name.";
+        throw DataError(msg);
+      }
+      break;
+    }
+    case InputType::kMultipleUnpaired:
+      throw DataError("multiple_unpaired data has no pairs; paired training needs single_paired, multiple_paired "
+                      "or composite_paired.");
+  }
+  if (limit_count > 0 && static_cast<int64_t>(out.size()) > limit_count) out.resize(static_cast<size_t>(limit_count));
+  return out;
+}
+
+std::pair<torch::Tensor, torch::Tensor> load_paired_sample(const PairedFiles& files, int64_t channel_count,
+                                                           int64_t image_size, PixelDepth* input_depth,
+                                                           PixelDepth* reference_depth) {
+  cv::Mat a, b;
+  if (files.composite) {
+    const DecodedImage img = read_image(files.input);
+    if (img.pixels.cols % 2 != 0)
+      throw DataError(fmt::format("composite image '{}' is {} px wide, an odd width; expected input|reference "
+                                  "halves of equal width. Crop or pad it to an even width.",
+                                  files.input.string(), img.pixels.cols));
+    const int half = img.pixels.cols / 2;
+    a = img.pixels(cv::Rect(0, 0, half, img.pixels.rows)).clone();
+    b = img.pixels(cv::Rect(half, 0, half, img.pixels.rows)).clone();
+    if (input_depth) *input_depth = img.depth;
+    if (reference_depth) *reference_depth = img.depth;
+  } else {
+    const DecodedImage ia = read_image(files.input);
+    const DecodedImage ib = read_image(files.reference);
+    a = ia.pixels, b = ib.pixels;
+    if (input_depth) *input_depth = ia.depth;
+    if (reference_depth) *reference_depth = ib.depth;
+    const double ra = static_cast<double>(a.cols) / a.rows, rb = static_cast<double>(b.cols) / b.rows;
+    if (std::abs(ra - rb) > 0.01 * std::max(ra, rb))
+      throw DataError(fmt::format("'{}' is {}x{} but its reference '{}' is {}x{}: a pair must show the same area "
+                                  "(same aspect ratio). Crop or resize one of them.",
+                                  files.input.string(), a.cols, a.rows, files.reference.string(), b.cols, b.rows));
+  }
+  const int c = static_cast<int>(channel_count), s = static_cast<int>(image_size);
+  return {image_to_tensor(resize_square(apply_channel_rule(a, c), s)),
+          image_to_tensor(resize_square(apply_channel_rule(b, c), s))};
+}
+
+PairedDataset::PairedDataset(const DataSource& source, int64_t channel_count, int64_t image_size,
+                             int64_t limit_count)
+    : files_(list_paired_files(source, limit_count, &stats_)) {
+  const int64_t n = size();
+  inputs_ = torch::empty({n, channel_count, image_size, image_size}, torch::kFloat32);
+  references_ = torch::empty_like(inputs_);
+  std::vector<PixelDepth> in_depth(static_cast<size_t>(n)), ref_depth(static_cast<size_t>(n));
+  std::atomic<int64_t> next{0};
+  std::mutex error_mutex;
+  std::exception_ptr error;
+  auto work = [&] {
+    for (int64_t i = next++; i < n; i = next++) {
+      try {
+        auto [a, b] = load_paired_sample(files_[i], channel_count, image_size, &in_depth[i], &ref_depth[i]);
+        inputs_[i].copy_(a);
+        references_[i].copy_(b);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (!error) error = std::current_exception();
+        next = n;
+      }
+    }
+  };
+  const int64_t threads = std::min<int64_t>(source.worker_threads, n);
+  std::vector<std::thread> pool;
+  for (int64_t t = 0; t < threads; ++t) pool.emplace_back(work);
+  if (threads == 0) work();
+  for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+  for (int64_t i = 0; i < n; ++i) {
+    input_depth_ = deeper(input_depth_, in_depth[i]);
+    reference_depth_ = deeper(reference_depth_, ref_depth[i]);
+  }
+}
+
+void PairedDataset::to(const torch::Device& device) {
+  inputs_ = inputs_.to(device);
+  references_ = references_.to(device);
+}
+
+}  // namespace img2img

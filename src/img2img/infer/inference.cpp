@@ -1,0 +1,80 @@
+#include "img2img/infer/inference.h"
+
+#include <fmt/format.h>                 // fmt::format
+#include <opencv2/imgproc.hpp>          // cv::resize
+#include <torch/nn/functional/padding.h>  // pad
+
+#include "img2img/core/error.h"
+#include "img2img/core/runtime.h"
+#include "img2img/data/paired_dataset.h"
+#include "img2img/models/factory.h"
+
+namespace img2img {
+namespace fs = std::filesystem;
+
+GeneratorRunner::GeneratorRunner(const fs::path& checkpoint, const std::string& device)
+    : device_(torch::kCPU) {
+  fs::path weights;
+  meta_ = read_checkpoint_meta(checkpoint, &weights);
+  if (meta_.network != "generator")
+    throw CheckpointError(fmt::format("checkpoint '{}' holds a {}, not a generator; pass the generator file "
+                                      "(e.g. generator_0_*.pt).",
+                                      weights.string(), meta_.network));
+  config_ = checkpoint_config(meta_);
+  device_ = resolve_device(device);
+  generator_ = UnetGenerator(generator_options(config_));
+  load_weights(weights, *generator_);
+  generator_->to(device_);
+  generator_->eval();
+}
+
+cv::Mat GeneratorRunner::run(const cv::Mat& image, InferMode mode) {
+  const int c = static_cast<int>(config_.data.channel_count), size = static_cast<int>(config_.data.image_size);
+  const cv::Mat src = apply_channel_rule(image, c);
+  torch::NoGradGuard no_grad;
+  torch::Tensor out;
+  if (mode == InferMode::kResize) {
+    torch::Tensor x = image_to_tensor(resize_square(src, size)).unsqueeze(0).to(device_);
+    cv::Mat y = tensor_to_image(generator_(x)[0]);
+    cv::Mat back;
+    cv::resize(y, back, src.size(), 0, 0, y.rows > src.rows ? cv::INTER_AREA : cv::INTER_LINEAR);
+    return back.channels() == c ? back : back.reshape(c, src.rows);
+  }
+  const int64_t multiple = int64_t{1} << config_.generator.layers;
+  const int64_t h = src.rows, w = src.cols;
+  const int64_t ph = (multiple - h % multiple) % multiple, pw = (multiple - w % multiple) % multiple;
+  torch::Tensor x = image_to_tensor(src).unsqueeze(0).to(device_);
+  namespace F = torch::nn::functional;
+  // Reflect padding needs pad < size; replicate covers tiny images.
+  const bool reflect = ph < h && pw < w;
+  F::PadFuncOptions pad({0, pw, 0, ph});
+  if (reflect) pad.mode(torch::kReflect); else pad.mode(torch::kReplicate);
+  x = F::pad(x, pad);
+  torch::Tensor y = generator_(x)[0].slice(1, 0, h).slice(2, 0, w);
+  return tensor_to_image(y);
+}
+
+std::vector<fs::path> infer_images(GeneratorRunner& runner, const fs::path& input, const fs::path& output_dir,
+                                   InferMode mode) {
+  std::vector<fs::path> files;
+  std::error_code ec;
+  if (fs::is_directory(input, ec)) {
+    files = list_image_files(input);
+  } else if (fs::is_regular_file(input, ec)) {
+    files.push_back(input);
+  } else {
+    throw DataError(fmt::format("--input '{}' is neither an image file nor a folder.", input.string()));
+  }
+  const PixelDepth depth = runner.meta().reference_depth;
+  std::vector<fs::path> written;
+  for (const auto& f : files) {
+    const DecodedImage img = read_image(f);
+    const cv::Mat y = runner.run(img.pixels, mode);
+    const fs::path out = output_dir / (f.stem().string() + (depth == PixelDepth::kFloat ? ".tif" : ".png"));
+    write_image(out, y, depth);
+    written.push_back(out);
+  }
+  return written;
+}
+
+}  // namespace img2img

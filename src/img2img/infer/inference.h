@@ -1,0 +1,50 @@
+#pragma once
+
+#include <opencv2/core/mat.hpp>  // cv::Mat
+
+#include <filesystem>  // std::filesystem::path
+#include <string>      // std::string
+#include <vector>      // std::vector
+
+#include "img2img/config/run_config.h"
+#include "img2img/data/image_io.h"
+#include "img2img/models/unet_generator.h"
+#include "img2img/train/checkpoint.h"
+
+namespace img2img {
+
+/// How `infer` handles an image whose size differs from the training size.
+/// kResize (default): resize to data.image_size, run, resize the result back to the original size
+/// (matches what the model saw in training). kPad: reflect-pad to a multiple of 2^layers, run at
+/// full resolution, crop back (keeps detail; features are then at a different scale than trained).
+enum class InferMode { kResize, kPad };
+
+/// A trained generator loaded from a checkpoint, in eval mode (dropout off, batch-norm running
+/// statistics), with the architecture read from the checkpoint's stored config.
+class GeneratorRunner {
+ public:
+  /// `checkpoint`: generator weights file, its .json, or a run folder (newest). Throws
+  /// CheckpointError if missing, damaged or not a generator.
+  GeneratorRunner(const std::filesystem::path& checkpoint, const std::string& device = "auto");
+
+  /// Applies the generator to a CV_32FC(n) [0, 1] image of any size and channel count (channel
+  /// rule applied); returns CV_32FC(C) [0, 1] of the same height and width.
+  cv::Mat run(const cv::Mat& image, InferMode mode = InferMode::kResize);
+
+  const RunConfig& config() const { return config_; }
+  const CheckpointMeta& meta() const { return meta_; }
+
+ private:
+  RunConfig config_;
+  CheckpointMeta meta_;
+  torch::Device device_;
+  UnetGenerator generator_ = nullptr;
+};
+
+/// Runs `runner` on one image file or every image of a folder, writing `<output_dir>/<stem>.png`
+/// (8- or 16-bit as the training references; .tif for float references). Returns the files written.
+/// Throws DataError naming an unreadable input, WriteError if the output cannot be written.
+std::vector<std::filesystem::path> infer_images(GeneratorRunner& runner, const std::filesystem::path& input,
+                                                const std::filesystem::path& output_dir, InferMode mode);
+
+}  // namespace img2img

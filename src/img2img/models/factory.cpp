@@ -1,0 +1,58 @@
+#include "img2img/models/factory.h"
+
+#include <torch/nn/init.h>                // torch::nn::init
+#include <torch/nn/modules/batchnorm.h>  // torch::nn::BatchNorm2dImpl
+
+#include "img2img/config/validate.h"
+
+namespace img2img {
+
+UnetGeneratorOptions generator_options(const RunConfig& config) {
+  const GeneratorConfig& g = config.generator;
+  return UnetGeneratorOptions(config.data.channel_count, config.data.channel_count)
+      .channels(generator_channels(g, config.data.image_size))
+      .kernel_size(g.kernel_size)
+      .down_activation(g.down_activation)
+      .up_activation(g.up_activation)
+      .norm(g.norm)
+      .dropout(g.dropout);
+}
+
+PatchDiscriminatorOptions discriminator_options(const RunConfig& config) {
+  const DiscriminatorConfig& d = config.discriminator;
+  return PatchDiscriminatorOptions(2 * config.data.channel_count)
+      .layers(d.layers)
+      .initial_layer_size(d.initial_layer_size)
+      .kernel_size(d.kernel_size)
+      .activation(d.activation)
+      .norm(d.norm);
+}
+
+void init_weights(torch::nn::Module& module, InitKind kind, double gain) {
+  torch::NoGradGuard no_grad;
+  for (auto& m : module.modules(/*include_self=*/true)) {
+    torch::Tensor weight, bias;
+    bool is_conv = false;
+    if (auto* c = m->as<torch::nn::Conv2dImpl>()) {
+      weight = c->weight, bias = c->bias, is_conv = true;
+    } else if (auto* t = m->as<torch::nn::ConvTranspose2dImpl>()) {
+      weight = t->weight, bias = t->bias, is_conv = true;
+    } else if (auto* b = m->as<torch::nn::BatchNorm2dImpl>()) {
+      if (b->weight.defined()) torch::nn::init::normal_(b->weight, 1.0, gain);
+      if (b->bias.defined()) torch::nn::init::zeros_(b->bias);
+      continue;
+    }
+    if (!is_conv) continue;
+    switch (kind) {
+      case InitKind::kNormal: torch::nn::init::normal_(weight, 0.0, gain); break;
+      case InitKind::kXavier: torch::nn::init::xavier_normal_(weight, gain); break;
+      case InitKind::kKaiming:
+        torch::nn::init::kaiming_normal_(weight, /*a=*/0.0, torch::kFanIn);
+        break;
+      case InitKind::kOrthogonal: torch::nn::init::orthogonal_(weight, gain); break;
+    }
+    if (bias.defined()) torch::nn::init::zeros_(bias);
+  }
+}
+
+}  // namespace img2img

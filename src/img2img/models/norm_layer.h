@@ -1,0 +1,18 @@
+#pragma once
+
+#include <torch/nn/modules/container/any.h>  // torch::nn::AnyModule
+
+#include "img2img/config/run_config.h"
+
+namespace img2img {
+
+/// The normalisation layer for `channels` feature maps, as pix2pix's get_norm_layer:
+/// batch -> BatchNorm2d(affine, running stats); instance -> InstanceNorm2d(affine=false, no running
+/// stats); none -> an empty AnyModule (check `is_empty()`).
+torch::nn::AnyModule make_norm_layer(NormKind kind, int64_t channels);
+
+/// Whether a convolution followed by this norm has a bias: only when the norm does not cancel it
+/// (pix2pix: use_bias = norm is instance; here also for none).
+inline bool conv_bias_for(NormKind kind) { return kind != NormKind::kBatch; }
+
+}  // namespace img2img

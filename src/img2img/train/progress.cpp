@@ -1,0 +1,42 @@
+#include "img2img/train/progress.h"
+
+#include <fmt/format.h>  // fmt::format
+#include <unistd.h>      // isatty
+
+#include <cmath>     // std::lround
+#include <iostream>  // std::cerr
+
+namespace img2img {
+
+ProgressReporter::ProgressReporter(const std::string& log_path, int interactive) {
+  if (!log_path.empty()) log_.open(log_path, std::ios::app);
+  interactive_ = interactive < 0 ? ::isatty(STDERR_FILENO) != 0 : interactive != 0;
+}
+
+ProgressReporter::~ProgressReporter() { end_status(); }
+
+void ProgressReporter::line(const std::string& text) {
+  end_status();
+  std::cerr << text << std::endl;
+  if (log_) log_ << text << std::endl;
+}
+
+void ProgressReporter::status(const std::string& text) {
+  if (!interactive_) return;
+  std::cerr << "\r\033[K" << text << std::flush;
+  status_open_ = true;
+}
+
+void ProgressReporter::end_status() {
+  if (status_open_) std::cerr << "\r\033[K" << std::flush;
+  status_open_ = false;
+}
+
+std::string format_duration(double seconds) {
+  const long s = std::lround(std::max(0.0, seconds));
+  if (s >= 3600) return fmt::format("{}h{:02d}m", s / 3600, (s % 3600) / 60);
+  if (s >= 60) return fmt::format("{}m{:02d}s", s / 60, s % 60);
+  return fmt::format("{}s", s);
+}
+
+}  // namespace img2img

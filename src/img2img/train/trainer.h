@@ -1,0 +1,36 @@
+#pragma once
+
+#include <filesystem>  // std::filesystem::path
+#include <string>      // std::string
+#include <vector>      // std::vector
+
+#include "img2img/config/run_config.h"
+#include "img2img/train/pix2pix_model.h"
+
+namespace img2img {
+
+/// What a finished training run produced.
+struct TrainSummary {
+  std::filesystem::path run_dir;
+  int64_t iterations = 0;                          ///< iterations completed
+  std::vector<std::filesystem::path> checkpoints;  ///< every weights file written, in order
+  std::filesystem::path final_generator;           ///< the last generator weights ("" if model_path is off)
+  StepStats last;                                  ///< mean stats of the last iteration
+  double seconds = 0;
+};
+
+/// Runner options that are not part of the saved configuration.
+struct TrainOptions {
+  int interactive = -1;  ///< progress line: -1 = if stderr is a terminal, 0 = plain lines, 1 = always
+};
+
+/// Trains a paired (pix2pix) model as configured: validates, creates the run folder (config.toml,
+/// train.log), decodes the data, and runs train.max_iterations iterations, writing checkpoints at
+/// output.model_path every model_save_rate iterations and at the last. `config` must already be
+/// validated. Throws Error on data, write or divergence problems.
+TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options = {});
+
+/// The run folder for `config` (output.run_dir with {date} and {time} of now, env vars expanded).
+std::filesystem::path make_run_dir_path(const RunConfig& config);
+
+}  // namespace img2img
