@@ -10,7 +10,7 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config
+  build-essential cmake ninja-build pkg-config ccache
   libtorch-dev            # LibTorch 1.13 (CPU)
   libopenblas0-openmp     # fast BLAS for libtorch (the reference BLAS is ~8x slower)
   libopencv-dev           # image I/O and geometry
