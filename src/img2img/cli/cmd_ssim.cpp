@@ -1,13 +1,38 @@
+#include <fmt/format.h>  // fmt::format
+
+#include <filesystem>  // std::filesystem
+#include <iostream>    // std::cout
+
 #include "img2img/cli/commands.h"
 #include "img2img/core/error.h"
+#include "img2img/metrics/ssim_files.h"
 
 namespace img2img::cli {
+namespace fs = std::filesystem;
 
-// Placeholder until its issue lands: registered so the command list is stable, fails clearly.
 Command setup_ssim(CLI::App& app) {
-  CLI::App* sub = app.add_subcommand("ssim", "Print the SSIM of two images or two folders (not available yet)");
-  sub->allow_extras();
-  return {sub, [] () -> int { throw Error("`img2img ssim` is not available in this version yet."); }};
+  CLI::App* sub = app.add_subcommand("ssim", "Print the SSIM of two images, or of two folders (matching names)");
+  sub->footer("SSIM: Gaussian window 11, sigma 1.5, K1 0.01, K2 0.03 on [0, 1] values, mean over channels;\n"
+              "equal to scikit-image structural_similarity(gaussian_weights=True, sigma=1.5,\n"
+              "use_sample_covariance=False, data_range=1). Folders: one 'name<TAB>ssim' line per image,\n"
+              "then 'mean<TAB>ssim'.");
+  auto paths = std::make_shared<std::vector<std::string>>();
+  sub->add_option("A B", *paths, "two image files or two folders")->required()->expected(2);
+  return {sub, [paths] {
+            const fs::path a = (*paths)[0], b = (*paths)[1];
+            if (fs::is_directory(a) != fs::is_directory(b))
+              throw DataError(fmt::format("'{}' and '{}': give two image files or two folders, not one of each",
+                                          a.string(), b.string()));
+            if (!fs::is_directory(a)) {
+              std::cout << fmt::format("{:.6f}\n", ssim_image_files(a, b));
+              return 0;
+            }
+            double sum = 0;
+            const auto scores = ssim_image_folders(a, b);
+            for (const auto& s : scores) std::cout << fmt::format("{}\t{:.6f}\n", s.name, s.ssim), sum += s.ssim;
+            std::cout << fmt::format("mean\t{:.6f}\n", sum / static_cast<double>(scores.size()));
+            return 0;
+          }};
 }
 
 }  // namespace img2img::cli

@@ -1,0 +1,68 @@
+#include "img2img/metrics/ssim_files.h"
+
+#include <fmt/format.h>  // fmt::format
+
+#include <algorithm>  // std::max
+#include <map>        // std::map
+
+#include "img2img/core/error.h"
+#include "img2img/data/image_io.h"
+#include "img2img/data/paired_dataset.h"
+#include "img2img/metrics/ssim.h"
+
+namespace img2img {
+namespace fs = std::filesystem;
+
+namespace {
+
+// CV_32FC(C) [0, 1] -> [1, C, H, W] float32.
+torch::Tensor to_batch(const cv::Mat& image) {
+  const cv::Mat m = image.isContinuous() ? image : image.clone();
+  return torch::from_blob(m.data, {m.rows, m.cols, m.channels()}, torch::kFloat32).permute({2, 0, 1}).unsqueeze(0).clone();
+}
+
+std::string missing_list(const std::vector<std::string>& names) {
+  std::string out;
+  for (size_t i = 0; i < names.size() && i < 10; ++i) out += (i ? ", " : "") + names[i];
+  if (names.size() > 10) out += fmt::format(" and {} more", names.size() - 10);
+  return out;
+}
+
+}  // namespace
+
+double ssim_image_files(const fs::path& a, const fs::path& b) {
+  const DecodedImage da = read_image(a), db = read_image(b);
+  if (da.pixels.size() != db.pixels.size())
+    throw DataError(fmt::format("cannot compare '{}' ({}x{}) with '{}' ({}x{}): SSIM needs images of the same size",
+                                a.string(), da.pixels.cols, da.pixels.rows, b.string(), db.pixels.cols,
+                                db.pixels.rows));
+  const int channels = std::max(da.pixels.channels(), db.pixels.channels());
+  try {
+    return ssim_mean(to_batch(apply_channel_rule(da.pixels, channels)),
+                     to_batch(apply_channel_rule(db.pixels, channels)));
+  } catch (const DataError& e) {
+    throw DataError(fmt::format("'{}' vs '{}': {}", a.string(), b.string(), e.what()));
+  }
+}
+
+std::vector<SsimFileScore> ssim_image_folders(const fs::path& a, const fs::path& b) {
+  std::map<std::string, fs::path> files_a, files_b;
+  for (const auto& p : list_image_files(a)) files_a[p.stem().string()] = p;
+  for (const auto& p : list_image_files(b)) files_b[p.stem().string()] = p;
+  std::vector<std::string> only_a, only_b;
+  for (const auto& [name, p] : files_a)
+    if (!files_b.count(name)) only_a.push_back(name);
+  for (const auto& [name, p] : files_b)
+    if (!files_a.count(name)) only_b.push_back(name);
+  if (!only_a.empty() || !only_b.empty())
+    throw DataError(fmt::format("folders '{}' and '{}' must hold the same image names; {}{}{}", a.string(),
+                                b.string(),
+                                only_a.empty() ? "" : fmt::format("only in the first: {}", missing_list(only_a)),
+                                !only_a.empty() && !only_b.empty() ? "; " : "",
+                                only_b.empty() ? "" : fmt::format("only in the second: {}", missing_list(only_b))));
+  std::vector<SsimFileScore> scores;
+  for (const auto& [name, p] : files_a) scores.push_back({name, ssim_image_files(p, files_b.at(name))});
+  return scores;
+}
+
+}  // namespace img2img

@@ -1,0 +1,104 @@
+#include "img2img/metrics/ssim.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>  // std::filesystem
+#include <fstream>     // std::ifstream
+#include <sstream>     // std::stringstream
+
+#include "img2img/core/error.h"
+#include "img2img/metrics/ssim_files.h"
+#include "support/test_support.h"
+
+namespace img2img {
+namespace {
+namespace fs = std::filesystem;
+
+const fs::path kGoldenDir = fs::path(IMG2IMG_SOURCE_DIR) / "tests/golden/ssim";
+
+class SsimTest : public ::testing::Test {
+ protected:
+  void SetUp() override { torch::manual_seed(0); }
+};
+
+// expected.csv is written by make_ssim_golden.py from scikit-image 0.19 on real photographs.
+TEST_F(SsimTest, MatchesScikitImageOnDistortedPhotographs) {
+  std::ifstream csv(kGoldenDir / "expected.csv");
+  ASSERT_TRUE(csv) << "missing " << (kGoldenDir / "expected.csv");
+  std::string line;
+  std::getline(csv, line);  // header
+  int cases = 0;
+  while (std::getline(csv, line)) {
+    std::stringstream row(line);
+    std::string reference, distorted, value;
+    std::getline(row, reference, ',');
+    std::getline(row, distorted, ',');
+    std::getline(row, value, ',');
+    const double got = ssim_image_files(kGoldenDir / reference, kGoldenDir / distorted);
+    EXPECT_NEAR(got, std::stod(value), 1e-4) << reference << " vs " << distorted;
+    ++cases;
+  }
+  EXPECT_EQ(cases, 36);  // 3 photos x {rgb, grey} x {8, 16 bit} x {jpeg, blur, noise}
+}
+
+TEST_F(SsimTest, IdenticalImagesGiveOne) {
+  const torch::Tensor a = torch::rand({3, 2, 24, 30});
+  const torch::Tensor s = ssim(a, a);
+  ASSERT_EQ(s.sizes().vec(), (std::vector<int64_t>{3}));
+  EXPECT_TRUE(torch::allclose(s, torch::ones({3}, torch::kFloat64), 0, 1e-12));
+}
+
+TEST_F(SsimTest, IsSymmetric) {
+  const torch::Tensor a = torch::rand({2, 3, 32, 32});
+  const torch::Tensor b = (a + 0.1 * torch::randn({2, 3, 32, 32})).clamp(0, 1);
+  EXPECT_TRUE(torch::allclose(ssim(a, b), ssim(b, a), 0, 1e-12));
+}
+
+TEST_F(SsimTest, BatchedEqualsOneByOne) {
+  const torch::Tensor a = torch::rand({4, 1, 20, 20}), b = torch::rand({4, 1, 20, 20});
+  const torch::Tensor batched = ssim(a, b);
+  for (int64_t i = 0; i < 4; ++i)
+    EXPECT_NEAR(batched[i].item<double>(), ssim(a.slice(0, i, i + 1), b.slice(0, i, i + 1)).item<double>(), 1e-12);
+  EXPECT_NEAR(ssim_mean(a, b), batched.mean().item<double>(), 1e-12);
+}
+
+TEST_F(SsimTest, RejectsDifferentShapesAndTinyImages) {
+  EXPECT_THROW(ssim(torch::rand({1, 3, 16, 16}), torch::rand({1, 3, 16, 17})), DataError);
+  try {
+    ssim(torch::rand({1, 1, 10, 16}), torch::rand({1, 1, 10, 16}));
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("at least 11x11"));
+  }
+}
+
+TEST_F(SsimTest, ComparesFoldersByName) {
+  const fs::path dir = fs::temp_directory_path() / "img2img_ssim_folders";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "a"), fs::create_directories(dir / "b");
+  fs::copy_file(kGoldenDir / "garden_rgb8_ref.png", dir / "a/x.png");
+  fs::copy_file(kGoldenDir / "garden_rgb8_blur.png", dir / "b/x.png");
+  fs::copy_file(kGoldenDir / "garden_rgb8_ref.png", dir / "a/y.png");
+  fs::copy_file(kGoldenDir / "garden_rgb8_ref.png", dir / "b/y.png");
+  const auto scores = ssim_image_folders(dir / "a", dir / "b");
+  ASSERT_EQ(scores.size(), 2u);
+  EXPECT_EQ(scores[0].name, "x");
+  EXPECT_LT(scores[0].ssim, 0.9999);
+  EXPECT_NEAR(scores[1].ssim, 1.0, 1e-12);
+  fs::copy_file(kGoldenDir / "garden_rgb8_ref.png", dir / "a/z.png");
+  EXPECT_THROW(ssim_image_folders(dir / "a", dir / "b"), DataError);
+  fs::remove_all(dir);
+}
+
+TEST_F(SsimTest, CommandPrintsSsimOfTwoFiles) {
+  std::string out;
+  const std::string ref = (kGoldenDir / "garden_grey16_ref.png").string();
+  ASSERT_EQ(test::run_command(test::img2img_binary() + " ssim " + ref + " " + ref, &out), 0) << out;
+  EXPECT_THAT(out, ::testing::HasSubstr("1.000000"));
+  EXPECT_NE(test::run_command(test::img2img_binary() + " ssim " + ref + " " + kGoldenDir.string(), &out), 0);
+  EXPECT_THAT(out, ::testing::HasSubstr("two image files or two folders"));
+}
+
+}  // namespace
+}  // namespace img2img
