@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/fetch_data.sh
+scripts/setup_onnxruntime.sh
 ctest --test-dir build --output-on-failure -j 2 -LE "bench" "$@"

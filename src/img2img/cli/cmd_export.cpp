@@ -1,13 +1,73 @@
+#include <fmt/format.h>  // fmt::format
+
+#include <iostream>  // std::cout
+
 #include "img2img/cli/commands.h"
 #include "img2img/core/error.h"
+#include "img2img/export/onnx_export.h"
+#include "img2img/models/factory.h"
+#include "img2img/train/checkpoint.h"
 
 namespace img2img::cli {
 
-// Placeholder until its issue lands: registered so the command list is stable, fails clearly.
+namespace {
+struct ExportArgs {
+  std::string checkpoint, output;
+  int64_t opset = 0;         // 0 = the checkpoint's output.onnx_opset
+  std::string dynamic_axes;  // "" = the checkpoint's output.onnx_dynamic_axes
+  bool raw_range = false;
+};
+
+bool parse_bool(const std::string& s) {
+  if (s == "true" || s == "1" || s == "on" || s == "yes") return true;
+  if (s == "false" || s == "0" || s == "off" || s == "no") return false;
+  throw ConfigError(fmt::format("--dynamic-axes '{}' is not a boolean; expected true or false", s));
+}
+
+int run_export(const ExportArgs& args) {
+  std::filesystem::path weights;
+  const CheckpointMeta meta = read_checkpoint_meta(args.checkpoint, &weights);
+  if (meta.network != "generator")
+    throw CheckpointError(fmt::format("checkpoint '{}' holds a {}, not a generator; pass the generator file "
+                                      "(e.g. generator_0_*.pt).",
+                                      weights.string(), meta.network));
+  const RunConfig config = checkpoint_config(meta);
+  UnetGenerator generator(generator_options(config));
+  load_weights(weights, *generator);
+  generator->eval();
+
+  OnnxExportOptions options;
+  options.opset = args.opset != 0 ? args.opset : config.output.onnx_opset;
+  options.dynamic_axes = args.dynamic_axes.empty() ? config.output.onnx_dynamic_axes : parse_bool(args.dynamic_axes);
+  options.unit_range = !args.raw_range;
+  options.image_size = config.data.image_size;
+  options.iteration = meta.iteration;
+  export_generator_onnx(*generator, options, args.output);
+  std::cout << fmt::format("wrote {} (opset {}, {}, values in {}; from {})\n", args.output, options.opset,
+                           options.dynamic_axes ? "dynamic batch/height/width"
+                                                : fmt::format("fixed 1x{}x{}x{}", config.data.channel_count,
+                                                              options.image_size, options.image_size),
+                           options.unit_range ? "[0, 1]" : "[-1, 1]", weights.string());
+  return 0;
+}
+}  // namespace
+
 Command setup_export(CLI::App& app) {
-  CLI::App* sub = app.add_subcommand("export", "Export a trained generator to ONNX (not available yet)");
-  sub->allow_extras();
-  return {sub, [] () -> int { throw Error("`img2img export` is not available in this version yet."); }};
+  CLI::App* sub = app.add_subcommand("export", "Export a trained generator to ONNX (eval mode, checked)");
+  auto args = std::make_shared<ExportArgs>();
+  sub->add_option("--checkpoint", args->checkpoint,
+                  "generator weights (.pt), its .json, or a run folder (newest checkpoint)")
+      ->required();
+  sub->add_option("--output", args->output, "the .onnx file to write (atomically)")->required();
+  sub->add_option("--opset", args->opset,
+                  fmt::format("ONNX opset, {} to {} (default: the checkpoint's output.onnx_opset)", kOnnxMinOpset,
+                              kOnnxMaxOpset));
+  sub->add_option("--dynamic-axes", args->dynamic_axes,
+                  "true: batch, height and width symbolic; false: fixed to the training size "
+                  "(default: the checkpoint's output.onnx_dynamic_axes)");
+  sub->add_flag("--raw-range", args->raw_range,
+                "input and output in the network's [-1, 1] instead of images in [0, 1]");
+  return {sub, [args] { return run_export(*args); }};
 }
 
 }  // namespace img2img::cli

@@ -38,4 +38,11 @@ class WriteError : public Error {
   using Error::Error;
 };
 
+/// An ONNX graph could not be built or failed onnx::checker / shape inference (the message names
+/// the node); nothing is written in that case.
+class ExportError : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace img2img

@@ -6,11 +6,14 @@
 #include <torch/nn/modules/conv.h>              // torch::nn::Conv2d, ConvTranspose2d
 #include <torch/nn/pimpl.h>                     // TORCH_MODULE
 
+#include <string>  // std::string
 #include <vector>  // std::vector
 
 #include "img2img/config/run_config.h"
 
 namespace img2img {
+
+class OnnxGraph;
 
 /// Options for `UnetGenerator`.
 /// Example: `UnetGenerator g(UnetGeneratorOptions(3, 3).channels({64, 128, 256, 256}));`
@@ -40,6 +43,10 @@ class UnetGeneratorImpl : public torch::nn::Cloneable<UnetGeneratorImpl> {
   explicit UnetGeneratorImpl(UnetGeneratorOptions options);
   void reset() override;  ///< registers all submodules; used by clone()
   torch::Tensor forward(const torch::Tensor& x);
+  /// Emits forward()'s eval-mode graph (dropout removed) as ONNX nodes on value `x` ([N, C_in, H, W]
+  /// float32 in [-1, 1], H and W multiples of 2^layers); returns the output value ([N, C_out, H, W]
+  /// in [-1, 1]). Throws ExportError for a layer without an export. Parameters may be on any device.
+  std::string emit_onnx(OnnxGraph& graph, const std::string& x) const;
 
   UnetGeneratorOptions options;
   std::vector<torch::nn::Conv2d> down;           ///< level i: C_{i-1} -> C_i, stride 2
