@@ -15,13 +15,21 @@ Command setup_train(CLI::App& app) {
   auto flags = add_config_flags(sub);
   auto plain = std::make_shared<bool>(false);
   sub->add_flag("--plain-progress", *plain, "one log line per iteration even on a terminal");
-  return {sub, [flags, plain] {
+  auto events = std::make_shared<std::string>();
+  sub->add_option("--events", *events,
+                  "write JSON Lines progress events (run start, iterations, tests, files, early stop, errors, "
+                  "run end; docs/events.md) to FILE, or '-' for stdout");
+  return {sub, [flags, plain, events] {
             const RunConfig config = resolve_config_flags(*flags);
             TrainOptions options;
             if (*plain) options.interactive = 0;
+            options.events = *events;
             const TrainSummary s = train_pix2pix(config, options);
+            // With events on stdout, stdout stays pure JSON Lines (run_end carries the same facts).
+            if (*events == "-") return 0;
             std::cout << fmt::format("run folder: {}\n", s.run_dir.string());
             if (!s.final_generator.empty()) std::cout << fmt::format("generator: {}\n", s.final_generator.string());
+            if (s.stopped_early) std::cout << fmt::format("stopped early: {}\n", s.stop_reason);
             return 0;
           }};
 }

@@ -9,6 +9,7 @@
 
 #include "img2img/config/enum_names.h"
 #include "img2img/core/error.h"
+#include "img2img/metrics/ssim.h"
 #include "img2img/models/factory.h"
 #include "img2img/train/gan_loss.h"
 
@@ -89,6 +90,10 @@ StepStats Pix2PixModel::train_step(const torch::Tensor& input, const torch::Tens
 
   s.score_real = discriminator_score(gan_loss_kind_, pred_real);
   s.score_fake = discriminator_score(gan_loss_kind_, pred_fake);
+  // Train-set SSIM of this step's (train-mode) output, for the SSIM plot; NaN below the 11 px window.
+  const torch::Tensor out = fake.detach();
+  s.ssim = out.size(2) >= 11 && out.size(3) >= 11 ? ssim_mean(signed_to_unit(out), signed_to_unit(reference))
+                                                  : std::nan("");
   return s;
 }
 

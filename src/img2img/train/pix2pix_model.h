@@ -18,6 +18,7 @@ struct StepStats {
   double d_fake = 0;   ///< discriminator loss on generated pairs
   double score_real = 0;  ///< D's mean probability of "real" on real pairs, in [0, 1]
   double score_fake = 0;  ///< same on generated pairs
+  double ssim = 0;        ///< SSIM (metrics/ssim.h) of G(input) vs reference; NaN if images < 11 px
 };
 
 /// Makes the optimiser train.optimizer for `params` with the config's hyper-parameters.

@@ -4,8 +4,10 @@
 #include <torch/utils.h> // torch::manual_seed
 
 #include <chrono>   // std::chrono
+#include <cmath>    // std::isfinite
 #include <ctime>    // std::localtime
 #include <numeric>  // std::iota
+#include <optional> // std::optional
 #include <random>   // std::mt19937_64
 
 #include "img2img/config/config_keys.h"
@@ -16,7 +18,11 @@
 #include "img2img/data/augment.h"
 #include "img2img/data/paired_dataset.h"
 #include "img2img/train/checkpoint.h"
+#include "img2img/train/event_log.h"
 #include "img2img/train/lr_schedule.h"
+#include "img2img/train/model_tester.h"
+#include "img2img/train/outputs_manifest.h"
+#include "img2img/train/plot_writer.h"
 #include "img2img/train/progress.h"
 
 namespace img2img {
@@ -32,6 +38,52 @@ std::map<std::string, std::string> date_time_values() {
   std::strftime(time, sizeof time, "%H%M%S", &tm);
   return {{"date", date}, {"time", time}};
 }
+
+int64_t parameter_count(torch::nn::Module& module) {
+  int64_t n = 0;
+  for (const auto& p : module.parameters()) n += p.numel();
+  return n;
+}
+
+// JSON null for NaN / inf (a diverged loss or an SSIM on images below the window).
+nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
+// Feeds one iteration's mean stats to the loss, score and train-SSIM plots.
+void plot_iteration(PlotWriter& plots, int64_t iteration, const StepStats& m) {
+  plots.add("ssim", "train", iteration, m.ssim);
+  plots.add("loss", "g_gan", iteration, m.g_gan);
+  plots.add("loss", "g_l1", iteration, m.g_l1);
+  plots.add("loss", "d_real", iteration, m.d_real);
+  plots.add("loss", "d_fake", iteration, m.d_fake);
+  plots.add("score", "real", iteration, m.score_real);
+  plots.add("score", "generated", iteration, m.score_fake);
+}
+
+// Saves generator and discriminator weights at output.model_path; lists them in the manifest.
+void save_checkpoints(const RunConfig& config, Pix2PixModel& model, int64_t iteration,
+                      std::map<std::string, std::string> values, const std::string& config_toml,
+                      const PairedDataset& dataset, OutputsManifest& manifest, TrainSummary& summary) {
+  values["index"] = "0";
+  values["iteration"] = format_iteration(iteration);
+  CheckpointMeta meta;
+  meta.index = 0;
+  meta.iteration = iteration;
+  meta.config_toml = config_toml;
+  meta.input_depth = dataset.input_depth();
+  meta.reference_depth = dataset.reference_depth();
+  for (const char* network : {"generator", "discriminator"}) {
+    values["network"] = network;
+    const fs::path path = expand_template(config.output.model_path, values);
+    meta.network = network;
+    if (meta.network == "generator")
+      save_checkpoint(path, *model.generator, meta), summary.final_generator = path;
+    else
+      save_checkpoint(path, *model.discriminator, meta);
+    summary.checkpoints.push_back(path);
+    manifest.add("checkpoint", path, network, 0, iteration);
+    manifest.add("checkpoint_meta", checkpoint_meta_path(path), network, 0, iteration);
+  }
+}
 }  // namespace
 
 fs::path make_run_dir_path(const RunConfig& config) {
@@ -43,113 +95,169 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
   const auto t0 = Clock::now();
   const DataConfig& data = config.data;
   TrainSummary summary;
+  EventLog events(options.events);
+  std::unique_ptr<OutputsManifest> manifest;
+  try {
+    const torch::Device device = resolve_device(config.device.device);
+    configure_runtime(config.device);
 
-  const torch::Device device = resolve_device(config.device.device);
-  configure_runtime(config.device);
+    auto values = date_time_values();
+    summary.run_dir = fs::path(expand_template(config.output.run_dir, values));
+    values["run_dir"] = summary.run_dir.string();
+    const std::string config_toml = config_to_toml(config);
+    write_file_atomic(summary.run_dir / "config.toml", config_toml);
+    manifest = std::make_unique<OutputsManifest>(summary.run_dir, config, &events);
+    summary.outputs_manifest = manifest->path();
+    ProgressReporter progress((summary.run_dir / "train.log").string(), options.interactive);
+    progress.line(fmt::format("run folder: {}", summary.run_dir.string()));
 
-  auto values = date_time_values();
-  summary.run_dir = fs::path(expand_template(config.output.run_dir, values));
-  const std::string config_toml = config_to_toml(config);
-  write_file_atomic(summary.run_dir / "config.toml", config_toml);
-  ProgressReporter progress((summary.run_dir / "train.log").string(), options.interactive);
-  progress.line(fmt::format("run folder: {}", summary.run_dir.string()));
-
-  PairedDataset dataset(data, data.channel_count, data.image_size, data.limit_count);
-  if (data.storage == Storage::kDevice) dataset.to(device);
-  progress.line(fmt::format("data: {} pairs at {} px, {} channel(s); input {}, reference {}{}", dataset.size(),
-                            data.image_size, data.channel_count, to_string(dataset.input_depth()),
-                            to_string(dataset.reference_depth()),
-                            dataset.ignored_files() ? fmt::format("; {} non-image/hidden files ignored",
-                                                                  dataset.ignored_files())
-                                                    : ""));
-
-  torch::manual_seed(static_cast<uint64_t>(config.train.seed));
-  std::mt19937_64 rng(static_cast<uint64_t>(config.train.seed));
-  Pix2PixModel model(config, device);
-  model.generator->train();
-  model.discriminator->train();
-  progress.line(fmt::format("device: {}, {} CPU threads; generator {} parameters, discriminator {}",
-                            device.str(), at::get_num_threads(),
-                            [&] { int64_t n = 0; for (auto& p : model.generator->parameters()) n += p.numel(); return n; }(),
-                            [&] { int64_t n = 0; for (auto& p : model.discriminator->parameters()) n += p.numel(); return n; }()));
-
-  const int64_t n = dataset.size(), batch = data.batch_size;
-  const int64_t steps_per_it = (n + batch - 1) / batch;
-  const int64_t max_it = config.train.max_iterations;
-  std::vector<int64_t> order(static_cast<size_t>(n));
-  std::iota(order.begin(), order.end(), 0);
-  double images_per_s = 0;
-
-  for (int64_t it = 0; it < max_it; ++it) {
-    const double lr = scheduled_learning_rate(config.train, it);
-    set_learning_rate(*model.generator_optimizer, lr);
-    set_learning_rate(*model.discriminator_optimizer, lr);
-    if (data.shuffle) std::shuffle(order.begin(), order.end(), rng);
-    StepStats mean;
-    const auto it_start = Clock::now();
-    for (int64_t step = 0; step < steps_per_it; ++step) {
-      const int64_t begin = step * batch, end = std::min(n, begin + batch);
-      const torch::Tensor idx = torch::from_blob(order.data() + begin, {end - begin}, torch::kInt64)
-                                    .clone()
-                                    .to(dataset.inputs().device());
-      auto [a, b] = augment_pair(dataset.inputs().index_select(0, idx).to(device),
-                                 dataset.references().index_select(0, idx).to(device), data, rng);
-      StepStats s;
-      try {
-        s = model.train_step(a, b);
-      } catch (const Error& e) {
-        throw Error(fmt::format("iteration {}, step {}: {}", it + 1, step + 1, e.what()));
-      }
-      const double w = static_cast<double>(end - begin) / n;
-      mean.g_gan += s.g_gan * w, mean.g_l1 += s.g_l1 * w, mean.d_real += s.d_real * w, mean.d_fake += s.d_fake * w;
-      mean.score_real += s.score_real * w, mean.score_fake += s.score_fake * w;
-      const double el = std::chrono::duration<double>(Clock::now() - it_start).count();
-      const double rate = static_cast<double>(end) / std::max(el, 1e-9);
-      const double remaining = (static_cast<double>(max_it - it) * n - end) / std::max(rate, 1e-9);
-      progress.status(fmt::format("iteration {}/{} step {}/{}  G_GAN {:.3f} G_L1 {:.3f} D_real {:.3f} D_fake {:.3f}  "
-                                  "{:.1f} img/s  ETA {}",
-                                  it + 1, max_it, step + 1, steps_per_it, s.g_gan, s.g_l1, s.d_real, s.d_fake, rate,
-                                  format_duration(remaining)));
+    PairedDataset dataset(data, data.channel_count, data.image_size, data.limit_count);
+    if (data.storage == Storage::kDevice) dataset.to(device);
+    progress.line(fmt::format("data: {} pairs at {} px, {} channel(s); input {}, reference {}{}", dataset.size(),
+                              data.image_size, data.channel_count, to_string(dataset.input_depth()),
+                              to_string(dataset.reference_depth()),
+                              dataset.ignored_files() ? fmt::format("; {} non-image/hidden files ignored",
+                                                                    dataset.ignored_files())
+                                                      : ""));
+    std::optional<ModelTester> tester;
+    if (config.test.enabled) {
+      tester.emplace(config, device);
+      progress.line(fmt::format("test data: {} pairs; testing {} every {} iteration(s){}", tester->dataset().size(),
+                                config.test.size > 0 ? fmt::format("{} random samples", config.test.size) : "all",
+                                config.test.frequency,
+                                config.test.target_ssim > 0
+                                    ? fmt::format(", stopping once SSIM >= {}", config.test.target_ssim)
+                                    : ""));
     }
-    const double it_seconds = std::chrono::duration<double>(Clock::now() - it_start).count();
-    images_per_s = static_cast<double>(n) / std::max(it_seconds, 1e-9);
-    summary.last = mean;
-    summary.iterations = it + 1;
-    const double eta = it_seconds * static_cast<double>(max_it - it - 1);
-    progress.line(fmt::format("iteration {}/{}  lr {:.3g}  G_GAN {:.4f}  G_L1 {:.4f}  D_real {:.4f}  D_fake {:.4f}  "
-                              "D(real) {:.3f}  D(fake) {:.3f}  {:.1f} img/s  ETA {}",
-                              it + 1, max_it, lr, mean.g_gan, mean.g_l1, mean.d_real, mean.d_fake, mean.score_real,
-                              mean.score_fake, images_per_s, format_duration(eta)));
+    PlotWriter plots(summary.run_dir, config.plot);
 
-    const bool last = it + 1 == max_it;
-    const int64_t rate = config.output.model_save_rate;
-    if (!config.output.model_path.empty() && (last || (rate > 0 && (it + 1) % rate == 0))) {
-      auto v = values;
-      v["run_dir"] = summary.run_dir.string();
-      v["index"] = "0";
-      v["iteration"] = format_iteration(it + 1);
-      CheckpointMeta meta;
-      meta.index = 0;
-      meta.iteration = it + 1;
-      meta.config_toml = config_toml;
-      meta.input_depth = dataset.input_depth();
-      meta.reference_depth = dataset.reference_depth();
-      for (const char* network : {"generator", "discriminator"}) {
-        v["network"] = network;
-        const fs::path path = expand_template(config.output.model_path, v);
-        meta.network = network;
-        if (meta.network == "generator")
-          save_checkpoint(path, *model.generator, meta), summary.final_generator = path;
-        else
-          save_checkpoint(path, *model.discriminator, meta);
-        summary.checkpoints.push_back(path);
+    torch::manual_seed(static_cast<uint64_t>(config.train.seed));
+    std::mt19937_64 rng(static_cast<uint64_t>(config.train.seed));
+    Pix2PixModel model(config, device);
+    model.generator->train();
+    model.discriminator->train();
+    progress.line(fmt::format("device: {}, {} CPU threads; generator {} parameters, discriminator {}", device.str(),
+                              at::get_num_threads(), parameter_count(*model.generator),
+                              parameter_count(*model.discriminator)));
+
+    const int64_t n = dataset.size(), batch = data.batch_size;
+    const int64_t steps_per_it = (n + batch - 1) / batch;
+    const int64_t max_it = config.train.max_iterations;
+    events.emit("run_start", {{"run_dir", fs::absolute(summary.run_dir).string()},
+                              {"outputs_manifest", manifest->path().string()},
+                              {"log", fs::absolute(summary.run_dir / "train.log").string()},
+                              {"max_iterations", max_it},
+                              {"device", device.str()},
+                              {"train_samples", n},
+                              {"test_samples", tester ? tester->dataset().size() : 0},
+                              {"image_size", data.image_size},
+                              {"channel_count", data.channel_count}});
+    std::vector<int64_t> order(static_cast<size_t>(n));
+    std::iota(order.begin(), order.end(), 0);
+
+    for (int64_t it = 0; it < max_it; ++it) {
+      const double lr = scheduled_learning_rate(config.train, it);
+      set_learning_rate(*model.generator_optimizer, lr);
+      set_learning_rate(*model.discriminator_optimizer, lr);
+      if (data.shuffle) std::shuffle(order.begin(), order.end(), rng);
+      StepStats mean;
+      const auto it_start = Clock::now();
+      for (int64_t step = 0; step < steps_per_it; ++step) {
+        const int64_t begin = step * batch, end = std::min(n, begin + batch);
+        const torch::Tensor idx = torch::from_blob(order.data() + begin, {end - begin}, torch::kInt64)
+                                      .clone()
+                                      .to(dataset.inputs().device());
+        auto [a, b] = augment_pair(dataset.inputs().index_select(0, idx).to(device),
+                                   dataset.references().index_select(0, idx).to(device), data, rng);
+        StepStats s;
+        try {
+          s = model.train_step(a, b);
+        } catch (const Error& e) {
+          throw Error(fmt::format("iteration {}, step {}: {}", it + 1, step + 1, e.what()));
+        }
+        const double w = static_cast<double>(end - begin) / n;
+        mean.g_gan += s.g_gan * w, mean.g_l1 += s.g_l1 * w, mean.d_real += s.d_real * w, mean.d_fake += s.d_fake * w;
+        mean.score_real += s.score_real * w, mean.score_fake += s.score_fake * w, mean.ssim += s.ssim * w;
+        const double el = std::chrono::duration<double>(Clock::now() - it_start).count();
+        const double rate = static_cast<double>(end) / std::max(el, 1e-9);
+        const double remaining = (static_cast<double>(max_it - it) * n - end) / std::max(rate, 1e-9);
+        progress.status(fmt::format("iteration {}/{} step {}/{}  G_GAN {:.3f} G_L1 {:.3f} D_real {:.3f} D_fake {:.3f}  "
+                                    "{:.1f} img/s  ETA {}",
+                                    it + 1, max_it, step + 1, steps_per_it, s.g_gan, s.g_l1, s.d_real, s.d_fake, rate,
+                                    format_duration(remaining)));
       }
-      progress.line(fmt::format("checkpoint: {}", summary.final_generator.string()));
+      const int64_t iteration = it + 1;
+      const double it_seconds = std::chrono::duration<double>(Clock::now() - it_start).count();
+      const double images_per_s = static_cast<double>(n) / std::max(it_seconds, 1e-9);
+      summary.last = mean;
+      summary.iterations = iteration;
+      const double eta = it_seconds * static_cast<double>(max_it - iteration);
+      progress.line(fmt::format("iteration {}/{}  lr {:.3g}  G_GAN {:.4f}  G_L1 {:.4f}  D_real {:.4f}  D_fake {:.4f}  "
+                                "D(real) {:.3f}  D(fake) {:.3f}  SSIM {:.4f}  {:.1f} img/s  ETA {}",
+                                iteration, max_it, lr, mean.g_gan, mean.g_l1, mean.d_real, mean.d_fake,
+                                mean.score_real, mean.score_fake, mean.ssim, images_per_s, format_duration(eta)));
+      events.emit("iteration", {{"iteration", iteration},     {"max_iterations", max_it},
+                                {"lr", lr},                   {"g_gan", number(mean.g_gan)},
+                                {"g_l1", number(mean.g_l1)},  {"d_real", number(mean.d_real)},
+                                {"d_fake", number(mean.d_fake)}, {"score_real", number(mean.score_real)},
+                                {"score_fake", number(mean.score_fake)}, {"train_ssim", number(mean.ssim)},
+                                {"images_per_s", images_per_s}, {"seconds", it_seconds},
+                                {"eta_s", eta}});
+      plot_iteration(plots, iteration, mean);
+
+      bool last = iteration == max_it;
+      if (tester && (iteration % config.test.frequency == 0 || last)) {
+        const TestResult t = tester->run(model.generator, iteration, values);
+        summary.test_ssim = t.ssim;
+        plots.add("ssim", "test", iteration, t.ssim);
+        progress.line(fmt::format("test at iteration {}: SSIM {:.4f} on {} sample(s) ({})", iteration, t.ssim,
+                                  t.samples, format_duration(t.seconds)));
+        events.emit("test", {{"iteration", iteration}, {"ssim", number(t.ssim)}, {"samples", t.samples},
+                             {"seconds", t.seconds}, {"images", t.files.size()}});
+        for (const TestImageFile& f : t.files) manifest->add("test_image", f.path, f.role, f.sample, iteration);
+        if (config.test.target_ssim > 0 && t.ssim >= config.test.target_ssim && !last) {
+          summary.stopped_early = true;
+          summary.stop_reason = fmt::format("test SSIM {:.4f} reached test.target_ssim {} at iteration {} of {}",
+                                            t.ssim, config.test.target_ssim, iteration, max_it);
+          progress.line("early stop: " + summary.stop_reason + "; writing the final outputs");
+          events.emit("early_stop", {{"iteration", iteration}, {"test_ssim", t.ssim},
+                                     {"target_ssim", config.test.target_ssim}, {"reason", summary.stop_reason}});
+          last = true;
+        }
+      }
+
+      const int64_t rate = config.output.model_save_rate;
+      if (!config.output.model_path.empty() && (last || (rate > 0 && iteration % rate == 0))) {
+        save_checkpoints(config, model, iteration, values, config_toml, dataset, *manifest, summary);
+        progress.line(fmt::format("checkpoint: {}", summary.final_generator.string()));
+      }
+      for (const PlotFile& f : plots.write_if_due(iteration, last))
+        manifest->add("plot", f.path, f.plot, 0, iteration);
+      if (last) break;
     }
+    summary.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    const std::string status = summary.stopped_early ? "stopped_early" : "finished";
+    manifest->finish(status, summary.stop_reason, summary.iterations);
+    progress.line(fmt::format("done: {} iterations in {}{}; final G_L1 {:.4f}", summary.iterations,
+                              format_duration(summary.seconds), summary.stopped_early ? " (stopped early)" : "",
+                              summary.last.g_l1));
+    events.emit("run_end", {{"status", status},
+                            {"reason", summary.stop_reason},
+                            {"iterations", summary.iterations},
+                            {"seconds", summary.seconds},
+                            {"test_ssim", summary.test_ssim > -2 ? number(summary.test_ssim) : nlohmann::json()},
+                            {"final_generator", summary.final_generator.empty()
+                                                    ? std::string()
+                                                    : fs::absolute(summary.final_generator).string()}});
+  } catch (const std::exception& e) {
+    events.emit("error", {{"message", e.what()}, {"iteration", summary.iterations}});
+    try {
+      if (manifest) manifest->finish("failed", e.what(), summary.iterations);
+    } catch (const std::exception&) {  // keep the original error
+    }
+    events.emit("run_end", {{"status", "failed"}, {"reason", e.what()}, {"iterations", summary.iterations}});
+    throw;
   }
-  summary.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  progress.line(fmt::format("done: {} iterations in {}; final G_L1 {:.4f}", summary.iterations,
-                            format_duration(summary.seconds), summary.last.g_l1));
   return summary;
 }
 

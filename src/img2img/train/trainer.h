@@ -17,17 +17,24 @@ struct TrainSummary {
   std::filesystem::path final_generator;           ///< the last generator weights ("" if model_path is off)
   StepStats last;                                  ///< mean stats of the last iteration
   double seconds = 0;
+  double test_ssim = -2;                           ///< mean SSIM of the last test; -2 if never tested
+  bool stopped_early = false;                      ///< test.target_ssim was reached
+  std::string stop_reason;                         ///< why it stopped early ("" otherwise)
+  std::filesystem::path outputs_manifest;          ///< <run_dir>/outputs.json
 };
 
 /// Runner options that are not part of the saved configuration.
 struct TrainOptions {
   int interactive = -1;  ///< progress line: -1 = if stderr is a terminal, 0 = plain lines, 1 = always
+  std::string events;    ///< JSON Lines progress events (docs/events.md): "" = off, "-" = stdout, else a file
 };
 
-/// Trains a paired (pix2pix) model as configured: validates, creates the run folder (config.toml,
-/// train.log), decodes the data, and runs train.max_iterations iterations, writing checkpoints at
-/// output.model_path every model_save_rate iterations and at the last. `config` must already be
-/// validated. Throws Error on data, write or divergence problems.
+/// Trains a paired (pix2pix) model as configured: creates the run folder (config.toml, train.log,
+/// outputs.json), decodes the data, and runs train.max_iterations iterations, writing checkpoints
+/// at output.model_path every model_save_rate iterations and at the last, testing every
+/// test.frequency iterations (stopping early once test.target_ssim is reached; the final outputs
+/// are still written), and plots every plot.rate iterations. `config` must already be validated.
+/// Throws Error on data, write or divergence problems (after an "error" event and a "failed" manifest).
 TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options = {});
 
 /// The run folder for `config` (output.run_dir with {date} and {time} of now, env vars expanded).

@@ -1,0 +1,63 @@
+#include "img2img/train/outputs_manifest.h"
+
+#include <fmt/format.h>  // fmt::format
+
+#include "img2img/core/atomic_file.h"
+#include "img2img/core/error.h"
+#include "img2img/train/event_log.h"
+
+namespace img2img {
+namespace fs = std::filesystem;
+
+OutputsManifest::OutputsManifest(const fs::path& run_dir, const RunConfig& config, EventLog* events)
+    : path_(fs::absolute(run_dir) / "outputs.json"), run_dir_(fs::absolute(run_dir)), events_(events) {
+  toggles_ = {{"checkpoint", config.output.add_model_outputs},
+              {"checkpoint_meta", config.output.add_model_outputs},
+              {"onnx", config.output.add_onnx_outputs},
+              {"test_image", config.test.add_outputs},
+              {"plot", true}};
+  write();
+}
+
+bool OutputsManifest::listed(const std::string& kind) const {
+  if (!toggles_.contains(kind))
+    throw ConfigError(fmt::format("unknown output kind '{}'; expected one of: checkpoint, checkpoint_meta, onnx, test_image, plot",
+                                  kind));
+  return toggles_[kind].get<bool>();
+}
+
+void OutputsManifest::add(const std::string& kind, const fs::path& path, const std::string& network, int64_t index,
+                          int64_t iteration) {
+  const bool is_listed = listed(kind);
+  const OutputEntry entry{kind, fs::absolute(path).lexically_normal().string(), network, index, iteration};
+  if (events_)
+    events_->emit("file", {{"kind", kind}, {"path", entry.path}, {"network", network}, {"index", index},
+                           {"iteration", iteration}, {"listed", is_listed}});
+  if (!is_listed) return;
+  for (OutputEntry& e : entries_)
+    if (e.path == entry.path) {
+      e = entry;
+      write();
+      return;
+    }
+  entries_.push_back(entry);
+  write();
+}
+
+void OutputsManifest::finish(const std::string& status, const std::string& reason, int64_t iterations) {
+  status_ = status, reason_ = reason, iterations_ = iterations;
+  write();
+}
+
+void OutputsManifest::write() const {
+  nlohmann::json outputs = nlohmann::json::array();
+  for (const OutputEntry& e : entries_)
+    outputs.push_back({{"kind", e.kind}, {"path", e.path}, {"network", e.network}, {"index", e.index},
+                       {"iteration", e.iteration}});
+  const nlohmann::json doc = {{"version", 1},          {"run_dir", run_dir_.string()}, {"status", status_},
+                              {"reason", reason_},     {"iterations", iterations_},    {"listed_kinds", toggles_},
+                              {"outputs", outputs}};
+  write_file_atomic(path_, doc.dump(2) + "\n");
+}
+
+}  // namespace img2img

@@ -1,0 +1,60 @@
+#pragma once
+// outputs.json: every file a run wrote, the analogue of the Houdini node's work-item outputs.
+// Format: docs/events.md ("Outputs manifest").
+
+#include <nlohmann/json.hpp>  // nlohmann::json
+
+#include <filesystem>  // std::filesystem::path
+#include <string>      // std::string
+#include <vector>      // std::vector
+
+#include "img2img/config/run_config.h"
+
+namespace img2img {
+
+class EventLog;
+
+/// One file in the manifest.
+struct OutputEntry {
+  std::string kind;     ///< "checkpoint", "checkpoint_meta" (its .json), "onnx", "test_image" or "plot"
+  std::string path;     ///< absolute path
+  std::string network;  ///< "generator", "discriminator"; test images: "input", "generated", "reference"; plots: "ssim", "loss", "score"
+  int64_t index = 0;    ///< network index (0 for pix2pix; CycleGAN: 0 = A->B, 1 = B->A); test images: sample index
+  int64_t iteration = 0;  ///< iteration the file holds (plots: the last iteration plotted)
+};
+
+/// The outputs manifest of a run. add() lists a file (when its kind's add_*_outputs toggle is on),
+/// emits a "file" event, and rewrites the manifest atomically. Kinds and their toggles:
+/// checkpoint, checkpoint_meta <- output.add_model_outputs, onnx <- output.add_onnx_outputs, test_image <-
+/// test.add_outputs, plot <- always. Example: `manifest.add("onnx", path, "generator", 0, it);`
+class OutputsManifest {
+ public:
+  /// Writes `<run_dir>/outputs.json` at once (status "running", no outputs). `events` may be null.
+  /// Throws WriteError if it cannot be written.
+  OutputsManifest(const std::filesystem::path& run_dir, const RunConfig& config, EventLog* events = nullptr);
+
+  /// Records a written file. A path already listed (a rewritten plot) is updated, not repeated.
+  /// Throws ConfigError for an unknown kind, WriteError if the manifest cannot be written.
+  void add(const std::string& kind, const std::filesystem::path& path, const std::string& network, int64_t index,
+           int64_t iteration);
+  /// Whether files of `kind` are listed (its add_*_outputs toggle).
+  bool listed(const std::string& kind) const;
+  /// Sets the run's final state: status "finished", "stopped_early" or "failed", the reason (or
+  /// error message) and the iterations completed; rewrites the manifest.
+  void finish(const std::string& status, const std::string& reason, int64_t iterations);
+
+  const std::vector<OutputEntry>& entries() const { return entries_; }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  void write() const;
+
+  std::filesystem::path path_, run_dir_;
+  nlohmann::json toggles_;
+  std::vector<OutputEntry> entries_;
+  std::string status_ = "running", reason_;
+  int64_t iterations_ = 0;
+  EventLog* events_ = nullptr;
+};
+
+}  // namespace img2img

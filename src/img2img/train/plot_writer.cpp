@@ -1,0 +1,131 @@
+#include "img2img/train/plot_writer.h"
+
+#include <fmt/format.h>  // fmt::format
+
+#include <algorithm>  // std::find
+#include <cmath>      // std::isfinite
+#include <cstdlib>    // std::system
+#include <fstream>    // std::ofstream
+#include <sys/wait.h> // WIFEXITED
+
+#include "img2img/core/atomic_file.h"
+#include "img2img/core/error.h"
+
+namespace img2img {
+namespace fs = std::filesystem;
+
+namespace {
+
+// 'text' for /bin/sh.
+std::string shell_quote(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// 'text' for gnuplot (a quote is doubled inside single quotes).
+std::string gnuplot_quote(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
+bool run_ok(const std::string& command) {
+  const int status = std::system(command.c_str());
+  return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+struct PlotLabels {
+  const char* title;
+  const char* y_label;
+};
+
+PlotLabels labels_for(const std::string& plot) {
+  if (plot == "ssim") return {"SSIM of generated vs reference", "mean SSIM"};
+  if (plot == "loss") return {"Losses", "loss"};
+  if (plot == "score") return {"Discriminator scores", "mean D probability of real"};
+  return {"", "value"};
+}
+
+}  // namespace
+
+PlotWriter::PlotWriter(const fs::path& run_dir, const PlotConfig& config) : dir_(run_dir / "plots"), config_(config) {
+  if (config_.type != PlotType::kImage) return;
+  if (run_ok("gnuplot -e \"set terminal pngcairo\" >/dev/null 2>&1"))
+    terminal_ = "pngcairo size 960,540 enhanced font 'sans,10'";
+  else if (run_ok("gnuplot -e \"set terminal png\" >/dev/null 2>&1"))
+    terminal_ = "png size 960,540";
+  else
+    throw Error("plot.type = image needs gnuplot with a PNG terminal, which could not be run; install Debian's "
+                "gnuplot-nox (apt-get install gnuplot-nox) or set plot.type = csv");
+}
+
+void PlotWriter::add(const std::string& plot, const std::string& series, int64_t iteration, double value) {
+  if (std::find(order_.begin(), order_.end(), plot) == order_.end()) order_.push_back(plot);
+  points_[plot].push_back({iteration, series, value});
+}
+
+std::vector<PlotFile> PlotWriter::write_if_due(int64_t iteration, bool force) {
+  std::vector<PlotFile> written;
+  if (config_.type == PlotType::kDisabled) return written;
+  if (!force && (config_.rate <= 0 || iteration % config_.rate != 0)) return written;
+  for (const std::string& plot : order_) {
+    const bool csv = config_.type == PlotType::kCsv;
+    const fs::path path = dir_ / (plot + (csv ? ".csv" : ".png"));
+    if (csv)
+      write_csv(path, points_.at(plot));
+    else
+      write_png(path, plot, points_.at(plot));
+    written.push_back({plot, path});
+  }
+  return written;
+}
+
+void PlotWriter::write_csv(const fs::path& path, const std::vector<Point>& points) const {
+  std::string text = "iteration,series,value\n";
+  for (const Point& p : points)
+    text += std::isfinite(p.value) ? fmt::format("{},{},{:.9g}\n", p.iteration, p.series, p.value)
+                                   : fmt::format("{},{},nan\n", p.iteration, p.series);
+  write_file_atomic(path, text);
+}
+
+void PlotWriter::write_png(const fs::path& path, const std::string& plot, const std::vector<Point>& points) const {
+  std::vector<std::string> series;
+  for (const Point& p : points)
+    if (std::find(series.begin(), series.end(), p.series) == series.end()) series.push_back(p.series);
+  const PlotLabels labels = labels_for(plot);
+  const fs::path tmp_png = path.string() + ".tmp.png", script_path = path.string() + ".gp";
+  std::string script = fmt::format(
+      "set terminal {}\nset output {}\nset title {}\nset xlabel 'iteration'\nset ylabel {}\n"
+      "set key outside right top\nset grid\nset style data linespoints\nset pointsize 0.5\n",
+      terminal_, gnuplot_quote(tmp_png.string()), gnuplot_quote(labels.title), gnuplot_quote(labels.y_label));
+  std::string plot_cmd = "plot";
+  for (size_t s = 0; s < series.size(); ++s) {
+    script += fmt::format("$s{} << EOD\n", s);
+    for (const Point& p : points)
+      if (p.series == series[s] && std::isfinite(p.value)) script += fmt::format("{} {:.9g}\n", p.iteration, p.value);
+    script += "EOD\n";
+    plot_cmd += fmt::format("{} $s{} title {}", s ? "," : "", s, gnuplot_quote(series[s]));
+  }
+  script += plot_cmd + "\n";
+  write_file_atomic(script_path, script);
+  const fs::path log_path = path.string() + ".log";
+  const bool ok = run_ok(fmt::format("gnuplot {} >{} 2>&1", shell_quote(script_path.string()),
+                                     shell_quote(log_path.string())));
+  std::error_code ec;
+  if (!ok || !fs::exists(tmp_png)) {
+    std::string log;
+    try {
+      log = read_file(log_path);
+    } catch (const Error&) {
+    }
+    fs::remove(tmp_png, ec);
+    throw WriteError(fmt::format("gnuplot failed to draw '{}' (script kept at '{}'): {}", path.string(),
+                                 script_path.string(), log));
+  }
+  fs::remove(script_path, ec), fs::remove(log_path, ec);
+  fs::rename(tmp_png, path, ec);
+  if (ec) throw WriteError(fmt::format("cannot rename '{}' to '{}': {}", tmp_png.string(), path.string(), ec.message()));
+}
+
+}  // namespace img2img

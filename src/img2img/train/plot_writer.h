@@ -1,0 +1,58 @@
+#pragma once
+// Training plots (spec plot.*): SSIM, loss and score, as tidy CSV or PNG line charts.
+//
+// PNG charts are drawn by gnuplot (Debian's gnuplot-nox), driven from C++ with a script file and
+// the pngcairo terminal (png if cairo is absent). Why gnuplot rather than PLplot: it is one
+// optional run-time program instead of a link-time library (no extra build dependency for the CSV
+// default), its charts have titles, axis labels, legends and anti-aliasing out of the box, and a
+// missing gnuplot only fails runs that ask for plot.type = image, with a message naming the package.
+
+#include <cstdint>     // int64_t
+#include <filesystem>  // std::filesystem::path
+#include <map>         // std::map
+#include <string>      // std::string
+#include <vector>      // std::vector
+
+#include "img2img/config/run_config.h"
+
+namespace img2img {
+
+/// A plot file written by PlotWriter.
+struct PlotFile {
+  std::string plot;  ///< "ssim", "loss" or "score"
+  std::filesystem::path path;
+};
+
+/// Collects (iteration, series, value) points of the three plots and writes them to
+/// `<run_dir>/plots/<plot>.csv` (header `iteration,series,value`, one row per point) or `.png`.
+/// Series: ssim = train, test; loss = g_gan, g_l1, d_real, d_fake; score = real, generated.
+/// Files are written atomically (temporary file, then rename).
+class PlotWriter {
+ public:
+  /// Throws Error if plot.type = image and gnuplot cannot be run (naming the Debian package).
+  PlotWriter(const std::filesystem::path& run_dir, const PlotConfig& config);
+
+  /// Adds one point. `plot` and `series` are free-form names; non-finite values are kept in the
+  /// CSV ("nan") and skipped in PNG charts.
+  void add(const std::string& plot, const std::string& series, int64_t iteration, double value);
+  /// Rewrites every plot with points when `force` or `iteration` is a multiple of plot.rate (nothing
+  /// when plot.type = disabled). Returns the files written. Throws WriteError on failure.
+  std::vector<PlotFile> write_if_due(int64_t iteration, bool force);
+
+ private:
+  struct Point {
+    int64_t iteration;
+    std::string series;
+    double value;
+  };
+  void write_csv(const std::filesystem::path& path, const std::vector<Point>& points) const;
+  void write_png(const std::filesystem::path& path, const std::string& plot, const std::vector<Point>& points) const;
+
+  std::filesystem::path dir_;
+  PlotConfig config_;
+  std::string terminal_;  // gnuplot terminal: pngcairo or png
+  std::vector<std::string> order_;  // plots in order of first point
+  std::map<std::string, std::vector<Point>> points_;
+};
+
+}  // namespace img2img
