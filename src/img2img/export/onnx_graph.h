@@ -22,11 +22,11 @@ struct OnnxAttribute {
   /// An INTS attribute.
   static OnnxAttribute make_ints(std::string name, std::vector<int64_t> values);
 
-  std::string name;
-  onnx::AttributeProto::AttributeType type = onnx::AttributeProto::INT;
-  int64_t i = 0;
-  float f = 0;
-  std::vector<int64_t> ints;
+  std::string name;                                                     ///< e.g. "kernel_shape"
+  onnx::AttributeProto::AttributeType type = onnx::AttributeProto::INT;  ///< which field holds the value
+  int64_t i = 0;                                                        ///< INT value
+  float f = 0;                                                          ///< FLOAT value
+  std::vector<int64_t> ints;                                            ///< INTS value
 };
 
 /// Builds one ONNX graph for a fixed opset. Value and node names are made unique with a numeric

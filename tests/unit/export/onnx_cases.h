@@ -7,6 +7,7 @@
 #include <torch/types.h>                 // torch::Tensor
 
 #include <algorithm>  // std::max, std::min
+#include <ostream>    // std::ostream
 #include <string>     // std::string
 #include <vector>     // std::vector
 
@@ -44,6 +45,9 @@ struct OnnxCase {
     return o;
   }
 };
+
+/// gtest prints a case by its name (not its bytes).
+inline void PrintTo(const OnnxCase& c, std::ostream* os) { *os << c.name(); }
 
 /// Every activation down and up, kernels 3/4/5 with each norm, 1/3/4 channels, layers 3..8, opsets
 /// 11 and 17, dynamic axes on and off, both value ranges.
