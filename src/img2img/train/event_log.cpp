@@ -27,12 +27,12 @@ EventLog::EventLog(const std::string& target) {
 
 void EventLog::emit(const std::string& type, const nlohmann::json& fields) {
   if (!enabled()) return;
-  nlohmann::json event = {{"event", type},
+  nlohmann::ordered_json event = {{"event", type},
                           {"time", std::chrono::duration<double>(
                                        std::chrono::system_clock::now().time_since_epoch()).count()}};
   for (const auto& [key, value] : fields.items()) event[key] = value;
   // Non-finite numbers (a diverged loss) are not JSON; nlohmann writes them as null.
-  const std::string line = event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  const std::string line = event.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
   if (to_stdout_)
     std::cout << line << std::flush;
   else

@@ -52,9 +52,9 @@ PlotLabels labels_for(const std::string& plot) {
 PlotWriter::PlotWriter(const fs::path& run_dir, const PlotConfig& config) : dir_(run_dir / "plots"), config_(config) {
   if (config_.type != PlotType::kImage) return;
   if (run_ok("gnuplot -e \"set terminal pngcairo\" >/dev/null 2>&1"))
-    terminal_ = "pngcairo size 960,540 enhanced font 'sans,10'";
+    terminal_ = "pngcairo size 960,540 noenhanced font 'sans,10'";  // noenhanced: '_' is not a subscript
   else if (run_ok("gnuplot -e \"set terminal png\" >/dev/null 2>&1"))
-    terminal_ = "png size 960,540";
+    terminal_ = "png size 960,540 noenhanced";
   else
     throw Error("plot.type = image needs gnuplot with a PNG terminal, which could not be run; install Debian's "
                 "gnuplot-nox (apt-get install gnuplot-nox) or set plot.type = csv");
