@@ -58,10 +58,10 @@ class PairedDataset {
   void to(const torch::Device& device);
 
  private:
+  ListingStats stats_;  // before files_: filled while files_ is initialised
   std::vector<PairedFiles> files_;
   torch::Tensor inputs_, references_;
   PixelDepth input_depth_ = PixelDepth::k8, reference_depth_ = PixelDepth::k8;
-  ListingStats stats_;
 };
 
 }  // namespace img2img

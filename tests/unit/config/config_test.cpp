@@ -1,0 +1,139 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "img2img/config/config_keys.h"
+#include "img2img/config/validate.h"
+#include "img2img/core/error.h"
+#include "img2img/core/path_template.h"
+
+namespace img2img {
+namespace {
+using ::testing::HasSubstr;
+
+std::string problems_of(const std::vector<ConfigAssignment>& a, bool check_paths = false) {
+  std::vector<std::string> problems;
+  const RunConfig c = apply_config(a, {}, &problems);
+  ValidateOptions v;
+  v.check_paths = check_paths;
+  for (const auto& p : config_problems(c, v)) problems.push_back(p);
+  std::string all;
+  for (const auto& p : problems) all += p + "\n";
+  return all;
+}
+
+TEST(ConfigTest, DefaultsAreValidAndFollowTheSpec) {
+  RunConfig c;
+  ValidateOptions v;
+  v.check_paths = false;
+  EXPECT_TRUE(config_problems(c, v).empty());
+  EXPECT_EQ(c.data.image_size, 256);
+  EXPECT_EQ(c.data.batch_size, 1);
+  EXPECT_DOUBLE_EQ(c.train.learning_rate, 0.0002);
+  EXPECT_DOUBLE_EQ(c.train.beta1, 0.5);
+  EXPECT_DOUBLE_EQ(c.generator.l1_lambda, 100.0);
+  EXPECT_EQ(c.discriminator.layers, 3);
+  EXPECT_EQ(c.generator.down_activation, Activation::kLeakyRelu);
+}
+
+TEST(ConfigTest, TomlRoundTripReproducesEveryKey) {
+  RunConfig c;
+  c.data.image_size = 128;
+  c.data.input_dir = "some dir/with spaces";
+  c.data.crop = 0.75;
+  c.generator.down_activation = Activation::kSilu;
+  c.train.learning_rate = 1.5e-5;
+  c.output.onnx_dynamic_axes = false;
+  const std::string toml = config_to_toml(c);
+  const RunConfig back = apply_config(parse_config_text(toml, "round trip"));
+  EXPECT_EQ(config_to_toml(back), toml);
+  EXPECT_EQ(back.data.input_dir, "some dir/with spaces");
+  EXPECT_DOUBLE_EQ(back.train.learning_rate, 1.5e-5);
+  EXPECT_EQ(back.generator.down_activation, Activation::kSilu);
+  EXPECT_FALSE(back.output.onnx_dynamic_axes);
+}
+
+TEST(ConfigTest, SectionsMapToKeys) {
+  const auto a = parse_config_text("[data]\nimage_size = 64\n[generator]\nlayers = 5 # comment\nnorm = 'instance'\n", "t");
+  const RunConfig c = apply_config(a);
+  EXPECT_EQ(c.data.image_size, 64);
+  EXPECT_EQ(c.generator.layers, 5);
+  EXPECT_EQ(c.generator.norm, NormKind::kInstance);
+}
+
+TEST(ConfigTest, UnknownKeySuggestsTheClosest) {
+  const std::string p = problems_of({{"data.imag_size", "64", "cfg.toml"}, {"layers", "3", "cfg.toml"}});
+  EXPECT_THAT(p, HasSubstr("cfg.toml: unknown key 'data.imag_size'; did you mean 'data.image_size'?"));
+  EXPECT_THAT(p, HasSubstr("unknown key 'layers'; did you mean 'generator.layers'?"));
+}
+
+TEST(ConfigTest, WrongTypesNameTheExpectedType) {
+  const std::string p = problems_of({{"data.image_size", "big", "f"},
+                                     {"data.shuffle", "maybe", "f"},
+                                     {"train.learning_rate", "nan", "f"},
+                                     {"generator.norm", "group", "f"}});
+  EXPECT_THAT(p, HasSubstr("data.image_size = 'big': expected an integer"));
+  EXPECT_THAT(p, HasSubstr("data.shuffle = 'maybe': expected true or false"));
+  EXPECT_THAT(p, HasSubstr("train.learning_rate = 'nan': expected a finite number"));
+  EXPECT_THAT(p, HasSubstr("generator.norm = 'group': expected one of: batch, instance, none"));
+}
+
+TEST(ConfigTest, AllRangeProblemsAreReportedAtOnce) {
+  const std::string p = problems_of({{"data.crop", "1.5", "f"},
+                                     {"data.flip_horizontal", "-0.1", "f"},
+                                     {"data.channel_count", "5", "f"},
+                                     {"train.learning_rate", "-1", "f"},
+                                     {"output.onnx_opset", "9", "f"},
+                                     {"device.device", "gpu", "f"}});
+  EXPECT_THAT(p, HasSubstr("data.crop = 1.5"));
+  EXPECT_THAT(p, HasSubstr("data.flip_horizontal = -0.1: expected a probability in [0, 1]"));
+  EXPECT_THAT(p, HasSubstr("data.channel_count = 5: expected 1..4"));
+  EXPECT_THAT(p, HasSubstr("train.learning_rate = -1: expected > 0"));
+  EXPECT_THAT(p, HasSubstr("output.onnx_opset = 9: expected 11..17"));
+  EXPECT_THAT(p, HasSubstr("device.device = 'gpu'"));
+}
+
+TEST(ConfigTest, TooManyLayersNamesTheLargestAllowed) {
+  const std::string p = problems_of({{"data.image_size", "64", "f"}, {"generator.layers", "7", "f"}});
+  EXPECT_THAT(p, HasSubstr("generator.layers = 7 needs 2^7 = 128 <= data.image_size = 64; the largest allowed value "
+                           "for this image size is 6."));
+  const std::string q = problems_of({{"data.image_size", "96", "f"}, {"generator.layers", "6", "f"}});
+  EXPECT_THAT(q, HasSubstr("data.image_size = 96 is not divisible by 2^generator.layers = 64"));
+}
+
+TEST(ConfigTest, UnknownTemplateNameIsAnError) {
+  const std::string p = problems_of({{"output.model_path", "out/{netwrk}_{iteration}.pt", "f"}});
+  EXPECT_THAT(p, HasSubstr("output.model_path = 'out/{netwrk}_{iteration}.pt': unknown {netwrk}; allowed: {run_dir}, "
+                           "{network}, {index}, {iteration}"));
+  const std::string q = problems_of({{"output.run_dir", "runs/{iteration}", "f"}});
+  EXPECT_THAT(q, HasSubstr("unknown {iteration}; allowed: {date}, {time}"));
+}
+
+TEST(ConfigTest, MissingDataPathsAreReported) {
+  const std::string p = problems_of({{"data.input_dir", "/no/such/folder", "f"}}, /*check_paths=*/true);
+  EXPECT_THAT(p, HasSubstr("data.input_dir = '/no/such/folder': no such folder"));
+  EXPECT_THAT(p, HasSubstr("data.reference_dir is empty but data.input_type = multiple_paired needs it"));
+}
+
+TEST(ConfigTest, ApplyConfigThrowsOneErrorListingAll) {
+  try {
+    apply_config({{"a.b", "1", "x"}, {"data.image_size", "q", "x"}});
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("2 configuration problems"));
+  }
+}
+
+TEST(PathTemplateTest, ExpandsNamesAndEnvironment) {
+  ::setenv("IMG2IMG_TEST_ROOT", "/tmp/root", 1);
+  const std::string out = expand_template("$IMG2IMG_TEST_ROOT/${IMG2IMG_TEST_ROOT}/{network}_{iteration}.pt",
+                                          {{"network", "generator"}, {"iteration", format_iteration(12)}});
+  EXPECT_EQ(out, "/tmp/root//tmp/root/generator_000012.pt");
+  EXPECT_THROW(expand_template("{nope}", {{"network", "g"}}), ConfigError);
+  EXPECT_THROW(expand_template("$IMG2IMG_SURELY_UNSET_VAR/x", {}), ConfigError);
+}
+
+}  // namespace
+}  // namespace img2img
