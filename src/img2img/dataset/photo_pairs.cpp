@@ -1,0 +1,94 @@
+#include "img2img/dataset/photo_pairs.h"
+
+#include <fmt/format.h>           // fmt::format
+#include <opencv2/imgcodecs.hpp>  // cv::imread, cv::imencode
+#include <opencv2/imgproc.hpp>    // cv::resize, cv::cvtColor, cv::Canny
+
+#include <algorithm>  // std::shuffle
+#include <cmath>      // std::ceil
+#include <random>     // std::mt19937_64
+#include <sstream>    // std::ostringstream
+
+#include "img2img/core/atomic_file.h"
+#include "img2img/core/error.h"
+#include "img2img/data/paired_dataset.h"
+
+namespace img2img {
+namespace fs = std::filesystem;
+
+namespace {
+
+void write_png(const fs::path& path, const cv::Mat& image) {
+  std::vector<uchar> bytes;
+  if (!cv::imencode(".png", image, bytes)) throw WriteError(fmt::format("cannot encode PNG {}", path.string()));
+  write_file_atomic(path, std::string(bytes.begin(), bytes.end()));
+}
+
+}  // namespace
+
+PhotoPairsSummary build_photo_pairs(const PhotoPairsOptions& o) {
+  std::vector<std::string> problems;
+  if (o.crop_size < 16) problems.push_back(fmt::format("size must be >= 16, got {}", o.crop_size));
+  if (o.crops_per_photo < 1) problems.push_back(fmt::format("crops must be >= 1, got {}", o.crops_per_photo));
+  if (o.scales.empty()) problems.push_back("scales: give at least one");
+  for (double s : o.scales)
+    if (!(s > 0 && s <= 1)) problems.push_back(fmt::format("scales must be in (0, 1], got {}", s));
+  if (o.test_fraction < 0 || o.test_fraction >= 1)
+    problems.push_back(fmt::format("test_fraction must be in [0, 1), got {}", o.test_fraction));
+  if (!problems.empty()) {
+    std::string text = "invalid photo-pairs options:";
+    for (const auto& p : problems) text += "\n  " + p;
+    throw ConfigError(text);
+  }
+  std::vector<fs::path> photos = list_image_files(o.photo_dir);
+  std::mt19937_64 rng(static_cast<uint64_t>(o.seed));
+  std::shuffle(photos.begin(), photos.end(), rng);
+  int64_t test_count = static_cast<int64_t>(std::ceil(o.test_fraction * static_cast<double>(photos.size())));
+  if (o.test_fraction > 0 && photos.size() >= 2) test_count = std::max<int64_t>(test_count, 1);
+  test_count = std::min<int64_t>(test_count, static_cast<int64_t>(photos.size()) - 1);
+
+  PhotoPairsSummary summary;
+  std::ostringstream csv;
+  csv << "name,split,source,x,y,width,height\n";
+  for (const char* split : {"train", "test"})
+    for (const char* kind : {"gray", "edges", "color"}) fs::create_directories(o.output_dir / split / kind);
+  for (size_t p = 0; p < photos.size(); ++p) {
+    const bool test = static_cast<int64_t>(p) < test_count;
+    const std::string split = test ? "test" : "train";
+    const cv::Mat photo = cv::imread(photos[p].string(), cv::IMREAD_COLOR);  // EXIF orientation applied
+    if (photo.empty()) throw DataError(fmt::format("cannot read photo {}", photos[p].string()));
+    const int shorter = std::min(photo.cols, photo.rows);
+    int64_t kept = 0;
+    for (int64_t attempt = 0; attempt < o.crops_per_photo * 4 && kept < o.crops_per_photo; ++attempt) {
+      const double scale = o.scales[static_cast<size_t>(attempt) % o.scales.size()];
+      const int side = std::max(8, static_cast<int>(scale * shorter));
+      std::uniform_int_distribution<int> px(0, photo.cols - side), py(0, photo.rows - side);
+      const cv::Rect box(px(rng), py(rng), side, side);
+      cv::Mat color, gray, edges;
+      cv::resize(photo(box), color, cv::Size(static_cast<int>(o.crop_size), static_cast<int>(o.crop_size)), 0, 0,
+                 side > o.crop_size ? cv::INTER_AREA : cv::INTER_LINEAR);
+      cv::cvtColor(color, gray, cv::COLOR_BGR2GRAY);
+      cv::Scalar mean, stddev;
+      cv::meanStdDev(gray, mean, stddev);
+      if (stddev[0] < o.min_std) {
+        ++summary.rejected_flat;
+        continue;
+      }
+      cv::Canny(gray, edges, o.canny_low, o.canny_high);
+      edges = 255 - edges;  // black edges on white
+      const std::string name = fmt::format("{}_{:02d}", photos[p].stem().string(), kept);
+      write_png(o.output_dir / split / "color" / (name + ".png"), color);
+      write_png(o.output_dir / split / "gray" / (name + ".png"), gray);
+      write_png(o.output_dir / split / "edges" / (name + ".png"), edges);
+      csv << fmt::format("{},{},{},{},{},{},{}\n", name, split, photos[p].filename().string(), box.x, box.y,
+                         box.width, box.height);
+      ++kept;
+    }
+    (test ? summary.test_crops : summary.train_crops) += kept;
+    (test ? summary.test_photos : summary.train_photos) += 1;
+  }
+  write_file_atomic(o.output_dir / "crops.csv", csv.str());
+  return summary;
+}
+
+}  // namespace img2img

@@ -1,0 +1,40 @@
+#pragma once
+// `img2img dataset pairs`: a folder of photographs -> paired crops for colourisation (gray -> color)
+// and edges -> photo (edges -> color), split train/test by source photo.
+
+#include <cstdint>     // int64_t
+#include <filesystem>  // std::filesystem::path
+#include <vector>      // std::vector
+
+namespace img2img {
+
+/// Options of build_photo_pairs. Example:
+///   PhotoPairsOptions o; o.photo_dir = "data/photos"; o.output_dir = "data/photo_pairs"; o.crop_size = 128;
+struct PhotoPairsOptions {
+  std::filesystem::path photo_dir;      ///< folder of photographs (JPEG/PNG ...; EXIF orientation applied)
+  std::filesystem::path output_dir;     ///< receives {train,test}/{gray,edges,color}/<photo>_<n>.png and crops.csv
+  int64_t crop_size = 256;              ///< side of the written crops, pixels (>= 16)
+  int64_t crops_per_photo = 8;          ///< crops kept per photo (fewer if too many are flat)
+  std::vector<double> scales = {0.25, 0.5, 1.0};  ///< crop side / photo's shorter side, each in (0, 1]
+  double min_std = 12.0;                ///< reject crops whose grey standard deviation (0-255) is below this
+  double test_fraction = 0.2;           ///< fraction of photos held out for test (at least one if >= 2 photos)
+  double canny_low = 100.0;             ///< Canny hysteresis thresholds (8-bit grey)
+  double canny_high = 200.0;
+  int64_t seed = 0;                     ///< seed of crop boxes and the photo split
+};
+
+/// What build_photo_pairs wrote.
+struct PhotoPairsSummary {
+  int64_t train_photos = 0, test_photos = 0;
+  int64_t train_crops = 0, test_crops = 0;
+  int64_t rejected_flat = 0;  ///< crops drawn and rejected as flat
+};
+
+/// Writes random square crops at several scales of every photo: color/ (8-bit RGB), gray/ (8-bit
+/// grey of the same crop), edges/ (black Canny edges on white, 8-bit grey); same names in all three.
+/// No photo contributes to both train and test. crops.csv records name, split, source file and the
+/// crop box in source pixels. Throws ConfigError for bad options, DataError if the folder has no
+/// readable photo, WriteError if a file cannot be written.
+PhotoPairsSummary build_photo_pairs(const PhotoPairsOptions& options);
+
+}  // namespace img2img
