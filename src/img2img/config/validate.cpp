@@ -161,8 +161,6 @@ std::vector<std::string> config_problems(const RunConfig& cfg, const ValidateOpt
   c.non_negative("train.momentum", t.momentum);
   c.non_negative("train.identity_lambda", t.identity_lambda);
   c.int_min("train.pool_size", t.pool_size, 0);
-  if (t.optimizer == OptimizerKind::kAdadelta || t.optimizer == OptimizerKind::kAsgd)
-    c.fail("train.optimizer = {}: not available in this version yet; use adam or sgd.", to_string(t.optimizer));
 
   // [test]
   const TestConfig& ts = cfg.test;

@@ -2,8 +2,7 @@
 
 #include <torch/nn/functional/vision.h>  // affine_grid, grid_sample
 
-#include <cmath>   // std::cos, std::sin
-#include <vector>  // std::vector
+#include <cmath>  // std::cos, std::sin, std::abs
 
 namespace img2img {
 
@@ -11,49 +10,67 @@ bool augmentation_enabled(const DataConfig& c) {
   return c.crop > 0 || c.flip_horizontal > 0 || c.flip_vertical > 0 || c.rotation > 0;
 }
 
-std::pair<torch::Tensor, torch::Tensor> augment_pair(const torch::Tensor& input, const torch::Tensor& reference,
-                                                     const DataConfig& config, std::mt19937_64& rng) {
-  if (!augmentation_enabled(config)) return {input, reference};
-  const int64_t n = input.size(0), c = input.size(1);
+AugmentDraw draw_augmentation(int64_t n, const DataConfig& config, std::mt19937_64& rng) {
   std::uniform_real_distribution<double> u01(0.0, 1.0);
-  torch::Tensor both = torch::cat({input, reference}, 1);  // one draw per sample for both sides
-  std::vector<torch::Tensor> out;
-  std::vector<float> theta;  // [N, 2, 3] affine from output to input coordinates (normalised)
-  bool any_warp = false;
+  AugmentDraw d;
+  std::vector<float> theta;
+  theta.reserve(static_cast<size_t>(n) * 6);
   for (int64_t i = 0; i < n; ++i) {
-    torch::Tensor s = both[i];
     // Draw every parameter for every sample so the random stream does not depend on outcomes.
     const bool hflip = u01(rng) < config.flip_horizontal;
     const bool vflip = u01(rng) < config.flip_vertical;
     const double crop_draw = u01(rng), cx_draw = u01(rng), cy_draw = u01(rng);
     const bool rotate = u01(rng) < config.rotation;
     const double angle = (u01(rng) * 2.0 - 1.0) * M_PI;
-    if (hflip) s = s.flip({2});
-    if (vflip) s = s.flip({1});
-    out.push_back(s);
+    d.flip_horizontal.push_back(hflip);
+    d.flip_vertical.push_back(vflip);
     double scale = 1.0, cx = 0.0, cy = 0.0, a = 0.0;
     if (config.crop > 0) {
       scale = config.crop + (1.0 - config.crop) * crop_draw;  // side fraction in [crop, 1]
-      cx = (cx_draw * 2.0 - 1.0) * (1.0 - scale);
+      cx = (cx_draw * 2.0 - 1.0) * (1.0 - scale);               // the window stays inside [-1, 1]
       cy = (cy_draw * 2.0 - 1.0) * (1.0 - scale);
     }
     if (rotate) a = angle;
+    // A square of half-side k rotated by a reaches k (|cos a| + |sin a|) along each axis: <= 1.
     const double zoom = 1.0 / (std::abs(std::cos(a)) + std::abs(std::sin(a)));
     const double k = scale * zoom;
     theta.insert(theta.end(), {static_cast<float>(k * std::cos(a)), static_cast<float>(-k * std::sin(a)),
                                static_cast<float>(cx), static_cast<float>(k * std::sin(a)),
                                static_cast<float>(k * std::cos(a)), static_cast<float>(cy)});
-    any_warp = any_warp || scale < 1.0 || rotate;
+    d.any_warp = d.any_warp || scale < 1.0 || rotate;
   }
-  torch::Tensor result = torch::stack(out);
-  if (any_warp) {
+  d.theta = torch::from_blob(theta.data(), {n, 2, 3}, torch::kFloat32).clone();
+  return d;
+}
+
+namespace {
+// [N] bool mask on `device` broadcastable to [N, C, H, W].
+torch::Tensor sample_mask(const std::vector<uint8_t>& flags, const torch::Device& device) {
+  const auto n = static_cast<int64_t>(flags.size());
+  return torch::from_blob(const_cast<uint8_t*>(flags.data()), {n, 1, 1, 1}, torch::kUInt8)
+      .to(device)
+      .to(torch::kBool);
+}
+}  // namespace
+
+std::pair<torch::Tensor, torch::Tensor> augment_pair(const torch::Tensor& input, const torch::Tensor& reference,
+                                                     const DataConfig& config, std::mt19937_64& rng) {
+  if (!augmentation_enabled(config)) return {input, reference};
+  const int64_t n = input.size(0), c = input.size(1);
+  const AugmentDraw d = draw_augmentation(n, config, rng);
+  torch::Tensor both = torch::cat({input, reference}, 1);  // [N, 2C, S, S]: one draw for both sides
+  if (config.flip_horizontal > 0) both = torch::where(sample_mask(d.flip_horizontal, both.device()), both.flip({3}), both);
+  if (config.flip_vertical > 0) both = torch::where(sample_mask(d.flip_vertical, both.device()), both.flip({2}), both);
+  if (d.any_warp) {
     namespace F = torch::nn::functional;
-    torch::Tensor t = torch::from_blob(theta.data(), {n, 2, 3}, torch::kFloat32).clone().to(input.device());
-    torch::Tensor grid = F::affine_grid(t, result.sizes(), /*align_corners=*/false);
-    result = F::grid_sample(result, grid,
-                            F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kBorder).align_corners(false));
+    const torch::Tensor theta = d.theta.to(both.device(), both.scalar_type());
+    const torch::Tensor grid = F::affine_grid(theta, both.sizes(), /*align_corners=*/false);
+    // Border padding only matters for the half-pixel rim between the outer pixel centres and the
+    // image edge, which still lies inside the source image.
+    both = F::grid_sample(both, grid,
+                          F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kBorder).align_corners(false));
   }
-  return {result.slice(1, 0, c), result.slice(1, c)};
+  return {both.slice(1, 0, c), both.slice(1, c)};
 }
 
 }  // namespace img2img

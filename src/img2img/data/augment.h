@@ -2,19 +2,37 @@
 
 #include <torch/types.h>  // torch::Tensor
 
-#include <cstdint>  // uint64_t
+#include <cstdint>  // int64_t
 #include <random>   // std::mt19937_64
+#include <utility>  // std::pair
+#include <vector>   // std::vector
 
 #include "img2img/config/run_config.h"
 
 namespace img2img {
 
+/// The random draws for a batch of `n` samples (one draw per sample, shared by input and reference).
+struct AugmentDraw {
+  std::vector<uint8_t> flip_horizontal;  ///< per sample: mirror left-right
+  std::vector<uint8_t> flip_vertical;    ///< per sample: mirror top-bottom
+  /// [N, 2, 3] float32 affine from output to source coordinates (normalised, align_corners=false),
+  /// for affine_grid; identity rows for samples without crop or rotation.
+  torch::Tensor theta;
+  bool any_warp = false;  ///< whether any sample is cropped or rotated (else theta is unused)
+};
+
+/// Draws crop / flips / rotation for `n` samples from `rng`, in sample order, 6 uniform draws per
+/// sample whatever the outcomes (so the stream does not depend on settings that are off). Crop picks
+/// a side s in [crop, 1] x S at a uniform centre; rotation an angle in [-180, 180) degrees, zoomed
+/// in by 1 / (|cos a| + |sin a|) so the rotated square covers the output: every sampling point lies
+/// inside the source square [-1, 1]^2 (no empty corners).
+AugmentDraw draw_augmentation(int64_t n, const DataConfig& config, std::mt19937_64& rng);
+
 /// Random crop / flips / rotation (spec data.crop, flip_horizontal, flip_vertical, rotation), drawn
-/// once per sample and applied to input and reference alike. `input`, `reference`: [N, C, S, S] in
-/// [-1, 1] on any device; returns the augmented pair, same shapes. Draws come from `rng` only, in
-/// sample order, so results do not depend on threads or device. Crop picks a side in [crop, 1] x S
-/// and resizes back; rotation picks an angle in [-180, 180) degrees and zooms by
-/// 1 / (|cos a| + |sin a|) so the rotated square covers the output (no empty corners).
+/// once per sample (draw_augmentation) and applied to input and reference alike as batched tensor
+/// ops (flip, affine_grid, grid_sample bilinear) on the tensors' device. `input`, `reference`:
+/// [N, C, S, S] in [-1, 1]; returns the augmented pair, same shapes and device. Draws come from
+/// `rng` only, so results do not depend on threads; with no augmentation enabled nothing is drawn.
 std::pair<torch::Tensor, torch::Tensor> augment_pair(const torch::Tensor& input, const torch::Tensor& reference,
                                                      const DataConfig& config, std::mt19937_64& rng);
 

@@ -1,21 +1,43 @@
 #include "img2img/train/lr_schedule.h"
 
 #include <algorithm>  // std::max
-#include <cmath>      // std::cos, std::pow
+#include <cmath>      // std::cos
 
 namespace img2img {
 
+namespace {
+// Python's a % b for b > 0 (non-negative result), used by CosineAnnealingLR's restart test.
+int64_t python_mod(int64_t a, int64_t b) { return ((a % b) + b) % b; }
+}  // namespace
+
 double scheduled_learning_rate(const TrainConfig& c, int64_t t) {
   switch (c.scheduler) {
-    case SchedulerKind::kCosine:
-      return c.learning_rate * 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(t) / c.max_iterations));
+    case SchedulerKind::kCosine: {
+      // torch/optim/lr_scheduler.py CosineAnnealingLR.get_lr, evaluated in the same order.
+      const double base = c.learning_rate, eta_min = 0.0;
+      const auto t_max = static_cast<double>(c.max_iterations);
+      double lr = base;
+      for (int64_t e = 1; e <= t; ++e) {
+        if (python_mod(e - 1 - c.max_iterations, 2 * c.max_iterations) == 0) {
+          lr = lr + (base - eta_min) * (1 - std::cos(M_PI / t_max)) / 2;
+        } else {
+          lr = (1 + std::cos(M_PI * static_cast<double>(e) / t_max)) /
+                   (1 + std::cos(M_PI * static_cast<double>(e - 1) / t_max)) * (lr - eta_min) +
+               eta_min;
+        }
+      }
+      return lr;
+    }
     case SchedulerKind::kLinear: {
       const int64_t constant = c.max_iterations - c.linear_decay;
       return c.learning_rate *
              (1.0 - static_cast<double>(std::max<int64_t>(0, t + 1 - constant)) / static_cast<double>(c.linear_decay + 1));
     }
-    case SchedulerKind::kStep:
-      return c.learning_rate * std::pow(c.gamma, static_cast<double>(t / c.step_size));
+    case SchedulerKind::kStep: {
+      double lr = c.learning_rate;  // StepLR.get_lr multiplies the previous rate (not gamma^k)
+      for (int64_t e = c.step_size; e <= t; e += c.step_size) lr = lr * c.gamma;
+      return lr;
+    }
   }
   return c.learning_rate;
 }

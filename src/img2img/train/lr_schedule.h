@@ -6,10 +6,16 @@
 
 namespace img2img {
 
-/// Learning rate for iteration `iteration` (0-based epoch index), stepped once per iteration:
-/// - cosine: CosineAnnealingLR closed form, T_max = max_iterations, eta_min 0;
-/// - linear: pix2pix lambda_rule, lr * (1 - max(0, t + 1 - (max_iterations - linear_decay)) / (linear_decay + 1));
-/// - step: lr * gamma^floor(t / step_size) (StepLR).
+/// Learning rate for iteration `iteration` (0-based epoch index; PyTorch's last_epoch), stepped once
+/// per iteration. Reproduces PyTorch 1.13's schedulers bit for bit, including their recursive
+/// (chainable) forms, so the value is computed by iterating from 0 (O(iteration), cheap):
+/// - cosine: CosineAnnealingLR(T_max = max_iterations, eta_min = 0): lr_t = (1 + cos(pi t / T)) /
+///   (1 + cos(pi (t - 1) / T)) * lr_{t-1};
+/// - linear: LambdaLR with pix2pix's lambda_rule (networks.get_scheduler, epoch_count 1,
+///   n_epochs = max_iterations - linear_decay, n_epochs_decay = linear_decay):
+///   lr * (1 - max(0, t + 1 - n_epochs) / (linear_decay + 1)); it ends one step above 0, as pix2pix;
+/// - step: StepLR(step_size, gamma): lr_{t} = lr_{t-1} * gamma when t % step_size == 0.
+/// Golden test: tests/golden/lr_schedule/make_lr_golden.py.
 double scheduled_learning_rate(const TrainConfig& config, int64_t iteration);
 
 }  // namespace img2img

@@ -12,6 +12,8 @@
 #include "img2img/metrics/ssim.h"
 #include "img2img/models/factory.h"
 #include "img2img/train/gan_loss.h"
+#include "img2img/train/optim/adadelta.h"
+#include "img2img/train/optim/asgd.h"
 
 namespace img2img {
 
@@ -23,10 +25,12 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainConfig& c, st
     case OptimizerKind::kSgd:
       return std::make_unique<torch::optim::SGD>(std::move(params),
                                                  torch::optim::SGDOptions(c.learning_rate).momentum(c.momentum));
-    default:
-      throw ConfigError(fmt::format("train.optimizer = {} is not available in this version yet; use adam or sgd.",
-                                    to_string(c.optimizer)));
+    case OptimizerKind::kAdadelta:  // eps 1e-6, weight_decay 0 (PyTorch defaults)
+      return std::make_unique<Adadelta>(std::move(params), AdadeltaOptions(c.learning_rate).rho(c.rho));
+    case OptimizerKind::kAsgd:  // lambd 1e-4, alpha 0.75, t0 1e6 (PyTorch defaults)
+      return std::make_unique<Asgd>(std::move(params), AsgdOptions(c.learning_rate));
   }
+  throw ConfigError(fmt::format("unknown train.optimizer {}", static_cast<int>(c.optimizer)));
 }
 
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
