@@ -4,6 +4,7 @@
 # summary. About 15 minutes on a 2-core CPU once built (see README.md).
 #   scripts/demo.sh              everything
 #   SKIP_SETUP=1 scripts/demo.sh skip package installation and the build (already done)
+#   QUICK=1 scripts/demo.sh      300 tiles x 3 iterations (~3 minutes; a rough model)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -15,15 +16,17 @@ bin="${IMG2IMG_BIN:-build/img2img}"
 # libtorch's OpenMP threads spin while waiting; on a busy 2-core machine that costs ~10x. Sleep instead.
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 
+max_train=800; train_flags=()
+if [ -n "${QUICK:-}" ]; then max_train=300; train_flags=(--train.max_iterations=3 --train.linear_decay=2 --test.frequency=3); fi
 stamp "building the terrain data set from data/etopo5.cdf"
 rm -rf data/terrain
 "$bin" dataset terrain --input data/etopo5.cdf --output data/terrain \
   --tile-size 64 --stride 32 --lat-band=-60,72 --test-box 20,0,52,32 \
-  --min-land 0.2 --contour-interval 500 --max-train 800 --seed 1
+  --min-land 0.2 --contour-interval 500 --max-train "$max_train" --seed 1
 
 run="runs/terrain-$(date +%Y%m%d-%H%M%S)"
 stamp "training examples/terrain.toml into $run"
-"$bin" train --config examples/terrain.toml --output.run_dir="$run"
+"$bin" train --config examples/terrain.toml --output.run_dir="$run" "${train_flags[@]}"
 
 stamp "applying the final model to the held-out test sketches"
 "$bin" infer --checkpoint "$run" --input data/terrain/test/sketch --output "$run/test_generated"
