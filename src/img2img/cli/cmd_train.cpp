@@ -5,6 +5,7 @@
 #include "img2img/cli/commands.h"
 #include "img2img/cli/config_flags.h"
 #include "img2img/train/trainer.h"
+#include "img2img/train/training_state.h"
 
 namespace img2img::cli {
 
@@ -19,9 +20,23 @@ Command setup_train(CLI::App& app) {
   sub->add_option("--events", *events,
                   "write JSON Lines progress events (run start, iterations, tests, files, early stop, errors, "
                   "run end; docs/events.md) to FILE, or '-' for stdout");
-  return {sub, [flags, plain, events] {
-            const RunConfig config = resolve_config_flags(*flags);
+  auto resume = std::make_shared<std::string>();
+  sub->add_option("--resume", *resume,
+                  "continue a run from RUN_FOLDER (its newest checkpoint) or a generator CHECKPOINT.pt: weights, "
+                  "optimiser, schedule, iteration, RNG state and configuration are restored; --config and flags "
+                  "apply on top (e.g. a larger --train.max_iterations) but may not change the architecture");
+  return {sub, [flags, plain, events, resume] {
             TrainOptions options;
+            RunConfig config;
+            if (resume->empty()) {
+              config = resolve_config_flags(*flags);
+            } else {
+              // The checkpoint's config first, then --config, then flags (resolve_config_flags' base).
+              ResumePoint point = find_resume_point(*resume);
+              config = resolve_config_flags(*flags, {}, point.config_toml, "checkpoint " + *resume);
+              check_resume_config(config, point);
+              options.resume = std::move(point);
+            }
             if (*plain) options.interactive = 0;
             options.events = *events;
             const TrainSummary s = train_pix2pix(config, options);

@@ -24,6 +24,7 @@
 #include "img2img/train/outputs_manifest.h"
 #include "img2img/train/plot_writer.h"
 #include "img2img/train/progress.h"
+#include "img2img/train/training_state.h"
 
 namespace img2img {
 namespace fs = std::filesystem;
@@ -134,6 +135,10 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
     torch::manual_seed(static_cast<uint64_t>(config.train.seed));
     std::mt19937_64 rng(static_cast<uint64_t>(config.train.seed));
     Pix2PixModel model(config, device);
+    // --resume: weights, optimiser and RNG states of the checkpoint; the schedule follows the iteration.
+    const int64_t start_it = options.resume ? restore_training_state(*options.resume, model, rng, device) : 0;
+    if (options.resume)
+      progress.line(fmt::format("resumed {} after iteration {}", options.resume->generator_weights.string(), start_it));
     model.generator->train();
     model.discriminator->train();
     progress.line(fmt::format("device: {}, {} CPU threads; generator {} parameters, discriminator {}", device.str(),
@@ -155,11 +160,14 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
     std::vector<int64_t> order(static_cast<size_t>(n));
     std::iota(order.begin(), order.end(), 0);
 
-    for (int64_t it = 0; it < max_it; ++it) {
+    for (int64_t it = start_it; it < max_it; ++it) {
       const double lr = scheduled_learning_rate(config.train, it);
       set_learning_rate(*model.generator_optimizer, lr);
       set_learning_rate(*model.discriminator_optimizer, lr);
-      if (data.shuffle) std::shuffle(order.begin(), order.end(), rng);
+      if (data.shuffle) {  // a fresh permutation of 0..n-1: the order depends only on the RNG (resume)
+        std::iota(order.begin(), order.end(), 0);
+        std::shuffle(order.begin(), order.end(), rng);
+      }
       StepStats mean;
       const auto it_start = Clock::now();
       for (int64_t step = 0; step < steps_per_it; ++step) {
@@ -229,6 +237,7 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
       const int64_t rate = config.output.model_save_rate;
       if (!config.output.model_path.empty() && (last || (rate > 0 && iteration % rate == 0))) {
         save_checkpoints(config, model, iteration, values, config_toml, dataset, *manifest, summary);
+        save_training_state(summary.checkpoints.end()[-2], summary.checkpoints.back(), model, iteration, rng, device);
         progress.line(fmt::format("checkpoint: {}", summary.final_generator.string()));
       }
       for (const PlotFile& f : plots.write_if_due(iteration, last))

@@ -1,11 +1,13 @@
 #pragma once
 
 #include <filesystem>  // std::filesystem::path
+#include <optional>    // std::optional
 #include <string>      // std::string
 #include <vector>      // std::vector
 
 #include "img2img/config/run_config.h"
 #include "img2img/train/pix2pix_model.h"
+#include "img2img/train/training_state.h"
 
 namespace img2img {
 
@@ -27,6 +29,9 @@ struct TrainSummary {
 struct TrainOptions {
   int interactive = -1;  ///< progress line: -1 = if stderr is a terminal, 0 = plain lines, 1 = always
   std::string events;    ///< JSON Lines progress events (docs/events.md): "" = off, "-" = stdout, else a file
+  /// Continue from this checkpoint (find_resume_point; config checked by check_resume_config):
+  /// weights, optimiser and RNG states are restored and iterations continue after its iteration.
+  std::optional<ResumePoint> resume;
 };
 
 /// Trains a paired (pix2pix) model as configured: creates the run folder (config.toml, train.log,

@@ -1,0 +1,53 @@
+#pragma once
+// Training state for `img2img train --resume`: beside each checkpoint's weights X.pt the trainer
+// writes X.optim.pt (torch::serialize archive) holding that network's optimiser state; the
+// generator's also holds the iteration, the RNG states (torch's CPU generator, the training
+// device's generator, the std::mt19937_64 that shuffles and augments) and the discriminator's
+// weights file. With these, 3 iterations + resume 3 equal 6 in one go bit for bit on the CPU.
+
+#include <filesystem>  // std::filesystem::path
+#include <random>      // std::mt19937_64
+#include <string>      // std::string
+
+#include "img2img/config/run_config.h"
+#include "img2img/train/pix2pix_model.h"
+
+namespace img2img {
+
+/// The optimiser-state file belonging to a weights file: X.pt -> X.optim.pt.
+std::filesystem::path training_state_path(const std::filesystem::path& weights);
+
+/// Writes X.optim.pt beside `generator_weights` (optimiser state, `iteration` completed, RNG states
+/// of torch's CPU and `device` generators and of `rng`) and beside `discriminator_weights`
+/// (optimiser state), each atomically. Throws WriteError.
+void save_training_state(const std::filesystem::path& generator_weights,
+                         const std::filesystem::path& discriminator_weights, Pix2PixModel& model,
+                         int64_t iteration, const std::mt19937_64& rng, const torch::Device& device);
+
+/// A checkpoint to resume from, found by find_resume_point.
+struct ResumePoint {
+  std::filesystem::path generator_weights;      ///< X.pt of the generator
+  std::filesystem::path discriminator_weights;  ///< X.pt of the discriminator
+  int64_t iteration = 0;                        ///< iterations completed
+  std::string config_toml;                      ///< the run's resolved configuration
+  std::filesystem::path origin;                 ///< what the user passed (for messages)
+};
+
+/// The resume point of `run_or_checkpoint`: a run folder (its newest generator checkpoint), a
+/// generator X.pt or its X.json. Throws CheckpointError naming the file when the metadata, the
+/// X.optim.pt training state (checkpoints written before resume existed) or the discriminator
+/// checkpoint is missing.
+ResumePoint find_resume_point(const std::filesystem::path& run_or_checkpoint);
+
+/// Checks a resumed run's resolved config against the checkpoint's (point.config_toml): every architecture key
+/// (generator.* except l1_lambda, discriminator.*, data.channel_count, data.image_size) and
+/// train.optimizer must be unchanged, and train.max_iterations must exceed the iterations done.
+/// Throws ConfigError listing each contradiction with both values.
+void check_resume_config(const RunConfig& resolved, const ResumePoint& point);
+
+/// Loads weights, optimiser states and RNG states of `point` into `model` / `rng` / torch's
+/// generators (CPU and `device`); returns the iteration to continue from. Throws CheckpointError.
+int64_t restore_training_state(const ResumePoint& point, Pix2PixModel& model, std::mt19937_64& rng,
+                               const torch::Device& device);
+
+}  // namespace img2img
