@@ -44,6 +44,9 @@ Command setup_train(CLI::App& app) {
             if (*events == "-") return 0;
             std::cout << fmt::format("run folder: {}\n", s.run_dir.string());
             if (!s.final_generator.empty()) std::cout << fmt::format("generator: {}\n", s.final_generator.string());
+            if (!s.final_onnx.empty()) std::cout << fmt::format("onnx: {}\n", s.final_onnx.string());
+            if (s.test_ssim > -2) std::cout << fmt::format("test SSIM: {:.4f}\n", s.test_ssim);
+            std::cout << fmt::format("outputs: {}\n", s.outputs_manifest.string());
             if (s.stopped_early) std::cout << fmt::format("stopped early: {}\n", s.stop_reason);
             return 0;
           }};

@@ -21,6 +21,7 @@
 #include "img2img/train/event_log.h"
 #include "img2img/train/lr_schedule.h"
 #include "img2img/train/model_tester.h"
+#include "img2img/export/onnx_export.h"
 #include "img2img/train/outputs_manifest.h"
 #include "img2img/train/plot_writer.h"
 #include "img2img/train/progress.h"
@@ -84,6 +85,21 @@ void save_checkpoints(const RunConfig& config, Pix2PixModel& model, int64_t iter
     manifest.add("checkpoint", path, network, 0, iteration);
     manifest.add("checkpoint_meta", checkpoint_meta_path(path), network, 0, iteration);
   }
+}
+// Writes the generator as ONNX at output.onnx_path (eval-mode graph; the module keeps its mode).
+fs::path save_onnx(const RunConfig& config, Pix2PixModel& model, int64_t iteration,
+                   std::map<std::string, std::string> values) {
+  values["network"] = "generator";
+  values["index"] = "0";
+  values["iteration"] = format_iteration(iteration);
+  const fs::path path = expand_template(config.output.onnx_path, values);
+  OnnxExportOptions options;
+  options.opset = config.output.onnx_opset;
+  options.dynamic_axes = config.output.onnx_dynamic_axes;
+  options.image_size = config.data.image_size;
+  options.iteration = iteration;
+  export_generator_onnx(*model.generator, options, path);
+  return path;
 }
 }  // namespace
 
@@ -240,6 +256,12 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
         save_training_state(summary.checkpoints.end()[-2], summary.checkpoints.back(), model, iteration, rng, device);
         progress.line(fmt::format("checkpoint: {}", summary.final_generator.string()));
       }
+      const int64_t onnx_rate = config.output.onnx_save_rate;
+      if (!config.output.onnx_path.empty() && (last || (onnx_rate > 0 && iteration % onnx_rate == 0))) {
+        summary.final_onnx = save_onnx(config, model, iteration, values);
+        manifest->add("onnx", summary.final_onnx, "generator", 0, iteration);
+        progress.line(fmt::format("onnx: {}", summary.final_onnx.string()));
+      }
       for (const PlotFile& f : plots.write_if_due(iteration, last))
         manifest->add("plot", f.path, f.plot, 0, iteration);
       if (last) break;
@@ -257,7 +279,9 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
                             {"test_ssim", summary.test_ssim > -2 ? number(summary.test_ssim) : nlohmann::json()},
                             {"final_generator", summary.final_generator.empty()
                                                     ? std::string()
-                                                    : fs::absolute(summary.final_generator).string()}});
+                                                    : fs::absolute(summary.final_generator).string()},
+                            {"final_onnx", summary.final_onnx.empty() ? std::string()
+                                                                      : fs::absolute(summary.final_onnx).string()}});
   } catch (const std::exception& e) {
     events.emit("error", {{"message", e.what()}, {"iteration", summary.iterations}});
     try {

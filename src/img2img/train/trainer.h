@@ -17,6 +17,7 @@ struct TrainSummary {
   int64_t iterations = 0;                          ///< iterations completed
   std::vector<std::filesystem::path> checkpoints;  ///< every weights file written, in order
   std::filesystem::path final_generator;           ///< the last generator weights ("" if model_path is off)
+  std::filesystem::path final_onnx;                ///< the last ONNX file ("" if onnx_path is off)
   StepStats last;                                  ///< mean stats of the last iteration
   double seconds = 0;
   double test_ssim = -2;                           ///< mean SSIM of the last test; -2 if never tested

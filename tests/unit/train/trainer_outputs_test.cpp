@@ -176,9 +176,11 @@ TEST_F(TrainerOutputsTest, ManifestListsEveryFileWrittenWithPngPlots) {
     EXPECT_TRUE(listed.insert(path).second) << "listed twice: " << path;
     ++kinds[o["kind"].get<std::string>()];
   }
-  // checkpoints at 3 and 4 (G + D, weights + metadata), 2 tests x 3 samples x 3 images, 3 plots.
+  // checkpoints at 3 and 4 (G + D, weights + metadata), the ONNX generator at the last iteration,
+  // 2 tests x 3 samples x 3 images, 3 plots.
   EXPECT_EQ(kinds, (std::map<std::string, int>{
-                       {"checkpoint", 4}, {"checkpoint_meta", 4}, {"plot", 3}, {"test_image", 18}}));
+                       {"checkpoint", 4}, {"checkpoint_meta", 4}, {"onnx", 1}, {"plot", 3}, {"test_image", 18}}));
+  EXPECT_EQ(s.final_onnx.filename(), "generator_0_000004.onnx");
   std::set<std::string> written = files_under(s.run_dir);
   for (const char* own : {"config.toml", "train.log", "outputs.json"})
     written.erase(fs::absolute(s.run_dir / own).lexically_normal().string());
@@ -193,6 +195,7 @@ TEST_F(TrainerOutputsTest, TogglesDecideWhichKindsAreListed) {
   RunConfig c = tiny_config();
   c.train.max_iterations = 2;
   c.output.add_model_outputs = false;
+  c.output.add_onnx_outputs = false;
   c.test.add_outputs = false;
   TrainOptions options;
   options.interactive = 0;
@@ -201,7 +204,9 @@ TEST_F(TrainerOutputsTest, TogglesDecideWhichKindsAreListed) {
   ASSERT_EQ(manifest["outputs"].size(), 3u);
   for (const auto& o : manifest["outputs"]) EXPECT_EQ(o["kind"], "plot");
   EXPECT_FALSE(manifest["listed_kinds"]["checkpoint"].get<bool>());
+  EXPECT_FALSE(manifest["listed_kinds"]["onnx"].get<bool>());
   EXPECT_TRUE(fs::exists(s.final_generator));  // still written, just not listed
+  EXPECT_TRUE(fs::exists(s.final_onnx));
 }
 
 }  // namespace
