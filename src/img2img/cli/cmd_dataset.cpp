@@ -67,6 +67,8 @@ CLI::App* setup_terrain(CLI::App& parent, std::function<int()>& run) {
   sub->add_option("--test-box", a->test_box, "held-out test region in degrees: WEST,SOUTH,EAST,NORTH");
   sub->add_option("--contour-interval", o.contour_interval_m, "metres between contour lines (one for the whole set)")
       ->capture_default_str();
+  sub->add_flag("--fill-bands", o.fill_bands,
+                "tint every cell by its contour band (a hypsometric sketch: the band is known everywhere)");
   sub->add_option("--height-range", a->height_range,
                   "fixed metres range MIN,MAX of the 16-bit mapping (default: the data's range)");
   sub->add_option("--min-land", o.min_land_fraction, "skip tiles with less land (>= 0 m) than this fraction")

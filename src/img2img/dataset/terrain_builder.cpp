@@ -203,9 +203,20 @@ cv::Mat d8_flow_accumulation(const cv::Mat& metres) {
 }
 
 cv::Mat draw_terrain_sketch(const cv::Mat& metres, double interval_m, double lowest_m, double highest_m,
-                            int64_t flow_threshold) {
+                            int64_t flow_threshold, bool fill_bands) {
   const int rows = metres.rows, cols = metres.cols;
   cv::Mat sketch(rows, cols, CV_8UC3, cv::Scalar(255, 255, 255));
+  const double span = std::max(highest_m - lowest_m, 1e-6);
+  auto band_of = [interval_m](float v) { return static_cast<int64_t>(std::floor(v / interval_m)); };
+  if (fill_bands) {
+    for (int r = 0; r < rows; ++r)
+      for (int c = 0; c < cols; ++c) {
+        const double t =
+            std::clamp((static_cast<double>(band_of(metres.at<float>(r, c))) * interval_m - lowest_m) / span, 0.0, 1.0);
+        const auto tint = static_cast<uchar>(std::lround(255.0 - 95.0 * t));
+        sketch.at<cv::Vec3b>(r, c) = cv::Vec3b(tint, tint, tint);
+      }
+  }
   const cv::Mat valleys = d8_flow_accumulation(metres);
   const cv::Mat ridges = d8_flow_accumulation(-metres);
   for (int r = 0; r < rows; ++r)
@@ -213,8 +224,6 @@ cv::Mat draw_terrain_sketch(const cv::Mat& metres, double interval_m, double low
       if (ridges.at<int>(r, c) >= flow_threshold) sketch.at<cv::Vec3b>(r, c) = cv::Vec3b(0, 0, 255);   // red (BGR)
       if (valleys.at<int>(r, c) >= flow_threshold) sketch.at<cv::Vec3b>(r, c) = cv::Vec3b(255, 0, 0);  // blue
     }
-  const double span = std::max(highest_m - lowest_m, 1e-6);
-  auto band_of = [interval_m](float v) { return static_cast<int64_t>(std::floor(v / interval_m)); };
   for (int r = 0; r < rows; ++r)
     for (int c = 0; c < cols; ++c) {
       const float v = metres.at<float>(r, c);
@@ -356,7 +365,7 @@ TerrainSummary build_terrain_dataset(const TerrainOptions& o) {
         for (int c = 0; c < m.cols; ++c) height.at<uint16_t>(r, c) = mapping.to_value(m.at<float>(r, c));
       write_png_atomic(o.output_dir / split / "height" / (name + ".png"), height);
       write_png_atomic(o.output_dir / split / "sketch" / (name + ".png"),
-                       draw_terrain_sketch(m, o.contour_interval_m, lowest, highest, threshold));
+                       draw_terrain_sketch(m, o.contour_interval_m, lowest, highest, threshold, o.fill_bands));
       double tmin = 0, tmax = 0;
       cv::minMaxLoc(m, &tmin, &tmax);
       const double land = static_cast<double>(cv::countNonZero(m >= 0)) / static_cast<double>(size * size);
@@ -375,6 +384,8 @@ TerrainSummary build_terrain_dataset(const TerrainOptions& o) {
   meta["contour_interval_m"] = o.contour_interval_m;
   meta["sketch"] = {{"background", "white"},
                     {"contours", "grey, every contour_interval_m; shade 200 (lowest height) .. 40 (highest)"},
+                    {"band_fill", o.fill_bands ? "each cell tinted by its contour band: 255 (lowest) .. 160 (highest)"
+                                               : "none (white background)"},
                     {"coastline", "black (0,0,0): cells with a 4-neighbour on the other side of 0 m"},
                     {"ridges", "red (255,0,0): D8 flow accumulation of -height >= flow_threshold"},
                     {"valleys", "blue (0,0,255): D8 flow accumulation of height >= flow_threshold"},

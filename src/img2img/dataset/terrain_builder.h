@@ -70,6 +70,9 @@ struct TerrainOptions {
   PixelBox test_window;             ///< held-out test region in source pixels
   GeoBox test_box;                  ///< held-out test region in degrees (alternative to test_window)
   double contour_interval_m = 500;  ///< one contour interval for the whole data set, metres (> 0)
+  /// Tint every cell with a light shade of its contour band (a hypsometric sketch), so the sketch
+  /// carries the height band everywhere, not only on contour lines.
+  bool fill_bands = false;
   double min_land_fraction = 0;     ///< skip tiles with less land (height >= 0 m) than this, [0, 1]
   double min_relief_m = 0;          ///< skip tiles whose max - min height is below this, metres
   double height_min_m = 0;          ///< fixed mapping range; unset (min == max) = the data's range
@@ -103,9 +106,11 @@ HeightField read_height_field(const std::string& input, int64_t band = 1, double
 /// accumulation of -height / height reaches `flow_threshold` cells; grey contour cells at every
 /// multiple of `interval_m` (a cell whose right or lower neighbour lies in another band), their
 /// shade fixed by the contour's height in [lowest_m, highest_m] (light = low, 40 = high); and black
-/// (0, 0, 0) coastline cells, exactly the cells with a 4-neighbour on the other side of 0 m.
+/// (0, 0, 0) coastline cells, exactly the cells with a 4-neighbour on the other side of 0 m. With
+/// `fill_bands`, the background of each cell is a light tint of its band (255 lowest .. 160 highest)
+/// instead of white.
 cv::Mat draw_terrain_sketch(const cv::Mat& metres, double interval_m, double lowest_m, double highest_m,
-                            int64_t flow_threshold);
+                            int64_t flow_threshold, bool fill_bands = false);
 
 /// D8 flow accumulation: every cell drains to its steepest-descent 8-neighbour (none if no lower
 /// one); returns CV_32SC1 counts of cells draining through each cell (itself included, >= 1).

@@ -210,6 +210,24 @@ TEST(TerrainSketchTest, ValleyIsBlueRidgeIsRedCoastIsBlack) {
   EXPECT_GT(cv::countNonZero(red), 0);  // ridges: accumulation of -height up the valley sides
 }
 
+TEST(TerrainSketchTest, FilledBandsTintEveryCellByItsBand) {
+  // A flat-topped ramp: 0..1500 m over 16 columns, bands of 500 m, range 0..2000 m.
+  cv::Mat m(4, 16, CV_32FC1);
+  for (int r = 0; r < 4; ++r)
+    for (int c = 0; c < 16; ++c) m.at<float>(r, c) = static_cast<float>(100 * c);
+  const cv::Mat plain = draw_terrain_sketch(m, 500, 0, 2000, /*flow_threshold=*/1000);
+  const cv::Mat filled = draw_terrain_sketch(m, 500, 0, 2000, 1000, /*fill_bands=*/true);
+  EXPECT_EQ(plain.at<cv::Vec3b>(1, 2), cv::Vec3b(255, 255, 255));  // no line here: white without fill
+  // Band 0 (0-499 m): t = 0 -> 255; band 1 (500-999 m): t = 0.25 -> 255 - 95 * 0.25 = 231;
+  // band 2: t = 0.5 -> 208 (rounded 207.5 -> 208); band 3 (1500 m): t = 0.75 -> 184.
+  EXPECT_EQ(filled.at<cv::Vec3b>(1, 2), cv::Vec3b(255, 255, 255));
+  EXPECT_EQ(filled.at<cv::Vec3b>(1, 7), cv::Vec3b(231, 231, 231));
+  EXPECT_EQ(filled.at<cv::Vec3b>(1, 12), cv::Vec3b(208, 208, 208));
+  EXPECT_EQ(filled.at<cv::Vec3b>(1, 15), cv::Vec3b(184, 184, 184));
+  // Contour cells are drawn the same way over the tint: column 4 (400 m, next is 500 m).
+  EXPECT_EQ(filled.at<cv::Vec3b>(1, 4), plain.at<cv::Vec3b>(1, 4));
+}
+
 TEST(TerrainOptionsTest, BadOptionsAreListedTogether) {
   TerrainOptions o;
   o.input = "x.tif";
