@@ -18,11 +18,15 @@ export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 
 max_train=800; train_flags=()
 if [ -n "${QUICK:-}" ]; then max_train=300; train_flags=(--train.max_iterations=3 --train.linear_decay=2 --test.frequency=3); fi
+# Well-posed task: land tiles with real relief, one fixed metres <-> 16-bit mapping (-500..6500 m,
+# 0.11 m per step) and one contour interval for the whole set, and a hypsometric sketch (each cell
+# tinted by its 250 m band) so the sketch tells the height band everywhere.
 stamp "building the terrain data set from data/etopo5.cdf"
 rm -rf data/terrain
 "$bin" dataset terrain --input data/etopo5.cdf --output data/terrain \
   --tile-size 64 --stride 32 --lat-band=-60,72 --test-box 20,0,52,32 \
-  --min-land 0.2 --contour-interval 500 --max-train "$max_train" --seed 1
+  --min-land 0.5 --min-relief 1500 --height-range=-500,6500 --contour-interval 250 --fill-bands \
+  --max-train "$max_train" --seed 1
 
 run="runs/terrain-$(date +%Y%m%d-%H%M%S)"
 stamp "training examples/terrain.toml into $run"
@@ -42,6 +46,9 @@ test SSIM (generated vs real height, $(ls data/terrain/test/height | wc -l) held
 run folder:        $run
   checkpoints:     $run/checkpoints/
   final model:     $(ls -t "$run"/checkpoints/generator_*.pt | head -n 1)
+  ONNX:            $(ls -t "$run"/onnx/*.onnx | head -n 1)   (input/output [N, C, H, W] in [0, 1]; docs/onnx.md)
+  plots:           $run/plots/   (ssim, loss, score)
+  manifest:        $run/outputs.json
   test outputs:    $run/test_generated/   (16-bit heights; metres: data/terrain/terrain.json)
   triplets:        $run/test_triplets/    (sketch | generated | real)
   training log:    $run/train.log

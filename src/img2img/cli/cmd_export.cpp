@@ -16,6 +16,7 @@ struct ExportArgs {
   int64_t opset = 0;         // 0 = the checkpoint's output.onnx_opset
   std::string dynamic_axes;  // "" = the checkpoint's output.onnx_dynamic_axes
   bool raw_range = false;
+  int64_t index = -1;  // -1: a run folder's generator 0, a file's own index
 };
 
 bool parse_bool(const std::string& s) {
@@ -26,7 +27,7 @@ bool parse_bool(const std::string& s) {
 
 int run_export(const ExportArgs& args) {
   std::filesystem::path weights;
-  const CheckpointMeta meta = read_checkpoint_meta(args.checkpoint, &weights);
+  const CheckpointMeta meta = read_checkpoint_meta(args.checkpoint, &weights, args.index);
   if (meta.network != "generator")
     throw CheckpointError(fmt::format("checkpoint '{}' holds a {}, not a generator; pass the generator file "
                                       "(e.g. generator_0_*.pt).",
@@ -58,6 +59,9 @@ Command setup_export(CLI::App& app) {
   sub->add_option("--checkpoint", args->checkpoint,
                   "generator weights (.pt), its .json, or a run folder (newest checkpoint)")
       ->required();
+  sub->add_option("--index", args->index,
+                  "unpaired runs: 0 = input -> reference domain (default for a run folder), 1 = back")
+      ->check(CLI::Range(0, 1));
   sub->add_option("--output", args->output, "the .onnx file to write (atomically)")->required();
   sub->add_option("--opset", args->opset,
                   fmt::format("ONNX opset, {} to {} (default: the checkpoint's output.onnx_opset)", kOnnxMinOpset,

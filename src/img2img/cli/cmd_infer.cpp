@@ -10,6 +10,7 @@ namespace img2img::cli {
 namespace {
 struct InferArgs {
   std::string checkpoint, input, output, device = "auto", mode = "resize";
+  int64_t index = -1;  // -1: a run folder's generator 0, a file's own index
 };
 }  // namespace
 
@@ -22,6 +23,9 @@ Command setup_infer(CLI::App& app) {
   sub->add_option("--input", args->input, "an image file or a folder of images")->required();
   sub->add_option("--output", args->output, "output folder; files keep their names, as .png (.tif for float)")
       ->required();
+  sub->add_option("--index", args->index,
+                  "unpaired runs: 0 = input -> reference domain (default for a run folder), 1 = back")
+      ->check(CLI::Range(0, 1));
   sub->add_option("--device", args->device, "auto | cpu | cuda | cuda:N")->capture_default_str();
   sub->add_option("--mode", args->mode,
                   "resize: run at the training size and resize back (default); pad: run at full resolution, "
@@ -29,7 +33,7 @@ Command setup_infer(CLI::App& app) {
       ->check(CLI::IsMember({"resize", "pad"}))
       ->capture_default_str();
   return {sub, [args] {
-            GeneratorRunner runner(args->checkpoint, args->device);
+            GeneratorRunner runner(args->checkpoint, args->device, args->index);
             const auto files = infer_images(runner, args->input, args->output,
                                             args->mode == "pad" ? InferMode::kPad : InferMode::kResize);
             std::cout << fmt::format("wrote {} image(s) to {}\n", files.size(), args->output);

@@ -4,15 +4,30 @@
 
 #include "img2img/cli/commands.h"
 #include "img2img/cli/config_flags.h"
+#include "img2img/config/config_keys.h"
+#include "img2img/core/error.h"
+#include "img2img/train/checkpoint.h"
+#include "img2img/config/unpaired_defaults.h"
+#include "img2img/train/cycle_gan_trainer.h"
 #include "img2img/train/trainer.h"
 #include "img2img/train/training_state.h"
 
 namespace img2img::cli {
 
 Command setup_train(CLI::App& app) {
-  CLI::App* sub = app.add_subcommand("train", "Train a paired (pix2pix) image-to-image GAN");
+  CLI::App* sub = app.add_subcommand(
+      "train", "Train a paired (pix2pix) or, with data.input_type = multiple_unpaired, an unpaired (CycleGAN) GAN");
+  // The defaults shown per flag are the paired ones; unpaired runs start from unpaired_defaults().
+  std::string unpaired_changes;
+  const RunConfig paired, unpaired = unpaired_defaults();
+  for (const ConfigKey& key : config_keys())
+    if (key.name != "data.input_type" && key.get(paired) != key.get(unpaired))
+      unpaired_changes += fmt::format("\n  {} = {}", key.name, key.get(unpaired));
   sub->footer("Every key of the TOML file is also a flag: --section.key=value (flags override the file).\n"
-              "See docs/configuration.md and examples/*.toml.");
+              "See docs/configuration.md and examples/*.toml.\n"
+              "data.input_type = multiple_unpaired trains an unpaired (CycleGAN) model: generator 0 maps\n"
+              "data.input_dir's domain to data.reference_dir's, generator 1 maps back. Its defaults differ\n"
+              "(given values still win):" + unpaired_changes);
   auto flags = add_config_flags(sub);
   auto plain = std::make_shared<bool>(false);
   sub->add_flag("--plain-progress", *plain, "one log line per iteration even on a terminal");
@@ -32,6 +47,10 @@ Command setup_train(CLI::App& app) {
               config = resolve_config_flags(*flags);
             } else {
               // The checkpoint's config first, then --config, then flags (resolve_config_flags' base).
+              if (is_unpaired(checkpoint_config(read_checkpoint_meta(*resume)).data.input_type))
+                throw ConfigError(fmt::format("--resume '{}': resume of unpaired (CycleGAN) runs is not available "
+                                              "yet; start a new run.",
+                                              *resume));
               ResumePoint point = find_resume_point(*resume);
               config = resolve_config_flags(*flags, {}, point.config_toml, "checkpoint " + *resume);
               check_resume_config(config, point);
@@ -39,7 +58,8 @@ Command setup_train(CLI::App& app) {
             }
             if (*plain) options.interactive = 0;
             options.events = *events;
-            const TrainSummary s = train_pix2pix(config, options);
+            const TrainSummary s = is_unpaired(config.data.input_type) ? train_cycle_gan(config, options)
+                                                                       : train_pix2pix(config, options);
             // With events on stdout, stdout stays pure JSON Lines (run_end carries the same facts).
             if (*events == "-") return 0;
             std::cout << fmt::format("run folder: {}\n", s.run_dir.string());

@@ -3,6 +3,7 @@
 #include <fmt/format.h>  // fmt::format
 
 #include "img2img/config/config_keys.h"
+#include "img2img/config/unpaired_defaults.h"
 #include "img2img/core/error.h"
 
 namespace img2img::cli {
@@ -56,7 +57,8 @@ RunConfig resolve_config_flags(const ConfigFlags& flags, const ValidateOptions& 
     const std::string hint = suggest_config_key(name);
     problems.push_back(fmt::format("command line: unknown flag '--{}'{}", name, hint.empty() ? "" : "; " + hint));
   }
-  RunConfig config = apply_config(assignments, {}, &problems);
+  // Unpaired runs start from unpaired_defaults(): the file and flags decide the base, then apply on it.
+  RunConfig config = apply_config(assignments, base_config_for(assignments), &problems);
   const auto more = config_problems(config, validate);
   problems.insert(problems.end(), more.begin(), more.end());
   if (!problems.empty()) throw ConfigError(format_config_problems(problems));

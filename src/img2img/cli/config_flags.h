@@ -22,7 +22,8 @@ struct ConfigFlags {
 /// Adds --config and every key flag (grouped by section, help with the default) to `app`.
 std::shared_ptr<ConfigFlags> add_config_flags(CLI::App* app);
 
-/// Defaults <- config file (and `base_toml`, e.g. a checkpoint's config, before it) <- flags, then
+/// Defaults (unpaired_defaults() when data.input_type = multiple_unpaired) <- config file (and
+/// `base_toml`, e.g. a checkpoint's config, before it) <- flags, then
 /// validation; every problem (unknown flag or key with did-you-mean, wrong type, range) is reported
 /// in one ConfigError.
 RunConfig resolve_config_flags(const ConfigFlags& flags, const ValidateOptions& validate = {},

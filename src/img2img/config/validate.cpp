@@ -97,9 +97,8 @@ std::vector<std::string> config_problems(const RunConfig& cfg, const ValidateOpt
   // [data]
   const DataConfig& d = cfg.data;
   check_source(c, d, "data", options.check_paths);
-  if (is_unpaired(d.input_type))
-    c.fail("data.input_type = multiple_unpaired: unpaired (CycleGAN) training is not available in this "
-           "version yet. Use single_paired, multiple_paired or composite_paired.");
+  // Unpaired: data.channel_count applies to both domains, so input and output channel counts are
+  // always equal and train.identity_lambda needs no channel check.
   c.int_range("data.channel_count", d.channel_count, 1, 4);
   c.int_range("data.image_size", d.image_size, 4, 8192);
   c.int_min("data.limit_count", d.limit_count, 0, " (0 = all samples)");

@@ -4,10 +4,21 @@
 
 #include <cctype>   // std::isalnum
 #include <cstdlib>  // std::getenv
+#include <ctime>    // std::time, std::strftime
 
 #include "img2img/core/error.h"
 
 namespace img2img {
+
+std::map<std::string, std::string> date_time_template_values() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&now, &tm);
+  char date[16], time[16];
+  std::strftime(date, sizeof date, "%Y-%m-%d", &tm);
+  std::strftime(time, sizeof time, "%H%M%S", &tm);
+  return {{"date", date}, {"time", time}};
+}
 
 std::vector<std::string> template_names(const std::string& tmpl) {
   std::vector<std::string> names;

@@ -17,6 +17,9 @@ std::vector<std::string> template_names(const std::string& tmpl);
 /// ($HOME). {iteration} values are passed in already formatted (zero-padded so files sort).
 std::string expand_template(const std::string& tmpl, const std::map<std::string, std::string>& values);
 
+/// {date} (YYYY-MM-DD) and {time} (HHMMSS) of now, local time, for expand_template.
+std::map<std::string, std::string> date_time_template_values();
+
 /// Zero-padded iteration for file names: 7 -> "000007".
 std::string format_iteration(long long iteration);
 

@@ -22,9 +22,34 @@ bool ignored_name(const std::string& name) {
   return name.empty() || name[0] == '.' || name == "Thumbs.db" || name == "desktop.ini";  // .* covers ._*
 }
 
-PixelDepth deeper(PixelDepth a, PixelDepth b) { return static_cast<int>(a) >= static_cast<int>(b) ? a : b; }
-
 }  // namespace
+
+void parallel_for_samples(int64_t n, int64_t threads, const std::function<void(int64_t)>& fn) {
+  std::atomic<int64_t> next{0};
+  std::mutex error_mutex;
+  std::exception_ptr error;
+  auto work = [&] {
+    for (int64_t i = next++; i < n; i = next++) {
+      try {
+        fn(i);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (!error) error = std::current_exception();
+        next = n;
+      }
+    }
+  };
+  threads = std::min<int64_t>(threads, n);
+  std::vector<std::thread> pool;
+  for (int64_t t = 0; t < threads; ++t) pool.emplace_back(work);
+  if (threads <= 0) work();
+  for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+}
+
+PixelDepth deeper_depth(PixelDepth a, PixelDepth b) {
+  return static_cast<int>(a) >= static_cast<int>(b) ? a : b;
+}
 
 std::vector<fs::path> list_image_files(const fs::path& dir, ListingStats* stats) {
   std::error_code ec;
@@ -156,31 +181,14 @@ PairedDataset::PairedDataset(const DataSource& source, int64_t channel_count, in
   inputs_ = torch::empty({n, channel_count, image_size, image_size}, torch::kFloat32);
   references_ = torch::empty_like(inputs_);
   std::vector<PixelDepth> in_depth(static_cast<size_t>(n)), ref_depth(static_cast<size_t>(n));
-  std::atomic<int64_t> next{0};
-  std::mutex error_mutex;
-  std::exception_ptr error;
-  auto work = [&] {
-    for (int64_t i = next++; i < n; i = next++) {
-      try {
-        auto [a, b] = load_paired_sample(files_[i], channel_count, image_size, &in_depth[i], &ref_depth[i]);
-        inputs_[i].copy_(a);
-        references_[i].copy_(b);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(error_mutex);
-        if (!error) error = std::current_exception();
-        next = n;
-      }
-    }
-  };
-  const int64_t threads = std::min<int64_t>(source.worker_threads, n);
-  std::vector<std::thread> pool;
-  for (int64_t t = 0; t < threads; ++t) pool.emplace_back(work);
-  if (threads == 0) work();
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
+  parallel_for_samples(n, source.worker_threads, [&](int64_t i) {
+    auto [a, b] = load_paired_sample(files_[i], channel_count, image_size, &in_depth[i], &ref_depth[i]);
+    inputs_[i].copy_(a);
+    references_[i].copy_(b);
+  });
   for (int64_t i = 0; i < n; ++i) {
-    input_depth_ = deeper(input_depth_, in_depth[i]);
-    reference_depth_ = deeper(reference_depth_, ref_depth[i]);
+    input_depth_ = deeper_depth(input_depth_, in_depth[i]);
+    reference_depth_ = deeper_depth(reference_depth_, ref_depth[i]);
   }
 }
 

@@ -3,6 +3,7 @@
 #include <torch/types.h>  // torch::Tensor
 
 #include <filesystem>  // std::filesystem::path
+#include <functional>  // std::function
 #include <string>      // std::string
 #include <vector>      // std::vector
 
@@ -23,6 +24,13 @@ struct PairedFiles {
 struct ListingStats {
   int64_t ignored = 0;
 };
+
+/// Calls `fn(i)` for every i in [0, n) on `threads` threads (0 = on this thread). The first
+/// exception `fn` throws stops the remaining work and is rethrown here (after all threads joined).
+void parallel_for_samples(int64_t n, int64_t threads, const std::function<void(int64_t)>& fn);
+
+/// The deeper of two pixel depths (k8 < k16 < kFloat): the depth a set of files is written back at.
+PixelDepth deeper_depth(PixelDepth a, PixelDepth b);
 
 /// Image files of `dir` (not recursive), sorted by name; hidden files, `._*`, Thumbs.db / desktop.ini
 /// and non-image extensions are skipped and counted. Throws DataError if `dir` is missing, has no

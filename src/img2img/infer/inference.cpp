@@ -12,10 +12,10 @@
 namespace img2img {
 namespace fs = std::filesystem;
 
-GeneratorRunner::GeneratorRunner(const fs::path& checkpoint, const std::string& device)
+GeneratorRunner::GeneratorRunner(const fs::path& checkpoint, const std::string& device, int64_t index)
     : device_(torch::kCPU) {
   fs::path weights;
-  meta_ = read_checkpoint_meta(checkpoint, &weights);
+  meta_ = read_checkpoint_meta(checkpoint, &weights, index);
   if (meta_.network != "generator")
     throw CheckpointError(fmt::format("checkpoint '{}' holds a {}, not a generator; pass the generator file "
                                       "(e.g. generator_0_*.pt).",

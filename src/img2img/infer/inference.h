@@ -23,9 +23,10 @@ enum class InferMode { kResize, kPad };
 /// statistics), with the architecture read from the checkpoint's stored config.
 class GeneratorRunner {
  public:
-  /// `checkpoint`: generator weights file, its .json, or a run folder (newest). Throws
-  /// CheckpointError if missing, damaged or not a generator.
-  GeneratorRunner(const std::filesystem::path& checkpoint, const std::string& device = "auto");
+  /// `checkpoint`: generator weights file, its .json, or a run folder (newest generator of `index`:
+  /// unpaired runs have 0 = input -> reference domain, 1 = back; -1 = 0 for folders, any for files).
+  /// Throws CheckpointError if missing, damaged, not a generator or of another index.
+  GeneratorRunner(const std::filesystem::path& checkpoint, const std::string& device = "auto", int64_t index = -1);
 
   /// Applies the generator to a CV_32FC(n) [0, 1] image of any size and channel count (channel
   /// rule applied); returns CV_32FC(C) [0, 1] of the same height and width.

@@ -20,7 +20,9 @@ UnetGeneratorOptions generator_options(const RunConfig& config) {
 
 PatchDiscriminatorOptions discriminator_options(const RunConfig& config) {
   const DiscriminatorConfig& d = config.discriminator;
-  return PatchDiscriminatorOptions(2 * config.data.channel_count)
+  // Paired: D sees cat(input, output); unpaired: one image of its domain.
+  const int64_t c = config.data.channel_count;
+  return PatchDiscriminatorOptions(is_unpaired(config.data.input_type) ? c : 2 * c)
       .layers(d.layers)
       .initial_layer_size(d.initial_layer_size)
       .kernel_size(d.kernel_size)

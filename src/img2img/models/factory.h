@@ -10,7 +10,8 @@ namespace img2img {
 /// generator_channels(). Modules never see RunConfig; this is the only translation.
 UnetGeneratorOptions generator_options(const RunConfig& config);
 
-/// Discriminator options: paired input is cat(input, output) -> 2 x data.channel_count channels.
+/// Discriminator options: paired input is cat(input, output) -> 2 x data.channel_count channels;
+/// unpaired (data.input_type multiple_unpaired) one image -> data.channel_count channels.
 PatchDiscriminatorOptions discriminator_options(const RunConfig& config);
 
 /// Applies train.init with train.init_gain to every conv (weights; biases 0) and batch norm

@@ -61,27 +61,29 @@ void save_checkpoint(const fs::path& weights, const torch::nn::Module& module, c
   write_file_atomic(checkpoint_meta_path(weights), j.dump(2) + "\n");
 }
 
-CheckpointMeta read_checkpoint_meta(const fs::path& path_in, fs::path* weights_out) {
+CheckpointMeta read_checkpoint_meta(const fs::path& path_in, fs::path* weights_out, int64_t index) {
   fs::path path = path_in;
   std::error_code ec;
   if (fs::is_directory(path, ec)) {
-    // A run folder: its newest generator_0 checkpoint (highest iteration) anywhere below it.
+    // A run folder: its newest generator checkpoint of `index` (highest iteration) anywhere below it.
+    const int64_t wanted = index < 0 ? 0 : index;
     fs::path best;
     int64_t best_it = -1;
     for (const auto& e : fs::recursive_directory_iterator(path, ec)) {
       if (e.path().extension() != ".json") continue;
       try {
         const json j = json::parse(read_file(e.path()));
-        if (j.value("format", "") == kFormat && j.value("network", "") == "generator" && j.value("index", -1) == 0 &&
+        if (j.value("format", "") == kFormat && j.value("network", "") == "generator" && j.value("index", int64_t{-1}) == wanted &&
             j.value("iteration", -1) > best_it)
           best_it = j["iteration"].get<int64_t>(), best = e.path();
       } catch (const std::exception&) {
       }
     }
     if (best.empty())
-      throw CheckpointError(fmt::format("folder '{}' holds no img2img generator checkpoint (*.json next to *.pt). "
-                                        "Pass the checkpoint's .pt file or a run folder.",
-                                        path.string()));
+      throw CheckpointError(fmt::format("folder '{}' holds no img2img generator checkpoint of index {} (*.json next "
+                                        "to *.pt). Pass the checkpoint's .pt file or a run folder (index 1 exists "
+                                        "only for unpaired runs).",
+                                        path.string(), wanted));
     path = best;
   }
   const fs::path meta_path = path.extension() == ".json" ? path : checkpoint_meta_path(path);
@@ -110,6 +112,10 @@ CheckpointMeta read_checkpoint_meta(const fs::path& path_in, fs::path* weights_o
   } catch (const std::exception& e) {
     throw CheckpointError(fmt::format("checkpoint metadata '{}' is incomplete: {}", meta_path.string(), e.what()));
   }
+  if (index >= 0 && meta.index != index)
+    throw CheckpointError(fmt::format("checkpoint '{}' is {} {}, not index {}; pass the file of index {} or the run "
+                                      "folder.",
+                                      meta_path.string(), meta.network, meta.index, index, index));
   return meta;
 }
 

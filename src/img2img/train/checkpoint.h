@@ -31,8 +31,10 @@ std::filesystem::path checkpoint_meta_path(const std::filesystem::path& weights)
 void save_checkpoint(const std::filesystem::path& weights, const torch::nn::Module& module, const CheckpointMeta& meta);
 
 /// Reads the metadata of a checkpoint. `path` may be the weights file, its .json, or a run folder
-/// (its newest generator checkpoint). Throws CheckpointError naming the file if missing or invalid.
-CheckpointMeta read_checkpoint_meta(const std::filesystem::path& path, std::filesystem::path* weights = nullptr);
+/// (its newest generator checkpoint of network `index`; -1 = 0). With `index` >= 0 a file must hold
+/// that index. Throws CheckpointError naming the file if missing, invalid or of another index.
+CheckpointMeta read_checkpoint_meta(const std::filesystem::path& path, std::filesystem::path* weights = nullptr,
+                                    int64_t index = -1);
 
 /// Loads a weights file into `module`. Every parameter and buffer must be present with the same
 /// shape; throws CheckpointError naming the file, the tensor, and both shapes otherwise (e.g. a

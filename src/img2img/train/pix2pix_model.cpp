@@ -50,17 +50,16 @@ Pix2PixModel::Pix2PixModel(const RunConfig& config, const torch::Device& device)
   discriminator_optimizer = make_optimizer(config.train, discriminator->parameters());
 }
 
-namespace {
 void set_requires_grad(torch::nn::Module& m, bool on) {
   for (auto& p : m.parameters()) p.set_requires_grad(on);
 }
+
 void check_finite(double value, const char* term) {
   if (!std::isfinite(value))
     throw Error(fmt::format("the {} loss became {}; training diverged. Lower train.learning_rate or check the data "
                             "for NaN/inf pixels (float images).",
                             term, value));
 }
-}  // namespace
 
 StepStats Pix2PixModel::train_step(const torch::Tensor& input, const torch::Tensor& reference) {
   StepStats s;

@@ -31,16 +31,6 @@ namespace img2img {
 namespace fs = std::filesystem;
 
 namespace {
-std::map<std::string, std::string> date_time_values() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  localtime_r(&now, &tm);
-  char date[16], time[16];
-  std::strftime(date, sizeof date, "%Y-%m-%d", &tm);
-  std::strftime(time, sizeof time, "%H%M%S", &tm);
-  return {{"date", date}, {"time", time}};
-}
-
 int64_t parameter_count(torch::nn::Module& module) {
   int64_t n = 0;
   for (const auto& p : module.parameters()) n += p.numel();
@@ -104,7 +94,7 @@ fs::path save_onnx(const RunConfig& config, Pix2PixModel& model, int64_t iterati
 }  // namespace
 
 fs::path make_run_dir_path(const RunConfig& config) {
-  return fs::path(expand_template(config.output.run_dir, date_time_values()));
+  return fs::path(expand_template(config.output.run_dir, date_time_template_values()));
 }
 
 TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options) {
@@ -118,7 +108,7 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
     const torch::Device device = resolve_device(config.device.device);
     configure_runtime(config.device);
 
-    auto values = date_time_values();
+    auto values = date_time_template_values();
     summary.run_dir = fs::path(expand_template(config.output.run_dir, values));
     values["run_dir"] = summary.run_dir.string();
     const std::string config_toml = config_to_toml(config);

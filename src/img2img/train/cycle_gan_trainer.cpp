@@ -1,0 +1,320 @@
+#include "img2img/train/cycle_gan_trainer.h"
+
+#include <fmt/format.h>                      // fmt::format
+#include <torch/csrc/autograd/grad_mode.h>  // torch::NoGradGuard
+#include <torch/utils.h>                     // torch::manual_seed
+
+#include <chrono>   // std::chrono
+#include <cmath>    // std::isfinite
+#include <numeric>  // std::iota
+#include <random>   // std::mt19937_64
+
+#include "img2img/config/config_keys.h"
+#include "img2img/core/atomic_file.h"
+#include "img2img/core/error.h"
+#include "img2img/core/path_template.h"
+#include "img2img/core/runtime.h"
+#include "img2img/data/augment.h"
+#include "img2img/data/unpaired_dataset.h"
+#include "img2img/export/onnx_export.h"
+#include "img2img/metrics/ssim.h"
+#include "img2img/train/checkpoint.h"
+#include "img2img/train/cycle_gan_model.h"
+#include "img2img/train/event_log.h"
+#include "img2img/train/lr_schedule.h"
+#include "img2img/train/model_tester.h"  // TestResult, TestImageFile
+#include "img2img/train/outputs_manifest.h"
+#include "img2img/train/plot_writer.h"
+#include "img2img/train/progress.h"
+
+namespace img2img {
+namespace fs = std::filesystem;
+
+namespace {
+using Values = std::map<std::string, std::string>;
+const char* const kDomain[2] = {"A", "B"};
+
+nlohmann::json json_number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
+void add_weighted(CycleStepStats& mean, const CycleStepStats& s, double w) {
+  for (int k = 0; k < 2; ++k) {
+    mean.g_gan[k] += s.g_gan[k] * w, mean.cycle[k] += s.cycle[k] * w, mean.identity[k] += s.identity[k] * w;
+    mean.d_loss[k] += s.d_loss[k] * w, mean.score_real[k] += s.score_real[k] * w;
+    mean.score_fake[k] += s.score_fake[k] * w;
+  }
+}
+
+// Plots: loss = g_gan_K, cycle_K, identity_K, d_K; score = real_K, generated_K (K = network index).
+void plot_cycle_iteration(PlotWriter& plots, int64_t it, const CycleStepStats& m) {
+  for (int k = 0; k < 2; ++k) {
+    const std::string i = std::to_string(k);
+    plots.add("loss", "g_gan_" + i, it, m.g_gan[k]);
+    plots.add("loss", "cycle_" + i, it, m.cycle[k]);
+    plots.add("loss", "identity_" + i, it, m.identity[k]);
+    plots.add("loss", "d_" + i, it, m.d_loss[k]);
+    plots.add("score", "real_" + i, it, m.score_real[k]);
+    plots.add("score", "generated_" + i, it, m.score_fake[k]);
+  }
+}
+
+// The pix2pix-shaped summary of an iteration: means of both directions (g_l1 = mean cycle term,
+// d_real = d_fake = mean discriminator loss); ssim is not measured on the training set.
+StepStats summary_stats(const CycleStepStats& m) {
+  StepStats s;
+  s.g_gan = (m.g_gan[0] + m.g_gan[1]) / 2, s.g_l1 = (m.cycle[0] + m.cycle[1]) / 2;
+  s.d_real = s.d_fake = (m.d_loss[0] + m.d_loss[1]) / 2;
+  s.score_real = (m.score_real[0] + m.score_real[1]) / 2, s.score_fake = (m.score_fake[0] + m.score_fake[1]) / 2;
+  s.ssim = std::nan("");
+  return s;
+}
+
+// Four files per save: {network} x {index}. Generator k reads domain k and writes domain 1 - k.
+void save_cycle_checkpoints(const RunConfig& config, CycleGanModel& model, int64_t iteration, Values values,
+                            const std::string& config_toml, const UnpairedDataset& data, OutputsManifest& manifest,
+                            TrainSummary& summary) {
+  values["iteration"] = format_iteration(iteration);
+  const PixelDepth depth[2] = {data.domain_a().depth, data.domain_b().depth};
+  for (int k = 0; k < 2; ++k) {
+    CheckpointMeta meta;
+    meta.index = k, meta.iteration = iteration, meta.config_toml = config_toml;
+    meta.input_depth = depth[k], meta.reference_depth = depth[1 - k];
+    values["index"] = std::to_string(k);
+    for (const char* network : {"generator", "discriminator"}) {
+      values["network"] = meta.network = network;
+      const fs::path path = expand_template(config.output.model_path, values);
+      if (meta.network == "generator") {
+        save_checkpoint(path, *model.generators[k], meta);
+        if (k == 0) summary.final_generator = path;
+      } else {
+        save_checkpoint(path, *model.discriminators[k], meta);
+      }
+      summary.checkpoints.push_back(path);
+      manifest.add("checkpoint", path, network, k, iteration);
+      manifest.add("checkpoint_meta", checkpoint_meta_path(path), network, k, iteration);
+    }
+  }
+}
+
+// Both generators as ONNX ({index} 0 and 1); returns generator 0's file.
+fs::path save_cycle_onnx(const RunConfig& config, CycleGanModel& model, int64_t iteration, Values values,
+                         OutputsManifest& manifest) {
+  values["network"] = "generator";
+  values["iteration"] = format_iteration(iteration);
+  OnnxExportOptions options;
+  options.opset = config.output.onnx_opset;
+  options.dynamic_axes = config.output.onnx_dynamic_axes;
+  options.image_size = config.data.image_size;
+  options.iteration = iteration;
+  fs::path first;
+  for (int k = 0; k < 2; ++k) {
+    values["index"] = std::to_string(k);
+    const fs::path path = expand_template(config.output.onnx_path, values);
+    export_generator_onnx(*model.generators[k], options, path);
+    manifest.add("onnx", path, "generator", k, iteration);
+    if (k == 0) first = path;
+  }
+  return first;
+}
+
+// Unpaired test (spec test.*): each test image of domain k goes through generator k and back through
+// generator 1 - k; SSIM(input, reconstruction) averaged over both domains. Writes
+// <iteration>_<A|B>_<name>_{input,translated,reconstructed} when test.output_dir is set.
+TestResult test_cycle(const RunConfig& config, const UnpairedDataset& test_set, CycleGanModel& model,
+                      int64_t iteration, Values values, const torch::Device& device) {
+  const auto t0 = std::chrono::steady_clock::now();
+  TestResult result;
+  result.iteration = iteration;
+  fs::path out_dir;
+  if (!config.test.output_dir.empty()) {
+    values["iteration"] = format_iteration(iteration);
+    out_dir = expand_template(config.test.output_dir, values);
+  }
+  for (auto& g : model.generators) g->eval();
+  torch::NoGradGuard no_grad;
+  double ssim_sum = 0;
+  const ImageDomain* domains[2] = {&test_set.domain_a(), &test_set.domain_b()};
+  const int64_t batch = std::max<int64_t>(1, config.test.batch_size);
+  for (int k = 0; k < 2; ++k) {
+    const ImageDomain& d = *domains[k];
+    const int64_t n = config.test.size > 0 ? std::min(config.test.size, d.size()) : d.size();
+    for (int64_t begin = 0; begin < n; begin += batch) {
+      const int64_t end = std::min(n, begin + batch);
+      const torch::Tensor input = d.images.slice(0, begin, end).to(device);                // [B, C, S, S]
+      const torch::Tensor translated = model.generators[k](input);                         // other domain
+      const torch::Tensor reconstructed = model.generators[1 - k](translated);             // back
+      ssim_sum += ssim(signed_to_unit(reconstructed), signed_to_unit(input)).sum().item<double>();
+      result.samples += end - begin;
+      if (out_dir.empty()) continue;
+      const PixelDepth depth_in = d.depth, depth_out = domains[1 - k]->depth;
+      for (int64_t i = begin; i < end; ++i) {
+        const std::pair<const char*, std::pair<torch::Tensor, PixelDepth>> images[] = {
+            {"input", {input[i - begin], depth_in}},
+            {"translated", {translated[i - begin], depth_out}},
+            {"reconstructed", {reconstructed[i - begin], depth_in}}};
+        for (const auto& [role, image] : images) {
+          const fs::path path =
+              out_dir / fmt::format("{}_{}_{}_{}{}", format_iteration(iteration), kDomain[k],
+                                    d.files[static_cast<size_t>(i)].stem().string(), role,
+                                    image.second == PixelDepth::kFloat ? ".tif" : ".png");
+          write_image(path, tensor_to_image(image.first), image.second);
+          result.files.push_back({path, role, k == 0 ? i : domains[0]->size() + i});
+        }
+      }
+    }
+  }
+  for (auto& g : model.generators) g->train();
+  result.ssim = ssim_sum / std::max<double>(1.0, static_cast<double>(result.samples));
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return result;
+}
+}  // namespace
+
+TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& options) {
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  const DataConfig& data = config.data;
+  TrainSummary summary;
+  EventLog events(options.events);
+  std::unique_ptr<OutputsManifest> manifest;
+  try {
+    if (options.resume)
+      throw ConfigError("resume of unpaired (CycleGAN) runs is not available yet; start a new run (the checkpoints "
+                        "of this one can still be used with infer and export).");
+    if (!is_unpaired(data.input_type))
+      throw ConfigError("unpaired (CycleGAN) training needs data.input_type = multiple_unpaired (two unrelated "
+                        "folders); paired input types train a paired (pix2pix) model.");
+    const torch::Device device = resolve_device(config.device.device);
+    configure_runtime(config.device);
+
+    Values values = date_time_template_values();
+    summary.run_dir = fs::path(expand_template(config.output.run_dir, values));
+    values["run_dir"] = summary.run_dir.string();
+    const std::string config_toml = config_to_toml(config);
+    write_file_atomic(summary.run_dir / "config.toml", config_toml);
+    manifest = std::make_unique<OutputsManifest>(summary.run_dir, config, &events);
+    summary.outputs_manifest = manifest->path();
+    ProgressReporter progress((summary.run_dir / "train.log").string(), options.interactive);
+    progress.line(fmt::format("run folder: {}", summary.run_dir.string()));
+
+    UnpairedDataset dataset(data, data.channel_count, data.image_size, data.limit_count);
+    if (data.storage == Storage::kDevice) dataset.to(device);
+    const int64_t na = dataset.domain_a().size(), nb = dataset.domain_b().size();
+    progress.line(fmt::format("data (unpaired): domain A {} images ({}), domain B {} images ({}) at {} px, {} "
+                              "channel(s)",
+                              na, to_string(dataset.domain_a().depth), nb, to_string(dataset.domain_b().depth),
+                              data.image_size, data.channel_count));
+    std::unique_ptr<UnpairedDataset> test_set;
+    if (config.test.enabled)
+      test_set = std::make_unique<UnpairedDataset>(config.test, data.channel_count, data.image_size, 0);
+    PlotWriter plots(summary.run_dir, config.plot);
+
+    torch::manual_seed(static_cast<uint64_t>(config.train.seed));
+    std::mt19937_64 rng(static_cast<uint64_t>(config.train.seed));
+    CycleGanModel model(config, device);
+    progress.line(fmt::format("device: {}; 2 generators, 2 discriminators (unpaired)", device.str()));
+
+    // An iteration covers the larger domain in (shuffled) order; the other is drawn at random.
+    const bool a_leads = na >= nb;
+    const int64_t n = std::max(na, nb), n_other = std::min(na, nb), batch = data.batch_size;
+    const int64_t steps_per_it = (n + batch - 1) / batch, max_it = config.train.max_iterations;
+    events.emit("run_start", {{"run_dir", fs::absolute(summary.run_dir).string()},
+                              {"outputs_manifest", manifest->path().string()},
+                              {"max_iterations", max_it},
+                              {"device", device.str()},
+                              {"train_samples", n},
+                              {"image_size", data.image_size},
+                              {"channel_count", data.channel_count},
+                              {"model", "cycle_gan"}});
+    std::vector<int64_t> order(static_cast<size_t>(n)), other(static_cast<size_t>(batch));
+    std::uniform_int_distribution<int64_t> pick(0, n_other - 1);
+    for (int64_t it = 0; it < max_it; ++it) {
+      const double lr = scheduled_learning_rate(config.train, it);
+      set_learning_rate(*model.generator_optimizer, lr);
+      set_learning_rate(*model.discriminator_optimizer, lr);
+      std::iota(order.begin(), order.end(), 0);
+      if (data.shuffle) std::shuffle(order.begin(), order.end(), rng);
+      CycleStepStats mean;
+      const auto it_start = Clock::now();
+      for (int64_t step = 0; step < steps_per_it; ++step) {
+        const int64_t begin = step * batch, end = std::min(n, begin + batch), count = end - begin;
+        for (int64_t i = 0; i < count; ++i) other[static_cast<size_t>(i)] = pick(rng);
+        const torch::Device where = dataset.domain_a().images.device();
+        const torch::Tensor lead = torch::tensor(std::vector<int64_t>(order.begin() + begin, order.begin() + end),
+                                                 torch::kInt64).to(where);
+        const torch::Tensor rest =
+            torch::tensor(std::vector<int64_t>(other.begin(), other.begin() + count), torch::kInt64).to(where);
+        const torch::Tensor ia = a_leads ? lead : rest, ib = a_leads ? rest : lead;
+        // One augmentation draw per batch position serves both images (they are unrelated anyway).
+        auto [a, b] = augment_pair(dataset.domain_a().images.index_select(0, ia).to(device),
+                                   dataset.domain_b().images.index_select(0, ib).to(device), data, rng);
+        CycleStepStats s;
+        try {
+          s = model.train_step(a, b);
+        } catch (const Error& e) {
+          throw Error(fmt::format("iteration {}, step {}: {}", it + 1, step + 1, e.what()));
+        }
+        add_weighted(mean, s, static_cast<double>(count) / static_cast<double>(n));
+        progress.status(fmt::format("iteration {}/{} step {}/{}  cycle {:.3f} {:.3f}", it + 1, max_it, step + 1,
+                                    steps_per_it, s.cycle[0], s.cycle[1]));
+      }
+      const int64_t iteration = it + 1;
+      const double it_seconds = std::chrono::duration<double>(Clock::now() - it_start).count();
+      summary.last = summary_stats(mean);
+      summary.iterations = iteration;
+      progress.line(fmt::format("iteration {}/{}  lr {:.3g}  G_GAN {:.4f} {:.4f}  cycle {:.4f} {:.4f}  identity "
+                                "{:.4f} {:.4f}  D {:.4f} {:.4f}  ({:.1f} s)",
+                                iteration, max_it, lr, mean.g_gan[0], mean.g_gan[1], mean.cycle[0], mean.cycle[1],
+                                mean.identity[0], mean.identity[1], mean.d_loss[0], mean.d_loss[1], it_seconds));
+      events.emit("iteration", {{"iteration", iteration},
+                                {"max_iterations", max_it},
+                                {"lr", lr},
+                                {"g_gan", {json_number(mean.g_gan[0]), json_number(mean.g_gan[1])}},
+                                {"cycle", {json_number(mean.cycle[0]), json_number(mean.cycle[1])}},
+                                {"identity", {json_number(mean.identity[0]), json_number(mean.identity[1])}},
+                                {"d_loss", {json_number(mean.d_loss[0]), json_number(mean.d_loss[1])}},
+                                {"seconds", it_seconds}});
+      plot_cycle_iteration(plots, iteration, mean);
+
+      bool last = iteration == max_it;
+      if (test_set && (iteration % config.test.frequency == 0 || last)) {
+        const TestResult t = test_cycle(config, *test_set, model, iteration, values, device);
+        summary.test_ssim = t.ssim;
+        plots.add("ssim", "test_cycle", iteration, t.ssim);
+        progress.line(fmt::format("test at iteration {}: cycle SSIM {:.4f} on {} image(s)", iteration, t.ssim,
+                                  t.samples));
+        events.emit("test", {{"iteration", iteration}, {"ssim", json_number(t.ssim)}, {"samples", t.samples}});
+        for (const TestImageFile& f : t.files) manifest->add("test_image", f.path, f.role, f.sample, iteration);
+        if (config.test.target_ssim > 0 && t.ssim >= config.test.target_ssim && !last) {
+          summary.stopped_early = true;
+          summary.stop_reason = fmt::format("test cycle SSIM {:.4f} reached test.target_ssim {} at iteration {}",
+                                            t.ssim, config.test.target_ssim, iteration);
+          progress.line("early stop: " + summary.stop_reason);
+          last = true;
+        }
+      }
+      const int64_t rate = config.output.model_save_rate, onnx_rate = config.output.onnx_save_rate;
+      if (!config.output.model_path.empty() && (last || (rate > 0 && iteration % rate == 0)))
+        save_cycle_checkpoints(config, model, iteration, values, config_toml, dataset, *manifest, summary);
+      if (!config.output.onnx_path.empty() && (last || (onnx_rate > 0 && iteration % onnx_rate == 0)))
+        summary.final_onnx = save_cycle_onnx(config, model, iteration, values, *manifest);
+      for (const PlotFile& f : plots.write_if_due(iteration, last)) manifest->add("plot", f.path, f.plot, 0, iteration);
+      if (last) break;
+    }
+    summary.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    const std::string status = summary.stopped_early ? "stopped_early" : "finished";
+    manifest->finish(status, summary.stop_reason, summary.iterations);
+    progress.line(fmt::format("done: {} iterations in {}", summary.iterations, format_duration(summary.seconds)));
+    events.emit("run_end", {{"status", status}, {"iterations", summary.iterations}, {"seconds", summary.seconds}});
+  } catch (const std::exception& e) {
+    events.emit("error", {{"message", e.what()}, {"iteration", summary.iterations}});
+    try {
+      if (manifest) manifest->finish("failed", e.what(), summary.iterations);
+    } catch (const std::exception&) {  // keep the original error
+    }
+    events.emit("run_end", {{"status", "failed"}, {"reason", e.what()}, {"iterations", summary.iterations}});
+    throw;
+  }
+  return summary;
+}
+
+}  // namespace img2img

@@ -1,0 +1,16 @@
+#pragma once
+
+#include "img2img/config/run_config.h"
+#include "img2img/train/trainer.h"  // TrainSummary, TrainOptions
+
+namespace img2img {
+
+/// Trains an unpaired (CycleGAN) model as configured (data.input_type = multiple_unpaired): like
+/// train_pix2pix, but an iteration covers the larger domain while the smaller one is sampled at
+/// random (train.seed); checkpoints are {network} x {index} (four files per save), ONNX files both
+/// generators ({index} 0 and 1); tests report the mean cycle-reconstruction SSIM of both
+/// directions. `config` must be validated. Throws ConfigError for other input types or
+/// options.resume (not available for unpaired runs yet), Error as train_pix2pix.
+TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& options = {});
+
+}  // namespace img2img

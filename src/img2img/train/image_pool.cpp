@@ -1,0 +1,27 @@
+#include "img2img/train/image_pool.h"
+
+namespace img2img {
+
+ImagePool::ImagePool(int64_t capacity, uint64_t seed) : capacity_(capacity), rng_(seed) {}
+
+torch::Tensor ImagePool::query(const torch::Tensor& images) {
+  if (capacity_ <= 0) return images;
+  std::vector<torch::Tensor> out;
+  std::uniform_real_distribution<double> coin(0.0, 1.0);
+  for (int64_t i = 0; i < images.size(0); ++i) {
+    torch::Tensor image = images[i].unsqueeze(0).detach().clone();  // [1, C, S, S]
+    if (size() < capacity_) {
+      images_.push_back(image);
+      out.push_back(image);
+    } else if (coin(rng_) > 0.5) {
+      const auto k = static_cast<size_t>(std::uniform_int_distribution<int64_t>(0, capacity_ - 1)(rng_));
+      out.push_back(images_[k]);
+      images_[k] = image;
+    } else {
+      out.push_back(image);
+    }
+  }
+  return torch::cat(out, 0);
+}
+
+}  // namespace img2img
