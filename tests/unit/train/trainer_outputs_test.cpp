@@ -10,6 +10,7 @@
 #include <set>      // std::set
 
 #include "img2img/core/atomic_file.h"
+#include "img2img/core/error.h"
 #include "img2img/core/path_template.h"
 #include "img2img/data/image_io.h"
 #include "img2img/train/trainer.h"
@@ -207,6 +208,27 @@ TEST_F(TrainerOutputsTest, TogglesDecideWhichKindsAreListed) {
   EXPECT_FALSE(manifest["listed_kinds"]["onnx"].get<bool>());
   EXPECT_TRUE(fs::exists(s.final_generator));  // still written, just not listed
   EXPECT_TRUE(fs::exists(s.final_onnx));
+}
+
+TEST_F(TrainerOutputsTest, AFailedRunEmitsErrorAndMarksTheManifest) {
+  RunConfig c = tiny_config();
+  // Validation passes (the folders exist); decoding then meets a corrupt image.
+  { std::ofstream(fs::path(c.data.input_dir) / "zz.png") << "not a png"; }
+  { std::ofstream(fs::path(c.data.reference_dir) / "zz.png") << "not a png"; }
+  TrainOptions options;
+  options.interactive = 0;
+  options.events = (dir_ / "events.jsonl").string();
+  EXPECT_THROW(train_pix2pix(c, options), DataError);
+  const auto events = read_events(dir_ / "events.jsonl");
+  ASSERT_GE(events.size(), 2u);
+  const nlohmann::json& error = events[events.size() - 2];
+  EXPECT_EQ(error["event"], "error");
+  EXPECT_THAT(error["message"].get<std::string>(), HasSubstr("zz.png"));
+  EXPECT_EQ(events.back()["event"], "run_end");
+  EXPECT_EQ(events.back()["status"], "failed");
+  const nlohmann::json manifest = read_json(dir_ / "run" / "outputs.json");
+  EXPECT_EQ(manifest["status"], "failed");
+  EXPECT_THAT(manifest["reason"].get<std::string>(), HasSubstr("zz.png"));
 }
 
 }  // namespace
