@@ -15,6 +15,7 @@
 #include "img2img/core/error.h"
 #include "img2img/models/factory.h"
 #include "img2img/train/checkpoint.h"
+#include "support/opencv_onnx.h"
 #include "support/test_support.h"
 #include "unit/export/onnx_cases.h"
 
@@ -25,20 +26,7 @@ using ::testing::HasSubstr;
 
 constexpr double kTolerance = 1e-4;  ///< spec: max abs difference <= 1e-4
 
-/// Runs the ONNX file at `path` on `x` ([N, C, H, W] float32) in OpenCV DNN (CPU, OpenCV backend).
-torch::Tensor run_opencv(const fs::path& path, const torch::Tensor& x) {
-  cv::dnn::Net net = cv::dnn::readNetFromONNX(path.string());
-  net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
-  net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
-  const torch::Tensor xc = x.contiguous();
-  const std::vector<int> shape(xc.sizes().begin(), xc.sizes().end());
-  const cv::Mat blob(shape, CV_32F, xc.data_ptr<float>());
-  net.setInput(blob, kOnnxInputName);
-  const cv::Mat out = net.forward(kOnnxOutputName);
-  std::vector<int64_t> out_shape;
-  for (int i = 0; i < out.dims; ++i) out_shape.push_back(out.size[i]);
-  return torch::from_blob(const_cast<float*>(out.ptr<float>()), out_shape, torch::kFloat32).clone();
-}
+torch::Tensor run_opencv(const fs::path& path, const torch::Tensor& x) { return test::run_onnx_in_opencv(path, x); }
 
 double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
   EXPECT_EQ(a.sizes(), b.sizes());

@@ -20,6 +20,7 @@
 #include "img2img/train/cycle_gan_model.h"
 #include "img2img/train/cycle_gan_trainer.h"
 #include "img2img/train/image_pool.h"
+#include "support/opencv_onnx.h"
 #include "support/test_support.h"
 
 namespace img2img {
@@ -80,6 +81,7 @@ class CycleGanTest : public TempDirTest {
     c.output.run_dir = (dir_ / "run").string();
     c.output.model_save_rate = 2;
     c.device.device = "cpu";
+    c.device.cpu_threads = 1;  // tiny networks: one thread, no spinning against a busy machine
     return c;
   }
 };
@@ -186,6 +188,13 @@ TEST_F(CycleGanTest, FourCheckpointsTwoOnnxFilesAndIndexedRoundTrips) {
     EXPECT_TRUE(fs::exists(s.run_dir / "onnx" / fmt::format("generator_{}_000003.onnx", k)));
     UnetGenerator g(generator_options(checkpoint_config(meta)));
     load_weights(weights, *g);
+    g->eval();
+    // The ONNX file of index k is generator k: same output as the checkpoint ([0, 1] images in and out).
+    const torch::Tensor x = torch::rand({1, 3, 32, 32});
+    const torch::Tensor expected = (g(x * 2 - 1) + 1) / 2;
+    const fs::path onnx_file = s.run_dir / "onnx" / fmt::format("generator_{}_000003.onnx", k);
+    const torch::Tensor onnx = test::run_onnx_in_opencv(onnx_file, x);
+    EXPECT_LE((onnx - expected).abs().max().item<double>(), 1e-4) << "index " << k;
   }
   EXPECT_THAT([&] { read_checkpoint_meta(s.checkpoints[0], nullptr, 1); },
               ::testing::ThrowsMessage<CheckpointError>(HasSubstr("not index 1")));
