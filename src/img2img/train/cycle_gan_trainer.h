@@ -9,7 +9,9 @@ namespace img2img {
 /// train_pix2pix, but an iteration covers the larger domain while the smaller one is sampled at
 /// random (train.seed); checkpoints are {network} x {index} (four files per save), ONNX files both
 /// generators ({index} 0 and 1); tests report the mean cycle-reconstruction SSIM of both
-/// directions. `config` must be validated. Throws ConfigError for other input types or
+/// directions. summary.last holds means of both directions (g_l1 = mean cycle term, d_real =
+/// d_fake = mean D loss, ssim NaN); per-direction values are in plots/loss.csv and the events.
+/// `config` must be validated. options.stop_requested is not honoured yet. Throws ConfigError for other input types or
 /// options.resume (not available for unpaired runs yet), Error as train_pix2pix.
 TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& options = {});
 
