@@ -1,5 +1,9 @@
 #include <fmt/format.h>  // fmt::format
 
+#include <signal.h>  // sigaction
+#include <unistd.h>  // write, _exit
+
+#include <atomic>    // std::atomic
 #include <iostream>  // std::cout
 
 #include "img2img/cli/commands.h"
@@ -13,6 +17,32 @@
 #include "img2img/train/training_state.h"
 
 namespace img2img::cli {
+
+namespace {
+std::atomic<bool> g_stop_requested{false};
+std::atomic<int> g_stop_signal{0};
+
+// SIGINT/SIGTERM: the first asks train_pix2pix to stop after the current step (checkpoint +
+// manifest, exit 128 + signal); a second one exits at once. Only async-signal-safe calls here.
+extern "C" void on_stop_signal(int sig) {
+  if (g_stop_signal.exchange(sig) != 0) ::_exit(128 + sig);
+  g_stop_requested.store(true);
+  static const char kMessage[] =
+      "\nimg2img: stop requested; finishing the current step and writing a checkpoint "
+      "(send the signal again to exit at once)\n";
+  const ssize_t ignored = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+  (void)ignored;
+}
+
+void install_stop_handlers() {
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
+}
+}  // namespace
 
 Command setup_train(CLI::App& app) {
   CLI::App* sub = app.add_subcommand(
@@ -58,17 +88,24 @@ Command setup_train(CLI::App& app) {
             }
             if (*plain) options.interactive = 0;
             options.events = *events;
+            options.stop_requested = &g_stop_requested;
+            install_stop_handlers();
             const TrainSummary s = is_unpaired(config.data.input_type) ? train_cycle_gan(config, options)
                                                                        : train_pix2pix(config, options);
+            // Interrupted runs exit 128 + signal (130 SIGINT, 143 SIGTERM), as shells report them.
+            const int code = s.interrupted ? 128 + g_stop_signal.load() : 0;
             // With events on stdout, stdout stays pure JSON Lines (run_end carries the same facts).
-            if (*events == "-") return 0;
+            if (*events == "-") return code;
             std::cout << fmt::format("run folder: {}\n", s.run_dir.string());
             if (!s.final_generator.empty()) std::cout << fmt::format("generator: {}\n", s.final_generator.string());
             if (!s.final_onnx.empty()) std::cout << fmt::format("onnx: {}\n", s.final_onnx.string());
             if (s.test_ssim > -2) std::cout << fmt::format("test SSIM: {:.4f}\n", s.test_ssim);
             std::cout << fmt::format("outputs: {}\n", s.outputs_manifest.string());
             if (s.stopped_early) std::cout << fmt::format("stopped early: {}\n", s.stop_reason);
-            return 0;
+            if (s.interrupted)
+              std::cout << fmt::format("{}; resume with: img2img train --resume {}\n", s.stop_reason,
+                                       s.run_dir.string());
+            return code;
           }};
 }
 

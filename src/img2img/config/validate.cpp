@@ -2,7 +2,11 @@
 
 #include <fmt/format.h>  // fmt::format
 
+#include <unistd.h>  // access
+
 #include <algorithm>   // std::find
+#include <cerrno>      // errno
+#include <cstring>     // std::strerror
 #include <filesystem>  // std::filesystem::exists
 #include <regex>       // std::regex_match
 
@@ -57,6 +61,27 @@ struct Checker {
     if (!(v >= 0.0)) fail("{} = {}: expected >= 0", key, v);
   }
 };
+
+// The folder `tmpl` names (expanded for now) must be creatable: its nearest existing ancestor is a
+// writable folder. Catches read-only locations and a path through a file before any training.
+void check_writable_dir(Checker& c, const char* key, const std::string& tmpl) {
+  std::string expanded;
+  try {
+    expanded = expand_template(tmpl, date_time_template_values());
+  } catch (const ConfigError&) {  // bad template names / unset variables: reported by their own checks
+    return;
+  }
+  std::error_code ec;
+  fs::path q = expanded;
+  while (!q.empty() && !fs::exists(q, ec) && q != q.parent_path()) q = q.parent_path();
+  if (q.empty()) q = ".";
+  if (!fs::is_directory(q, ec))
+    c.fail("{} = '{}': cannot create '{}' because '{}' is a file, not a folder. Choose another {}.", key, tmpl,
+           expanded, q.string(), key);
+  else if (::access(q.c_str(), W_OK | X_OK) != 0)
+    c.fail("{} = '{}': cannot create '{}': folder '{}' is not writable ({}). Choose a writable {}.", key, tmpl,
+           expanded, q.string(), std::strerror(errno), key);
+}
 
 void check_source(Checker& c, const DataSource& s, const std::string& sec, bool check_paths) {
   c.int_min((sec + ".batch_size").c_str(), s.batch_size, 1);
@@ -181,6 +206,7 @@ std::vector<std::string> config_problems(const RunConfig& cfg, const ValidateOpt
   c.int_min("output.onnx_save_rate", o.onnx_save_rate, 0, " (0 = only the last iteration)");
   c.int_range("output.onnx_opset", o.onnx_opset, 11, 17);
   if (o.run_dir.empty()) c.fail("output.run_dir is empty; expected a folder, e.g. runs/{{date}}-{{time}}");
+  if (options.check_paths && !o.run_dir.empty()) check_writable_dir(c, "output.run_dir", o.run_dir);
 
   // path templates: every {name} must be allowed for its key
   for (const auto& k : config_keys()) {

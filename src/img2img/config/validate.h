@@ -9,7 +9,7 @@ namespace img2img {
 
 /// What validate_config checks beyond values and ranges.
 struct ValidateOptions {
-  bool check_paths = true;  ///< data / test paths must be set and exist (off for `img2img config`)
+  bool check_paths = true;  ///< data / test paths must exist, output.run_dir be creatable (off for `img2img config`)
 };
 
 /// Every problem with `config` (ranges, combinations, path templates, missing data paths), one

@@ -51,6 +51,21 @@ void plot_iteration(PlotWriter& plots, int64_t iteration, const StepStats& m) {
   plots.add("score", "generated", iteration, m.score_fake);
 }
 
+// Throws (before anything is saved) if a weight or buffer of `module` is NaN/inf, so a diverged
+// model never overwrites or adds to the good checkpoints.
+void check_finite_weights(const torch::nn::Module& module, const char* network, int64_t iteration) {
+  torch::NoGradGuard no_grad;
+  auto check = [&](const std::string& name, const torch::Tensor& t) {
+    if (t.is_floating_point() && !torch::isfinite(t).all().item<bool>())
+      throw Error(fmt::format("iteration {}: the {} weights became NaN/inf ('{}'); training diverged. Nothing was "
+                              "saved for this iteration: the checkpoints already written are the last good ones. "
+                              "Lower train.learning_rate or check the data for NaN/inf pixels (float images).",
+                              iteration, network, name));
+  };
+  for (const auto& p : module.named_parameters(/*recurse=*/true)) check(p.key(), p.value());
+  for (const auto& b : module.named_buffers(/*recurse=*/true)) check(b.key(), b.value());
+}
+
 // Saves generator and discriminator weights at output.model_path; lists them in the manifest.
 void save_checkpoints(const RunConfig& config, Pix2PixModel& model, int64_t iteration,
                       std::map<std::string, std::string> values, const std::string& config_toml,
@@ -176,6 +191,7 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
       }
       StepStats mean;
       const auto it_start = Clock::now();
+      int64_t steps_done = 0;
       for (int64_t step = 0; step < steps_per_it; ++step) {
         const int64_t begin = step * batch, end = std::min(n, begin + batch);
         const torch::Tensor idx = torch::from_blob(order.data() + begin, {end - begin}, torch::kInt64)
@@ -199,28 +215,44 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
                                     "{:.1f} img/s  ETA {}",
                                     it + 1, max_it, step + 1, steps_per_it, s.g_gan, s.g_l1, s.d_real, s.d_fake, rate,
                                     format_duration(remaining)));
+        steps_done = step + 1;
+        if (options.stop_requested != nullptr && options.stop_requested->load()) {
+          summary.interrupted = true;
+          break;
+        }
       }
-      const int64_t iteration = it + 1;
-      const double it_seconds = std::chrono::duration<double>(Clock::now() - it_start).count();
-      const double images_per_s = static_cast<double>(n) / std::max(it_seconds, 1e-9);
-      summary.last = mean;
-      summary.iterations = iteration;
-      const double eta = it_seconds * static_cast<double>(max_it - iteration);
-      progress.line(fmt::format("iteration {}/{}  lr {:.3g}  G_GAN {:.4f}  G_L1 {:.4f}  D_real {:.4f}  D_fake {:.4f}  "
-                                "D(real) {:.3f}  D(fake) {:.3f}  SSIM {:.4f}  {:.1f} img/s  ETA {}",
-                                iteration, max_it, lr, mean.g_gan, mean.g_l1, mean.d_real, mean.d_fake,
-                                mean.score_real, mean.score_fake, mean.ssim, images_per_s, format_duration(eta)));
-      events.emit("iteration", {{"iteration", iteration},     {"max_iterations", max_it},
-                                {"lr", lr},                   {"g_gan", number(mean.g_gan)},
-                                {"g_l1", number(mean.g_l1)},  {"d_real", number(mean.d_real)},
-                                {"d_fake", number(mean.d_fake)}, {"score_real", number(mean.score_real)},
-                                {"score_fake", number(mean.score_fake)}, {"train_ssim", number(mean.ssim)},
-                                {"images_per_s", images_per_s}, {"seconds", it_seconds},
-                                {"eta_s", eta}});
-      plot_iteration(plots, iteration, mean);
+      // Interrupted inside an iteration: the weights hold its first steps, but the checkpoint is
+      // labelled with the last completed iteration (--resume repeats the interrupted one in full).
+      const bool partial = summary.interrupted && steps_done < steps_per_it;
+      const int64_t iteration = partial ? it : it + 1;
+      if (summary.interrupted) {
+        summary.stop_reason = partial ? fmt::format("interrupted in iteration {} after step {} of {}", it + 1,
+                                                    steps_done, steps_per_it)
+                                      : fmt::format("interrupted after iteration {}", it + 1);
+        progress.line(summary.stop_reason + "; writing a checkpoint and the manifest");
+      }
+      if (!partial) {
+        const double it_seconds = std::chrono::duration<double>(Clock::now() - it_start).count();
+        const double images_per_s = static_cast<double>(n) / std::max(it_seconds, 1e-9);
+        summary.last = mean;
+        summary.iterations = iteration;
+        const double eta = it_seconds * static_cast<double>(max_it - iteration);
+        progress.line(fmt::format("iteration {}/{}  lr {:.3g}  G_GAN {:.4f}  G_L1 {:.4f}  D_real {:.4f}  D_fake {:.4f}  "
+                                  "D(real) {:.3f}  D(fake) {:.3f}  SSIM {:.4f}  {:.1f} img/s  ETA {}",
+                                  iteration, max_it, lr, mean.g_gan, mean.g_l1, mean.d_real, mean.d_fake,
+                                  mean.score_real, mean.score_fake, mean.ssim, images_per_s, format_duration(eta)));
+        events.emit("iteration", {{"iteration", iteration},     {"max_iterations", max_it},
+                                  {"lr", lr},                   {"g_gan", number(mean.g_gan)},
+                                  {"g_l1", number(mean.g_l1)},  {"d_real", number(mean.d_real)},
+                                  {"d_fake", number(mean.d_fake)}, {"score_real", number(mean.score_real)},
+                                  {"score_fake", number(mean.score_fake)}, {"train_ssim", number(mean.ssim)},
+                                  {"images_per_s", images_per_s}, {"seconds", it_seconds},
+                                  {"eta_s", eta}});
+        plot_iteration(plots, iteration, mean);
+      }
 
-      bool last = iteration == max_it;
-      if (tester && (iteration % config.test.frequency == 0 || last)) {
+      bool last = iteration == max_it || summary.interrupted;
+      if (tester && !summary.interrupted && (iteration % config.test.frequency == 0 || last)) {
         const TestResult t = tester->run(model.generator, iteration, values);
         summary.test_ssim = t.ssim;
         plots.add("ssim", "test", iteration, t.ssim);
@@ -242,12 +274,19 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
 
       const int64_t rate = config.output.model_save_rate;
       if (!config.output.model_path.empty() && (last || (rate > 0 && iteration % rate == 0))) {
+        check_finite_weights(*model.generator, "generator", iteration);
+        check_finite_weights(*model.discriminator, "discriminator", iteration);
         save_checkpoints(config, model, iteration, values, config_toml, dataset, *manifest, summary);
         save_training_state(summary.checkpoints.end()[-2], summary.checkpoints.back(), model, iteration, rng, device);
+        for (const auto& [weights, network] : {std::pair{summary.checkpoints.end()[-2], "generator"},
+                                               std::pair{summary.checkpoints.back(), "discriminator"}})
+          manifest->add("checkpoint_state", training_state_path(weights), network, 0, iteration);
         progress.line(fmt::format("checkpoint: {}", summary.final_generator.string()));
       }
       const int64_t onnx_rate = config.output.onnx_save_rate;
-      if (!config.output.onnx_path.empty() && (last || (onnx_rate > 0 && iteration % onnx_rate == 0))) {
+      if (!config.output.onnx_path.empty() && !summary.interrupted &&
+          (last || (onnx_rate > 0 && iteration % onnx_rate == 0))) {
+        check_finite_weights(*model.generator, "generator", iteration);
         summary.final_onnx = save_onnx(config, model, iteration, values);
         manifest->add("onnx", summary.final_onnx, "generator", 0, iteration);
         progress.line(fmt::format("onnx: {}", summary.final_onnx.string()));
@@ -257,10 +296,13 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
       if (last) break;
     }
     summary.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    const std::string status = summary.stopped_early ? "stopped_early" : "finished";
+    const std::string status = summary.interrupted     ? "interrupted"
+                               : summary.stopped_early ? "stopped_early"
+                                                       : "finished";
     manifest->finish(status, summary.stop_reason, summary.iterations);
     progress.line(fmt::format("done: {} iterations in {}{}; final G_L1 {:.4f}", summary.iterations,
-                              format_duration(summary.seconds), summary.stopped_early ? " (stopped early)" : "",
+                              format_duration(summary.seconds),
+                              summary.interrupted ? " (interrupted)" : summary.stopped_early ? " (stopped early)" : "",
                               summary.last.g_l1));
     events.emit("run_end", {{"status", status},
                             {"reason", summary.stop_reason},

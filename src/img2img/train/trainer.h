@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>      // std::atomic
 #include <filesystem>  // std::filesystem::path
 #include <optional>    // std::optional
 #include <string>      // std::string
@@ -23,6 +24,7 @@ struct TrainSummary {
   double test_ssim = -2;                           ///< mean SSIM of the last test; -2 if never tested
   bool stopped_early = false;                      ///< test.target_ssim was reached
   std::string stop_reason;                         ///< why it stopped early ("" otherwise)
+  bool interrupted = false;                        ///< *TrainOptions::stop_requested ended the run
   std::filesystem::path outputs_manifest;          ///< <run_dir>/outputs.json
 };
 
@@ -33,6 +35,10 @@ struct TrainOptions {
   /// Continue from this checkpoint (find_resume_point; config checked by check_resume_config):
   /// weights, optimiser and RNG states are restored and iterations continue after its iteration.
   std::optional<ResumePoint> resume;
+  /// Checked after every training step (e.g. set by a SIGINT handler). Once true, the run stops:
+  /// it writes a checkpoint (labelled with the last completed iteration) and the manifest with
+  /// status "interrupted", and returns with TrainSummary::interrupted set. nullptr = never.
+  const std::atomic<bool>* stop_requested = nullptr;
 };
 
 /// Trains a paired (pix2pix) model as configured: creates the run folder (config.toml, train.log,
@@ -41,6 +47,8 @@ struct TrainOptions {
 /// test.frequency iterations (stopping early once test.target_ssim is reached; the final outputs
 /// are still written), and plots every plot.rate iterations. `config` must already be validated.
 /// Throws Error on data, write or divergence problems (after an "error" event and a "failed" manifest).
+/// A non-finite loss or weight stops the run before anything is saved, so the checkpoints already
+/// written stay the last good ones; NaN/inf weights are never written.
 TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options = {});
 
 /// The run folder for `config` (output.run_dir with {date} and {time} of now, env vars expanded).

@@ -5,6 +5,7 @@
 #include <fmt/format.h>               // fmt::format
 #include <torch/serialize/archive.h>  // torch::serialize::{Input,Output}Archive
 
+#include <algorithm>  // std::sort
 #include <sstream>  // std::stringstream
 #include <vector>   // std::vector
 
@@ -86,7 +87,46 @@ void save_training_state(const fs::path& generator_weights, const fs::path& disc
   write_file_atomic(training_state_path(discriminator_weights), archive_bytes(archive));
 }
 
+namespace {
+// A run folder's generator checkpoints (X.json), newest iteration first.
+std::vector<fs::path> generator_metas_newest_first(const fs::path& dir) {
+  std::vector<std::pair<int64_t, fs::path>> found;
+  std::error_code ec;
+  for (const auto& e : fs::recursive_directory_iterator(dir, ec)) {
+    if (e.path().extension() != ".json") continue;
+    try {
+      const CheckpointMeta m = read_checkpoint_meta(e.path());
+      if (m.network == "generator" && m.index == 0) found.emplace_back(m.iteration, e.path());
+    } catch (const Error&) {  // not a checkpoint (outputs.json, ...)
+    }
+  }
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<fs::path> out;
+  for (auto& f : found) out.push_back(std::move(f.second));
+  return out;
+}
+}  // namespace
+
 ResumePoint find_resume_point(const fs::path& run_or_checkpoint) {
+  std::error_code ec;
+  if (fs::is_directory(run_or_checkpoint, ec)) {
+    // A run killed while writing a checkpoint leaves its newest one incomplete (no training state or
+    // discriminator yet): resume from the newest complete one.
+    const std::vector<fs::path> metas = generator_metas_newest_first(run_or_checkpoint);
+    for (size_t i = 0; i + 1 < metas.size(); ++i) {
+      try {
+        ResumePoint point = find_resume_point(metas[i]);
+        point.origin = run_or_checkpoint;
+        return point;
+      } catch (const CheckpointError&) {
+      }
+    }
+    if (!metas.empty()) {
+      ResumePoint point = find_resume_point(metas.back());
+      point.origin = run_or_checkpoint;
+      return point;
+    }
+  }
   ResumePoint point;
   point.origin = run_or_checkpoint;
   const CheckpointMeta meta = read_checkpoint_meta(run_or_checkpoint, &point.generator_weights);

@@ -36,7 +36,8 @@ struct ResumePoint {
 /// The resume point of `run_or_checkpoint`: a run folder (its newest generator checkpoint), a
 /// generator X.pt or its X.json. Throws CheckpointError naming the file when the metadata, the
 /// X.optim.pt training state (checkpoints written before resume existed) or the discriminator
-/// checkpoint is missing.
+/// checkpoint is missing. In a run folder, an incomplete newest checkpoint (a run killed while
+/// writing it) is skipped for the newest complete one.
 ResumePoint find_resume_point(const std::filesystem::path& run_or_checkpoint);
 
 /// Checks a resumed run's resolved config against the checkpoint's (point.config_toml): every architecture key

@@ -1,0 +1,278 @@
+// Bad input through the `img2img` binary: each case exits 1 with an "error:" line naming the file
+// or value (never "internal error", an abort or a backtrace); odd but valid images train.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>      // fmt::format
+#include <opencv2/core.hpp>  // cv::Mat, cv::RNG
+
+#include <fstream>  // std::ofstream
+
+#include "img2img/core/atomic_file.h"
+#include "img2img/data/image_io.h"
+#include "support/test_support.h"
+
+namespace img2img {
+namespace {
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+uint32_t crc32(const std::string& bytes) {
+  uint32_t c = 0xFFFFFFFFu;
+  for (unsigned char b : bytes) {
+    c ^= b;
+    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+  }
+  return ~c;
+}
+
+std::string be32(uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
+}
+
+// An 8-bit gray + alpha PNG (2 channels, which cv::imwrite cannot write): zlib stored blocks.
+std::string gray_alpha_png(int w, int h) {
+  std::string raw;
+  for (int y = 0; y < h; ++y) {
+    raw += '\0';  // filter: none
+    for (int x = 0; x < w; ++x) raw += {static_cast<char>(x * 8 + y), static_cast<char>(200)};
+  }
+  std::string z = "\x78\x01";
+  uint32_t a = 1, b = 0;
+  for (unsigned char ch : raw) a = (a + ch) % 65521, b = (b + a) % 65521;
+  for (size_t pos = 0; pos < raw.size() || pos == 0; pos += 65535) {
+    const size_t n = std::min<size_t>(65535, raw.size() - pos);
+    z += static_cast<char>(pos + n >= raw.size() ? 1 : 0);
+    z += {static_cast<char>(n & 0xFF), static_cast<char>(n >> 8), static_cast<char>(~n & 0xFF),
+          static_cast<char>((~n >> 8) & 0xFF)};
+    z += raw.substr(pos, n);
+  }
+  z += be32((b << 16) | a);
+  auto chunk = [](const std::string& type, const std::string& data) {
+    return be32(static_cast<uint32_t>(data.size())) + type + data + be32(crc32(type + data));
+  };
+  const std::string ihdr = be32(static_cast<uint32_t>(w)) + be32(static_cast<uint32_t>(h)) + std::string("\x08\x04\0\0\0", 5);
+  return std::string("\x89PNG\r\n\x1a\n", 8) + chunk("IHDR", ihdr) + chunk("IDAT", z) + chunk("IEND", "");
+}
+
+class BadInputCliTest : public test::TempDirTest {
+ protected:
+  void SetUp() override {
+    TempDirTest::SetUp();
+    in_ = dir_ / "in", ref_ = dir_ / "ref";
+    for (int i = 0; i < 3; ++i) add_pair(fmt::format("{}", i), 32, 32, 3);
+  }
+
+  // A random image pair `name`.png of w x h pixels and `channels` channels in in/ and ref/.
+  void add_pair(const std::string& name, int w, int h, int channels, PixelDepth depth = PixelDepth::k8,
+                const std::string& ext = ".png") {
+    cv::Mat x(h, w, CV_32FC(channels));
+    cv::RNG rng(static_cast<uint64_t>(w * 131 + h * 7 + channels));
+    rng.fill(x, cv::RNG::UNIFORM, 0.0, 1.0);
+    write_image(in_ / (name + ext), x, depth);
+    write_image(ref_ / (name + ext), x, depth);
+  }
+
+  static void write_bytes(const fs::path& path, const std::string& bytes) {
+    fs::create_directories(path.parent_path());
+    std::ofstream(path, std::ios::binary) << bytes;
+  }
+
+  // Runs `img2img train` on the tiny model with `flags` appended (a --key=value there replaces the
+  // default one); returns the exit code.
+  int train(const std::string& flags, std::string* out) {
+    const std::vector<std::pair<std::string, std::string>> defaults = {
+        {"--data.input_dir", in_.string()},
+        {"--data.reference_dir", ref_.string()},
+        {"--data.image_size", "32"},
+        {"--generator.layers", "5"},
+        {"--generator.initial_layer_size", "8"},
+        {"--discriminator.layers", "2"},
+        {"--discriminator.initial_layer_size", "8"},
+        {"--train.max_iterations", "1"},
+        {"--output.run_dir", (dir_ / "run").string()},
+        {"--output.onnx_path", "''"},
+        {"--plot.type", "disabled"},
+        {"--test.enabled", "false"},
+        {"--device.device", "cpu"}};
+    std::string cmd = test::img2img_binary() + " train --plain-progress";
+    for (const auto& [key, value] : defaults)
+      if (flags.find(key + "=") == std::string::npos) cmd += " " + key + " " + value;
+    return test::run_command(cmd + " " + flags, out);
+  }
+
+  // A user error: exit 1, "error: " plus every expected fragment, no crash markers.
+  static void expect_user_error(int code, const std::string& out, const std::vector<std::string>& fragments) {
+    EXPECT_EQ(code, 1) << out;
+    EXPECT_THAT(out, HasSubstr("error: ")) << out;
+    for (const auto& f : fragments) EXPECT_THAT(out, HasSubstr(f)) << out;
+    expect_no_crash(out);
+  }
+  static void expect_no_crash(const std::string& out) {
+    for (const char* bad : {"internal error", "terminate called", "Exception raised from", "Aborted", "Segmentation"})
+      EXPECT_THAT(out, Not(HasSubstr(bad))) << out;
+  }
+
+  fs::path in_, ref_;
+};
+
+TEST_F(BadInputCliTest, MissingAndEmptyFoldersAreNamed) {
+  std::string out;
+  expect_user_error(train("--data.input_dir=" + (dir_ / "nope").string(), &out), out, {(dir_ / "nope").string()});
+  fs::create_directories(dir_ / "empty");
+  expect_user_error(train("--data.input_dir=" + (dir_ / "empty").string(), &out), out,
+                    {(dir_ / "empty").string(), "no images"});
+}
+
+TEST_F(BadInputCliTest, ClutterOnlyFolderHasNoImages) {
+  const fs::path clutter = dir_ / "clutter";
+  for (const char* name : {".DS_Store", "._0.png", "Thumbs.db", "notes.txt", ".hidden.png"})
+    write_bytes(clutter / name, "x");
+  std::string out;
+  expect_user_error(train("--data.input_dir=" + clutter.string(), &out), out, {clutter.string(), "no images"});
+}
+
+TEST_F(BadInputCliTest, ClutterIsIgnoredAndCounted) {
+  for (const char* name : {".DS_Store", "._0.png", "Thumbs.db", "notes.txt"}) write_bytes(in_ / name, "x");
+  std::string out;
+  EXPECT_EQ(train("", &out), 0) << out;
+  EXPECT_THAT(read_file(dir_ / "run" / "train.log"), HasSubstr("ignored"));
+}
+
+TEST_F(BadInputCliTest, UnmatchedNamesListUpToTenAndTheCount) {
+  for (int i = 0; i < 12; ++i) add_pair(fmt::format("only{:02d}", i), 32, 32, 3);
+  for (int i = 0; i < 12; ++i) fs::remove(ref_ / fmt::format("only{:02d}.png", i));
+  std::string out;
+  expect_user_error(train("", &out), out, {"only00", "only09", "12"});
+  EXPECT_THAT(out, Not(HasSubstr("only11"))) << out;
+}
+
+TEST_F(BadInputCliTest, SameStemDifferentExtensionsIsAnError) {
+  add_pair("dup", 32, 32, 3);
+  fs::copy_file(in_ / "dup.png", in_ / "dup.tif");
+  std::string out;
+  expect_user_error(train("", &out), out, {"dup.png", "dup.tif"});
+}
+
+TEST_F(BadInputCliTest, EmptyTruncatedCorruptAndUnsupportedFilesAreNamed) {
+  const std::string png = read_file(in_ / "0.png");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"empty.png", ""},
+      {"truncated.png", png.substr(0, png.size() / 2)},
+      {"corrupt.png", std::string(300, '\x5a')},
+      {"gif.png", std::string("GIF89a\x01\x00\x01\x00\x00\x00\x00;", 19)},
+  };
+  for (const auto& [name, bytes] : cases) {
+    SCOPED_TRACE(name);
+    write_bytes(in_ / name, bytes);
+    fs::copy_file(in_ / "0.png", ref_ / name, fs::copy_options::overwrite_existing);
+    std::string out;
+    expect_user_error(train("", &out), out, {name});
+    fs::remove(in_ / name);
+    fs::remove(ref_ / name);
+  }
+}
+
+TEST_F(BadInputCliTest, MixedChannelsDepthsAndSizesTrain) {
+  // 1-4 channels, 16-bit and float, non-square, odd-sized and smaller than image_size: all valid.
+  add_pair("gray", 32, 32, 1);
+  write_bytes(in_ / "two.png", gray_alpha_png(32, 32));
+  write_bytes(ref_ / "two.png", gray_alpha_png(32, 32));
+  ASSERT_GE(read_image(in_ / "two.png").channels, 2);  // OpenCV decodes gray+alpha as 4 channels
+  add_pair("rgba", 32, 32, 4);
+  add_pair("deep", 32, 32, 3, PixelDepth::k16);
+  add_pair("float", 32, 32, 3, PixelDepth::kFloat, ".tif");
+  add_pair("wide", 45, 21, 3);
+  add_pair("small", 9, 9, 3);
+  std::string out;
+  EXPECT_EQ(train("--data.channel_count=3", &out), 0) << out;
+  expect_no_crash(out);
+}
+
+TEST_F(BadInputCliTest, PairWithDifferentAspectIsNamed) {
+  add_pair("odd", 32, 32, 3);
+  write_image(ref_ / "odd.png", cv::Mat(16, 40, CV_32FC3, cv::Scalar(0.5, 0.5, 0.5)), PixelDepth::k8);
+  std::string out;
+  expect_user_error(train("", &out), out, {"odd.png", "aspect"});
+}
+
+TEST_F(BadInputCliTest, CompositeWithOddWidthIsNamed) {
+  write_image(dir_ / "comp" / "a.png", cv::Mat(32, 63, CV_32FC3, cv::Scalar(0.5, 0.5, 0.5)), PixelDepth::k8);
+  std::string out;
+  expect_user_error(
+      train("--data.input_type=composite_paired --data.composite_dir=" + (dir_ / "comp").string(), &out), out,
+      {"a.png", "odd width"});
+}
+
+TEST_F(BadInputCliTest, ConfigProblemsAreAllNamed) {
+  const fs::path toml = dir_ / "bad.toml";
+  write_file_atomic(toml, "[train]\nlearning_rat = 0.1\n[nosuchsection]\nx = 1\n");
+  std::string out;
+  expect_user_error(train("--config " + toml.string(), &out), out, {"learning_rat", "nosuchsection"});
+  write_file_atomic(toml, "[train]\nmax_iterations = \"many\"\n");
+  expect_user_error(train("--config " + toml.string(), &out), out, {"train.max_iterations"});
+
+  const std::vector<std::pair<std::string, std::string>> flags = {
+      {"--train.learning_rate=nan", "train.learning_rate"},
+      {"--train.learning_rate=inf", "train.learning_rate"},
+      {"--train.learning_rate=-1", "train.learning_rate"},
+      {"--data.flip_horizontal=1.5", "data.flip_horizontal"},
+      {"--data.crop=-0.5", "data.crop"},
+      {"--data.crop=1", "data.crop"},
+      {"--generator.layers=9", "generator.layers"},
+      {"--output.model_path={run_dir}/{nosuch}.pt", "{nosuch}"},
+      {"--train.max_iterations=abc", "train.max_iterations"},
+  };
+  for (const auto& [flag, fragment] : flags) {
+    SCOPED_TRACE(flag);
+    const int code = train(flag, &out);
+    EXPECT_NE(code, 0) << out;
+    EXPECT_THAT(out, HasSubstr(fragment)) << out;
+    expect_no_crash(out);
+  }
+}
+
+TEST_F(BadInputCliTest, UnwritableRunDirIsReportedBeforeTraining) {
+  write_bytes(dir_ / "afile", "x");
+  std::string out;
+  expect_user_error(train("--output.run_dir=" + (dir_ / "afile" / "run").string(), &out), out,
+                    {"output.run_dir", (dir_ / "afile").string()});
+  EXPECT_THAT(out, Not(HasSubstr("iteration 1/")));
+}
+
+TEST_F(BadInputCliTest, BadCheckpointsAreNamed) {
+  std::string out;
+  ASSERT_EQ(train("", &out), 0) << out;
+  fs::path generator;
+  for (const auto& e : fs::recursive_directory_iterator(dir_ / "run"))
+    if (e.path().filename().string().rfind("generator", 0) == 0 && e.path().extension() == ".pt" &&
+        e.path().string().find(".optim") == std::string::npos)
+      generator = e.path();
+  ASSERT_FALSE(generator.empty());
+  const std::string bin = test::img2img_binary();
+  const fs::path image = in_ / "0.png", outdir = dir_ / "out";
+
+  // A file that is no checkpoint at all.
+  expect_user_error(test::run_command(fmt::format("{} export --checkpoint {} --output {}", bin, image.string(),
+                                                  (dir_ / "g.onnx").string()),
+                                      &out),
+                    out, {image.string()});
+  // Truncated weights beside valid metadata.
+  const std::string bytes = read_file(generator);
+  write_file_atomic(generator, bytes.substr(0, bytes.size() / 3));
+  expect_user_error(test::run_command(fmt::format("{} export --checkpoint {} --output {}", bin, generator.string(),
+                                                  (dir_ / "g.onnx").string()),
+                                      &out),
+                    out, {generator.string()});
+  expect_user_error(train("--resume " + generator.string() + " --train.max_iterations=3", &out), out,
+                    {generator.string()});
+  // Another architecture: the contradicting key is named with both values.
+  write_file_atomic(generator, bytes);
+  expect_user_error(train("--resume " + generator.string() + " --train.max_iterations=3 --generator.layers=4", &out),
+                    out, {"generator.layers = 4", "generator.layers = 5"});
+}
+
+}  // namespace
+}  // namespace img2img

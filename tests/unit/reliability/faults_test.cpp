@@ -1,0 +1,315 @@
+// Faults during training: SIGINT/SIGTERM (checkpoint + manifest, exit 130/143; a second signal
+// exits at once), kill -9 at many points (what is left loads and resumes), non-finite losses
+// (stop naming the iteration, good checkpoints kept, no NaN weights written) and a full disk.
+
+#include <fcntl.h>      // open
+#include <signal.h>     // kill, SIGINT, SIGTERM, SIGKILL
+#include <sys/mount.h>  // mount, umount2
+#include <sys/wait.h>   // waitpid
+#include <unistd.h>     // fork, execv
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>          // fmt::format
+#include <nlohmann/json.hpp>     // nlohmann::json
+#include <opencv2/core.hpp>      // cv::Mat, cv::RNG
+
+#include <chrono>   // std::chrono
+#include <thread>   // std::this_thread::sleep_for
+
+#include "img2img/core/atomic_file.h"
+#include "img2img/core/error.h"
+#include "img2img/data/image_io.h"
+#include "img2img/models/factory.h"
+#include "img2img/train/checkpoint.h"
+#include "img2img/train/trainer.h"
+#include "img2img/train/training_state.h"
+#include "support/test_support.h"
+
+namespace img2img {
+namespace {
+namespace fs = std::filesystem;
+using ::testing::AnyOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// Starts `args` (args[0] = executable) with stdout and stderr to `log`; returns its pid.
+pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  const std::string log_path = log.string();
+  const pid_t pid = ::fork();
+  if (pid == 0) {  // only async-signal-safe calls until exec
+    const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// Exit code of `pid` (128 + signal if a signal ended it); kills it and returns -1 after `timeout_s`.
+int wait_exit(pid_t pid, double timeout_s) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  int status = 0;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > end) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Generator checkpoint metadata files (X.json) below `dir`.
+std::vector<fs::path> generator_metas(const fs::path& dir) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (const auto& e : fs::recursive_directory_iterator(dir, ec))
+    if (e.path().extension() == ".json" && e.path().filename().string().rfind("generator", 0) == 0)
+      out.push_back(e.path());
+  return out;
+}
+
+// Waits until a generator checkpoint exists below `dir` (true) or `timeout_s` passes.
+bool wait_for_checkpoint(const fs::path& dir, double timeout_s) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  while (std::chrono::steady_clock::now() < end) {
+    if (!generator_metas(dir).empty()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+std::string manifest_status(const fs::path& run) {
+  return nlohmann::json::parse(read_file(run / "outputs.json")).value("status", "");
+}
+
+class FaultsTest : public test::TempDirTest {
+ protected:
+  // 8 random 32 px RGB pairs (reference = 1 - input), 8-bit PNG.
+  void make_data() {
+    cv::RNG rng(3);
+    for (int i = 0; i < 8; ++i) {
+      cv::Mat x(32, 32, CV_32FC3);
+      rng.fill(x, cv::RNG::UNIFORM, 0.0, 1.0);
+      write_image(dir_ / "in" / fmt::format("{}.png", i), x, PixelDepth::k8);
+      write_image(dir_ / "ref" / fmt::format("{}.png", i), cv::Scalar(1, 1, 1) - x, PixelDepth::k8);
+    }
+  }
+
+  // A tiny model saving a checkpoint every iteration, for `iterations` iterations.
+  RunConfig small_config(const fs::path& run, int64_t iterations) {
+    RunConfig c;
+    c.data.input_dir = (dir_ / "in").string(), c.data.reference_dir = (dir_ / "ref").string();
+    c.data.image_size = 32, c.data.batch_size = 4;
+    c.generator.layers = 5, c.generator.initial_layer_size = 8;
+    c.discriminator.layers = 2, c.discriminator.initial_layer_size = 8;
+    c.train.max_iterations = iterations;
+    c.output.run_dir = run.string();
+    c.output.model_save_rate = 1;
+    c.output.onnx_path = "";
+    c.plot.type = PlotType::kDisabled;
+    c.test.enabled = false;
+    c.device.device = "cpu";
+    return c;
+  }
+
+  // `img2img train` on the tiny model, a checkpoint every iteration, practically endless.
+  std::vector<std::string> train_args(const fs::path& run) {
+    return {test::img2img_binary(),
+            "train",
+            "--plain-progress",
+            "--data.input_dir=" + (dir_ / "in").string(),
+            "--data.reference_dir=" + (dir_ / "ref").string(),
+            "--data.image_size=32",
+            "--data.batch_size=4",
+            "--generator.layers=5",
+            "--generator.initial_layer_size=8",
+            "--discriminator.layers=2",
+            "--discriminator.initial_layer_size=8",
+            "--train.max_iterations=1000000",
+            "--output.run_dir=" + run.string(),
+            "--output.model_save_rate=1",
+            "--output.onnx_path",  // "--key=" with nothing after '=' would take the next argument
+            "",
+            "--plot.type=disabled",
+            "--test.enabled=false",
+            "--device.device=cpu",
+            "--device.cpu_threads=1"};
+  }
+
+  // Every generator/discriminator checkpoint below `run` with metadata loads into its architecture.
+  static void expect_checkpoints_load(const fs::path& run) {
+    std::error_code ec;
+    for (const auto& e : fs::recursive_directory_iterator(run, ec)) {
+      if (e.path().extension() != ".json" || e.path().filename() == "outputs.json") continue;
+      fs::path weights;
+      const CheckpointMeta meta = read_checkpoint_meta(e.path(), &weights);
+      const RunConfig c = checkpoint_config(meta);
+      if (meta.network == "generator") {
+        UnetGenerator g(generator_options(c));
+        EXPECT_NO_THROW(load_weights(weights, *g)) << weights;
+      } else {
+        PatchDiscriminator d(discriminator_options(c));
+        EXPECT_NO_THROW(load_weights(weights, *d)) << weights;
+      }
+    }
+  }
+};
+
+TEST_F(FaultsTest, SignalWritesCheckpointAndManifestThenExitsWithDistinctCode) {
+  make_data();
+  for (const int sig : {SIGINT, SIGTERM}) {
+    SCOPED_TRACE(sig);
+    const fs::path run = dir_ / fmt::format("run{}", sig), log = dir_ / fmt::format("log{}", sig);
+    const pid_t pid = spawn(train_args(run), log);
+    ASSERT_TRUE(wait_for_checkpoint(run, 60)) << read_file(log);
+    ASSERT_EQ(::kill(pid, sig), 0);
+    const int code = wait_exit(pid, 30);
+    const std::string out = read_file(log);
+    EXPECT_EQ(code, 128 + sig) << out;
+    EXPECT_THAT(out, HasSubstr("stop requested"));
+    EXPECT_THAT(out, HasSubstr("resume with: img2img train --resume"));
+    EXPECT_THAT(out, Not(HasSubstr("internal error")));
+    EXPECT_EQ(manifest_status(run), "interrupted");
+    EXPECT_THAT(read_file(run / "train.log"), HasSubstr("interrupted"));
+    expect_checkpoints_load(run);
+    EXPECT_NO_THROW(find_resume_point(run));
+  }
+}
+
+TEST_F(FaultsTest, SecondSignalExitsAtOnce) {
+  make_data();
+  const fs::path run = dir_ / "run", log = dir_ / "log";
+  const pid_t pid = spawn(train_args(run), log);
+  ASSERT_TRUE(wait_for_checkpoint(run, 60)) << read_file(log);
+  // Back to back: the second arrives long before the current step could finish.
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  ASSERT_EQ(::kill(pid, SIGINT), 0);
+  const int code = wait_exit(pid, 10);
+  EXPECT_THAT(code, AnyOf(130, 143)) << read_file(log);
+  EXPECT_NE(manifest_status(run), "interrupted");  // no orderly shutdown
+  expect_checkpoints_load(run);                    // but nothing half-written either
+}
+
+TEST_F(FaultsTest, KillNineAtManyPointsLeavesLoadableCheckpointsAndResumes) {
+  make_data();
+  const fs::path run = dir_ / "run";
+  for (int round = 0; round < 6; ++round) {
+    SCOPED_TRACE(round);
+    const fs::path log = dir_ / fmt::format("log{}", round);
+    std::vector<std::string> args = train_args(run);
+    if (round > 0) args.insert(args.begin() + 2, {"--resume", run.string()});
+    const size_t before = generator_metas(run).size();
+    const pid_t pid = spawn(args, log);
+    // Kill once this run has written a checkpoint (the first run: two, so that one is complete),
+    // then a varying time later (checkpoints are written every few milliseconds, so the kills
+    // land at different points of the writes).
+    const size_t wanted = before + (round == 0 ? 2 : 1);
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (generator_metas(run).size() < wanted && std::chrono::steady_clock::now() < end)
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    std::this_thread::sleep_for(std::chrono::milliseconds(7 * round));
+    ASSERT_EQ(::kill(pid, SIGKILL), 0);
+    ASSERT_EQ(wait_exit(pid, 10), 128 + SIGKILL) << read_file(log);
+    ASSERT_GE(generator_metas(run).size(), wanted) << read_file(log);
+    expect_checkpoints_load(run);
+  }
+  // Finish from what is left: two more iterations.
+  const ResumePoint point = find_resume_point(run);
+  std::vector<std::string> args = train_args(run);
+  args.insert(args.begin() + 2, {"--resume", run.string()});
+  for (auto& a : args)
+    if (a.rfind("--train.max_iterations=", 0) == 0) a = fmt::format("--train.max_iterations={}", point.iteration + 2);
+  const int code = wait_exit(spawn(args, dir_ / "final.log"), 60);
+  EXPECT_EQ(code, 0) << read_file(dir_ / "final.log");
+  EXPECT_EQ(manifest_status(run), "finished");
+  EXPECT_EQ(find_resume_point(run).iteration, point.iteration + 2);
+}
+
+TEST_F(FaultsTest, NonFiniteLossStopsNamingIterationAndKeepsGoodCheckpoints) {
+  make_data();
+  const fs::path run = dir_ / "run";
+  RunConfig c = small_config(run, 2);
+  c.train.optimizer = OptimizerKind::kSgd;
+  const TrainSummary good = train_pix2pix(c, TrainOptions{0});
+  ASSERT_EQ(good.checkpoints.size(), 4u);
+  std::vector<std::string> before;
+  for (const auto& p : good.checkpoints) before.push_back(read_file(p));
+
+  // Resume with a learning rate that blows the weights up at once.
+  const ResumePoint point = find_resume_point(run);
+  c.train.max_iterations = 6;
+  c.train.learning_rate = 1e30;
+  TrainOptions options{0};
+  options.resume = point;
+  try {
+    train_pix2pix(c, options);
+    FAIL() << "expected divergence";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("iteration 3"));
+    EXPECT_THAT(e.what(), AnyOf(HasSubstr("loss became"), HasSubstr("weights became")));
+    EXPECT_THAT(e.what(), HasSubstr("train.learning_rate"));
+  }
+  EXPECT_EQ(manifest_status(run), "failed");
+  for (size_t i = 0; i < before.size(); ++i) EXPECT_EQ(read_file(good.checkpoints[i]), before[i]);
+  EXPECT_EQ(generator_metas(run).size(), 2u);  // iterations 1 and 2 only: nothing from the diverged run
+  EXPECT_EQ(find_resume_point(run).iteration, 2);
+  expect_checkpoints_load(run);
+}
+
+// A 4 MiB tmpfs (room for about two checkpoints of the tiny model); skips the test when mounting is not permitted.
+class DiskFullTest : public FaultsTest {
+ protected:
+  void SetUp() override {
+    FaultsTest::SetUp();
+    disk_ = dir_ / "disk";
+    fs::create_directories(disk_);
+    if (::mount("tmpfs", disk_.c_str(), "tmpfs", 0, "size=4m") != 0)
+      GTEST_SKIP() << "cannot mount a small tmpfs here (needs root / CAP_SYS_ADMIN); disk-full test skipped";
+    mounted_ = true;
+  }
+  void TearDown() override {
+    if (mounted_) ::umount2(disk_.c_str(), MNT_DETACH);
+    FaultsTest::TearDown();
+  }
+  fs::path disk_;
+  bool mounted_ = false;
+};
+
+TEST_F(DiskFullTest, WriteErrorNamesThePathAndKeepsThePreviousFile) {
+  const fs::path file = disk_ / "outputs.json";
+  write_file_atomic(file, "previous\n");
+  try {
+    write_file_atomic(file, std::string(5 << 20, 'x'));
+    FAIL() << "expected a WriteError";
+  } catch (const WriteError& e) {
+    EXPECT_THAT(e.what(), HasSubstr(file.string()));
+    EXPECT_THAT(e.what(), HasSubstr("disk full"));
+  }
+  EXPECT_EQ(read_file(file), "previous\n");
+  size_t files = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(disk_)) ++files;
+  EXPECT_EQ(files, 1u);  // no temporary file left behind
+}
+
+TEST_F(DiskFullTest, TrainingStopsWithClearErrorAndEarlierCheckpointsLoad) {
+  make_data();
+  RunConfig c = small_config(disk_ / "run", 1000);
+  try {
+    train_pix2pix(c, TrainOptions{0});
+    FAIL() << "expected the disk to fill up";
+  } catch (const WriteError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("disk full"));
+  }
+  expect_checkpoints_load(disk_ / "run");
+}
+
+}  // namespace
+}  // namespace img2img

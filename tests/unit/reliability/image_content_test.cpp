@@ -1,0 +1,92 @@
+// Image content edge cases at the decoder: EXIF orientation of JPEGs, bad bytes named, the channel
+// rule on 1-4 channels.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <opencv2/core.hpp>       // cv::Mat, cv::mean
+#include <opencv2/imgcodecs.hpp>  // cv::imencode
+
+#include "img2img/core/atomic_file.h"
+#include "img2img/core/error.h"
+#include "img2img/data/image_io.h"
+#include "support/test_support.h"
+
+namespace img2img {
+namespace {
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+// An APP1 segment holding a big-endian EXIF block with one tag: Orientation = `orientation`.
+std::string exif_orientation_segment(uint8_t orientation) {
+  const unsigned char bytes[] = {
+      0xFF, 0xE1, 0x00, 0x22,                          // APP1, length 34 (incl. these 2 bytes)
+      'E',  'x',  'i',  'f',  0x00, 0x00,              // EXIF identifier
+      'M',  'M',  0x00, 0x2A, 0x00, 0x00, 0x00, 0x08,  // TIFF header, big endian, IFD0 at 8
+      0x00, 0x01,                                      // one entry
+      0x01, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01,  // tag 0x0112 Orientation, SHORT, count 1
+      0x00, orientation, 0x00, 0x00,                   // value
+      0x00, 0x00, 0x00, 0x00};                         // no next IFD
+  return std::string(reinterpret_cast<const char*>(bytes), sizeof bytes);
+}
+
+class ImageContentTest : public test::TempDirTest {};
+
+TEST_F(ImageContentTest, JpegExifOrientationIsApplied) {
+  // 16 x 8 px: left half black, right half white.
+  cv::Mat img(8, 16, CV_8UC3, cv::Scalar(0, 0, 0));
+  img(cv::Rect(8, 0, 8, 8)).setTo(cv::Scalar(255, 255, 255));
+  std::vector<uchar> jpeg;
+  ASSERT_TRUE(cv::imencode(".jpg", img, jpeg));
+  std::string bytes(jpeg.begin(), jpeg.end());
+  ASSERT_EQ(static_cast<unsigned char>(bytes[0]), 0xFF);
+  ASSERT_EQ(static_cast<unsigned char>(bytes[1]), 0xD8);
+  bytes.insert(2, exif_orientation_segment(6));  // 6 = rotate 90 degrees clockwise to display
+  write_file_atomic(dir_ / "rotated.jpg", bytes);
+
+  const DecodedImage d = read_image(dir_ / "rotated.jpg");
+  ASSERT_EQ(d.pixels.cols, 8);
+  ASSERT_EQ(d.pixels.rows, 16);
+  // Clockwise: the black left edge is now the top.
+  EXPECT_LT(cv::mean(d.pixels(cv::Rect(0, 0, 8, 6)))[0], 0.1);
+  EXPECT_GT(cv::mean(d.pixels(cv::Rect(0, 10, 8, 6)))[0], 0.9);
+
+  // Without the tag the image keeps its stored orientation.
+  write_file_atomic(dir_ / "plain.jpg", std::string(jpeg.begin(), jpeg.end()));
+  EXPECT_EQ(read_image(dir_ / "plain.jpg").pixels.cols, 16);
+}
+
+TEST_F(ImageContentTest, BadBytesAreDataErrorsNamingTheFile) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"empty.png", ""},
+      {"junk.jpg", std::string(100, 'j')},
+      {"half.jpg", std::string("\xFF\xD8\xFF\xE0\x00\x10JFIF", 10)},
+      {"junk.tif", "II*\0garbage"},
+      {"junk.exr", std::string("\x76\x2f\x31\x01", 4) + std::string(40, '\0')},
+  };
+  for (const auto& [name, bytes] : cases) {
+    SCOPED_TRACE(name);
+    write_file_atomic(dir_ / name, bytes);
+    try {
+      read_image(dir_ / name);
+      ADD_FAILURE() << "decoded junk";
+    } catch (const DataError& e) {
+      EXPECT_THAT(e.what(), HasSubstr((dir_ / name).string()));
+    }
+  }
+}
+
+TEST_F(ImageContentTest, ChannelRuleCoversOneToFourChannels) {
+  for (int in = 1; in <= 4; ++in)
+    for (int out = 1; out <= 4; ++out) {
+      cv::Mat img(3, 5, CV_32FC(in), cv::Scalar(0.1, 0.2, 0.3, 0.4));
+      const cv::Mat r = apply_channel_rule(img, out);
+      EXPECT_EQ(r.channels(), out);
+      EXPECT_EQ(r.size(), img.size());
+      // Channel out-1 is the input's channel min(out, in) - 1 (the last one repeated).
+      EXPECT_FLOAT_EQ(r.ptr<float>(0)[out - 1], 0.1f * static_cast<float>(std::min(out, in)));
+    }
+}
+
+}  // namespace
+}  // namespace img2img
