@@ -6,3 +6,5 @@ scripts/setup.sh
 scripts/fetch_data.sh
 scripts/setup_onnxruntime.sh
 ctest --test-dir build --output-on-failure -j 2 -LE "bench" "$@"
+# libFuzzer targets (config parser; image decoding + channel rule), ~60 s each; IMG2IMG_SKIP_FUZZ=1 skips.
+if [ "${IMG2IMG_SKIP_FUZZ:-0}" != 1 ]; then scripts/fuzz.sh "${IMG2IMG_FUZZ_SECONDS:-60}"; fi

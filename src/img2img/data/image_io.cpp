@@ -55,7 +55,13 @@ DecodedImage read_image(const fs::path& path) {
   const std::string ext = lower_ext(path);
   // IMREAD_UNCHANGED keeps alpha and 16-bit/float but ignores EXIF orientation, which only JPEGs carry.
   const bool jpeg = ext == ".jpg" || ext == ".jpeg";
-  cv::Mat raw = cv::imread(path.string(), jpeg ? (cv::IMREAD_ANYCOLOR | cv::IMREAD_ANYDEPTH) : cv::IMREAD_UNCHANGED);
+  cv::Mat raw;
+  try {
+    raw = cv::imread(path.string(), jpeg ? (cv::IMREAD_ANYCOLOR | cv::IMREAD_ANYDEPTH) : cv::IMREAD_UNCHANGED);
+  } catch (const cv::Exception& e) {  // e.g. a header declaring more than OpenCV's pixel limit (found by fuzzing)
+    throw DataError(fmt::format("cannot decode image '{}': {}. Re-export it or remove it from the folder.",
+                                path.string(), e.err));
+  }
   if (raw.empty())
     throw DataError(fmt::format("cannot decode image '{}': truncated, corrupt, or not a format OpenCV reads "
                                 "(png, jpg, tif, exr, bmp, webp). Re-export it or remove it from the folder.",
