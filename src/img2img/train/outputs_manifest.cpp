@@ -13,6 +13,7 @@ OutputsManifest::OutputsManifest(const fs::path& run_dir, const RunConfig& confi
     : path_(fs::absolute(run_dir) / "outputs.json"), run_dir_(fs::absolute(run_dir)), events_(events) {
   toggles_ = {{"checkpoint", config.output.add_model_outputs},
               {"checkpoint_meta", config.output.add_model_outputs},
+              {"checkpoint_state", config.output.add_model_outputs},
               {"onnx", config.output.add_onnx_outputs},
               {"test_image", config.test.add_outputs},
               {"plot", true}};
@@ -21,7 +22,7 @@ OutputsManifest::OutputsManifest(const fs::path& run_dir, const RunConfig& confi
 
 bool OutputsManifest::listed(const std::string& kind) const {
   if (!toggles_.contains(kind))
-    throw ConfigError(fmt::format("unknown output kind '{}'; expected one of: checkpoint, checkpoint_meta, onnx, test_image, plot",
+    throw ConfigError(fmt::format("unknown output kind '{}'; expected one of: checkpoint, checkpoint_meta, checkpoint_state, onnx, test_image, plot",
                                   kind));
   return toggles_[kind].get<bool>();
 }

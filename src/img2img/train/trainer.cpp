@@ -278,6 +278,9 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
         check_finite_weights(*model.discriminator, "discriminator", iteration);
         save_checkpoints(config, model, iteration, values, config_toml, dataset, *manifest, summary);
         save_training_state(summary.checkpoints.end()[-2], summary.checkpoints.back(), model, iteration, rng, device);
+        for (const auto& [weights, network] : {std::pair{summary.checkpoints.end()[-2], "generator"},
+                                               std::pair{summary.checkpoints.back(), "discriminator"}})
+          manifest->add("checkpoint_state", training_state_path(weights), network, 0, iteration);
         progress.line(fmt::format("checkpoint: {}", summary.final_generator.string()));
       }
       const int64_t onnx_rate = config.output.onnx_save_rate;

@@ -177,10 +177,11 @@ TEST_F(TrainerOutputsTest, ManifestListsEveryFileWrittenWithPngPlots) {
     EXPECT_TRUE(listed.insert(path).second) << "listed twice: " << path;
     ++kinds[o["kind"].get<std::string>()];
   }
-  // checkpoints at 3 and 4 (G + D, weights + metadata), the ONNX generator at the last iteration,
+  // checkpoints at 3 and 4 (G + D, weights + metadata + optimiser state), the ONNX generator at the last iteration,
   // 2 tests x 3 samples x 3 images, 3 plots.
   EXPECT_EQ(kinds, (std::map<std::string, int>{
-                       {"checkpoint", 4}, {"checkpoint_meta", 4}, {"onnx", 1}, {"plot", 3}, {"test_image", 18}}));
+                       {"checkpoint", 4}, {"checkpoint_meta", 4}, {"checkpoint_state", 4}, {"onnx", 1}, {"plot", 3},
+                       {"test_image", 18}}));
   EXPECT_EQ(s.final_onnx.filename(), "generator_0_000004.onnx");
   std::set<std::string> written = files_under(s.run_dir);
   for (const char* own : {"config.toml", "train.log", "outputs.json"})
