@@ -8,8 +8,9 @@
 #include <CLI/Formatter.hpp>
 #include <c10/util/Exception.h>  // c10::Error
 
-#include <cstdio>    // std::fprintf
-#include <iostream>  // std::cerr
+#include <cstdio>      // std::fprintf
+#include <filesystem>  // std::filesystem::filesystem_error
+#include <iostream>    // std::cerr
 
 #include "img2img/cli/commands.h"
 #include "img2img/core/error.h"
@@ -33,6 +34,10 @@ int main(int argc, char** argv) {
     return 0;
   } catch (const img2img::Error& e) {
     std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // A folder or file the user named cannot be created or read (e.g. an unwritable --output).
+    std::cerr << "error: " << e.what() << ". Check that the path exists and is writable, or choose another.\n";
     return 1;
   } catch (const c10::Error& e) {
     std::cerr << "internal error: " << e.what_without_backtrace() << "\n";

@@ -17,6 +17,9 @@ namespace fs = std::filesystem;
 
 void write_file_atomic(const fs::path& path, const std::string& bytes) {
   std::error_code ec;
+  if (fs::is_directory(path, ec))
+    throw WriteError(fmt::format("cannot write '{}': it is a folder; give a file path (a name inside it).",
+                                 path.string()));
   if (path.has_parent_path()) {
     fs::create_directories(path.parent_path(), ec);
     if (ec)

@@ -86,6 +86,10 @@ CheckpointMeta read_checkpoint_meta(const fs::path& path_in, fs::path* weights_o
                                         path.string(), wanted));
     path = best;
   }
+  if (!fs::exists(path, ec))
+    throw CheckpointError(fmt::format("checkpoint '{}' does not exist. Pass a generator .pt written by `img2img "
+                                      "train` (or its .json), or a run folder.",
+                                      path.string()));
   const fs::path meta_path = path.extension() == ".json" ? path : checkpoint_meta_path(path);
   if (!fs::exists(meta_path))
     throw CheckpointError(fmt::format("checkpoint '{}' has no metadata file '{}' beside it; expected an img2img "
@@ -108,7 +112,11 @@ CheckpointMeta read_checkpoint_meta(const fs::path& path_in, fs::path* weights_o
     meta.config_toml = j.at("config").get<std::string>();
     meta.input_depth = parse_pixel_depth(j.at("input_depth").get<std::string>());
     meta.reference_depth = parse_pixel_depth(j.at("reference_depth").get<std::string>());
-    if (weights_out != nullptr) *weights_out = meta_path.parent_path() / j.at("weights").get<std::string>();
+    // The weights file given wins over the name recorded at save time (the pair may have been renamed).
+    if (weights_out != nullptr)
+      *weights_out = path.extension() == ".pt" && fs::is_regular_file(path)
+                         ? path
+                         : meta_path.parent_path() / j.at("weights").get<std::string>();
   } catch (const std::exception& e) {
     throw CheckpointError(fmt::format("checkpoint metadata '{}' is incomplete: {}", meta_path.string(), e.what()));
   }

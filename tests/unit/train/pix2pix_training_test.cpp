@@ -154,6 +154,17 @@ TEST_F(Pix2PixTrainingTest, CheckpointsFollowTheTemplateAndRoundTrip) {
   EXPECT_EQ(meta.iteration, 3);
   EXPECT_EQ(checkpoint_config(meta).generator.layers, 5);
   EXPECT_EQ(read_checkpoint_meta(s.run_dir).iteration, 3) << "a run folder resolves to its newest generator";
+  // A renamed pair (X.pt + X.json) still loads: the weights file given wins over the recorded name.
+  fs::create_directories(dir_ / "renamed");
+  fs::copy_file(s.final_generator, dir_ / "renamed/model.pt");
+  fs::copy_file(checkpoint_meta_path(s.final_generator), dir_ / "renamed/model.json");
+  fs::path renamed_weights;
+  read_checkpoint_meta(dir_ / "renamed/model.pt", &renamed_weights);
+  EXPECT_EQ(renamed_weights, dir_ / "renamed/model.pt");
+  EXPECT_NO_THROW(GeneratorRunner(dir_ / "renamed/model.pt", "cpu"));
+  EXPECT_THAT([&] { read_checkpoint_meta(dir_ / "missing.pt"); },
+              ::testing::ThrowsMessage<CheckpointError>(HasSubstr("checkpoint '" + (dir_ / "missing.pt").string() +
+                                                                  "' does not exist")));
   // save -> load -> identical eval outputs.
   UnetGenerator g(generator_options(c));
   load_weights(s.final_generator, *g);
