@@ -45,7 +45,7 @@ cat <<SUMMARY
 test SSIM (generated vs real height, $(ls data/terrain/test/height | wc -l) held-out tiles): $ssim
 run folder:        $run
   checkpoints:     $run/checkpoints/
-  final model:     $(ls -t "$run"/checkpoints/generator_*.pt | head -n 1)
+  final model:     $(ls -t "$run"/checkpoints/generator_0_*[0-9].pt | head -n 1)
   ONNX:            $(ls -t "$run"/onnx/*.onnx | head -n 1)   (input/output [N, C, H, W] in [0, 1]; docs/onnx.md)
   plots:           $run/plots/   (ssim, loss, score)
   manifest:        $run/outputs.json
