@@ -342,11 +342,14 @@ TerrainSummary build_terrain_dataset(const TerrainOptions& o) {
   for (const Tile& t : tiles) (t.test ? test : train).push_back(t);
   train = subset(train, o.max_train_tiles);
   test = subset(test, o.max_test_tiles);
-  if (train.empty() && test.empty())
-    throw DataError(fmt::format("no tile of {} px fits the window {} of {} (skipped: {} nodata, {} by land/relief "
-                                "filters, {} straddling the test region)",
-                                size, box_text(window), field.description, summary.skipped_nodata,
-                                summary.skipped_filter, summary.skipped_straddling));
+  // An empty split is an error, not a data set that fails later: no train tile, or a test region that holds no tile.
+  if (train.empty() || (test_region.is_set() && test.empty()))
+    throw DataError(fmt::format("no {} tile of {} px fits the window {} of {} ({} train, {} test; skipped: {} nodata, "
+                                "{} by land/relief filters, {} straddling the test region). Widen the window, move "
+                                "the test region, or loosen --min-land / --min-relief.",
+                                train.empty() ? "train" : "test", size, box_text(window), field.description,
+                                train.size(), test.size(), summary.skipped_nodata, summary.skipped_filter,
+                                summary.skipped_straddling));
 
   std::ostringstream csv;
   csv << "name,split,x,y,size,min_m,max_m,land_fraction\n";

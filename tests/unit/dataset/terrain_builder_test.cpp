@@ -228,6 +228,23 @@ TEST(TerrainSketchTest, FilledBandsTintEveryCellByItsBand) {
   EXPECT_EQ(filled.at<cv::Vec3b>(1, 4), plain.at<cv::Vec3b>(1, 4));
 }
 
+TEST(TerrainOptionsTest, AnEmptySplitIsAnError) {
+  if (!test::have_etopo5()) return;
+  TerrainOptions o;
+  o.input = test::etopo5_path();
+  o.output_dir = std::filesystem::temp_directory_path() / ("img2img_empty_split_" + std::to_string(::getpid()));
+  o.tile_size = 32;
+  o.window = PixelBox{0, 0, 64, 64};
+  o.test_window = PixelBox{0, 0, 64, 64};  // every tile is a test tile: no train tile
+  try {
+    build_terrain_dataset(o);
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("no train tile of 32 px"), std::string::npos) << e.what();
+  }
+  std::filesystem::remove_all(o.output_dir);
+}
+
 TEST(TerrainOptionsTest, BadOptionsAreListedTogether) {
   TerrainOptions o;
   o.input = "x.tif";
