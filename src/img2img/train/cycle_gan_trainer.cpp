@@ -26,6 +26,7 @@
 #include "img2img/train/outputs_manifest.h"
 #include "img2img/train/plot_writer.h"
 #include "img2img/train/progress.h"
+#include "img2img/train/run_outputs.h"
 
 namespace img2img {
 namespace fs = std::filesystem;
@@ -69,50 +70,27 @@ StepStats summary_stats(const CycleStepStats& m) {
 }
 
 // Four files per save: {network} x {index}. Generator k reads domain k and writes domain 1 - k.
-void save_cycle_checkpoints(const RunConfig& config, CycleGanModel& model, int64_t iteration, Values values,
-                            const std::string& config_toml, const UnpairedDataset& data, OutputsManifest& manifest,
-                            TrainSummary& summary) {
-  values["iteration"] = format_iteration(iteration);
+void save_cycle_checkpoints(const RunConfig& config, CycleGanModel& model, int64_t iteration, const RunFolder& run,
+                            const UnpairedDataset& data, OutputsManifest& manifest, TrainSummary& summary) {
   const PixelDepth depth[2] = {data.domain_a().depth, data.domain_b().depth};
   for (int k = 0; k < 2; ++k) {
     CheckpointMeta meta;
-    meta.index = k, meta.iteration = iteration, meta.config_toml = config_toml;
+    meta.index = k, meta.iteration = iteration, meta.config_toml = run.config_toml;
     meta.input_depth = depth[k], meta.reference_depth = depth[1 - k];
-    values["index"] = std::to_string(k);
-    for (const char* network : {"generator", "discriminator"}) {
-      values["network"] = meta.network = network;
-      const fs::path path = expand_template(config.output.model_path, values);
-      if (meta.network == "generator") {
-        save_checkpoint(path, *model.generators[k], meta);
-        if (k == 0) summary.final_generator = path;
-      } else {
-        save_checkpoint(path, *model.discriminators[k], meta);
-      }
-      summary.checkpoints.push_back(path);
-      manifest.add("checkpoint", path, network, k, iteration);
-      manifest.add("checkpoint_meta", checkpoint_meta_path(path), network, k, iteration);
-    }
+    meta.network = "generator";
+    const fs::path generator = save_listed_checkpoint(config, *model.generators[k], meta, run.values, manifest);
+    if (k == 0) summary.final_generator = generator;
+    summary.checkpoints.push_back(generator);
+    meta.network = "discriminator";
+    summary.checkpoints.push_back(save_listed_checkpoint(config, *model.discriminators[k], meta, run.values, manifest));
   }
 }
 
 // Both generators as ONNX ({index} 0 and 1); returns generator 0's file.
-fs::path save_cycle_onnx(const RunConfig& config, CycleGanModel& model, int64_t iteration, Values values,
+fs::path save_cycle_onnx(const RunConfig& config, CycleGanModel& model, int64_t iteration, const RunFolder& run,
                          OutputsManifest& manifest) {
-  values["network"] = "generator";
-  values["iteration"] = format_iteration(iteration);
-  OnnxExportOptions options;
-  options.opset = config.output.onnx_opset;
-  options.dynamic_axes = config.output.onnx_dynamic_axes;
-  options.image_size = config.data.image_size;
-  options.iteration = iteration;
-  fs::path first;
-  for (int k = 0; k < 2; ++k) {
-    values["index"] = std::to_string(k);
-    const fs::path path = expand_template(config.output.onnx_path, values);
-    export_generator_onnx(*model.generators[k], options, path);
-    manifest.add("onnx", path, "generator", k, iteration);
-    if (k == 0) first = path;
-  }
+  const fs::path first = save_listed_onnx(config, *model.generators[0], 0, iteration, run.values, manifest);
+  save_listed_onnx(config, *model.generators[1], 1, iteration, run.values, manifest);
   return first;
 }
 
@@ -186,11 +164,8 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
     const torch::Device device = resolve_device(config.device.device);
     configure_runtime(config.device);
 
-    Values values = date_time_template_values();
-    summary.run_dir = fs::path(expand_template(config.output.run_dir, values));
-    values["run_dir"] = summary.run_dir.string();
-    const std::string config_toml = config_to_toml(config);
-    write_file_atomic(summary.run_dir / "config.toml", config_toml);
+    const RunFolder run = create_run_folder(config);
+    summary.run_dir = run.dir;
     manifest = std::make_unique<OutputsManifest>(summary.run_dir, config, &events);
     summary.outputs_manifest = manifest->path();
     ProgressReporter progress((summary.run_dir / "train.log").string(), options.interactive);
@@ -277,7 +252,7 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
 
       bool last = iteration == max_it;
       if (test_set && (iteration % config.test.frequency == 0 || last)) {
-        const TestResult t = test_cycle(config, *test_set, model, iteration, values, device);
+        const TestResult t = test_cycle(config, *test_set, model, iteration, run.values, device);
         summary.test_ssim = t.ssim;
         plots.add("ssim", "test_cycle", iteration, t.ssim);
         progress.line(fmt::format("test at iteration {}: cycle SSIM {:.4f} on {} image(s)", iteration, t.ssim,
@@ -294,9 +269,9 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
       }
       const int64_t rate = config.output.model_save_rate, onnx_rate = config.output.onnx_save_rate;
       if (!config.output.model_path.empty() && (last || (rate > 0 && iteration % rate == 0)))
-        save_cycle_checkpoints(config, model, iteration, values, config_toml, dataset, *manifest, summary);
+        save_cycle_checkpoints(config, model, iteration, run, dataset, *manifest, summary);
       if (!config.output.onnx_path.empty() && (last || (onnx_rate > 0 && iteration % onnx_rate == 0)))
-        summary.final_onnx = save_cycle_onnx(config, model, iteration, values, *manifest);
+        summary.final_onnx = save_cycle_onnx(config, model, iteration, run, *manifest);
       for (const PlotFile& f : plots.write_if_due(iteration, last)) manifest->add("plot", f.path, f.plot, 0, iteration);
       if (last) break;
     }

@@ -23,6 +23,7 @@
 #include "img2img/train/model_tester.h"
 #include "img2img/export/onnx_export.h"
 #include "img2img/train/outputs_manifest.h"
+#include "img2img/train/run_outputs.h"
 #include "img2img/train/plot_writer.h"
 #include "img2img/train/progress.h"
 #include "img2img/train/training_state.h"
@@ -66,45 +67,19 @@ void check_finite_weights(const torch::nn::Module& module, const char* network, 
   for (const auto& b : module.named_buffers(/*recurse=*/true)) check(b.key(), b.value());
 }
 
-// Saves generator and discriminator weights at output.model_path; lists them in the manifest.
-void save_checkpoints(const RunConfig& config, Pix2PixModel& model, int64_t iteration,
-                      std::map<std::string, std::string> values, const std::string& config_toml,
+// Saves generator and discriminator at output.model_path, listed in the manifest.
+void save_checkpoints(const RunConfig& config, Pix2PixModel& model, int64_t iteration, const RunFolder& run,
                       const PairedDataset& dataset, OutputsManifest& manifest, TrainSummary& summary) {
-  values["index"] = "0";
-  values["iteration"] = format_iteration(iteration);
   CheckpointMeta meta;
-  meta.index = 0;
   meta.iteration = iteration;
-  meta.config_toml = config_toml;
+  meta.config_toml = run.config_toml;
   meta.input_depth = dataset.input_depth();
   meta.reference_depth = dataset.reference_depth();
-  for (const char* network : {"generator", "discriminator"}) {
-    values["network"] = network;
-    const fs::path path = expand_template(config.output.model_path, values);
-    meta.network = network;
-    if (meta.network == "generator")
-      save_checkpoint(path, *model.generator, meta), summary.final_generator = path;
-    else
-      save_checkpoint(path, *model.discriminator, meta);
-    summary.checkpoints.push_back(path);
-    manifest.add("checkpoint", path, network, 0, iteration);
-    manifest.add("checkpoint_meta", checkpoint_meta_path(path), network, 0, iteration);
-  }
-}
-// Writes the generator as ONNX at output.onnx_path (eval-mode graph; the module keeps its mode).
-fs::path save_onnx(const RunConfig& config, Pix2PixModel& model, int64_t iteration,
-                   std::map<std::string, std::string> values) {
-  values["network"] = "generator";
-  values["index"] = "0";
-  values["iteration"] = format_iteration(iteration);
-  const fs::path path = expand_template(config.output.onnx_path, values);
-  OnnxExportOptions options;
-  options.opset = config.output.onnx_opset;
-  options.dynamic_axes = config.output.onnx_dynamic_axes;
-  options.image_size = config.data.image_size;
-  options.iteration = iteration;
-  export_generator_onnx(*model.generator, options, path);
-  return path;
+  meta.network = "generator";
+  summary.final_generator = save_listed_checkpoint(config, *model.generator, meta, run.values, manifest);
+  summary.checkpoints.push_back(summary.final_generator);
+  meta.network = "discriminator";
+  summary.checkpoints.push_back(save_listed_checkpoint(config, *model.discriminator, meta, run.values, manifest));
 }
 }  // namespace
 
@@ -123,11 +98,8 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
     const torch::Device device = resolve_device(config.device.device);
     configure_runtime(config.device);
 
-    auto values = date_time_template_values();
-    summary.run_dir = fs::path(expand_template(config.output.run_dir, values));
-    values["run_dir"] = summary.run_dir.string();
-    const std::string config_toml = config_to_toml(config);
-    write_file_atomic(summary.run_dir / "config.toml", config_toml);
+    const RunFolder run = create_run_folder(config);
+    summary.run_dir = run.dir;
     manifest = std::make_unique<OutputsManifest>(summary.run_dir, config, &events);
     summary.outputs_manifest = manifest->path();
     ProgressReporter progress((summary.run_dir / "train.log").string(), options.interactive);
@@ -253,7 +225,7 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
 
       bool last = iteration == max_it || summary.interrupted;
       if (tester && !summary.interrupted && (iteration % config.test.frequency == 0 || last)) {
-        const TestResult t = tester->run(model.generator, iteration, values);
+        const TestResult t = tester->run(model.generator, iteration, run.values);
         summary.test_ssim = t.ssim;
         plots.add("ssim", "test", iteration, t.ssim);
         progress.line(fmt::format("test at iteration {}: SSIM {:.4f} on {} sample(s) ({})", iteration, t.ssim,
@@ -276,7 +248,7 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
       if (!config.output.model_path.empty() && (last || (rate > 0 && iteration % rate == 0))) {
         check_finite_weights(*model.generator, "generator", iteration);
         check_finite_weights(*model.discriminator, "discriminator", iteration);
-        save_checkpoints(config, model, iteration, values, config_toml, dataset, *manifest, summary);
+        save_checkpoints(config, model, iteration, run, dataset, *manifest, summary);
         save_training_state(summary.checkpoints.end()[-2], summary.checkpoints.back(), model, iteration, rng, device);
         for (const auto& [weights, network] : {std::pair{summary.checkpoints.end()[-2], "generator"},
                                                std::pair{summary.checkpoints.back(), "discriminator"}})
@@ -287,8 +259,7 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
       if (!config.output.onnx_path.empty() && !summary.interrupted &&
           (last || (onnx_rate > 0 && iteration % onnx_rate == 0))) {
         check_finite_weights(*model.generator, "generator", iteration);
-        summary.final_onnx = save_onnx(config, model, iteration, values);
-        manifest->add("onnx", summary.final_onnx, "generator", 0, iteration);
+        summary.final_onnx = save_listed_onnx(config, *model.generator, 0, iteration, run.values, *manifest);
         progress.line(fmt::format("onnx: {}", summary.final_onnx.string()));
       }
       for (const PlotFile& f : plots.write_if_due(iteration, last))
