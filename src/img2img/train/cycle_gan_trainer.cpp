@@ -281,12 +281,7 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
     progress.line(fmt::format("done: {} iterations in {}", summary.iterations, format_duration(summary.seconds)));
     events.emit("run_end", {{"status", status}, {"iterations", summary.iterations}, {"seconds", summary.seconds}});
   } catch (const std::exception& e) {
-    events.emit("error", {{"message", e.what()}, {"iteration", summary.iterations}});
-    try {
-      if (manifest) manifest->finish("failed", e.what(), summary.iterations);
-    } catch (const std::exception&) {  // keep the original error
-    }
-    events.emit("run_end", {{"status", "failed"}, {"reason", e.what()}, {"iterations", summary.iterations}});
+    report_run_failure(events, manifest.get(), e.what(), summary.iterations);
     throw;
   }
   return summary;

@@ -46,4 +46,13 @@ fs::path save_listed_onnx(const RunConfig& config, UnetGeneratorImpl& generator,
   return path;
 }
 
+void report_run_failure(EventLog& events, OutputsManifest* manifest, const std::string& what, int64_t iterations) {
+  events.emit("error", {{"message", what}, {"iteration", iterations}});
+  try {
+    if (manifest != nullptr) manifest->finish("failed", what, iterations);
+  } catch (const std::exception&) {  // keep the original error
+  }
+  events.emit("run_end", {{"status", "failed"}, {"reason", what}, {"iterations", iterations}});
+}
+
 }  // namespace img2img

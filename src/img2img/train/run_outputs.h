@@ -9,6 +9,7 @@
 #include "img2img/config/run_config.h"
 #include "img2img/models/unet_generator.h"
 #include "img2img/train/checkpoint.h"
+#include "img2img/train/event_log.h"
 #include "img2img/train/outputs_manifest.h"
 
 namespace img2img {
@@ -39,5 +40,10 @@ std::filesystem::path save_listed_checkpoint(const RunConfig& config, const torc
 /// Throws ExportError or WriteError.
 std::filesystem::path save_listed_onnx(const RunConfig& config, UnetGeneratorImpl& generator, int64_t index,
                                        int64_t iteration, TemplateValues values, OutputsManifest& manifest);
+
+/// Records a failed run: an `error` event, outputs.json finished as "failed" with `what` as the
+/// reason (a manifest write error is swallowed so the original error survives; `manifest` may be
+/// null), then a `run_end` event with status "failed".
+void report_run_failure(EventLog& events, OutputsManifest* manifest, const std::string& what, int64_t iterations);
 
 }  // namespace img2img

@@ -286,12 +286,7 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
                             {"final_onnx", summary.final_onnx.empty() ? std::string()
                                                                       : fs::absolute(summary.final_onnx).string()}});
   } catch (const std::exception& e) {
-    events.emit("error", {{"message", e.what()}, {"iteration", summary.iterations}});
-    try {
-      if (manifest) manifest->finish("failed", e.what(), summary.iterations);
-    } catch (const std::exception&) {  // keep the original error
-    }
-    events.emit("run_end", {{"status", "failed"}, {"reason", e.what()}, {"iterations", summary.iterations}});
+    report_run_failure(events, manifest.get(), e.what(), summary.iterations);
     throw;
   }
   return summary;
