@@ -43,7 +43,10 @@ RunConfig resolve_config_flags(const ConfigFlags& flags, const ValidateOptions& 
   for (const auto& [name, opt] : flags.options) {
     if (opt->count() == 0) continue;
     const auto& results = opt->results();
-    std::string value = results.empty() || results.back().empty() ? "true" : results.back();
+    // A bare boolean flag (`--data.shuffle`) means true; any other key keeps its value, "" included
+    // (`--output.onnx_path ''` turns ONNX files off).
+    const bool bare = results.empty() || results.back().empty();
+    std::string value = bare && find_config_key(name)->is_bool ? "true" : results.empty() ? "" : results.back();
     assignments.push_back({name, value, "command line"});
   }
   std::vector<std::string> problems;
