@@ -23,6 +23,14 @@ c10::Dict<std::string, torch::Tensor> unpickle_state_dict(const std::vector<char
   return out;
 }
 
+const torch::ExpandingArray<2>* explicit_conv_padding(const torch::nn::detail::conv_padding_t<2>& padding) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 2)
+  return std::get_if<torch::ExpandingArray<2>>(&padding);
+#else
+  return c10::get_if<torch::ExpandingArray<2>>(&padding);
+#endif
+}
+
 bool cuda_available() { return torch::cuda::is_available(); }
 
 int cuda_device_count() { return static_cast<int>(torch::cuda::device_count()); }

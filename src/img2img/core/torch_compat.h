@@ -5,9 +5,12 @@
 #include <torch/version.h>  // TORCH_VERSION_MAJOR
 
 #include <ATen/core/Dict.h>  // c10::Dict
+#include <torch/nn/options/conv.h>  // torch::nn::detail::conv_padding_t
 #include <torch/types.h>     // torch::Tensor
 
-#include <string>  // std::string
+#include <sstream>      // std::ostringstream
+#include <string>       // std::string
+#include <type_traits>  // std::is_same_v
 #include <vector>  // std::vector
 
 namespace img2img::compat {
@@ -21,6 +24,24 @@ std::vector<char> pickle_state_dict(const c10::Dict<std::string, torch::Tensor>&
 
 /// Inverse of pickle_state_dict. Throws c10::Error on malformed data.
 c10::Dict<std::string, torch::Tensor> unpickle_state_dict(const std::vector<char>& bytes);
+
+/// The explicit {pad_h, pad_w} of a 2-d convolution's `padding` option, or nullptr when it is
+/// torch::kValid / torch::kSame. (The option is a c10::variant up to libtorch 2.1, a std::variant after.)
+const torch::ExpandingArray<2>* explicit_conv_padding(const torch::nn::detail::conv_padding_t<2>& padding);
+
+/// Key of torch::optim::Optimizer::state_ for parameter `p`, whose type differs between versions:
+/// the TensorImpl address as a string in 1.13 (what c10::guts::to_string writes), the address itself
+/// (void*) in 2.x. Call as `optimizer_state_key<decltype(state_)::key_type>(p)` inside a subclass.
+template <class Key>
+Key optimizer_state_key(const torch::Tensor& p) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream s;
+    s << static_cast<const void*>(p.unsafeGetTensorImpl());
+    return s.str();
+  } else {
+    return p.unsafeGetTensorImpl();
+  }
+}
 
 /// Whether a CUDA device is usable in this build and on this machine.
 bool cuda_available();

@@ -5,6 +5,7 @@
 #include <utility>  // std::move
 
 #include "img2img/core/error.h"
+#include "img2img/core/torch_compat.h"
 
 namespace img2img {
 
@@ -80,7 +81,7 @@ std::vector<int64_t> to_vector(torch::IntArrayRef a) { return a.vec(); }
 
 // Explicit zero padding [pad_h, pad_w]; 'valid'/'same' are not exported.
 std::vector<int64_t> explicit_padding(const std::string& hint, const torch::nn::detail::ConvNdOptions<2>::padding_t& p) {
-  const auto* pad = c10::get_if<torch::ExpandingArray<2>>(&p);
+  const auto* pad = compat::explicit_conv_padding(p);
   if (pad == nullptr)
     throw ExportError(fmt::format("ONNX export: {} uses 'valid'/'same' padding, which is not exported", hint));
   return to_vector(**pad);

@@ -25,7 +25,7 @@ torch::Tensor gaussian_taps(const SsimOptions& o, const torch::Device& device) {
     w[static_cast<size_t>(i + o.radius)] = v, sum += v;
   }
   for (double& v : w) v /= sum;
-  return torch::tensor(w, torch::kFloat64).to(device);
+  return torch::tensor(w, torch::kFloat64).to(device, o.dtype);
 }
 
 }  // namespace
@@ -39,8 +39,10 @@ torch::Tensor ssim(const torch::Tensor& a, const torch::Tensor& b, const SsimOpt
     throw DataError(fmt::format("SSIM needs images of at least {0}x{0} pixels (the Gaussian window), got {1}x{2}",
                                 win, a.size(3), a.size(2)));
   const int64_t n = a.size(0), c = a.size(1), h = a.size(2), w = a.size(3);
-  const torch::Tensor x = a.to(torch::kFloat64).reshape({n * c, 1, h, w});
-  const torch::Tensor y = b.to(x.device(), torch::kFloat64).reshape({n * c, 1, h, w});
+  if (options.dtype != torch::kFloat64 && options.dtype != torch::kFloat32)
+    throw DataError("SSIM computes in float64 or float32 only (SsimOptions::dtype)");
+  const torch::Tensor x = a.to(options.dtype).reshape({n * c, 1, h, w});
+  const torch::Tensor y = b.to(x.device(), options.dtype).reshape({n * c, 1, h, w});
   const torch::Tensor taps = gaussian_taps(options, x.device());
   // Five maps filtered at once: [5 N C, 1, H, W]. A valid (unpadded) convolution gives exactly the
   // pixels scikit-image keeps after cropping `radius` from each border, so its padding mode
@@ -53,7 +55,7 @@ torch::Tensor ssim(const torch::Tensor& a, const torch::Tensor& b, const SsimOpt
   const torch::Tensor vx = m[2] - ux * ux, vy = m[3] - uy * uy, vxy = m[4] - ux * uy;  // population (co)variance
   const double c1 = options.k1 * options.k1, c2 = options.k2 * options.k2;           // data_range = 1
   const torch::Tensor s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2));
-  return s.reshape({n, -1}).mean(1);  // [N]: mean over channels and pixels
+  return s.reshape({n, -1}).to(torch::kFloat64).mean(1);  // [N]: mean over channels and pixels
 }
 
 double ssim_mean(const torch::Tensor& a, const torch::Tensor& b, const SsimOptions& options) {

@@ -6,6 +6,7 @@
 
 #include "img2img/export/onnx_graph.h"
 #include "img2img/models/activation.h"
+#include "img2img/models/conv_transpose.h"
 #include "img2img/models/norm_layer.h"
 
 namespace img2img {
@@ -65,7 +66,7 @@ torch::Tensor UnetGeneratorImpl::forward(const torch::Tensor& x) {
   // Decoder, innermost first; level i < n-1 sees cat(skip_i, decoder output of level i+1).
   for (int64_t i = n - 1; i >= 0; --i) {
     if (i < n - 1) h = torch::cat({skips[i], h}, 1);  // [N, 2 C_i, ...]
-    h = up[i](apply_activation(options.up_activation(), h));  // [N, C_{i-1}, H/2^i, W/2^i]
+    h = conv_transpose2d_fast(*up[i], apply_activation(options.up_activation(), h));  // [N, C_{i-1}, H/2^i, W/2^i]
     if (i == 0) return torch::tanh(h);                          // [N, C_out, H, W] in [-1, 1]
     if (!up_norm[i].is_empty()) h = up_norm[i].forward(h);
     if (up_dropout[i]) h = torch::nn::functional::dropout(h, torch::nn::functional::DropoutFuncOptions()

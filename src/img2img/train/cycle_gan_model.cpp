@@ -7,6 +7,7 @@
 #include "img2img/core/error.h"
 #include "img2img/models/factory.h"
 #include "img2img/train/gan_loss.h"
+#include "img2img/train/optim/fused_adam.h"
 #include "img2img/train/pix2pix_model.h"  // make_optimizer, set_requires_grad, check_finite
 
 namespace img2img {
@@ -57,7 +58,7 @@ CycleStepStats CycleGanModel::train_step(const torch::Tensor& real_a, const torc
 
   // Generators, discriminators frozen (backward_G): GAN + cycle + identity for both directions.
   for (auto& d : discriminators) set_requires_grad(*d, false);
-  generator_optimizer->zero_grad();
+  zero_grad_to_none(*generator_optimizer);
   torch::Tensor g_total = torch::zeros({}, real_a.options());
   torch::Tensor pred_fake[2];
   for (int k = 0; k < 2; ++k) {
@@ -81,7 +82,7 @@ CycleStepStats CycleGanModel::train_step(const torch::Tensor& real_a, const torc
 
   // Discriminators (backward_D_basic): real images of the domain -> 1, pooled fakes -> 0, halved.
   for (auto& d : discriminators) set_requires_grad(*d, true);
-  discriminator_optimizer->zero_grad();
+  zero_grad_to_none(*discriminator_optimizer);
   for (int k = 0; k < 2; ++k) {
     const torch::Tensor pred_real = discriminators[k](real[1 - k]);
     const torch::Tensor pooled = pools_[k].query(fake[k].detach());

@@ -14,13 +14,14 @@
 #include "img2img/train/gan_loss.h"
 #include "img2img/train/optim/adadelta.h"
 #include "img2img/train/optim/asgd.h"
+#include "img2img/train/optim/fused_adam.h"
 
 namespace img2img {
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainConfig& c, std::vector<torch::Tensor> params) {
   switch (c.optimizer) {
     case OptimizerKind::kAdam:
-      return std::make_unique<torch::optim::Adam>(
+      return std::make_unique<FusedAdam>(
           std::move(params), torch::optim::AdamOptions(c.learning_rate).betas({c.beta1, c.beta2}));
     case OptimizerKind::kSgd:
       return std::make_unique<torch::optim::SGD>(std::move(params),
@@ -67,7 +68,7 @@ StepStats Pix2PixModel::train_step(const torch::Tensor& input, const torch::Tens
 
   // Discriminator: real pairs -> 1, generated pairs -> 0; loss halved (pix2pix backward_D).
   set_requires_grad(*discriminator, true);
-  discriminator_optimizer->zero_grad();
+  zero_grad_to_none(*discriminator_optimizer);
   const torch::Tensor pred_fake = discriminator(torch::cat({input, fake.detach()}, 1));  // [N, 1, H', W']
   const torch::Tensor pred_real = discriminator(torch::cat({input, reference}, 1));
   const torch::Tensor d_fake = gan_loss(gan_loss_kind_, pred_fake, false);
@@ -81,7 +82,7 @@ StepStats Pix2PixModel::train_step(const torch::Tensor& input, const torch::Tens
 
   // Generator: fool D (frozen) + l1_lambda * L1 to the reference (pix2pix backward_G).
   set_requires_grad(*discriminator, false);
-  generator_optimizer->zero_grad();
+  zero_grad_to_none(*generator_optimizer);
   const torch::Tensor pred = discriminator(torch::cat({input, fake}, 1));
   const torch::Tensor g_gan = gan_loss(gan_loss_kind_, pred, true);
   const torch::Tensor g_l1 = torch::nn::functional::l1_loss(fake, reference) * l1_lambda_;
@@ -95,7 +96,9 @@ StepStats Pix2PixModel::train_step(const torch::Tensor& input, const torch::Tens
   s.score_fake = discriminator_score(gan_loss_kind_, pred_fake);
   // Train-set SSIM of this step's (train-mode) output, for the SSIM plot; NaN below the 11 px window.
   const torch::Tensor out = fake.detach();
-  s.ssim = out.size(2) >= 11 && out.size(3) >= 11 ? ssim_mean(signed_to_unit(out), signed_to_unit(reference))
+  SsimOptions fast;
+  fast.dtype = torch::kFloat32;
+  s.ssim = out.size(2) >= 11 && out.size(3) >= 11 ? ssim_mean(signed_to_unit(out), signed_to_unit(reference), fast)
                                                   : std::nan("");
   return s;
 }

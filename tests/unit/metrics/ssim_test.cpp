@@ -8,6 +8,7 @@
 #include <sstream>     // std::stringstream
 
 #include "img2img/core/error.h"
+#include "img2img/data/image_io.h"
 #include "img2img/metrics/ssim_files.h"
 #include "support/test_support.h"
 
@@ -98,6 +99,21 @@ TEST_F(SsimTest, CommandPrintsSsimOfTwoFiles) {
   EXPECT_THAT(out, ::testing::HasSubstr("1.000000"));
   EXPECT_NE(test::run_command(test::img2img_binary() + " ssim " + ref + " " + kGoldenDir.string(), &out), 0);
   EXPECT_THAT(out, ::testing::HasSubstr("two image files or two folders"));
+}
+
+// The per-step train-SSIM curve computes in float32; it must stay within 1e-5 of the float64 value
+// (which matches scikit-image) on real photographs.
+TEST_F(SsimTest, Float32AgreesWithFloat64OnPhotographs) {
+  SsimOptions fast;
+  fast.dtype = torch::kFloat32;
+  const auto load = [](const fs::path& p) { return signed_to_unit(image_to_tensor(read_image(p).pixels)).unsqueeze(0); };
+  const auto ref = load(kGoldenDir / "elephants_rgb16_ref.png");
+  for (const char* distorted : {"elephants_rgb16_jpeg.png", "elephants_rgb16_blur.png", "elephants_rgb16_noise.png"}) {
+    const auto other = load(kGoldenDir / distorted);
+    const double exact = ssim_mean(ref, other), approx = ssim_mean(ref, other, fast);
+    EXPECT_NEAR(approx, exact, 1e-5) << distorted;
+    EXPECT_LT(exact, 0.999) << distorted;  // a real distortion, not a trivial 1
+  }
 }
 
 }  // namespace

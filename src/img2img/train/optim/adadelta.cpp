@@ -2,6 +2,8 @@
 
 #include <torch/serialize/archive.h>  // torch::serialize::{Input,Output}Archive
 
+#include "img2img/core/torch_compat.h"
+
 namespace img2img {
 
 AdadeltaOptions::AdadeltaOptions(double lr) : lr_(lr) {}
@@ -66,7 +68,7 @@ torch::Tensor Adadelta::step(LossClosure closure) {
       if (!p.grad().defined()) continue;
       torch::Tensor grad = p.grad();
       TORCH_CHECK(!grad.is_sparse(), "Adadelta does not support sparse gradients");
-      const std::string key = c10::guts::to_string(p.unsafeGetTensorImpl());
+      const auto key = compat::optimizer_state_key<decltype(state_)::key_type>(p);
       if (state_.find(key) == state_.end()) {
         auto s = std::make_unique<AdadeltaParamState>();
         s->square_avg(torch::zeros_like(p, torch::MemoryFormat::Preserve));

@@ -5,6 +5,8 @@
 #include <algorithm>  // std::max
 #include <cmath>      // std::pow
 
+#include "img2img/core/torch_compat.h"
+
 namespace img2img {
 
 AsgdOptions::AsgdOptions(double lr) : lr_(lr) {}
@@ -73,7 +75,7 @@ torch::Tensor Asgd::step(LossClosure closure) {
       if (!p.grad().defined()) continue;
       torch::Tensor grad = p.grad();
       TORCH_CHECK(!grad.is_sparse(), "ASGD does not support sparse gradients");
-      const std::string key = c10::guts::to_string(p.unsafeGetTensorImpl());
+      const auto key = compat::optimizer_state_key<decltype(state_)::key_type>(p);
       if (state_.find(key) == state_.end()) {
         auto s = std::make_unique<AsgdParamState>();
         s->step(scalar(0.0));
@@ -103,7 +105,7 @@ torch::Tensor Asgd::step(LossClosure closure) {
 }
 
 torch::Tensor Asgd::averaged(const torch::Tensor& param) const {
-  const auto it = state_.find(c10::guts::to_string(param.unsafeGetTensorImpl()));
+  const auto it = state_.find(compat::optimizer_state_key<decltype(state_)::key_type>(param));
   if (it == state_.end()) return {};
   return static_cast<const AsgdParamState&>(*it->second).ax();
 }
