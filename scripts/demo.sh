@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 start=$(date +%s)
 stamp() { echo "[demo $(( $(date +%s) - start )) s] $*"; }
 
-if [ -z "${SKIP_SETUP:-}" ]; then scripts/setup.sh; fi
+if [ -z "${SKIP_SETUP:-}" ]; then scripts/setup.sh --main-only; fi
 scripts/fetch_data.sh
 bin="${IMG2IMG_BIN:-build/img2img}"
 # libtorch's OpenMP threads spin while waiting; on a busy 2-core machine that costs ~10x. Sleep instead.

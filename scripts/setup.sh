@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs every dependency of img2img from Debian 12's packages (run as root, or with sudo
 # available), then configures and builds into build/. Safe to re-run.
-#   scripts/setup.sh            build dependencies + build
-#   scripts/setup.sh --no-build only install packages
+#   scripts/setup.sh             all packages (incl. test-only references) + build everything
+#   scripts/setup.sh --main-only packages to build and run img2img + build only the img2img program
+#                                (what scripts/demo.sh needs; about a third of the compile work)
+#   scripts/setup.sh --no-build  only install packages
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,8 +21,11 @@ PACKAGES=(
   libonnx-dev libprotobuf-dev protobuf-compiler  # ONNX export
   libgdal-dev             # elevation data for `img2img dataset terrain`
   gnuplot-nox             # PNG plots
-  python3-torch python3-skimage  # test-only: independent references (torch.load, scikit-image SSIM)
 )
+# Test-only: independent references (torch.load of our checkpoints, scikit-image SSIM, golden files).
+TEST_PACKAGES=(python3-torch python3-skimage)
+mode="${1:-}"
+if [ "$mode" != "--main-only" ]; then PACKAGES+=("${TEST_PACKAGES[@]}"); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -32,6 +37,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-if [ "${1:-}" = "--no-build" ]; then exit 0; fi
+if [ "$mode" = "--no-build" ]; then exit 0; fi
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
-cmake --build build -j "$(nproc)"
+if [ "$mode" = "--main-only" ]; then
+  cmake --build build -j "$(nproc)" --target img2img
+else
+  cmake --build build -j "$(nproc)"
+fi
