@@ -3,7 +3,8 @@
 //   1. decode: PairedDataset (decode once, 16-bit PNG -> [N, 3, 256, 256] float) with 0 and
 //      `threads` worker threads, pairs/s;
 //   2. loader alone: batch assembly from the decoded set + crop/flip/rotation augmentation
-//      (augment_pair), pairs/s, batch 1 and 16;
+//      (augment_pair), pairs/s, batch 1 and 16; then the same streamed from disk (data.storage =
+//      automatic over a tiny memory budget: PairedLoader decoding ahead) with 0 and `threads` workers;
 //   3. whole epoch: one train_pix2pix iteration with the default 256 px pix2pix networks, pairs/s.
 // Not a test: run it by hand,  build/bench/loader_bench [pairs=64] [threads=hardware] [epoch_pairs=8]
 
@@ -14,6 +15,7 @@
 #include <chrono>      // std::chrono
 #include <cstdlib>     // std::atoi
 #include <filesystem>  // std::filesystem
+#include <numeric>     // std::iota
 #include <random>      // std::mt19937_64
 #include <thread>      // std::thread::hardware_concurrency
 
@@ -67,6 +69,29 @@ int main(int argc, char** argv) {
     }
     const double s = seconds_since(t);
     fmt::print("loader alone (batch {}, index + crop/flip/rotate): {:.1f} pairs/s\n", batch, done / s);
+  }
+
+  for (int workers : {0, threads}) {
+    DataConfig streamed_data = data;
+    streamed_data.memory_budget_mb = 0.001, streamed_data.worker_threads = workers;
+    const PairedDataset streamed(streamed_data, 3, 256, 0);
+    PairedLoader loader(streamed);
+    std::vector<int64_t> order(static_cast<size_t>(pairs));
+    std::iota(order.begin(), order.end(), 0);
+    for (int64_t batch : {1, 16}) {
+      std::mt19937_64 gen(1);
+      const auto t = Clock::now();
+      int64_t done = 0;
+      loader.start(order, batch);
+      for (int64_t begin = 0; begin < pairs; begin += batch) {
+        auto [x, y] = loader.next();
+        auto [a, b] = augment_pair(x, y, data, gen);
+        done += a.size(0);
+      }
+      const double s = seconds_since(t);
+      fmt::print("loader alone, {} ({} worker thread(s), batch {}, decode + crop/flip/rotate): {:.1f} pairs/s\n",
+                 streamed.storage_mode(), workers, batch, done / s);
+    }
   }
 
   RunConfig config;

@@ -37,6 +37,9 @@ struct DataSource {
   std::string composite_dir;    ///< composite_paired: folder of input|reference side-by-side images
   Storage storage = Storage::kAutomatic;
   int64_t worker_threads = 0;   ///< background decode threads; 0 = decode on the training thread
+  /// automatic storage: MiB of host memory for decoded samples; a larger set is streamed from disk.
+  /// 0 = half of the machine's memory (memory_budget_bytes).
+  double memory_budget_mb = 0.0;
   int64_t batch_size = 1;       ///< samples per step (pix2pix: 1)
 };
 

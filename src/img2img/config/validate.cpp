@@ -86,6 +86,7 @@ void check_writable_dir(Checker& c, const char* key, const std::string& tmpl) {
 void check_source(Checker& c, const DataSource& s, const std::string& sec, bool check_paths) {
   c.int_min((sec + ".batch_size").c_str(), s.batch_size, 1);
   c.int_range((sec + ".worker_threads").c_str(), s.worker_threads, 0, 64);
+  c.non_negative((sec + ".memory_budget_mb").c_str(), s.memory_budget_mb);
   auto need = [&](const std::string& key, const std::string& path, bool dir) {
     if (!check_paths) return;
     if (path.empty()) {

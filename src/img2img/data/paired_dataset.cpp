@@ -8,7 +8,11 @@
 #include <exception>  // std::exception_ptr
 #include <map>        // std::map
 #include <mutex>      // std::mutex
+#include <fstream>    // std::ifstream
+#include <stdexcept>  // std::logic_error
 #include <thread>     // std::thread
+
+#include <unistd.h>  // sysconf
 
 #include "img2img/config/enum_names.h"
 #include "img2img/core/error.h"
@@ -174,15 +178,35 @@ std::pair<torch::Tensor, torch::Tensor> load_paired_sample(const PairedFiles& fi
           image_to_tensor(resize_square(apply_channel_rule(b, c), s))};
 }
 
+int64_t memory_budget_bytes(double memory_budget_mb) {
+  if (memory_budget_mb > 0) return static_cast<int64_t>(memory_budget_mb * 1024.0 * 1024.0);
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page_size = ::sysconf(_SC_PAGE_SIZE);
+  int64_t memory = pages > 0 && page_size > 0 ? static_cast<int64_t>(pages) * page_size : int64_t{4} << 30;
+  std::ifstream cgroup("/sys/fs/cgroup/memory.max");  // "max" or a byte count under a container limit
+  int64_t limit = 0;
+  if (cgroup >> limit && limit > 0) memory = std::min(memory, limit);
+  return memory / 2;
+}
+
 PairedDataset::PairedDataset(const DataSource& source, int64_t channel_count, int64_t image_size,
                              int64_t limit_count)
-    : files_(list_paired_files(source, limit_count, &stats_)) {
+    : files_(list_paired_files(source, limit_count, &stats_)),
+      channel_count_(channel_count),
+      image_size_(image_size),
+      worker_threads_(source.worker_threads) {
   const int64_t n = size();
-  inputs_ = torch::empty({n, channel_count, image_size, image_size}, torch::kFloat32);
-  references_ = torch::empty_like(inputs_);
+  decoded_bytes_ = 2 * n * channel_count * image_size * image_size * static_cast<int64_t>(sizeof(float));
+  on_device_ = source.storage == Storage::kDevice;
+  budget_bytes_ = on_device_ ? 0 : memory_budget_bytes(source.memory_budget_mb);
+  streamed_ = !on_device_ && decoded_bytes_ > budget_bytes_;
+  if (!streamed_) {
+    inputs_ = torch::empty({n, channel_count, image_size, image_size}, torch::kFloat32);
+    references_ = torch::empty_like(inputs_);
+  }
   std::vector<PixelDepth> in_depth(static_cast<size_t>(n)), ref_depth(static_cast<size_t>(n));
   parallel_for_samples(n, source.worker_threads, [&](int64_t i) {
     auto [a, b] = load_paired_sample(files_[i], channel_count, image_size, &in_depth[i], &ref_depth[i]);
+    if (streamed_) return;  // checked and depth known; decoded again per batch
     inputs_[i].copy_(a);
     references_[i].copy_(b);
   });
@@ -192,9 +216,54 @@ PairedDataset::PairedDataset(const DataSource& source, int64_t channel_count, in
   }
 }
 
+std::pair<torch::Tensor, torch::Tensor> PairedDataset::sample(int64_t i) const {
+  if (!streamed_) return {inputs_[i], references_[i]};
+  return load_paired_sample(files_.at(static_cast<size_t>(i)), channel_count_, image_size_);
+}
+
+std::string PairedDataset::storage_mode() const { return on_device_ ? "device" : streamed_ ? "streamed" : "cached"; }
+
 void PairedDataset::to(const torch::Device& device) {
+  if (streamed_) return;  // streamed batches are moved by the trainer
   inputs_ = inputs_.to(device);
   references_ = references_.to(device);
+}
+
+PairedLoader::PairedLoader(const PairedDataset& dataset) : dataset_(dataset) {
+  if (dataset.streamed())
+    prefetcher_ = std::make_unique<BatchPrefetcher>(
+        [&dataset](int64_t i) {
+          auto [a, b] = dataset.sample(i);
+          return std::vector<torch::Tensor>{a, b};
+        },
+        dataset.worker_threads(), std::max<int64_t>(2, dataset.worker_threads()));
+}
+
+void PairedLoader::start(const std::vector<int64_t>& order, int64_t batch_size) {
+  order_ = order, batch_size_ = std::max<int64_t>(1, batch_size), position_ = 0;
+  if (!prefetcher_) return;
+  std::vector<std::vector<int64_t>> batches;
+  for (size_t begin = 0; begin < order.size(); begin += static_cast<size_t>(batch_size_))
+    batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(begin),
+                         order.begin() + static_cast<std::ptrdiff_t>(
+                                             std::min(order.size(), begin + static_cast<size_t>(batch_size_))));
+  prefetcher_->start(std::move(batches));
+}
+
+std::pair<torch::Tensor, torch::Tensor> PairedLoader::next() {
+  const int64_t n = static_cast<int64_t>(order_.size());
+  if (position_ >= n) throw std::logic_error("PairedLoader::next: past the end of the pass");
+  const int64_t end = std::min(n, position_ + batch_size_);
+  if (prefetcher_) {
+    position_ = end;
+    std::vector<torch::Tensor> b = prefetcher_->next();
+    return {b[0], b[1]};
+  }
+  const torch::Tensor idx = torch::from_blob(order_.data() + position_, {end - position_}, torch::kInt64)
+                                .clone()
+                                .to(dataset_.inputs().device());
+  position_ = end;
+  return {dataset_.inputs().index_select(0, idx), dataset_.references().index_select(0, idx)};
 }
 
 }  // namespace img2img

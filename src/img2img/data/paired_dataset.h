@@ -4,10 +4,12 @@
 
 #include <filesystem>  // std::filesystem::path
 #include <functional>  // std::function
+#include <memory>      // std::unique_ptr
 #include <string>      // std::string
 #include <vector>      // std::vector
 
 #include "img2img/config/run_config.h"
+#include "img2img/data/batch_prefetcher.h"
 #include "img2img/data/image_io.h"
 
 namespace img2img {
@@ -48,8 +50,17 @@ std::pair<torch::Tensor, torch::Tensor> load_paired_sample(const PairedFiles& fi
                                                            int64_t image_size, PixelDepth* input_depth = nullptr,
                                                            PixelDepth* reference_depth = nullptr);
 
-/// A paired data set decoded once into memory: inputs and references as [N, C, S, S] float32 in
-/// [-1, 1]. Decoding uses `worker_threads` threads (results do not depend on the count).
+/// Bytes of host memory data.storage = automatic may fill with decoded samples: `memory_budget_mb`
+/// MiB when > 0, else half of the machine's memory (physical RAM from sysconf, or the cgroup v2
+/// limit in /sys/fs/cgroup/memory.max when lower), leaving the rest to the networks and the system.
+int64_t memory_budget_bytes(double memory_budget_mb);
+
+/// A paired data set, decoded once. data.storage = device, or automatic when the decoded set
+/// ([N, C, S, S] float32 for inputs and references) fits memory_budget_bytes: cached, i.e. inputs
+/// and references as [N, C, S, S] float32 in [-1, 1] in memory. Otherwise streamed: every file is
+/// decoded once up front (to check it and find the bit depths, nothing is kept) and samples are
+/// decoded again when a batch needs them (PairedLoader). Decoding uses `worker_threads` threads
+/// (results do not depend on the count, nor on cached vs streamed).
 class PairedDataset {
  public:
   /// Throws DataError for any unreadable or inconsistent file (see load_paired_sample).
@@ -57,8 +68,23 @@ class PairedDataset {
 
   int64_t size() const { return static_cast<int64_t>(files_.size()); }
   const PairedFiles& files(int64_t i) const { return files_.at(static_cast<size_t>(i)); }
-  const torch::Tensor& inputs() const { return inputs_; }          ///< [N, C, S, S] in [-1, 1]
-  const torch::Tensor& references() const { return references_; }  ///< [N, C, S, S] in [-1, 1]
+  /// [N, C, S, S] in [-1, 1]; undefined when streamed() (use PairedLoader or sample()).
+  const torch::Tensor& inputs() const { return inputs_; }
+  /// [N, C, S, S] in [-1, 1]; undefined when streamed() (use PairedLoader or sample()).
+  const torch::Tensor& references() const { return references_; }
+  /// Sample `i` as {input, reference}, each [C, S, S] in [-1, 1]: a view of the cache, or decoded
+  /// now when streamed (thread-safe). Throws DataError naming a file that cannot be decoded.
+  std::pair<torch::Tensor, torch::Tensor> sample(int64_t i) const;
+  /// Whether samples are decoded from disk per batch (automatic storage over the memory budget).
+  bool streamed() const { return streamed_; }
+  /// Bytes the decoded set takes in memory (inputs and references).
+  int64_t decoded_bytes() const { return decoded_bytes_; }
+  /// The memory budget the storage was chosen with (memory_budget_bytes; 0 for device storage).
+  int64_t budget_bytes() const { return budget_bytes_; }
+  /// Background threads for decoding (the source's worker_threads).
+  int64_t worker_threads() const { return worker_threads_; }
+  /// "cached", "streamed" or "device": how samples are stored (log and run_start event).
+  std::string storage_mode() const;
   PixelDepth input_depth() const { return input_depth_; }          ///< deepest input file
   PixelDepth reference_depth() const { return reference_depth_; }  ///< deepest reference file
   int64_t ignored_files() const { return stats_.ignored; }
@@ -70,6 +96,29 @@ class PairedDataset {
   std::vector<PairedFiles> files_;
   torch::Tensor inputs_, references_;
   PixelDepth input_depth_ = PixelDepth::k8, reference_depth_ = PixelDepth::k8;
+  int64_t channel_count_ = 0, image_size_ = 0, decoded_bytes_ = 0, budget_bytes_ = 0, worker_threads_ = 0;
+  bool streamed_ = false, on_device_ = false;
+};
+
+/// Batches of passes over a PairedDataset: slices of the cache, or (streamed) samples decoded ahead
+/// by the data set's worker threads (BatchPrefetcher, up to max(2, threads) batches ahead). Both
+/// give identical tensors, so results do not depend on the storage mode or the thread count.
+class PairedLoader {
+ public:
+  /// `dataset` must outlive the loader.
+  explicit PairedLoader(const PairedDataset& dataset);
+  /// Starts a pass over the samples `order` (indices) in batches of `batch_size` (the last one may
+  /// be shorter); discards what an earlier pass left.
+  void start(const std::vector<int64_t>& order, int64_t batch_size);
+  /// The pass's next batch {inputs, references}, each [B, C, S, S] float32 in [-1, 1], on the data
+  /// set's device. Throws DataError naming a file that cannot be decoded any more (streamed).
+  std::pair<torch::Tensor, torch::Tensor> next();
+
+ private:
+  const PairedDataset& dataset_;
+  std::unique_ptr<BatchPrefetcher> prefetcher_;  // streamed only
+  std::vector<int64_t> order_;
+  int64_t batch_size_ = 1, position_ = 0;
 };
 
 }  // namespace img2img

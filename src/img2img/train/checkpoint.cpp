@@ -55,6 +55,7 @@ void save_checkpoint(const fs::path& weights, const torch::nn::Module& module, c
          {"input_depth", to_string(meta.input_depth)},
          {"reference_depth", to_string(meta.reference_depth)},
          {"config", meta.config_toml},
+         {"run_dir", meta.run_dir},
          {"parameters", shapes}};
   // Weights first, metadata second: metadata that exists always describes complete weights.
   write_file_atomic(weights, std::string(bytes.begin(), bytes.end()));
@@ -112,6 +113,7 @@ CheckpointMeta read_checkpoint_meta(const fs::path& path_in, fs::path* weights_o
     meta.config_toml = j.at("config").get<std::string>();
     meta.input_depth = parse_pixel_depth(j.at("input_depth").get<std::string>());
     meta.reference_depth = parse_pixel_depth(j.at("reference_depth").get<std::string>());
+    meta.run_dir = j.value("run_dir", std::string());
     // The weights file given wins over the name recorded at save time (the pair may have been renamed).
     if (weights_out != nullptr)
       *weights_out = path.extension() == ".pt" && fs::is_regular_file(path)

@@ -21,6 +21,8 @@ struct CheckpointMeta {
   std::string config_toml;  ///< the run's resolved configuration
   PixelDepth input_depth = PixelDepth::k8;      ///< deepest training input file
   PixelDepth reference_depth = PixelDepth::k8;  ///< deepest training reference file (infer writes this)
+  /// Absolute folder of the run that wrote it (--resume continues there); "" in older checkpoints.
+  std::string run_dir;
 };
 
 /// The metadata file belonging to a weights file: X.pt -> X.json.

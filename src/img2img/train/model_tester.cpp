@@ -6,6 +6,7 @@
 #include <algorithm>  // std::shuffle, std::sort
 #include <chrono>     // std::chrono
 #include <numeric>    // std::iota
+#include <random>     // std::mt19937_64, std::seed_seq
 
 #include "img2img/core/path_template.h"
 #include "img2img/data/image_io.h"
@@ -22,16 +23,18 @@ ModelTester::ModelTester(const RunConfig& config, const torch::Device& device)
     : config_(config),
       device_(device),
       dataset_(config.test, config.data.channel_count, config.data.image_size, /*limit_count=*/0),
-      rng_(static_cast<uint64_t>(config.train.seed) ^ 0x7e57'5eedULL) {
+      loader_(dataset_) {
   if (config.test.storage == Storage::kDevice) dataset_.to(device);
 }
 
-std::vector<int64_t> ModelTester::draw_samples() {
-  std::vector<int64_t> all(static_cast<size_t>(dataset_.size()));
+std::vector<int64_t> draw_test_samples(int64_t n, int64_t size, int64_t seed, int64_t iteration) {
+  std::vector<int64_t> all(static_cast<size_t>(n));
   std::iota(all.begin(), all.end(), 0);
-  const int64_t size = config_.test.size;
-  if (size <= 0 || size >= dataset_.size()) return all;
-  std::shuffle(all.begin(), all.end(), rng_);
+  if (size <= 0 || size >= n) return all;
+  std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(static_cast<uint64_t>(seed) >> 32),
+                    0x7e575eedu, static_cast<uint32_t>(iteration), static_cast<uint32_t>(iteration >> 32)};
+  std::mt19937_64 rng(seq);
+  std::shuffle(all.begin(), all.end(), rng);
   all.resize(static_cast<size_t>(size));
   std::sort(all.begin(), all.end());
   return all;
@@ -42,7 +45,8 @@ TestResult ModelTester::run(UnetGenerator& generator, int64_t iteration,
   const auto t0 = std::chrono::steady_clock::now();
   TestResult result;
   result.iteration = iteration;
-  const std::vector<int64_t> samples = draw_samples();
+  const std::vector<int64_t> samples =
+      draw_test_samples(dataset_.size(), config_.test.size, config_.train.seed, iteration);
   result.samples = static_cast<int64_t>(samples.size());
 
   fs::path out_dir;
@@ -56,13 +60,14 @@ TestResult ModelTester::run(UnetGenerator& generator, int64_t iteration,
   torch::NoGradGuard no_grad;
   double ssim_sum = 0;
   const int64_t batch = std::max<int64_t>(1, config_.test.batch_size);
+  loader_.start(samples, batch);
   for (size_t begin = 0; begin < samples.size(); begin += static_cast<size_t>(batch)) {
     const size_t end = std::min(samples.size(), begin + static_cast<size_t>(batch));
     const std::vector<int64_t> chunk(samples.begin() + static_cast<std::ptrdiff_t>(begin),
                                      samples.begin() + static_cast<std::ptrdiff_t>(end));
-    const torch::Tensor idx = torch::tensor(chunk, torch::kInt64).to(dataset_.inputs().device());
-    const torch::Tensor input = dataset_.inputs().index_select(0, idx).to(device_);          // [B, C, S, S]
-    const torch::Tensor reference = dataset_.references().index_select(0, idx).to(device_);  // [B, C, S, S]
+    const auto [loaded_input, loaded_reference] = loader_.next();
+    const torch::Tensor input = loaded_input.to(device_);          // [B, C, S, S]
+    const torch::Tensor reference = loaded_reference.to(device_);  // [B, C, S, S]
     const torch::Tensor generated = generator(input);                                         // [B, C, S, S]
     ssim_sum += ssim(signed_to_unit(generated), signed_to_unit(reference)).sum().item<double>();
     if (out_dir.empty()) continue;

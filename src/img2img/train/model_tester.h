@@ -6,7 +6,6 @@
 #include <filesystem>  // std::filesystem::path
 #include <map>         // std::map
 #include <memory>      // std::unique_ptr
-#include <random>      // std::mt19937_64
 #include <string>      // std::string
 #include <vector>      // std::vector
 
@@ -32,12 +31,19 @@ struct TestResult {
   std::vector<TestImageFile> files;  ///< 3 per sample (input, generated, reference); empty if output_dir is ""
 };
 
+/// The test.size samples tested at `iteration` out of `n` (0 or >= n: all), sorted: a shuffle by a
+/// std::mt19937_64 seeded from (train.seed, iteration) alone, so the choice at an iteration is the
+/// same in a run and in its --resume continuation, whatever was tested before.
+std::vector<int64_t> draw_test_samples(int64_t n, int64_t size, int64_t seed, int64_t iteration);
+
 /// Holds the decoded test set (test.* data source, decoded like data.*: data.channel_count and
 /// data.image_size) and tests a generator on it: test.size random samples (0 = all), in eval mode
-/// (no gradient, BatchNorm running statistics), batches of test.batch_size.
+/// (no gradient, BatchNorm running statistics), batches of test.batch_size. The samples tested
+/// at an iteration come from draw_test_samples (training's RNG is untouched).
 class ModelTester {
  public:
-  /// Decodes the test set with test.worker_threads threads (to `device` if test.storage = device).
+  /// Decodes the test set with test.worker_threads threads (to `device` if test.storage = device;
+  /// streamed from disk when automatic storage exceeds test.memory_budget_mb, see PairedDataset).
   /// Throws DataError for unreadable or inconsistent test files.
   ModelTester(const RunConfig& config, const torch::Device& device);
 
@@ -50,12 +56,10 @@ class ModelTester {
   const PairedDataset& dataset() const { return dataset_; }
 
  private:
-  std::vector<int64_t> draw_samples();
-
   RunConfig config_;
   torch::Device device_;
   PairedDataset dataset_;
-  std::mt19937_64 rng_;  // its own stream: testing does not change the training sequence
+  PairedLoader loader_;  // after dataset_, which it reads
 };
 
 }  // namespace img2img

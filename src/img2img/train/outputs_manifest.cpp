@@ -9,8 +9,32 @@
 namespace img2img {
 namespace fs = std::filesystem;
 
-OutputsManifest::OutputsManifest(const fs::path& run_dir, const RunConfig& config, EventLog* events)
-    : path_(fs::absolute(run_dir) / "outputs.json"), run_dir_(fs::absolute(run_dir)), events_(events) {
+std::vector<OutputEntry> read_manifest_entries(const fs::path& path, int64_t up_to_iteration) {
+  std::vector<OutputEntry> out;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return out;
+  try {
+    const nlohmann::json doc = nlohmann::json::parse(read_file(path));
+    for (const nlohmann::json& o : doc.at("outputs")) {
+      OutputEntry e{o.at("kind").get<std::string>(), o.at("path").get<std::string>(),
+                    o.at("network").get<std::string>(), o.at("index").get<int64_t>(),
+                    o.at("iteration").get<int64_t>()};
+      if (e.iteration <= up_to_iteration) out.push_back(std::move(e));
+    }
+  } catch (const std::exception& e) {
+    throw DataError(fmt::format("the earlier run's manifest '{}' is damaged ({}); a resumed run keeps its entries. "
+                                "Repair or delete it to resume without them.",
+                                path.string(), e.what()));
+  }
+  return out;
+}
+
+OutputsManifest::OutputsManifest(const fs::path& run_dir, const RunConfig& config, EventLog* events,
+                                 std::vector<OutputEntry> earlier)
+    : path_(fs::absolute(run_dir) / "outputs.json"),
+      run_dir_(fs::absolute(run_dir)),
+      entries_(std::move(earlier)),
+      events_(events) {
   toggles_ = {{"checkpoint", config.output.add_model_outputs},
               {"checkpoint_meta", config.output.add_model_outputs},
               {"checkpoint_state", config.output.add_model_outputs},

@@ -23,15 +23,22 @@ struct OutputEntry {
   int64_t iteration = 0;  ///< iteration the file holds (plots: the last iteration plotted)
 };
 
+/// The entries of an earlier run's manifest `path` (outputs.json) for iterations <= `up_to_iteration`,
+/// in their order: what a --resume continuation keeps. A missing file gives none; a damaged one
+/// throws DataError naming it.
+std::vector<OutputEntry> read_manifest_entries(const std::filesystem::path& path, int64_t up_to_iteration);
+
 /// The outputs manifest of a run. add() lists a file (when its kind's add_*_outputs toggle is on),
 /// emits a "file" event, and rewrites the manifest atomically. Kinds and their toggles:
 /// checkpoint, checkpoint_meta, checkpoint_state <- output.add_model_outputs, onnx <- output.add_onnx_outputs, test_image <-
 /// test.add_outputs, plot <- always. Example: `manifest.add("onnx", path, "generator", 0, it);`
 class OutputsManifest {
  public:
-  /// Writes `<run_dir>/outputs.json` at once (status "running", no outputs). `events` may be null.
+  /// Writes `<run_dir>/outputs.json` at once (status "running", listing `earlier`: a resumed run's
+  /// entries from read_manifest_entries, no event emitted for them). `events` may be null.
   /// Throws WriteError if it cannot be written.
-  OutputsManifest(const std::filesystem::path& run_dir, const RunConfig& config, EventLog* events = nullptr);
+  OutputsManifest(const std::filesystem::path& run_dir, const RunConfig& config, EventLog* events = nullptr,
+                  std::vector<OutputEntry> earlier = {});
 
   /// Records a written file. A path already listed (a rewritten plot) is updated, not repeated.
   /// Throws ConfigError for an unknown kind, WriteError if the manifest cannot be written.

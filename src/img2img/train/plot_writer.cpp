@@ -2,10 +2,11 @@
 
 #include <fmt/format.h>  // fmt::format
 
-#include <algorithm>  // std::find
+#include <algorithm>  // std::find, std::sort
 #include <cmath>      // std::isfinite
 #include <cstdlib>    // std::system
 #include <fstream>    // std::ofstream
+#include <sstream>    // std::istringstream
 #include <sys/wait.h> // WIFEXITED
 
 #include "img2img/core/atomic_file.h"
@@ -63,6 +64,37 @@ PlotWriter::PlotWriter(const fs::path& run_dir, const PlotConfig& config) : dir_
 void PlotWriter::add(const std::string& plot, const std::string& series, int64_t iteration, double value) {
   if (std::find(order_.begin(), order_.end(), plot) == order_.end()) order_.push_back(plot);
   points_[plot].push_back({iteration, series, value});
+}
+
+int64_t PlotWriter::load_csv_history(const fs::path& earlier_run_dir, int64_t up_to_iteration) {
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(earlier_run_dir / "plots", ec))
+    if (e.path().extension() == ".csv") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  int64_t added = 0;
+  for (const fs::path& file : files) {
+    std::istringstream in(read_file(file));
+    std::string line;
+    for (int64_t line_no = 1; std::getline(in, line); ++line_no) {
+      if (line_no == 1 || line.empty()) continue;  // header iteration,series,value
+      const size_t a = line.find(','), b = line.rfind(',');
+      try {
+        if (a == std::string::npos || a == b) throw std::invalid_argument("expected iteration,series,value");
+        size_t used = 0;
+        const int64_t iteration = std::stoll(line.substr(0, a), &used);
+        if (used != a) throw std::invalid_argument("bad iteration");
+        const std::string value = line.substr(b + 1);
+        const double v = value == "nan" ? std::nan("") : std::stod(value);
+        if (iteration <= up_to_iteration) add(file.stem().string(), line.substr(a + 1, b - a - 1), iteration, v), ++added;
+      } catch (const std::exception&) {
+        throw DataError(fmt::format("plot file '{}' line {} ('{}') is not 'iteration,series,value'; a resumed run "
+                                    "continues its series. Repair or delete the file.",
+                                    file.string(), line_no, line));
+      }
+    }
+  }
+  return added;
 }
 
 std::vector<PlotFile> PlotWriter::write_if_due(int64_t iteration, bool force) {

@@ -35,6 +35,11 @@ class PlotWriter {
   /// Adds one point. `plot` and `series` are free-form names; non-finite values are kept in the
   /// CSV ("nan") and skipped in PNG charts.
   void add(const std::string& plot, const std::string& series, int64_t iteration, double value);
+  /// --resume: adds the points of an earlier run's CSV plots (`<earlier_run_dir>/plots/*.csv`, in
+  /// name order) up to `up_to_iteration`, so the series continue. Returns the points added (0 when
+  /// there are none, e.g. the earlier run had plot.type = image or disabled). Throws DataError
+  /// naming the file and line of a malformed row.
+  int64_t load_csv_history(const std::filesystem::path& earlier_run_dir, int64_t up_to_iteration);
   /// Rewrites every plot with points when `force` or `iteration` is a multiple of plot.rate (nothing
   /// when plot.type = disabled). Returns the files written. Throws WriteError on failure.
   std::vector<PlotFile> write_if_due(int64_t iteration, bool force);

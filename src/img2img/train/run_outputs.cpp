@@ -1,25 +1,83 @@
 #include "img2img/train/run_outputs.h"
 
+#include <fmt/format.h>  // fmt::format
+
+#include <algorithm>  // std::max_element
+#include <cstdint>    // INT64_MAX
+
 #include "img2img/config/config_keys.h"
 #include "img2img/core/atomic_file.h"
+#include "img2img/core/error.h"
 #include "img2img/core/path_template.h"
 #include "img2img/export/onnx_export.h"
 
 namespace img2img {
 namespace fs = std::filesystem;
 
-RunFolder create_run_folder(const RunConfig& config) {
+RunResume run_resume(const fs::path& run_dir, const std::string& checkpoint_config_toml, int64_t iteration) {
+  RunResume r;
+  r.run_dir = run_dir;
+  r.run_dir_template = apply_config(parse_config_text(checkpoint_config_toml, "checkpoint config")).output.run_dir;
+  r.iteration = iteration;
+  return r;
+}
+
+namespace {
+// Continuing in `dir` after `iteration` must not overwrite later checkpoints (a resume from an older
+// checkpoint): those listed in its outputs.json or lying below it. Throws ConfigError naming one.
+void check_no_later_checkpoints(const fs::path& dir, int64_t iteration) {
+  std::vector<std::pair<int64_t, fs::path>> later;
+  for (const OutputEntry& e : read_manifest_entries(dir / "outputs.json", INT64_MAX))
+    if (e.kind == "checkpoint" && e.iteration > iteration && fs::exists(e.path)) later.emplace_back(e.iteration, e.path);
+  std::error_code ec;
+  for (const auto& f : fs::recursive_directory_iterator(dir, ec)) {
+    if (f.path().extension() != ".json" || f.path().filename() == "outputs.json") continue;
+    try {
+      fs::path weights;
+      const CheckpointMeta m = read_checkpoint_meta(f.path(), &weights);
+      if (m.iteration > iteration && fs::exists(weights)) later.emplace_back(m.iteration, weights);
+    } catch (const Error&) {  // not a checkpoint
+    }
+  }
+  if (later.empty()) return;
+  const auto newest = *std::max_element(later.begin(), later.end());
+  throw ConfigError(fmt::format(
+      "--resume from iteration {} would continue in run folder '{}', which already holds later checkpoints (e.g. "
+      "'{}' of iteration {}); continuing there would overwrite them. Resume from the newest checkpoint (pass the run "
+      "folder), or continue in a new folder with --output.run_dir=NEW_FOLDER.",
+      iteration, dir.string(), newest.second.string(), newest.first));
+}
+}  // namespace
+
+RunFolder create_run_folder(const RunConfig& config, const RunResume* resume) {
   RunFolder run;
   run.values = date_time_template_values();
-  run.dir = fs::path(expand_template(config.output.run_dir, run.values));
+  std::error_code ec;
+  const bool known = resume != nullptr && !resume->run_dir.empty() && fs::is_directory(resume->run_dir, ec);
+  run.continued = known && config.output.run_dir == resume->run_dir_template;
+  run.dir = run.continued ? resume->run_dir : fs::path(expand_template(config.output.run_dir, run.values));
+  if (known) {
+    run.resumed_from = resume->run_dir;
+    run.resume_iteration = resume->iteration;
+    if (!run.continued && fs::equivalent(run.dir, resume->run_dir, ec)) run.continued = true;  // same folder, other spelling
+    if (run.continued) check_no_later_checkpoints(run.dir, resume->iteration);
+  }
   run.values["run_dir"] = run.dir.string();
   run.config_toml = config_to_toml(config);
   write_file_atomic(run.dir / "config.toml", run.config_toml);
   return run;
 }
 
-fs::path save_listed_checkpoint(const RunConfig& config, const torch::nn::Module& module, const CheckpointMeta& meta,
+std::vector<OutputEntry> earlier_outputs(const RunFolder& run) {
+  if (run.resumed_from.empty()) return {};
+  return read_manifest_entries(run.resumed_from / "outputs.json", run.resume_iteration);
+}
+
+fs::path save_listed_checkpoint(const RunConfig& config, const torch::nn::Module& module, const CheckpointMeta& meta_in,
                                 TemplateValues values, OutputsManifest& manifest) {
+  CheckpointMeta meta = meta_in;
+  if (meta.run_dir.empty() && values.count("run_dir"))
+    meta.run_dir = fs::absolute(values.at("run_dir")).lexically_normal().string();
   values["network"] = meta.network;
   values["index"] = std::to_string(meta.index);
   values["iteration"] = format_iteration(meta.iteration);

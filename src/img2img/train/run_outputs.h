@@ -5,6 +5,7 @@
 #include <filesystem>  // std::filesystem::path
 #include <map>         // std::map
 #include <string>      // std::string
+#include <vector>      // std::vector
 
 #include "img2img/config/run_config.h"
 #include "img2img/models/unet_generator.h"
@@ -17,17 +18,40 @@ namespace img2img {
 /// Path-template values ({date}, {time}, {run_dir}, ...) of one run.
 using TemplateValues = std::map<std::string, std::string>;
 
+/// The run a --resume continues (trainers build it from their resume point with run_resume).
+struct RunResume {
+  std::filesystem::path run_dir;  ///< folder of the earlier run ("" = unknown: outputs start afresh)
+  std::string run_dir_template;   ///< the earlier run's output.run_dir (from the checkpoint's config)
+  int64_t iteration = 0;          ///< iterations completed at the checkpoint
+};
+
+/// The RunResume of a checkpoint: its run folder, resolved configuration (TOML) and iteration.
+RunResume run_resume(const std::filesystem::path& run_dir, const std::string& checkpoint_config_toml,
+                     int64_t iteration);
+
 /// A created run folder: its path, the template values including {run_dir}, and the resolved
 /// configuration as TOML (also written to <dir>/config.toml).
 struct RunFolder {
   std::filesystem::path dir;
   TemplateValues values;
   std::string config_toml;
+  std::filesystem::path resumed_from;  ///< --resume: the earlier run's folder ("" = fresh run or unknown)
+  int64_t resume_iteration = 0;        ///< --resume: iterations completed at the checkpoint
+  bool continued = false;              ///< --resume continues in the earlier run's folder (dir == resumed_from)
 };
 
 /// Expands output.run_dir with {date} and {time} of now, creates it and writes config.toml
-/// atomically. Throws ConfigError (template) or WriteError (folder not writable).
-RunFolder create_run_folder(const RunConfig& config);
+/// atomically. With `resume` (--resume) and output.run_dir unchanged from the earlier run's, the
+/// run continues in the earlier run's folder instead (train.log appended, config.toml replaced by
+/// the resumed configuration; plots and outputs.json continued, see earlier_outputs); a changed
+/// output.run_dir starts a new folder that still carries the earlier plots and outputs.json entries.
+/// Throws ConfigError (template; or continuing in place would overwrite checkpoints written after
+/// the resume point, naming one and the way out) or WriteError (folder not writable).
+RunFolder create_run_folder(const RunConfig& config, const RunResume* resume = nullptr);
+
+/// The outputs.json entries a resumed run keeps: those of run.resumed_from's manifest up to
+/// run.resume_iteration (none for a fresh run). Throws DataError for a damaged manifest.
+std::vector<OutputEntry> earlier_outputs(const RunFolder& run);
 
 /// Saves `module` at output.model_path for meta.network / meta.index / meta.iteration (weights +
 /// .json metadata) and lists both in `manifest`. Returns the weights path. Throws WriteError.

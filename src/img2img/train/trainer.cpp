@@ -52,6 +52,18 @@ void plot_iteration(PlotWriter& plots, int64_t iteration, const StepStats& m) {
   plots.add("score", "generated", iteration, m.score_fake);
 }
 
+// The log line of a data set's storage mode: what was chosen and why.
+std::string storage_description(const PairedDataset& d) {
+  const double mib = static_cast<double>(d.decoded_bytes()) / (1024.0 * 1024.0);
+  const double budget = static_cast<double>(d.budget_bytes()) / (1024.0 * 1024.0);
+  if (d.storage_mode() == "device") return fmt::format("device (all {:.1f} MiB on the training device)", mib);
+  if (d.streamed())
+    return fmt::format("streamed from disk with {} worker thread(s) ({:.1f} MiB decoded exceeds the memory budget "
+                       "of {:.1f} MiB, memory_budget_mb)",
+                       d.worker_threads(), mib, budget);
+  return fmt::format("cached in host memory ({:.1f} MiB of the {:.1f} MiB memory budget)", mib, budget);
+}
+
 // Throws (before anything is saved) if a weight or buffer of `module` is NaN/inf, so a diverged
 // model never overwrites or adds to the good checkpoints.
 void check_finite_weights(const torch::nn::Module& module, const char* network, int64_t iteration) {
@@ -98,9 +110,12 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
     const torch::Device device = resolve_device(config.device.device);
     configure_runtime(config.device);
 
-    const RunFolder run = create_run_folder(config);
+    std::optional<RunResume> resume;
+    if (options.resume)
+      resume = run_resume(options.resume->run_dir, options.resume->config_toml, options.resume->iteration);
+    const RunFolder run = create_run_folder(config, resume ? &*resume : nullptr);
     summary.run_dir = run.dir;
-    manifest = std::make_unique<OutputsManifest>(summary.run_dir, config, &events);
+    manifest = std::make_unique<OutputsManifest>(summary.run_dir, config, &events, earlier_outputs(run));
     summary.outputs_manifest = manifest->path();
     ProgressReporter progress((summary.run_dir / "train.log").string(), options.interactive);
     progress.line(fmt::format("run folder: {}", summary.run_dir.string()));
@@ -113,9 +128,11 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
                               dataset.ignored_files() ? fmt::format("; {} non-image/hidden files ignored",
                                                                     dataset.ignored_files())
                                                       : ""));
+    progress.line("data storage: " + storage_description(dataset));
     std::optional<ModelTester> tester;
     if (config.test.enabled) {
       tester.emplace(config, device);
+      progress.line("test data storage: " + storage_description(tester->dataset()));
       progress.line(fmt::format("test data: {} pairs; testing {} every {} iteration(s){}", tester->dataset().size(),
                                 config.test.size > 0 ? fmt::format("{} random samples", config.test.size) : "all",
                                 config.test.frequency,
@@ -124,6 +141,13 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
                                     : ""));
     }
     PlotWriter plots(summary.run_dir, config.plot);
+    if (!run.resumed_from.empty()) {
+      const int64_t points = plots.load_csv_history(run.resumed_from, run.resume_iteration);
+      progress.line(fmt::format("{} run {} after iteration {}: kept its outputs.json entries and {} plot point(s) up "
+                                "to there",
+                                run.continued ? "continuing" : "resuming into a new folder from", run.resumed_from.string(),
+                                run.resume_iteration, points));
+    }
 
     torch::manual_seed(static_cast<uint64_t>(config.train.seed));
     std::mt19937_64 rng(static_cast<uint64_t>(config.train.seed));
@@ -148,10 +172,13 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
                               {"device", device.str()},
                               {"train_samples", n},
                               {"test_samples", tester ? tester->dataset().size() : 0},
+                              {"data_storage", dataset.storage_mode()},
+                              {"test_storage", tester ? tester->dataset().storage_mode() : std::string()},
                               {"image_size", data.image_size},
                               {"channel_count", data.channel_count}});
     std::vector<int64_t> order(static_cast<size_t>(n));
     std::iota(order.begin(), order.end(), 0);
+    PairedLoader loader(dataset);
 
     for (int64_t it = start_it; it < max_it; ++it) {
       const double lr = scheduled_learning_rate(config.train, it);
@@ -164,13 +191,16 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
       StepStats mean;
       const auto it_start = Clock::now();
       int64_t steps_done = 0;
+      loader.start(order, batch);
       for (int64_t step = 0; step < steps_per_it; ++step) {
         const int64_t begin = step * batch, end = std::min(n, begin + batch);
-        const torch::Tensor idx = torch::from_blob(order.data() + begin, {end - begin}, torch::kInt64)
-                                      .clone()
-                                      .to(dataset.inputs().device());
-        auto [a, b] = augment_pair(dataset.inputs().index_select(0, idx).to(device),
-                                   dataset.references().index_select(0, idx).to(device), data, rng);
+        std::pair<torch::Tensor, torch::Tensor> loaded;
+        try {
+          loaded = loader.next();
+        } catch (const DataError& e) {
+          throw DataError(fmt::format("iteration {}, step {}: {}", it + 1, step + 1, e.what()));
+        }
+        auto [a, b] = augment_pair(loaded.first.to(device), loaded.second.to(device), data, rng);
         StepStats s;
         try {
           s = model.train_step(a, b);

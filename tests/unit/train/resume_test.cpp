@@ -7,10 +7,15 @@
 #include <fmt/format.h>       // fmt::format
 #include <opencv2/core.hpp>   // cv::Mat, cv::randu
 
+#include <nlohmann/json.hpp>  // nlohmann::json
+
+#include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
 #include "img2img/data/image_io.h"
 #include "img2img/models/factory.h"
 #include "img2img/train/checkpoint.h"
+#include "img2img/train/model_tester.h"
+#include "img2img/train/plot_writer.h"
 #include "img2img/train/trainer.h"
 #include "img2img/train/training_state.h"
 #include "support/test_support.h"
@@ -44,6 +49,29 @@ class ResumeTest : public test::TempDirTest {
     c.output.onnx_path = "";
     c.plot.type = PlotType::kDisabled;
     c.device.device = "cpu";
+    return c;
+  }
+
+  // A run's outputs.json as "kind network index iteration file-name" lines, in order, and its status.
+  static std::vector<std::string> manifest_lines(const fs::path& run_dir, std::string* status = nullptr) {
+    const nlohmann::json doc = nlohmann::json::parse(read_file(run_dir / "outputs.json"));
+    if (status != nullptr) *status = doc["status"].get<std::string>();
+    std::vector<std::string> out;
+    for (const auto& o : doc["outputs"])
+      out.push_back(fmt::format("{} {} {} {} {}", o["kind"].get<std::string>(), o["network"].get<std::string>(),
+                                o["index"].get<int64_t>(), o["iteration"].get<int64_t>(),
+                                fs::path(o["path"].get<std::string>()).filename().string()));
+    return out;
+  }
+
+  // small_config plus CSV plots every iteration and a test of 2 of the 8 samples every iteration.
+  RunConfig plotted_config() {
+    RunConfig c = small_config();
+    c.plot.type = PlotType::kCsv, c.plot.rate = 1;
+    c.test.enabled = true;
+    c.test.input_dir = c.data.input_dir, c.test.reference_dir = c.data.reference_dir;
+    c.test.size = 2;
+    c.output.model_save_rate = 1;
     return c;
   }
 
@@ -123,6 +151,146 @@ TEST_F(ResumeTest, CheckpointWithoutTrainingStateIsRejected) {
   const TrainSummary s = train_pix2pix(c, TrainOptions{0});
   fs::remove(training_state_path(s.final_generator));
   EXPECT_THROW(find_resume_point(s.final_generator), CheckpointError);
+}
+
+// Gap (a)+(b)+(c): 3 + resume 2 in the same (fixed) run folder continues it: the plots, outputs.json,
+// test-sample choice and checkpoints equal those of 5 in one go; earlier checkpoints and log lines stay.
+TEST_F(ResumeTest, ResumeContinuesTheRunFolder) {
+  RunConfig c = plotted_config();
+  c.train.max_iterations = 5;
+  c.output.run_dir = (dir_ / "whole").string();
+  const TrainSummary whole = train_pix2pix(c, TrainOptions{0});
+
+  c.train.max_iterations = 3;
+  c.output.run_dir = (dir_ / "run").string();
+  const TrainSummary first = train_pix2pix(c, TrainOptions{0});
+  const std::string first_checkpoint = read_file(first.checkpoints.front());
+  TrainOptions options{0};
+  options.resume = find_resume_point(first.run_dir);
+  EXPECT_TRUE(fs::equivalent(options.resume->run_dir, first.run_dir));
+  c.train.max_iterations = 5;
+  check_resume_config(c, *options.resume);
+  const TrainSummary resumed = train_pix2pix(c, options);
+  EXPECT_TRUE(fs::equivalent(resumed.run_dir, first.run_dir));
+
+  for (const char* plot : {"loss.csv", "ssim.csv", "score.csv"})  // iterations 1..5, the same values
+    EXPECT_EQ(read_file(resumed.run_dir / "plots" / plot), read_file(whole.run_dir / "plots" / plot)) << plot;
+  std::string status;
+  EXPECT_EQ(manifest_lines(resumed.run_dir, &status), manifest_lines(whole.run_dir));  // test images included
+  EXPECT_EQ(status, "finished");
+  EXPECT_EQ(read_file(first.checkpoints.front()), first_checkpoint);  // iteration 1's generator untouched
+  const std::string log = read_file(resumed.run_dir / "train.log");
+  EXPECT_THAT(log, HasSubstr("iteration 1/3"));
+  EXPECT_THAT(log, HasSubstr("iteration 5/5"));
+  EXPECT_THAT(log, HasSubstr("continuing run"));
+  EXPECT_THAT(read_file(resumed.run_dir / "config.toml"), HasSubstr("max_iterations = 5"));
+}
+
+// A run_dir template ({date}-{time}) left unchanged also continues in the earlier folder.
+TEST_F(ResumeTest, TemplateRunDirContinuesInTheEarlierFolder) {
+  RunConfig c = small_config();
+  c.train.max_iterations = 1;
+  c.output.run_dir = (dir_ / "runs" / "{date}-{time}").string();
+  const TrainSummary first = train_pix2pix(c, TrainOptions{0});
+  TrainOptions options{0};
+  options.resume = find_resume_point(first.final_generator);
+  c.train.max_iterations = 2;
+  const TrainSummary resumed = train_pix2pix(c, options);
+  EXPECT_TRUE(fs::equivalent(resumed.run_dir, first.run_dir));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_ / "runs"), fs::directory_iterator()), 1);
+}
+
+// A changed output.run_dir branches into a new folder that carries the earlier plot rows and
+// outputs.json entries (pointing at the earlier folder's files); the earlier folder is untouched.
+TEST_F(ResumeTest, NewRunDirCarriesTheHistory) {
+  RunConfig c = plotted_config();
+  c.train.max_iterations = 2;
+  c.output.run_dir = (dir_ / "first").string();
+  const TrainSummary first = train_pix2pix(c, TrainOptions{0});
+  const std::string first_manifest = read_file(first.run_dir / "outputs.json");
+  const std::string first_loss = read_file(first.run_dir / "plots" / "loss.csv");
+  TrainOptions options{0};
+  options.resume = find_resume_point(first.run_dir);
+  c.train.max_iterations = 3;
+  c.output.run_dir = (dir_ / "second").string();
+  const TrainSummary second = train_pix2pix(c, options);
+  EXPECT_EQ(read_file(first.run_dir / "outputs.json"), first_manifest);
+  const std::string loss = read_file(second.run_dir / "plots" / "loss.csv");
+  EXPECT_EQ(loss.substr(0, first_loss.size()), first_loss);  // iterations 1..2, then 3
+  EXPECT_THAT(loss, HasSubstr("\n3,g_l1,"));
+  const nlohmann::json doc = nlohmann::json::parse(read_file(second.run_dir / "outputs.json"));
+  int64_t earlier = 0, later = 0;
+  for (const auto& o : doc["outputs"]) {
+    const fs::path p = o["path"].get<std::string>();
+    if (o["kind"] == "plot") continue;
+    EXPECT_TRUE(fs::exists(p)) << p;
+    (o["iteration"].get<int64_t>() <= 2 ? earlier : later) += 1;
+    EXPECT_EQ(p.string().rfind(fs::absolute(o["iteration"].get<int64_t>() <= 2 ? first.run_dir : second.run_dir)
+                                   .lexically_normal().string(), 0), 0u) << p;
+  }
+  EXPECT_EQ(earlier, 2 * (2 * 3 + 6));  // per iteration: 2 networks x 3 checkpoint files, 2 samples x 3 test images
+  EXPECT_EQ(later, 2 * 3 + 6);
+}
+
+// Resuming an older checkpoint in place would overwrite later ones: an error naming a later
+// checkpoint and the way out; nothing is written. A new run_dir works.
+TEST_F(ResumeTest, OlderCheckpointInPlaceIsRefused) {
+  RunConfig c = small_config();
+  c.train.max_iterations = 4;
+  c.output.model_save_rate = 2;
+  c.output.run_dir = (dir_ / "run").string();
+  const TrainSummary s = train_pix2pix(c, TrainOptions{0});
+  ASSERT_EQ(s.checkpoints.size(), 4u);  // generator + discriminator at 2 and 4
+  const std::string manifest = read_file(s.run_dir / "outputs.json");
+  TrainOptions options{0};
+  options.resume = find_resume_point(s.checkpoints[0]);  // iteration 2
+  ASSERT_EQ(options.resume->iteration, 2);
+  c.train.max_iterations = 6;
+  try {
+    train_pix2pix(c, options);
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("already holds later checkpoints"));
+    EXPECT_THAT(e.what(), HasSubstr("000004"));
+    EXPECT_THAT(e.what(), HasSubstr("--output.run_dir=NEW_FOLDER"));
+  }
+  EXPECT_EQ(read_file(s.run_dir / "outputs.json"), manifest);
+  c.output.run_dir = (dir_ / "branch").string();
+  const TrainSummary branch = train_pix2pix(c, options);
+  EXPECT_EQ(branch.iterations, 6);
+  EXPECT_EQ(read_file(s.run_dir / "outputs.json"), manifest);
+}
+
+// The test subset depends on (seed, iteration) only: sorted, of the asked size, varying with the
+// iteration and the seed.
+TEST(TestSamples, DependOnSeedAndIterationOnly) {
+  EXPECT_EQ(draw_test_samples(5, 0, 1, 3), (std::vector<int64_t>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(draw_test_samples(5, 9, 1, 3), (std::vector<int64_t>{0, 1, 2, 3, 4}));
+  const auto a = draw_test_samples(100, 10, 7, 3);
+  EXPECT_EQ(a.size(), 10u);
+  EXPECT_TRUE(std::is_sorted(a.begin(), a.end()));
+  EXPECT_EQ(draw_test_samples(100, 10, 7, 3), a);
+  EXPECT_NE(draw_test_samples(100, 10, 7, 4), a);
+  EXPECT_NE(draw_test_samples(100, 10, 8, 3), a);
+}
+
+TEST_F(ResumeTest, MalformedPlotHistoryNamesTheFile) {
+  fs::create_directories(dir_ / "old" / "plots");
+  write_file_atomic(dir_ / "old" / "plots" / "loss.csv", "iteration,series,value\n1,g_l1,0.5\n2,g_l1\n");
+  PlotConfig config;
+  config.type = PlotType::kCsv;
+  PlotWriter plots(dir_ / "new", config);
+  try {
+    plots.load_csv_history(dir_ / "old", 5);
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("loss.csv' line 3"));
+  }
+  PlotWriter ok(dir_ / "new", config);
+  write_file_atomic(dir_ / "old" / "plots" / "loss.csv", "iteration,series,value\n1,g_l1,0.5\n2,g_l1,nan\n3,g_l1,1\n");
+  EXPECT_EQ(ok.load_csv_history(dir_ / "old", 2), 2);
+  ok.write_if_due(2, true);
+  EXPECT_EQ(read_file(dir_ / "new" / "plots" / "loss.csv"), "iteration,series,value\n1,g_l1,0.5\n2,g_l1,nan\n");
 }
 
 }  // namespace
