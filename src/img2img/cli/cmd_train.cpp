@@ -10,7 +10,6 @@
 #include "img2img/cli/config_flags.h"
 #include "img2img/config/config_keys.h"
 #include "img2img/core/error.h"
-#include "img2img/train/checkpoint.h"
 #include "img2img/config/unpaired_defaults.h"
 #include "img2img/train/cycle_gan_trainer.h"
 #include "img2img/train/trainer.h"
@@ -22,8 +21,9 @@ namespace {
 std::atomic<bool> g_stop_requested{false};
 std::atomic<int> g_stop_signal{0};
 
-// SIGINT/SIGTERM: the first asks train_pix2pix to stop after the current step (checkpoint +
-// manifest, exit 128 + signal); a second one exits at once. Only async-signal-safe calls here.
+// SIGINT/SIGTERM: the first asks train_pix2pix / train_cycle_gan to stop after the current step
+// (checkpoint + manifest, exit 128 + signal); a second one exits at once. Only async-signal-safe
+// calls here.
 extern "C" void on_stop_signal(int sig) {
   if (g_stop_signal.exchange(sig) != 0) ::_exit(128 + sig);
   g_stop_requested.store(true);
@@ -77,10 +77,6 @@ Command setup_train(CLI::App& app) {
               config = resolve_config_flags(*flags);
             } else {
               // The checkpoint's config first, then --config, then flags (resolve_config_flags' base).
-              if (is_unpaired(checkpoint_config(read_checkpoint_meta(*resume)).data.input_type))
-                throw ConfigError(fmt::format("--resume '{}': resume of unpaired (CycleGAN) runs is not available "
-                                              "yet; start a new run.",
-                                              *resume));
               ResumePoint point = find_resume_point(*resume);
               config = resolve_config_flags(*flags, {}, point.config_toml, "checkpoint " + *resume);
               check_resume_config(config, point);

@@ -53,24 +53,37 @@ torch::Tensor sample_mask(const std::vector<uint8_t>& flags, const torch::Device
 }
 }  // namespace
 
+torch::Tensor augment_images(const torch::Tensor& images, const DataConfig& config, std::mt19937_64& rng) {
+  if (!augmentation_enabled(config)) return images;
+  const AugmentDraw d = draw_augmentation(images.size(0), config, rng);
+  torch::Tensor x = images;
+  if (config.flip_horizontal > 0) x = torch::where(sample_mask(d.flip_horizontal, x.device()), x.flip({3}), x);
+  if (config.flip_vertical > 0) x = torch::where(sample_mask(d.flip_vertical, x.device()), x.flip({2}), x);
+  if (d.any_warp) {
+    namespace F = torch::nn::functional;
+    const torch::Tensor theta = d.theta.to(x.device(), x.scalar_type());
+    const torch::Tensor grid = F::affine_grid(theta, x.sizes(), /*align_corners=*/false);
+    // Border padding only matters for the half-pixel rim between the outer pixel centres and the
+    // image edge, which still lies inside the source image.
+    x = F::grid_sample(x, grid,
+                       F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kBorder).align_corners(false));
+  }
+  return x;
+}
+
 std::pair<torch::Tensor, torch::Tensor> augment_pair(const torch::Tensor& input, const torch::Tensor& reference,
                                                      const DataConfig& config, std::mt19937_64& rng) {
   if (!augmentation_enabled(config)) return {input, reference};
-  const int64_t n = input.size(0), c = input.size(1);
-  const AugmentDraw d = draw_augmentation(n, config, rng);
-  torch::Tensor both = torch::cat({input, reference}, 1);  // [N, 2C, S, S]: one draw for both sides
-  if (config.flip_horizontal > 0) both = torch::where(sample_mask(d.flip_horizontal, both.device()), both.flip({3}), both);
-  if (config.flip_vertical > 0) both = torch::where(sample_mask(d.flip_vertical, both.device()), both.flip({2}), both);
-  if (d.any_warp) {
-    namespace F = torch::nn::functional;
-    const torch::Tensor theta = d.theta.to(both.device(), both.scalar_type());
-    const torch::Tensor grid = F::affine_grid(theta, both.sizes(), /*align_corners=*/false);
-    // Border padding only matters for the half-pixel rim between the outer pixel centres and the
-    // image edge, which still lies inside the source image.
-    both = F::grid_sample(both, grid,
-                          F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kBorder).align_corners(false));
-  }
+  const int64_t c = input.size(1);
+  // [N, 2C, S, S]: one draw per sample serves both sides.
+  const torch::Tensor both = augment_images(torch::cat({input, reference}, 1), config, rng);
   return {both.slice(1, 0, c), both.slice(1, c)};
+}
+
+std::pair<torch::Tensor, torch::Tensor> augment_unpaired(const torch::Tensor& a, const torch::Tensor& b,
+                                                         const DataConfig& config, std::mt19937_64& rng) {
+  torch::Tensor out_a = augment_images(a, config, rng);  // A's draws first, then B's (reproducible order)
+  return {out_a, augment_images(b, config, rng)};
 }
 
 }  // namespace img2img

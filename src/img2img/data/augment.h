@@ -36,6 +36,19 @@ AugmentDraw draw_augmentation(int64_t n, const DataConfig& config, std::mt19937_
 std::pair<torch::Tensor, torch::Tensor> augment_pair(const torch::Tensor& input, const torch::Tensor& reference,
                                                      const DataConfig& config, std::mt19937_64& rng);
 
+/// Random crop / flips / rotation of a batch of independent images: one draw per sample
+/// (draw_augmentation, n = images.size(0)), applied as in augment_pair. `images`: [N, C, S, S] in
+/// [-1, 1]; returns the same shape and device. With no augmentation enabled nothing is drawn and
+/// `images` is returned.
+torch::Tensor augment_images(const torch::Tensor& images, const DataConfig& config, std::mt19937_64& rng);
+
+/// Unpaired (CycleGAN) batches: the A and B images of a batch position are unrelated, so each image
+/// gets its own draw (augment_images on `a`, then on `b`: N draws for A, then N for B from `rng`),
+/// unlike augment_pair's shared draw. `a`, `b`: [N, C, S, S] in [-1, 1] (N may differ); returns
+/// the augmented batches, same shapes and device.
+std::pair<torch::Tensor, torch::Tensor> augment_unpaired(const torch::Tensor& a, const torch::Tensor& b,
+                                                         const DataConfig& config, std::mt19937_64& rng);
+
 /// Whether `config` enables any augmentation.
 bool augmentation_enabled(const DataConfig& config);
 

@@ -42,6 +42,10 @@ class CycleGanModel {
   std::array<PatchDiscriminator, 2> discriminators{nullptr, nullptr};
   std::unique_ptr<torch::optim::Optimizer> generator_optimizer, discriminator_optimizer;
 
+  /// The image pools: pools()[k] holds generated images shown to discriminators[k] (saved and
+  /// restored with the training state for --resume).
+  std::array<ImagePool, 2>& pools() { return pools_; }
+
  private:
   GanLoss gan_loss_kind_;
   double l1_lambda_, identity_lambda_;

@@ -4,6 +4,7 @@
 #include <torch/csrc/autograd/grad_mode.h>  // torch::NoGradGuard
 #include <torch/utils.h>                     // torch::manual_seed
 
+#include <array>    // std::array
 #include <chrono>   // std::chrono
 #include <cmath>    // std::isfinite
 #include <numeric>  // std::iota
@@ -27,6 +28,7 @@
 #include "img2img/train/plot_writer.h"
 #include "img2img/train/progress.h"
 #include "img2img/train/run_outputs.h"
+#include "img2img/train/training_state.h"
 
 namespace img2img {
 namespace fs = std::filesystem;
@@ -155,9 +157,6 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
   EventLog events(options.events);
   std::unique_ptr<OutputsManifest> manifest;
   try {
-    if (options.resume)
-      throw ConfigError("resume of unpaired (CycleGAN) runs is not available yet; start a new run (the checkpoints "
-                        "of this one can still be used with infer and export).");
     if (!is_unpaired(data.input_type))
       throw ConfigError("unpaired (CycleGAN) training needs data.input_type = multiple_unpaired (two unrelated "
                         "folders); paired input types train a paired (pix2pix) model.");
@@ -186,6 +185,10 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
     torch::manual_seed(static_cast<uint64_t>(config.train.seed));
     std::mt19937_64 rng(static_cast<uint64_t>(config.train.seed));
     CycleGanModel model(config, device);
+    // --resume: weights, optimisers, image pools and RNG states; the schedule follows the iteration.
+    const int64_t start_it = options.resume ? restore_training_state(*options.resume, model, rng, device) : 0;
+    if (options.resume)
+      progress.line(fmt::format("resumed {} after iteration {}", options.resume->generator_weights.string(), start_it));
     progress.line(fmt::format("device: {}; 2 generators, 2 discriminators (unpaired)", device.str()));
 
     // An iteration covers the larger domain in (shuffled) order; the other is drawn at random.
@@ -194,15 +197,18 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
     const int64_t steps_per_it = (n + batch - 1) / batch, max_it = config.train.max_iterations;
     events.emit("run_start", {{"run_dir", fs::absolute(summary.run_dir).string()},
                               {"outputs_manifest", manifest->path().string()},
+                              {"log", fs::absolute(summary.run_dir / "train.log").string()},
                               {"max_iterations", max_it},
                               {"device", device.str()},
                               {"train_samples", n},
+                              {"train_samples_per_domain", {na, nb}},
+                              {"test_samples", test_set ? test_set->domain_a().size() + test_set->domain_b().size() : 0},
                               {"image_size", data.image_size},
                               {"channel_count", data.channel_count},
                               {"model", "cycle_gan"}});
     std::vector<int64_t> order(static_cast<size_t>(n)), other(static_cast<size_t>(batch));
     std::uniform_int_distribution<int64_t> pick(0, n_other - 1);
-    for (int64_t it = 0; it < max_it; ++it) {
+    for (int64_t it = start_it; it < max_it; ++it) {
       const double lr = scheduled_learning_rate(config.train, it);
       set_learning_rate(*model.generator_optimizer, lr);
       set_learning_rate(*model.discriminator_optimizer, lr);
@@ -210,6 +216,7 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
       if (data.shuffle) std::shuffle(order.begin(), order.end(), rng);
       CycleStepStats mean;
       const auto it_start = Clock::now();
+      int64_t steps_done = 0;
       for (int64_t step = 0; step < steps_per_it; ++step) {
         const int64_t begin = step * batch, end = std::min(n, begin + batch), count = end - begin;
         for (int64_t i = 0; i < count; ++i) other[static_cast<size_t>(i)] = pick(rng);
@@ -219,9 +226,9 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
         const torch::Tensor rest =
             torch::tensor(std::vector<int64_t>(other.begin(), other.begin() + count), torch::kInt64).to(where);
         const torch::Tensor ia = a_leads ? lead : rest, ib = a_leads ? rest : lead;
-        // One augmentation draw per batch position serves both images (they are unrelated anyway).
-        auto [a, b] = augment_pair(dataset.domain_a().images.index_select(0, ia).to(device),
-                                   dataset.domain_b().images.index_select(0, ib).to(device), data, rng);
+        // The A and B images of a batch position are unrelated: each gets its own augmentation draw.
+        auto [a, b] = augment_unpaired(dataset.domain_a().images.index_select(0, ia).to(device),
+                                       dataset.domain_b().images.index_select(0, ib).to(device), data, rng);
         CycleStepStats s;
         try {
           s = model.train_step(a, b);
@@ -231,55 +238,97 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
         add_weighted(mean, s, static_cast<double>(count) / static_cast<double>(n));
         progress.status(fmt::format("iteration {}/{} step {}/{}  cycle {:.3f} {:.3f}", it + 1, max_it, step + 1,
                                     steps_per_it, s.cycle[0], s.cycle[1]));
+        steps_done = step + 1;
+        if (options.stop_requested != nullptr && options.stop_requested->load()) {
+          summary.interrupted = true;
+          break;
+        }
       }
-      const int64_t iteration = it + 1;
-      const double it_seconds = std::chrono::duration<double>(Clock::now() - it_start).count();
-      summary.last = summary_stats(mean);
-      summary.iterations = iteration;
-      progress.line(fmt::format("iteration {}/{}  lr {:.3g}  G_GAN {:.4f} {:.4f}  cycle {:.4f} {:.4f}  identity "
-                                "{:.4f} {:.4f}  D {:.4f} {:.4f}  ({:.1f} s)",
-                                iteration, max_it, lr, mean.g_gan[0], mean.g_gan[1], mean.cycle[0], mean.cycle[1],
-                                mean.identity[0], mean.identity[1], mean.d_loss[0], mean.d_loss[1], it_seconds));
-      events.emit("iteration", {{"iteration", iteration},
-                                {"max_iterations", max_it},
-                                {"lr", lr},
-                                {"g_gan", {json_number(mean.g_gan[0]), json_number(mean.g_gan[1])}},
-                                {"cycle", {json_number(mean.cycle[0]), json_number(mean.cycle[1])}},
-                                {"identity", {json_number(mean.identity[0]), json_number(mean.identity[1])}},
-                                {"d_loss", {json_number(mean.d_loss[0]), json_number(mean.d_loss[1])}},
-                                {"seconds", it_seconds}});
-      plot_cycle_iteration(plots, iteration, mean);
+      // Interrupted inside an iteration: as train_pix2pix, the weights hold its first steps but the
+      // checkpoint is labelled with the last completed iteration (--resume repeats the interrupted one).
+      const bool partial = summary.interrupted && steps_done < steps_per_it;
+      const int64_t iteration = partial ? it : it + 1;
+      if (summary.interrupted) {
+        summary.stop_reason = partial ? fmt::format("interrupted in iteration {} after step {} of {}", it + 1,
+                                                    steps_done, steps_per_it)
+                                      : fmt::format("interrupted after iteration {}", it + 1);
+        progress.line(summary.stop_reason + "; writing a checkpoint and the manifest");
+      }
+      if (!partial) {
+        const double it_seconds = std::chrono::duration<double>(Clock::now() - it_start).count();
+        summary.last = summary_stats(mean);
+        summary.iterations = iteration;
+        progress.line(fmt::format("iteration {}/{}  lr {:.3g}  G_GAN {:.4f} {:.4f}  cycle {:.4f} {:.4f}  identity "
+                                  "{:.4f} {:.4f}  D {:.4f} {:.4f}  ({:.1f} s)",
+                                  iteration, max_it, lr, mean.g_gan[0], mean.g_gan[1], mean.cycle[0], mean.cycle[1],
+                                  mean.identity[0], mean.identity[1], mean.d_loss[0], mean.d_loss[1], it_seconds));
+        events.emit("iteration", {{"iteration", iteration},
+                                  {"max_iterations", max_it},
+                                  {"lr", lr},
+                                  {"g_gan", {json_number(mean.g_gan[0]), json_number(mean.g_gan[1])}},
+                                  {"cycle", {json_number(mean.cycle[0]), json_number(mean.cycle[1])}},
+                                  {"identity", {json_number(mean.identity[0]), json_number(mean.identity[1])}},
+                                  {"d_loss", {json_number(mean.d_loss[0]), json_number(mean.d_loss[1])}},
+                                  {"score_real", {json_number(mean.score_real[0]), json_number(mean.score_real[1])}},
+                                  {"score_fake", {json_number(mean.score_fake[0]), json_number(mean.score_fake[1])}},
+                                  {"seconds", it_seconds}});
+        plot_cycle_iteration(plots, iteration, mean);
+      }
 
-      bool last = iteration == max_it;
-      if (test_set && (iteration % config.test.frequency == 0 || last)) {
+      bool last = iteration == max_it || summary.interrupted;
+      if (test_set && !summary.interrupted && (iteration % config.test.frequency == 0 || last)) {
         const TestResult t = test_cycle(config, *test_set, model, iteration, run.values, device);
         summary.test_ssim = t.ssim;
         plots.add("ssim", "test_cycle", iteration, t.ssim);
         progress.line(fmt::format("test at iteration {}: cycle SSIM {:.4f} on {} image(s)", iteration, t.ssim,
                                   t.samples));
-        events.emit("test", {{"iteration", iteration}, {"ssim", json_number(t.ssim)}, {"samples", t.samples}});
+        events.emit("test", {{"iteration", iteration}, {"ssim", json_number(t.ssim)}, {"samples", t.samples},
+                             {"seconds", t.seconds}, {"images", t.files.size()}});
         for (const TestImageFile& f : t.files) manifest->add("test_image", f.path, f.role, f.sample, iteration);
         if (config.test.target_ssim > 0 && t.ssim >= config.test.target_ssim && !last) {
           summary.stopped_early = true;
           summary.stop_reason = fmt::format("test cycle SSIM {:.4f} reached test.target_ssim {} at iteration {}",
                                             t.ssim, config.test.target_ssim, iteration);
           progress.line("early stop: " + summary.stop_reason);
+          events.emit("early_stop", {{"iteration", iteration}, {"test_ssim", t.ssim},
+                                     {"target_ssim", config.test.target_ssim}, {"reason", summary.stop_reason}});
           last = true;
         }
       }
       const int64_t rate = config.output.model_save_rate, onnx_rate = config.output.onnx_save_rate;
-      if (!config.output.model_path.empty() && (last || (rate > 0 && iteration % rate == 0)))
+      if (!config.output.model_path.empty() && (last || (rate > 0 && iteration % rate == 0))) {
         save_cycle_checkpoints(config, model, iteration, run, dataset, *manifest, summary);
-      if (!config.output.onnx_path.empty() && (last || (onnx_rate > 0 && iteration % onnx_rate == 0)))
+        const auto& c = summary.checkpoints;  // G0, D0, G1, D1 of this save
+        const std::array<fs::path, 4> saved{c.end()[-4], c.end()[-3], c.end()[-2], c.end()[-1]};
+        const std::vector<fs::path> states = save_cycle_training_state(saved, model, iteration, rng, device);
+        const std::pair<const char*, int64_t> owners[3] = {{"generator", 0}, {"discriminator", 0}, {"discriminator", 1}};
+        for (size_t i = 0; i < states.size(); ++i)
+          manifest->add("checkpoint_state", states[i], owners[i].first, owners[i].second, iteration);
+        progress.line(fmt::format("checkpoint: {}", summary.final_generator.string()));
+      }
+      if (!config.output.onnx_path.empty() && !summary.interrupted &&
+          (last || (onnx_rate > 0 && iteration % onnx_rate == 0)))
         summary.final_onnx = save_cycle_onnx(config, model, iteration, run, *manifest);
       for (const PlotFile& f : plots.write_if_due(iteration, last)) manifest->add("plot", f.path, f.plot, 0, iteration);
       if (last) break;
     }
     summary.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    const std::string status = summary.stopped_early ? "stopped_early" : "finished";
+    const std::string status = summary.interrupted     ? "interrupted"
+                               : summary.stopped_early ? "stopped_early"
+                                                       : "finished";
     manifest->finish(status, summary.stop_reason, summary.iterations);
-    progress.line(fmt::format("done: {} iterations in {}", summary.iterations, format_duration(summary.seconds)));
-    events.emit("run_end", {{"status", status}, {"iterations", summary.iterations}, {"seconds", summary.seconds}});
+    progress.line(fmt::format("done: {} iterations in {}{}", summary.iterations, format_duration(summary.seconds),
+                              summary.interrupted ? " (interrupted)" : summary.stopped_early ? " (stopped early)" : ""));
+    events.emit("run_end", {{"status", status},
+                            {"reason", summary.stop_reason},
+                            {"iterations", summary.iterations},
+                            {"seconds", summary.seconds},
+                            {"test_ssim", summary.test_ssim > -2 ? json_number(summary.test_ssim) : nlohmann::json()},
+                            {"final_generator", summary.final_generator.empty()
+                                                    ? std::string()
+                                                    : fs::absolute(summary.final_generator).string()},
+                            {"final_onnx", summary.final_onnx.empty() ? std::string()
+                                                                      : fs::absolute(summary.final_onnx).string()}});
   } catch (const std::exception& e) {
     report_run_failure(events, manifest.get(), e.what(), summary.iterations);
     throw;

@@ -1,5 +1,8 @@
 #include "img2img/train/image_pool.h"
 
+#include <algorithm>  // std::min
+#include <sstream>    // std::ostringstream, std::istringstream
+
 namespace img2img {
 
 ImagePool::ImagePool(int64_t capacity, uint64_t seed) : capacity_(capacity), rng_(seed) {}
@@ -22,6 +25,25 @@ torch::Tensor ImagePool::query(const torch::Tensor& images) {
     }
   }
   return torch::cat(out, 0);
+}
+
+void ImagePool::save(torch::serialize::OutputArchive& archive) const {
+  archive.write("images", images_.empty() ? torch::empty({0}) : torch::cat(images_, 0));
+  std::ostringstream state;
+  state << rng_;  // the standard's textual engine state, read back with operator>>
+  archive.write("rng", c10::IValue(state.str()));
+}
+
+void ImagePool::load(torch::serialize::InputArchive& archive) {
+  torch::Tensor images;
+  archive.read("images", images);
+  c10::IValue state;
+  archive.read("rng", state);
+  std::istringstream in(state.toStringRef());
+  in >> rng_;
+  images_.clear();
+  const int64_t n = images.dim() == 4 ? std::min(images.size(0), capacity_) : 0;
+  for (int64_t i = 0; i < n; ++i) images_.push_back(images.slice(0, i, i + 1).clone());  // each [1, C, S, S]
 }
 
 }  // namespace img2img

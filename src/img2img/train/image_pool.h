@@ -2,7 +2,8 @@
 // The history of generated images shown to a CycleGAN discriminator (Shrivastava et al. 2017;
 // CycleGAN util/image_pool.py), which keeps D from chasing only the generator's latest output.
 
-#include <torch/types.h>  // torch::Tensor
+#include <torch/serialize/archive.h>  // torch::serialize::{Input,Output}Archive
+#include <torch/types.h>              // torch::Tensor
 
 #include <cstdint>  // int64_t
 #include <random>   // std::mt19937_64
@@ -22,6 +23,15 @@ class ImagePool {
   torch::Tensor query(const torch::Tensor& images);
 
   int64_t size() const { return static_cast<int64_t>(images_.size()); }
+
+  /// Writes the pool's content for --resume: "images" ([size, C, S, S], or an empty tensor when
+  /// the pool is empty) and "rng" (the draw engine's textual state).
+  void save(torch::serialize::OutputArchive& archive) const;
+
+  /// Restores what save() wrote (images on the archive's load device), so the next queries equal
+  /// those of the saved pool bit for bit. Keeps at most `capacity` images (train.pool_size lowered
+  /// on resume). Throws c10::Error if a key is missing.
+  void load(torch::serialize::InputArchive& archive);
 
  private:
   int64_t capacity_;

@@ -10,6 +10,7 @@
 #include <vector>   // std::vector
 
 #include "img2img/config/config_keys.h"
+#include "img2img/config/enum_names.h"
 #include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
 #include "img2img/train/checkpoint.h"
@@ -54,6 +55,56 @@ int64_t read_int(torch::serialize::InputArchive& archive, const std::string& key
 at::Generator device_generator(const torch::Device& device) {
   return at::globalContext().defaultGenerator(device);
 }
+
+// The iteration and the RNG states (mt19937_64, torch CPU, torch `device`) of a run.
+void write_run_state(torch::serialize::OutputArchive& archive, int64_t iteration, const std::mt19937_64& rng,
+                     const torch::Device& device) {
+  std::ostringstream mt;
+  mt << rng;  // the standard's textual state of the engine, read back with operator>>
+  archive.write("iteration", c10::IValue(iteration));
+  archive.write("rng_mt19937_64", c10::IValue(mt.str()));
+  archive.write("rng_torch_cpu", at::detail::getDefaultCPUGenerator().get_state());
+  if (!device.is_cpu()) archive.write("rng_torch_device", device_generator(device).get_state());
+}
+
+// Restores what write_run_state wrote; returns the iteration. Throws c10::Error for a missing key.
+int64_t read_run_state(torch::serialize::InputArchive& archive, std::mt19937_64& rng, const torch::Device& device) {
+  std::istringstream mt(read_string(archive, "rng_mt19937_64"));
+  mt >> rng;
+  torch::Tensor cpu_state;
+  archive.read("rng_torch_cpu", cpu_state);
+  at::Generator cpu = at::detail::getDefaultCPUGenerator();  // a handle to the global generator
+  cpu.set_state(cpu_state.cpu());                            // generator states are CPU bytes
+  torch::Tensor device_state;
+  if (!device.is_cpu() && archive.try_read("rng_torch_device", device_state))
+    device_generator(device).set_state(device_state.cpu());
+  return read_int(archive, "iteration");
+}
+
+// `file` relative to `base`'s folder (absolute if it has no relative form), as stored in a state file.
+std::string relative_to(const fs::path& file, const fs::path& base) {
+  fs::path rel = file.lexically_relative(base.parent_path());
+  if (rel.empty()) rel = fs::absolute(file);
+  return rel.generic_string();
+}
+
+// A path stored by relative_to, resolved against `base`'s folder.
+fs::path resolve_stored(const std::string& stored, const fs::path& base) {
+  const fs::path p = stored;
+  return p.is_absolute() ? p : base.parent_path() / p;
+}
+
+std::string pairing(bool unpaired) {
+  return unpaired ? "multiple_unpaired (an unpaired CycleGAN model)" : "a paired input type (a paired pix2pix model)";
+}
+
+// Both sides of a paired/unpaired mismatch between a checkpoint and the model it should continue.
+CheckpointError pairing_mismatch(const ResumePoint& point, bool model_unpaired) {
+  return CheckpointError(fmt::format(
+      "cannot resume '{}': the checkpoint was trained with data.input_type = {}, but this run has "
+      "data.input_type = {}. Resume with the checkpoint's input type (drop --data.input_type) or start a new run.",
+      point.origin.string(), pairing(point.unpaired), pairing(model_unpaired)));
+}
 }  // namespace
 
 fs::path training_state_path(const fs::path& weights) {
@@ -64,20 +115,13 @@ fs::path training_state_path(const fs::path& weights) {
 void save_training_state(const fs::path& generator_weights, const fs::path& discriminator_weights,
                          Pix2PixModel& model, int64_t iteration, const std::mt19937_64& rng,
                          const torch::Device& device) {
-  std::ostringstream mt;
-  mt << rng;  // the standard's textual state of the engine, read back with operator>>
-  fs::path d_rel = discriminator_weights.lexically_relative(generator_weights.parent_path());
-  if (d_rel.empty()) d_rel = fs::absolute(discriminator_weights);
   {
     torch::serialize::OutputArchive archive;
     torch::serialize::OutputArchive optimizer;
     model.generator_optimizer->save(optimizer);
     archive.write("optimizer", optimizer);
-    archive.write("iteration", c10::IValue(iteration));
-    archive.write("rng_mt19937_64", c10::IValue(mt.str()));
-    archive.write("rng_torch_cpu", at::detail::getDefaultCPUGenerator().get_state());
-    if (!device.is_cpu()) archive.write("rng_torch_device", device_generator(device).get_state());
-    archive.write("discriminator_weights", c10::IValue(d_rel.generic_string()));
+    write_run_state(archive, iteration, rng, device);
+    archive.write("discriminator_weights", c10::IValue(relative_to(discriminator_weights, generator_weights)));
     write_file_atomic(training_state_path(generator_weights), archive_bytes(archive));
   }
   torch::serialize::OutputArchive archive;
@@ -85,6 +129,38 @@ void save_training_state(const fs::path& generator_weights, const fs::path& disc
   model.discriminator_optimizer->save(optimizer);
   archive.write("optimizer", optimizer);
   write_file_atomic(training_state_path(discriminator_weights), archive_bytes(archive));
+}
+
+std::vector<fs::path> save_cycle_training_state(const std::array<fs::path, 4>& weights, CycleGanModel& model,
+                                                int64_t iteration, const std::mt19937_64& rng,
+                                                const torch::Device& device) {
+  const fs::path& g0 = weights[0];
+  std::vector<fs::path> written;
+  for (int k = 0; k < 2; ++k) {  // discriminator k: image pool k (+ the discriminators' optimiser for k = 0)
+    torch::serialize::OutputArchive archive;
+    if (k == 0) {
+      torch::serialize::OutputArchive optimizer;
+      model.discriminator_optimizer->save(optimizer);
+      archive.write("optimizer", optimizer);
+    }
+    torch::serialize::OutputArchive pool;
+    model.pools()[static_cast<size_t>(k)].save(pool);
+    archive.write("image_pool", pool);
+    written.push_back(training_state_path(weights[k == 0 ? 1 : 3]));
+    write_file_atomic(written.back(), archive_bytes(archive));
+  }
+  // Generator 0's last: a complete file set once it exists (a kill while saving leaves it missing).
+  torch::serialize::OutputArchive archive;
+  torch::serialize::OutputArchive optimizer;
+  model.generator_optimizer->save(optimizer);
+  archive.write("optimizer", optimizer);
+  write_run_state(archive, iteration, rng, device);
+  archive.write("discriminator_weights", c10::IValue(relative_to(weights[1], g0)));
+  archive.write("generator_1_weights", c10::IValue(relative_to(weights[2], g0)));
+  archive.write("discriminator_1_weights", c10::IValue(relative_to(weights[3], g0)));
+  written.insert(written.begin(), training_state_path(g0));
+  write_file_atomic(written.front(), archive_bytes(archive));
+  return written;
 }
 
 namespace {
@@ -130,30 +206,39 @@ ResumePoint find_resume_point(const fs::path& run_or_checkpoint) {
   ResumePoint point;
   point.origin = run_or_checkpoint;
   const CheckpointMeta meta = read_checkpoint_meta(run_or_checkpoint, &point.generator_weights);
-  if (meta.network != "generator")
-    throw CheckpointError(fmt::format("--resume '{}' is a {} checkpoint; pass the generator's .pt (the "
-                                      "discriminator is found from it) or the run folder.",
-                                      run_or_checkpoint.string(), meta.network));
+  if (meta.network != "generator" || meta.index != 0)
+    throw CheckpointError(fmt::format("--resume '{}' is a {} {} checkpoint; pass generator 0's .pt (the other "
+                                      "networks are found from it) or the run folder.",
+                                      run_or_checkpoint.string(), meta.network, meta.index));
   point.iteration = meta.iteration;
   point.config_toml = meta.config_toml;
-  if (!meta.run_dir.empty() && fs::is_directory(meta.run_dir, ec)) point.run_dir = meta.run_dir;  // else moved
-  for (fs::path p = fs::absolute(point.generator_weights).parent_path(); point.run_dir.empty() && !p.empty();
-       p = p.parent_path()) {
-    if (fs::exists(p / "outputs.json", ec)) point.run_dir = p;
-    if (p == p.parent_path()) break;
-  }
+  point.unpaired = is_unpaired(checkpoint_config(meta).data.input_type);
   const fs::path state = training_state_path(point.generator_weights);
   if (!fs::exists(state))
     throw CheckpointError(fmt::format("checkpoint '{}' has no training state '{}' beside it (written by img2img "
                                       "versions with --resume support), so it cannot be resumed.",
                                       point.generator_weights.string(), state.string()));
   torch::serialize::InputArchive archive = read_archive(state, torch::kCPU);
-  const fs::path d = read_string(archive, "discriminator_weights");
-  point.discriminator_weights = d.is_absolute() ? d : point.generator_weights.parent_path() / d;
-  for (const fs::path& p : {point.discriminator_weights, training_state_path(point.discriminator_weights)})
+  std::vector<fs::path> needed;
+  try {
+    point.discriminator_weights = resolve_stored(read_string(archive, "discriminator_weights"), point.generator_weights);
+    needed = {point.discriminator_weights, training_state_path(point.discriminator_weights)};
+    if (point.unpaired) {
+      point.generator_1_weights = resolve_stored(read_string(archive, "generator_1_weights"), point.generator_weights);
+      point.discriminator_1_weights =
+          resolve_stored(read_string(archive, "discriminator_1_weights"), point.generator_weights);
+      needed.insert(needed.end(), {point.generator_1_weights, point.discriminator_1_weights,
+                                   training_state_path(point.discriminator_1_weights)});
+    }
+  } catch (const c10::Error& e) {
+    throw CheckpointError(fmt::format("training state '{}' lacks an entry ({}); it was not written by img2img train.",
+                                      state.string(), e.what_without_backtrace()));
+  }
+  for (const fs::path& p : needed)
     if (!fs::exists(p))
-      throw CheckpointError(fmt::format("resuming '{}' needs the discriminator file '{}', which is missing.",
-                                        point.generator_weights.string(), p.string()));
+      throw CheckpointError(fmt::format("resuming '{}' needs the {} file '{}', which is missing.",
+                                        point.generator_weights.string(),
+                                        point.unpaired ? "checkpoint" : "discriminator", p.string()));
   return point;
 }
 
@@ -170,6 +255,12 @@ void check_resume_config(const RunConfig& resolved, const ResumePoint& point) {
     if (was != now)
       problems.push_back(fmt::format("{} = {} contradicts the checkpoint's {} = {}", n, now, n, was));
   }
+  if (is_unpaired(saved.data.input_type) != is_unpaired(resolved.data.input_type))
+    problems.push_back(fmt::format("data.input_type = \"{}\" contradicts the checkpoint's data.input_type = \"{}\": {} "
+                                   "checkpoint cannot continue as {} training",
+                                   to_string(resolved.data.input_type), to_string(saved.data.input_type),
+                                   is_unpaired(saved.data.input_type) ? "an unpaired (CycleGAN)" : "a paired (pix2pix)",
+                                   is_unpaired(resolved.data.input_type) ? "unpaired (CycleGAN)" : "paired (pix2pix)"));
   if (resolved.train.max_iterations <= point.iteration)
     problems.push_back(fmt::format("train.max_iterations = {} but the checkpoint already completed {} iterations; "
                                    "pass --train.max_iterations=N with N > {}",
@@ -183,6 +274,7 @@ void check_resume_config(const RunConfig& resolved, const ResumePoint& point) {
 
 int64_t restore_training_state(const ResumePoint& point, Pix2PixModel& model, std::mt19937_64& rng,
                                const torch::Device& device) {
+  if (point.unpaired) throw pairing_mismatch(point, false);
   load_weights(point.generator_weights, *model.generator);
   load_weights(point.discriminator_weights, *model.discriminator);
   const fs::path g_state = training_state_path(point.generator_weights);
@@ -195,19 +287,46 @@ int64_t restore_training_state(const ResumePoint& point, Pix2PixModel& model, st
     torch::serialize::InputArchive d_opt;
     d.read("optimizer", d_opt);
     model.discriminator_optimizer->load(d_opt);
-    std::istringstream mt(read_string(g, "rng_mt19937_64"));
-    mt >> rng;
-    torch::Tensor cpu_state;
-    g.read("rng_torch_cpu", cpu_state);
-    at::Generator cpu = at::detail::getDefaultCPUGenerator();  // a handle to the global generator
-    cpu.set_state(cpu_state.cpu());                            // generator states are CPU bytes
-    torch::Tensor device_state;
-    if (!device.is_cpu() && g.try_read("rng_torch_device", device_state))
-      device_generator(device).set_state(device_state.cpu());
-    return read_int(g, "iteration");
+    return read_run_state(g, rng, device);
   } catch (const c10::Error& e) {
     throw CheckpointError(fmt::format("training state '{}' does not fit this model ({}); was train.optimizer changed?",
                                       g_state.string(), e.what_without_backtrace()));
+  }
+}
+
+int64_t restore_training_state(const ResumePoint& point, CycleGanModel& model, std::mt19937_64& rng,
+                               const torch::Device& device) {
+  if (!point.unpaired) throw pairing_mismatch(point, true);
+  load_weights(point.generator_weights, *model.generators[0]);
+  load_weights(point.discriminator_weights, *model.discriminators[0]);
+  load_weights(point.generator_1_weights, *model.generators[1]);
+  load_weights(point.discriminator_1_weights, *model.discriminators[1]);
+  const fs::path g_state = training_state_path(point.generator_weights);
+  const fs::path d_state[2] = {training_state_path(point.discriminator_weights),
+                               training_state_path(point.discriminator_1_weights)};
+  torch::serialize::InputArchive g = read_archive(g_state, device);
+  torch::serialize::InputArchive d[2] = {read_archive(d_state[0], device), read_archive(d_state[1], device)};
+  const fs::path* current = &g_state;  // the file being read, for the message
+  try {
+    torch::serialize::InputArchive opt;
+    g.read("optimizer", opt);
+    model.generator_optimizer->load(opt);
+    for (size_t k = 0; k < 2; ++k) {
+      current = &d_state[k];
+      if (k == 0) {
+        torch::serialize::InputArchive d_opt;
+        d[0].read("optimizer", d_opt);
+        model.discriminator_optimizer->load(d_opt);
+      }
+      torch::serialize::InputArchive pool;
+      d[k].read("image_pool", pool);
+      model.pools()[k].load(pool);
+    }
+    current = &g_state;
+    return read_run_state(g, rng, device);
+  } catch (const c10::Error& e) {
+    throw CheckpointError(fmt::format("training state '{}' does not fit this model ({}); was train.optimizer changed?",
+                                      current->string(), e.what_without_backtrace()));
   }
 }
 

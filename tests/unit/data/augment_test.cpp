@@ -101,5 +101,37 @@ TEST(AugmentTest, NothingEnabledDrawsNothing) {
   EXPECT_EQ(rng(), untouched());
 }
 
+TEST(AugmentTest, UnpairedSidesGetTheirOwnDrawsReproducibly) {
+  // Unpaired A and B images of a batch position are unrelated: each gets its own flip. Same
+  // sample layout as FlipProbabilitiesWithinBinomialBounds: left column positive <=> flipped.
+  const int64_t n = 2000;
+  const torch::Tensor x = torch::tensor({-1.0f, 1.0f, -0.5f, 1.5f}).reshape({1, 1, 2, 2}).repeat({n, 1, 1, 1});
+  DataConfig config;
+  config.flip_horizontal = 0.5;
+  auto flipped = [](const torch::Tensor& t) { return t.select(1, 0).select(2, 0).select(1, 0) > 0; };  // [N]
+  std::mt19937_64 rng(21);
+  const auto [a, b] = augment_unpaired(x, x, config, rng);
+  const torch::Tensor fa = flipped(a), fb = flipped(b);
+  // Independent draws with p = 0.5 disagree with probability 0.5; a shared draw never would.
+  const double disagree = (fa != fb).sum().item<double>(), sigma = std::sqrt(n * 0.25);
+  EXPECT_NEAR(disagree, n * 0.5, 4.5 * sigma);
+  EXPECT_NEAR(fa.sum().item<double>(), n * 0.5, 4.5 * sigma);
+  EXPECT_NEAR(fb.sum().item<double>(), n * 0.5, 4.5 * sigma);
+  // The paired path keeps one shared draw: never a disagreement.
+  std::mt19937_64 paired_rng(21);
+  const auto [pa, pb] = augment_pair(x, x, config, paired_rng);
+  EXPECT_EQ((flipped(pa) != flipped(pb)).sum().item<int64_t>(), 0);
+  // Reproducible with the seed: the same seed gives the same draws; A's come first, then B's.
+  std::mt19937_64 again(21);
+  const auto [a2, b2] = augment_unpaired(x, x, config, again);
+  EXPECT_TRUE(torch::equal(a, a2));
+  EXPECT_TRUE(torch::equal(b, b2));
+  std::mt19937_64 a_only(21);
+  EXPECT_TRUE(torch::equal(augment_images(x, config, a_only), a));
+  EXPECT_TRUE(torch::equal(augment_images(x, config, a_only), b));
+  std::mt19937_64 other_seed(22);
+  EXPECT_FALSE(torch::equal(augment_unpaired(x, x, config, other_seed).first, a));
+}
+
 }  // namespace
 }  // namespace img2img

@@ -1,6 +1,7 @@
-// Faults during training: SIGINT/SIGTERM (checkpoint + manifest, exit 130/143; a second signal
-// exits at once), kill -9 at many points (what is left loads and resumes), non-finite losses
-// (stop naming the iteration, good checkpoints kept, no NaN weights written) and a full disk.
+// Faults during training: SIGINT/SIGTERM (checkpoint + manifest, exit 130/143, paired and
+// unpaired; a second signal exits at once), kill -9 at many points (what is left loads and
+// resumes), non-finite losses (stop naming the iteration, good checkpoints kept, no NaN weights
+// written) and a full disk.
 
 #include <fcntl.h>      // open
 #include <signal.h>     // kill, SIGINT, SIGTERM, SIGKILL
@@ -182,6 +183,37 @@ TEST_F(FaultsTest, SignalWritesCheckpointAndManifestThenExitsWithDistinctCode) {
     expect_checkpoints_load(run);
     EXPECT_NO_THROW(find_resume_point(run));
   }
+}
+
+TEST_F(FaultsTest, UnpairedRunStopsOnSignalWithCheckpointAndResumes) {
+  make_data();  // "in" and "ref" serve as the two unrelated domains
+  const fs::path run = dir_ / "run", log = dir_ / "log";
+  std::vector<std::string> args = train_args(run);
+  args.insert(args.begin() + 3, {"--data.input_type=multiple_unpaired", "--train.pool_size=2"});
+  const pid_t pid = spawn(args, log);
+  ASSERT_TRUE(wait_for_checkpoint(run, 120)) << read_file(log);
+  ASSERT_EQ(::kill(pid, SIGINT), 0);
+  const int code = wait_exit(pid, 60);
+  const std::string out = read_file(log);
+  EXPECT_EQ(code, 128 + SIGINT) << out;
+  EXPECT_THAT(out, HasSubstr("stop requested"));
+  EXPECT_THAT(out, HasSubstr("resume with: img2img train --resume"));
+  EXPECT_EQ(manifest_status(run), "interrupted");
+  EXPECT_THAT(read_file(run / "train.log"), HasSubstr("interrupted"));
+  expect_checkpoints_load(run);
+  const ResumePoint point = find_resume_point(run);
+  EXPECT_TRUE(point.unpaired);
+  EXPECT_FALSE(point.discriminator_1_weights.empty());
+
+  // The command line resumes it: one more iteration, then a normal end.
+  for (auto& a : args)
+    if (a.rfind("--train.max_iterations=", 0) == 0) a = fmt::format("--train.max_iterations={}", point.iteration + 1);
+  args.insert(args.begin() + 2, {"--resume", run.string()});
+  const int resumed = wait_exit(spawn(args, dir_ / "resume.log"), 120);
+  EXPECT_EQ(resumed, 0) << read_file(dir_ / "resume.log");
+  EXPECT_THAT(read_file(dir_ / "resume.log"), HasSubstr(fmt::format("after iteration {}", point.iteration)));
+  EXPECT_EQ(manifest_status(run), "finished");
+  EXPECT_EQ(find_resume_point(run).iteration, point.iteration + 1);
 }
 
 TEST_F(FaultsTest, SecondSignalExitsAtOnce) {

@@ -20,6 +20,7 @@
 #include "img2img/train/cycle_gan_model.h"
 #include "img2img/train/cycle_gan_trainer.h"
 #include "img2img/train/image_pool.h"
+#include "img2img/train/training_state.h"
 #include "support/opencv_onnx.h"
 #include "support/test_support.h"
 
@@ -203,11 +204,126 @@ TEST_F(CycleGanTest, FourCheckpointsTwoOnnxFilesAndIndexedRoundTrips) {
   EXPECT_LE(s.test_ssim, 1.0);
   EXPECT_TRUE(fs::exists(s.run_dir / "test" / "000003" / "000003_A_a00_reconstructed.png"));
   EXPECT_TRUE(fs::exists(s.run_dir / "test" / "000003" / "000003_B_b01_translated.png"));
-  // Resume is not available for unpaired runs yet and says so.
-  TrainOptions resume;
-  resume.resume = ResumePoint{};
-  EXPECT_THAT([&] { train_cycle_gan(c, resume); },
-              ::testing::ThrowsMessage<ConfigError>(HasSubstr("resume of unpaired")));
+}
+
+// Loads `a` and `b` (weights of the same network kind) and expects every parameter and buffer equal.
+void expect_same_weights(const RunConfig& c, const fs::path& a, const fs::path& b) {
+  UnetGenerator ga(generator_options(c)), gb(generator_options(c));
+  PatchDiscriminator da(discriminator_options(c)), db(discriminator_options(c));
+  const bool gen = a.filename().string().rfind("generator", 0) == 0;
+  torch::nn::Module& ma = gen ? static_cast<torch::nn::Module&>(*ga) : *da;
+  torch::nn::Module& mb = gen ? static_cast<torch::nn::Module&>(*gb) : *db;
+  load_weights(a, ma);
+  load_weights(b, mb);
+  const auto pa = ma.named_parameters(), pb = mb.named_parameters();
+  ASSERT_EQ(pa.size(), pb.size());
+  for (size_t j = 0; j < pa.size(); ++j)
+    EXPECT_TRUE(torch::equal(pa[j].value(), pb[j].value())) << a << " " << pa[j].key();
+  const auto ba = ma.named_buffers(), bb = mb.named_buffers();
+  for (size_t j = 0; j < ba.size(); ++j)
+    EXPECT_TRUE(torch::equal(ba[j].value(), bb[j].value())) << a << " " << ba[j].key();
+}
+
+TEST_F(CycleGanTest, TwoPlusResumeTwoEqualsFourForAllNetworks) {
+  RunConfig c = small_config(write_domains("d", 3, 2, 32));  // 2 steps per iteration, B drawn at random
+  c.generator.initial_layer_size = 8, c.discriminator.initial_layer_size = 8;
+  c.data.flip_horizontal = 0.5, c.data.crop = 0.8, c.data.rotation = 0.3;  // per-image augmentation draws
+  c.train.pool_size = 3;  // full after the first steps, then swaps: the pools' content matters
+  // The learning rate changes across the resume (a step schedule: independent of max_iterations).
+  c.train.scheduler = SchedulerKind::kStep, c.train.step_size = 1, c.train.gamma = 0.5;
+  c.output.onnx_path = "";
+  c.output.model_save_rate = 0;  // the last iteration only
+  c.plot.type = PlotType::kDisabled;
+  c.train.max_iterations = 4;
+  c.output.run_dir = (dir_ / "four").string();
+  const TrainSummary four = train_cycle_gan(c);
+
+  c.train.max_iterations = 2;
+  c.output.run_dir = (dir_ / "two").string();
+  const TrainSummary two = train_cycle_gan(c);
+  ASSERT_EQ(two.checkpoints.size(), 4u);
+  for (size_t i : {0, 1, 3})  // generator 0, discriminators 0 and 1; generator 1 shares generator 0's optimiser
+    EXPECT_TRUE(fs::exists(training_state_path(two.checkpoints[i]))) << two.checkpoints[i];
+  EXPECT_FALSE(fs::exists(training_state_path(two.checkpoints[2])));
+  // The pools are saved full (pool_size images each).
+  for (size_t i : {1, 3}) {
+    torch::serialize::InputArchive state, pool;
+    state.load_from(training_state_path(two.checkpoints[i]).string());
+    state.read("image_pool", pool);
+    torch::Tensor images;
+    pool.read("images", images);
+    EXPECT_EQ(images.sizes(), (std::vector<int64_t>{3, 3, 32, 32}));
+  }
+
+  TrainOptions options;
+  options.interactive = 0;
+  options.resume = find_resume_point(two.run_dir);  // the run folder: its newest checkpoint
+  EXPECT_TRUE(options.resume->unpaired);
+  EXPECT_EQ(options.resume->iteration, 2);
+  EXPECT_EQ(options.resume->generator_1_weights, two.checkpoints[2]);
+  EXPECT_EQ(options.resume->discriminator_1_weights, two.checkpoints[3]);
+  c.train.max_iterations = 4;
+  c.output.run_dir = (dir_ / "resumed").string();
+  check_resume_config(c, *options.resume);
+  const TrainSummary resumed = train_cycle_gan(c, options);
+  EXPECT_EQ(resumed.iterations, 4);
+  ASSERT_EQ(four.checkpoints.size(), 4u);
+  ASSERT_EQ(resumed.checkpoints.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(four.checkpoints[i].filename(), resumed.checkpoints[i].filename());  // iteration 4 in the name
+    expect_same_weights(c, four.checkpoints[i], resumed.checkpoints[i]);
+  }
+  // And the resumed run really differs from a fresh one (the check above is not vacuous).
+  UnetGenerator g2(generator_options(c)), g4(generator_options(c));
+  load_weights(two.checkpoints[0], *g2);
+  load_weights(four.checkpoints[0], *g4);
+  EXPECT_FALSE(torch::equal(g2->parameters()[0], g4->parameters()[0]));
+  // A generator 1 file is not a resume point; the message says what to pass.
+  EXPECT_THAT([&] { find_resume_point(two.checkpoints[2]); },
+              ::testing::ThrowsMessage<CheckpointError>(HasSubstr("pass generator 0's .pt")));
+  // A checkpoint whose discriminator 1 state is gone (a run killed while saving) cannot resume.
+  fs::remove(training_state_path(two.checkpoints[3]));
+  EXPECT_THAT([&] { find_resume_point(two.checkpoints[0]); },
+              ::testing::ThrowsMessage<CheckpointError>(HasSubstr("discriminator_1_000002.optim.pt")));
+}
+
+TEST_F(CycleGanTest, ResumingAcrossPairedAndUnpairedIsAnErrorNamingBothInputTypes) {
+  const RunConfig unpaired = small_config(write_domains("d", 2, 2, 32));
+  RunConfig paired;
+  paired.train.max_iterations = 4;
+  ResumePoint paired_point;  // a paired checkpoint's config, resumed with an unpaired config
+  paired_point.config_toml = config_to_toml(paired);
+  paired_point.origin = "paired_run";
+  EXPECT_THAT([&] { check_resume_config(unpaired, paired_point); },
+              ::testing::ThrowsMessage<ConfigError>(
+                  HasSubstr("data.input_type = \"multiple_unpaired\" contradicts the checkpoint's data.input_type = "
+                            "\"multiple_paired\": a paired (pix2pix) checkpoint cannot continue as unpaired (CycleGAN)")));
+  ResumePoint unpaired_point;  // and the other way round
+  unpaired_point.config_toml = config_to_toml(unpaired);
+  unpaired_point.unpaired = true;
+  unpaired_point.origin = "unpaired_run";
+  RunConfig paired_now = paired;
+  paired_now.generator = unpaired.generator, paired_now.discriminator = unpaired.discriminator;
+  paired_now.data.image_size = unpaired.data.image_size;
+  paired_now.train.optimizer = unpaired.train.optimizer;
+  EXPECT_THAT([&] { check_resume_config(paired_now, unpaired_point); },
+              ::testing::ThrowsMessage<ConfigError>(
+                  HasSubstr("data.input_type = \"multiple_paired\" contradicts the checkpoint's data.input_type = "
+                            "\"multiple_unpaired\": an unpaired (CycleGAN) checkpoint cannot continue as paired")));
+  // The trainers refuse too (library callers that skip check_resume_config).
+  TrainOptions options;
+  options.interactive = 0;
+  options.resume = paired_point;
+  EXPECT_THAT([&] { train_cycle_gan(unpaired, options); },
+              ::testing::ThrowsMessage<CheckpointError>(HasSubstr(
+                  "trained with data.input_type = a paired input type (a paired pix2pix model), but this run has "
+                  "data.input_type = multiple_unpaired")));
+  Pix2PixModel model(paired_now, torch::kCPU);
+  std::mt19937_64 rng(0);
+  EXPECT_THAT([&] { restore_training_state(unpaired_point, model, rng, torch::kCPU); },
+              ::testing::ThrowsMessage<CheckpointError>(HasSubstr(
+                  "trained with data.input_type = multiple_unpaired (an unpaired CycleGAN model), but this run has "
+                  "data.input_type = a paired input type")));
 }
 
 }  // namespace
