@@ -49,6 +49,9 @@ struct ResumePoint {
   int64_t iteration = 0;                        ///< iterations completed
   std::string config_toml;                      ///< the run's resolved configuration
   std::filesystem::path origin;                 ///< what the user passed (for messages)
+  /// Folder of the run that wrote it: the checkpoint's recorded run_dir if it exists, else (older
+  /// or moved checkpoints) the nearest folder above the weights holding outputs.json, else "".
+  std::filesystem::path run_dir;
 };
 
 /// The resume point of `run_or_checkpoint`: a run folder (its newest generator checkpoint), a
