@@ -10,6 +10,7 @@
 #include "img2img/core/error.h"
 #include "img2img/core/path_template.h"
 #include "img2img/export/onnx_export.h"
+#include "img2img/train/training_state.h"
 
 namespace img2img {
 namespace fs = std::filesystem;
@@ -23,20 +24,26 @@ RunResume run_resume(const fs::path& run_dir, const std::string& checkpoint_conf
 }
 
 namespace {
-// Continuing in `dir` after `iteration` must not overwrite later checkpoints (a resume from an older
-// checkpoint): those listed in its outputs.json or lying below it. Throws ConfigError naming one.
+// Continuing in `dir` after `iteration` must not overwrite later resumable checkpoints (a resume from
+// an older checkpoint): those listed in its outputs.json or lying below it. An incomplete one (a run
+// killed while writing it, which find_resume_point skips) is redone, not protected. Throws
+// ConfigError naming one.
 void check_no_later_checkpoints(const fs::path& dir, int64_t iteration) {
-  std::vector<std::pair<int64_t, fs::path>> later;
+  std::vector<fs::path> metas;
   for (const OutputEntry& e : read_manifest_entries(dir / "outputs.json", INT64_MAX))
-    if (e.kind == "checkpoint" && e.iteration > iteration && fs::exists(e.path)) later.emplace_back(e.iteration, e.path);
+    if (e.kind == "checkpoint_meta" && e.iteration > iteration) metas.emplace_back(e.path);
   std::error_code ec;
-  for (const auto& f : fs::recursive_directory_iterator(dir, ec)) {
-    if (f.path().extension() != ".json" || f.path().filename() == "outputs.json") continue;
+  for (const auto& f : fs::recursive_directory_iterator(dir, ec))
+    if (f.path().extension() == ".json" && f.path().filename() != "outputs.json") metas.push_back(f.path());
+  std::vector<std::pair<int64_t, fs::path>> later;
+  for (const fs::path& meta_path : metas) {
     try {
       fs::path weights;
-      const CheckpointMeta m = read_checkpoint_meta(f.path(), &weights);
-      if (m.iteration > iteration && fs::exists(weights)) later.emplace_back(m.iteration, weights);
-    } catch (const Error&) {  // not a checkpoint
+      const CheckpointMeta m = read_checkpoint_meta(meta_path, &weights);
+      if (m.iteration <= iteration || m.network != "generator" || m.index != 0) continue;
+      find_resume_point(meta_path);  // throws CheckpointError when incomplete
+      later.emplace_back(m.iteration, weights);
+    } catch (const Error&) {  // not a checkpoint, or an incomplete one
     }
   }
   if (later.empty()) return;

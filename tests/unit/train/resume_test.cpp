@@ -233,7 +233,8 @@ TEST_F(ResumeTest, NewRunDirCarriesTheHistory) {
 }
 
 // Resuming an older checkpoint in place would overwrite later ones: an error naming a later
-// checkpoint and the way out; nothing is written. A new run_dir works.
+// checkpoint and the way out; nothing is written. A new run_dir works, and so does continuing in
+// place once the later checkpoint is incomplete.
 TEST_F(ResumeTest, OlderCheckpointInPlaceIsRefused) {
   RunConfig c = small_config();
   c.train.max_iterations = 4;
@@ -259,6 +260,14 @@ TEST_F(ResumeTest, OlderCheckpointInPlaceIsRefused) {
   const TrainSummary branch = train_pix2pix(c, options);
   EXPECT_EQ(branch.iterations, 6);
   EXPECT_EQ(read_file(s.run_dir / "outputs.json"), manifest);
+
+  // An incomplete later checkpoint (killed while writing it: no training state) is redone in place.
+  fs::remove(training_state_path(s.checkpoints[2]));
+  c.output.run_dir = (dir_ / "run").string();
+  const TrainSummary in_place = train_pix2pix(c, options);
+  EXPECT_TRUE(fs::equivalent(in_place.run_dir, s.run_dir));
+  EXPECT_EQ(in_place.iterations, 6);
+  EXPECT_TRUE(fs::exists(training_state_path(s.checkpoints[2])));
 }
 
 // The test subset depends on (seed, iteration) only: sorted, of the asked size, varying with the
