@@ -4,6 +4,7 @@
 #include <opencv2/imgproc.hpp>    // cv::resize
 #include <torch/utils.h>          // torch::manual_seed
 
+#include <algorithm>  // std::min
 #include <array>    // std::array
 #include <cstdio>   // popen
 #include <random>   // std::mt19937
@@ -75,5 +76,46 @@ int run_command(const std::string& command, std::string* output) {
 }
 
 std::string img2img_binary() { return IMG2IMG_BINARY; }
+
+namespace {
+
+uint32_t crc32(const std::string& bytes) {
+  uint32_t c = 0xFFFFFFFFu;
+  for (unsigned char b : bytes) {
+    c ^= b;
+    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+  }
+  return ~c;
+}
+
+std::string be32(uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
+}
+
+}  // namespace
+
+std::string gray_alpha_png(int w, int h) {
+  std::string raw;
+  for (int y = 0; y < h; ++y) {
+    raw += '\0';  // filter: none
+    for (int x = 0; x < w; ++x) raw += {static_cast<char>(x * 8 + y), static_cast<char>(200)};
+  }
+  std::string z = "\x78\x01";
+  uint32_t a = 1, b = 0;
+  for (unsigned char ch : raw) a = (a + ch) % 65521, b = (b + a) % 65521;
+  for (size_t pos = 0; pos < raw.size() || pos == 0; pos += 65535) {
+    const size_t n = std::min<size_t>(65535, raw.size() - pos);
+    z += static_cast<char>(pos + n >= raw.size() ? 1 : 0);
+    z += {static_cast<char>(n & 0xFF), static_cast<char>(n >> 8), static_cast<char>(~n & 0xFF),
+          static_cast<char>((~n >> 8) & 0xFF)};
+    z += raw.substr(pos, n);
+  }
+  z += be32((b << 16) | a);
+  auto chunk = [](const std::string& type, const std::string& data) {
+    return be32(static_cast<uint32_t>(data.size())) + type + data + be32(crc32(type + data));
+  };
+  const std::string ihdr = be32(static_cast<uint32_t>(w)) + be32(static_cast<uint32_t>(h)) + std::string("\x08\x04\0\0\0", 5);
+  return std::string("\x89PNG\r\n\x1a\n", 8) + chunk("IHDR", ihdr) + chunk("IDAT", z) + chunk("IEND", "");
+}
 
 }  // namespace img2img::test

@@ -33,4 +33,8 @@ int run_command(const std::string& command, std::string* output = nullptr);
 /// Path of the built `img2img` executable.
 std::string img2img_binary();
 
+/// The bytes of a w x h 8-bit grey + alpha PNG (colour type 4, which cv::imwrite cannot write; zlib
+/// stored blocks): grey = (x * 8 + y) mod 256, alpha = 200 at column x, row y.
+std::string gray_alpha_png(int w, int h);
+
 }  // namespace img2img::test

@@ -14,8 +14,12 @@ namespace img2img::cli {
 
 namespace {
 
-/// Parses "a,b,c,d" into four numbers; throws ConfigError naming the flag otherwise.
-std::vector<double> parse_four(const std::string& text, const char* flag) {
+/// Parses `count` comma-separated numbers ("a,b,c,d"); throws ConfigError naming the flag and the
+/// expected `form` (e.g. "X,Y,WIDTH,HEIGHT") otherwise.
+std::vector<double> parse_numbers(const std::string& text, const char* flag, size_t count, const char* form) {
+  const auto bad = [&] {
+    return ConfigError(fmt::format("{}: expected {} comma-separated numbers {}, got '{}'", flag, count, form, text));
+  };
   std::vector<double> values;
   size_t start = 0;
   while (start <= text.size()) {
@@ -26,17 +30,17 @@ std::vector<double> parse_four(const std::string& text, const char* flag) {
       values.push_back(std::stod(part, &used));
       if (used != part.size()) throw std::invalid_argument(part);
     } catch (const std::exception&) {
-      throw ConfigError(fmt::format("{}: expected four comma-separated numbers, got '{}'", flag, text));
+      throw bad();
     }
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
-  if (values.size() != 4) throw ConfigError(fmt::format("{}: expected four comma-separated numbers, got '{}'", flag, text));
+  if (values.size() != count) throw bad();
   return values;
 }
 
 PixelBox parse_pixel_box(const std::string& text, const char* flag) {
-  const auto v = parse_four(text, flag);
+  const auto v = parse_numbers(text, flag, 4, "X,Y,WIDTH,HEIGHT");
   return PixelBox{static_cast<int64_t>(v[0]), static_cast<int64_t>(v[1]), static_cast<int64_t>(v[2]),
                   static_cast<int64_t>(v[3])};
 }
@@ -88,16 +92,16 @@ CLI::App* setup_terrain(CLI::App& parent, std::function<int()>& run) {
     if (!a->window.empty()) o.window = parse_pixel_box(a->window, "--window");
     if (!a->test_window.empty()) o.test_window = parse_pixel_box(a->test_window, "--test-window");
     if (!a->test_box.empty()) {
-      const auto v = parse_four(a->test_box, "--test-box");
+      const auto v = parse_numbers(a->test_box, "--test-box", 4, "WEST,SOUTH,EAST,NORTH");
       o.test_box = GeoBox{v[0], v[1], v[2], v[3]};
     }
     if (!a->lat_band.empty()) {
-      const auto v = parse_four(a->lat_band + ",0,0", "--lat-band");
+      const auto v = parse_numbers(a->lat_band, "--lat-band", 2, "SOUTH,NORTH");
       o.lat_band_south = v[0];
       o.lat_band_north = v[1];
     }
     if (!a->height_range.empty()) {
-      const auto v = parse_four(a->height_range + ",0,0", "--height-range");
+      const auto v = parse_numbers(a->height_range, "--height-range", 2, "MIN,MAX");
       o.height_min_m = v[0];
       o.height_max_m = v[1];
     }

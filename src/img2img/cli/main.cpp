@@ -7,15 +7,47 @@
 #include <CLI/Config.hpp>  // CLI11 config support (header-only parts)
 #include <CLI/Formatter.hpp>
 #include <c10/util/Exception.h>  // c10::Error
+#include <opencv2/core/utils/logger.hpp>  // cv::utils::logging::setLogLevel
 
 #include <cstdio>      // std::fprintf
+#include <cstdlib>     // std::getenv
 #include <filesystem>  // std::filesystem::filesystem_error
 #include <iostream>    // std::cerr
+#include <string>      // std::string
+#include <vector>      // std::vector
 
 #include "img2img/cli/commands.h"
 #include "img2img/core/error.h"
 
+namespace {
+
+/// CLI11 treats `--name=` (nothing after '=') like `--name` and takes the NEXT argument as its value.
+/// Rewrites each such argument before a bare `--` into `--name` followed by an explicit empty value,
+/// so `--output.onnx_path=` means "" and never swallows the next flag.
+std::vector<std::string> split_empty_assignments(int argc, char** argv) {
+  std::vector<std::string> args;
+  bool options_end = false;
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--") options_end = true;
+    if (i > 0 && !options_end && a.size() > 3 && a.rfind("--", 0) == 0 && a.back() == '=' &&
+        a.find('=') == a.size() - 1) {
+      args.push_back(a.substr(0, a.size() - 1));
+      args.emplace_back();
+    } else {
+      args.push_back(a);
+    }
+  }
+  return args;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  // OpenCV's [ WARN ] lines would leak to the terminal; img2img reports problems itself (DataError
+  // naming the file). OPENCV_LOG_LEVEL set by the user (e.g. =INFO for debugging) still wins.
+  if (std::getenv("OPENCV_LOG_LEVEL") == nullptr)
+    cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
   CLI::App app{"img2img: train image-to-image GANs (pix2pix) and export them to ONNX"};
   app.set_version_flag("--version", std::string("img2img ") + IMG2IMG_VERSION);
   app.require_subcommand(1);
@@ -24,7 +56,10 @@ int main(int argc, char** argv) {
       img2img::cli::setup_train(app),  img2img::cli::setup_config(app),  img2img::cli::setup_infer(app),
       img2img::cli::setup_export(app), img2img::cli::setup_dataset(app), img2img::cli::setup_ssim(app)};
   try {
-    app.parse(argc, argv);
+    const std::vector<std::string> args = split_empty_assignments(argc, argv);
+    std::vector<const char*> arg_ptrs;
+    for (const auto& a : args) arg_ptrs.push_back(a.c_str());
+    app.parse(static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }

@@ -170,6 +170,10 @@ std::vector<ConfigKey> make_keys() {
                   "unpaired: identity loss weight, fraction of l1_lambda"));
   k.push_back(key("train.pool_size", &R::train, &TrainConfig::pool_size,
                   "unpaired: generated-image pool per discriminator; 0 = off"));
+  k.push_back(key("train.nan_policy", &R::train, &TrainConfig::nan_policy,
+                  "non-finite loss: stop (error, last good checkpoints kept) | skip (drop that batch's update)"));
+  k.push_back(key("train.nan_max_skips", &R::train, &TrainConfig::nan_max_skips,
+                  "nan_policy skip: consecutive skipped steps that stop the run"));
   // [generator]
   k.push_back(key("generator.layers", &R::generator, &GeneratorConfig::layers,
                   "U-Net down/up-sampling layers; 2^layers <= data.image_size"));

@@ -61,6 +61,12 @@ const std::vector<std::pair<GanLoss, std::string>>& enum_names<GanLoss>() {
   return k;
 }
 template <>
+const std::vector<std::pair<NanPolicy, std::string>>& enum_names<NanPolicy>() {
+  static const std::vector<std::pair<NanPolicy, std::string>> k{{NanPolicy::kStop, "stop"},
+                                                                {NanPolicy::kSkip, "skip"}};
+  return k;
+}
+template <>
 const std::vector<std::pair<PlotType, std::string>>& enum_names<PlotType>() {
   static const std::vector<std::pair<PlotType, std::string>> k{
       {PlotType::kDisabled, "disabled"}, {PlotType::kCsv, "csv"}, {PlotType::kImage, "image"}};

@@ -21,6 +21,7 @@ template <> const std::vector<std::pair<SchedulerKind, std::string>>& enum_names
 template <> const std::vector<std::pair<InitKind, std::string>>& enum_names<InitKind>();
 template <> const std::vector<std::pair<OptimizerKind, std::string>>& enum_names<OptimizerKind>();
 template <> const std::vector<std::pair<GanLoss, std::string>>& enum_names<GanLoss>();
+template <> const std::vector<std::pair<NanPolicy, std::string>>& enum_names<NanPolicy>();
 template <> const std::vector<std::pair<PlotType, std::string>>& enum_names<PlotType>();
 
 /// Config spelling of `value`, e.g. Activation::kLeakyRelu -> "leaky_relu".

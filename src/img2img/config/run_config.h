@@ -24,6 +24,8 @@ enum class InitKind { kNormal, kOrthogonal, kXavier, kKaiming };
 enum class OptimizerKind { kAdam, kAdadelta, kSgd, kAsgd };
 /// GAN objective: vanilla = BCE with logits (pix2pix), lsgan = MSE (CycleGAN).
 enum class GanLoss { kVanilla, kLsgan };
+/// What a non-finite (NaN/inf) loss does: stop the run with an error, or skip that batch's update.
+enum class NanPolicy { kStop, kSkip };
 /// Plot output format.
 enum class PlotType { kDisabled, kCsv, kImage };
 
@@ -74,6 +76,10 @@ struct TrainConfig {
   int64_t seed = 0;                 ///< RNG seed; the same seed repeats a CPU run bit for bit
   double identity_lambda = 0.5;     ///< unpaired: identity loss weight as a fraction of l1_lambda
   int64_t pool_size = 50;           ///< unpaired: image pool per discriminator (0 = off)
+  /// Non-finite loss: kStop = error naming the iteration and term (checkpoints on disk stay the last
+  /// good ones); kSkip = no optimiser step for that batch, a warning event, and training goes on.
+  NanPolicy nan_policy = NanPolicy::kStop;
+  int64_t nan_max_skips = 10;       ///< skip: this many consecutive skipped steps stop the run (>= 1)
 };
 
 /// [generator]: U-Net architecture (stored in every checkpoint).

@@ -186,6 +186,7 @@ std::vector<std::string> config_problems(const RunConfig& cfg, const ValidateOpt
   c.non_negative("train.momentum", t.momentum);
   c.non_negative("train.identity_lambda", t.identity_lambda);
   c.int_min("train.pool_size", t.pool_size, 0);
+  c.int_min("train.nan_max_skips", t.nan_max_skips, 1);
 
   // [test]
   const TestConfig& ts = cfg.test;

@@ -5,8 +5,12 @@
 #include <opencv2/imgcodecs.hpp>      // cv::imread, cv::imwrite
 #include <opencv2/imgproc.hpp>        // cv::cvtColor, cv::resize
 
+#include <jpeglib.h>                // libjpeg: jpeg_decompress_struct, jpeg_std_error
+
 #include <algorithm>  // std::transform
 #include <cctype>     // std::tolower
+#include <csetjmp>    // std::jmp_buf, setjmp, longjmp
+#include <cstdio>     // FILE, std::fopen
 #include <set>        // std::set
 
 #include "img2img/core/atomic_file.h"
@@ -21,6 +25,106 @@ std::string lower_ext(const fs::path& path) {
   std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return std::tolower(c); });
   return e;
 }
+
+// The first `n` bytes of `path` (fewer if the file is shorter or unreadable).
+std::string file_head(const fs::path& path, size_t n) {
+  std::string head(n, '\0');
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) return "";
+  head.resize(std::fread(head.data(), 1, n, file));
+  std::fclose(file);
+  return head;
+}
+
+// libjpeg error manager that records the first error or warning instead of printing it to stderr
+// (libjpeg's default prints e.g. "Premature end of JPEG file" and decodes the rest as grey).
+struct JpegProblem {
+  jpeg_error_mgr mgr;
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+};
+
+void jpeg_fail(j_common_ptr cinfo) {
+  auto* p = reinterpret_cast<JpegProblem*>(cinfo->err);
+  (*cinfo->err->format_message)(cinfo, p->message);
+  std::longjmp(p->jump, 1);
+}
+
+void jpeg_note(j_common_ptr cinfo, int level) {
+  if (level < 0) jpeg_fail(cinfo);  // a warning (corrupt or missing data): treated as an error; traces ignored
+}
+
+// Entropy-decodes the whole JPEG at 1/8 scale (fast; still reads every coefficient, so truncated or
+// corrupt data is found) with the error manager above. Returns "" if clean, else libjpeg's message.
+// Plain C objects only between setjmp and longjmp.
+std::string jpeg_problem(const char* path) {
+  std::FILE* file = std::fopen(path, "rb");
+  if (file == nullptr) return "cannot open the file";
+  jpeg_decompress_struct cinfo{};  // mem == nullptr: jpeg_destroy_decompress is safe at any point
+  JpegProblem problem;
+  problem.message[0] = '\0';
+  cinfo.err = jpeg_std_error(&problem.mgr);
+  problem.mgr.error_exit = jpeg_fail;
+  problem.mgr.emit_message = jpeg_note;
+  if (setjmp(problem.jump) == 0) {
+    jpeg_create_decompress(&cinfo);
+    jpeg_stdio_src(&cinfo, file);
+    jpeg_read_header(&cinfo, TRUE);
+    cinfo.scale_num = 1;
+    cinfo.scale_denom = 8;
+    cinfo.dct_method = JDCT_IFAST;
+    cinfo.do_fancy_upsampling = FALSE;
+    jpeg_start_decompress(&cinfo);
+    JSAMPARRAY rows = (*cinfo.mem->alloc_sarray)(reinterpret_cast<j_common_ptr>(&cinfo), JPOOL_IMAGE,
+                                                 cinfo.output_width * cinfo.output_components, 1);
+    while (cinfo.output_scanline < cinfo.output_height) jpeg_read_scanlines(&cinfo, rows, 1);
+    jpeg_finish_decompress(&cinfo);
+  }
+  jpeg_destroy_decompress(&cinfo);
+  std::fclose(file);
+  return problem.message;
+}
+
+// Walks the chunk list of a PNG (spec section 5.3: 4-byte length, type, data, CRC) without
+// inflating anything. Returns "" if every chunk fits in the file and the last one is IEND, else what
+// is wrong. A truncated PNG is caught here, so libpng never prints "libpng error: ..." for it.
+std::string png_problem(const fs::path& path) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) return "cannot open the file";
+  std::fseek(file, 0, SEEK_END);
+  const long size = std::ftell(file);
+  long pos = 8;  // after the signature
+  std::string problem = "no IEND chunk: the file is truncated";
+  unsigned char header[8];
+  while (pos + 12 <= size) {
+    if (std::fseek(file, pos, SEEK_SET) != 0 || std::fread(header, 1, 8, file) != 8) break;
+    const unsigned long length = (static_cast<unsigned long>(header[0]) << 24) | (header[1] << 16) | (header[2] << 8) |
+                                 static_cast<unsigned long>(header[3]);
+    const std::string type(reinterpret_cast<const char*>(header) + 4, 4);
+    if (length > 0x7FFFFFFFul || pos + 12 + static_cast<long>(length) > size) {
+      problem = fmt::format("chunk '{}' at byte {} runs past the end of the file: the file is truncated", type, pos);
+      break;
+    }
+    pos += 12 + static_cast<long>(length);
+    if (type == "IEND") {
+      problem.clear();
+      break;
+    }
+  }
+  std::fclose(file);
+  return problem;
+}
+
+// Whether `head` (a file's first bytes) starts a JPEG: SOI marker FF D8 then a marker FF.
+bool is_jpeg(const std::string& head) { return head.compare(0, 3, "\xFF\xD8\xFF") == 0; }
+
+// PNG colour type 4 (grey + alpha) from the IHDR chunk, which the PNG spec (11.2.2) puts first:
+// bytes 0-7 signature, 8-11 length, 12-15 "IHDR", 16-23 width/height, 24 bit depth, 25 colour type.
+bool is_grey_alpha_png(const std::string& head) {
+  return head.size() >= 26 && head.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0 && head.compare(12, 4, "IHDR") == 0 &&
+         head[25] == 4;
+}
+
 }  // namespace
 
 std::string to_string(PixelDepth depth) {
@@ -45,7 +149,7 @@ bool has_image_extension(const fs::path& path) {
   return kExt.count(lower_ext(path)) > 0;
 }
 
-DecodedImage read_image(const fs::path& path) {
+cv::Mat read_image_raw(const fs::path& path) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec))
     throw DataError(fmt::format("cannot read image '{}': no such file. Check the path.", path.string()));
@@ -53,8 +157,22 @@ DecodedImage read_image(const fs::path& path) {
     throw DataError(fmt::format("cannot read image '{}': the file is empty (0 bytes). Replace or remove it.",
                                 path.string()));
   const std::string ext = lower_ext(path);
-  // IMREAD_UNCHANGED keeps alpha and 16-bit/float but ignores EXIF orientation, which only JPEGs carry.
   const bool jpeg = ext == ".jpg" || ext == ".jpeg";
+  const std::string head = file_head(path, 26);  // OpenCV picks the decoder by signature too
+  if (head.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0) {
+    const std::string problem = png_problem(path);
+    if (!problem.empty())
+      throw DataError(fmt::format("cannot decode PNG '{}': {}. Re-export it or remove it from the folder.",
+                                  path.string(), problem));
+  }
+  if (is_jpeg(head)) {
+    const std::string problem = jpeg_problem(path.c_str());
+    if (!problem.empty())
+      throw DataError(fmt::format("cannot decode JPEG '{}': {} (libjpeg); the file is truncated or corrupt. "
+                                  "Re-export it or remove it from the folder.",
+                                  path.string(), problem));
+  }
+  // IMREAD_UNCHANGED keeps alpha and 16-bit/float but ignores EXIF orientation, which only JPEGs carry.
   cv::Mat raw;
   try {
     raw = cv::imread(path.string(), jpeg ? (cv::IMREAD_ANYCOLOR | cv::IMREAD_ANYDEPTH) : cv::IMREAD_UNCHANGED);
@@ -66,6 +184,18 @@ DecodedImage read_image(const fs::path& path) {
     throw DataError(fmt::format("cannot decode image '{}': truncated, corrupt, or not a format OpenCV reads "
                                 "(png, jpg, tif, exr, bmp, webp). Re-export it or remove it from the folder.",
                                 path.string()));
+  // OpenCV expands grey + alpha PNGs to BGRA (B = G = R); keep the file's 2 channels: grey, alpha.
+  if (raw.channels() == 4 && is_grey_alpha_png(head)) {
+    cv::Mat grey_alpha(raw.size(), CV_MAKETYPE(raw.depth(), 2));
+    const int from_to[] = {0, 0, 3, 1};
+    cv::mixChannels(&raw, 1, &grey_alpha, 1, from_to, 2);
+    raw = grey_alpha;
+  }
+  return raw;
+}
+
+DecodedImage read_image(const fs::path& path) {
+  const cv::Mat raw = read_image_raw(path);
   DecodedImage out;
   out.channels = raw.channels();
   double scale = 1.0;
@@ -83,7 +213,7 @@ DecodedImage read_image(const fs::path& path) {
     throw DataError(fmt::format("image '{}' has {} channels; expected 1-4.", path.string(), out.channels));
   cv::Mat f;
   raw.convertTo(f, CV_32F, scale);
-  // OpenCV decodes to BGR(A); keep R, G, B, A order internally.
+  // OpenCV decodes to BGR(A); keep R, G, B, A order internally (1 and 2 channels: grey, alpha as stored).
   if (out.channels == 3) cv::cvtColor(f, f, cv::COLOR_BGR2RGB);
   if (out.channels == 4) cv::cvtColor(f, f, cv::COLOR_BGRA2RGBA);
   out.pixels = f;

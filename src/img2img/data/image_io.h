@@ -30,8 +30,16 @@ struct DecodedImage {
 /// ppm/pgm/pnm, hdr). Case-insensitive.
 bool has_image_extension(const std::filesystem::path& path);
 
-/// Decodes `path` at full precision. JPEGs get their EXIF orientation applied. Throws DataError
-/// naming the file if it is missing, empty, truncated or not a decodable image.
+/// Decodes `path` as stored: 8/16-bit or float samples, OpenCV channel order (grey; grey, alpha for
+/// 2-channel PNGs, which OpenCV alone would expand to 4; BGR; BGRA). JPEGs get their EXIF orientation
+/// applied and are checked with libjpeg first: any libjpeg warning (e.g. "Premature end of JPEG
+/// file") is an error, so no library message reaches stderr; PNGs get their chunk list checked
+/// (a truncated PNG is an error before libpng sees it). Throws DataError naming the file if it is
+/// missing, empty, truncated, corrupt or not a decodable image.
+cv::Mat read_image_raw(const std::filesystem::path& path);
+
+/// read_image_raw() converted to CV_32FC(n) in [0, 1] with channels in R, G, B, A order (1: grey,
+/// 2: grey, alpha). Throws DataError as read_image_raw, and for unsupported sample types or > 4 channels.
 DecodedImage read_image(const std::filesystem::path& path);
 
 /// The channel rule (spec data.channel_count): fewer channels -> the last one repeated, more ->

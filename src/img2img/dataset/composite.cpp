@@ -22,11 +22,8 @@ std::map<std::string, fs::path> images_by_stem(const fs::path& dir) {
   return out;
 }
 
-cv::Mat read_raw(const fs::path& path) {
-  cv::Mat image = cv::imread(path.string(), cv::IMREAD_UNCHANGED);
-  if (image.empty()) throw DataError(fmt::format("cannot read image {}", path.string()));
-  return image;
-}
+// Decoded as stored (read_image_raw: clear errors naming the file; grey + alpha PNGs as 2 channels).
+cv::Mat read_raw(const fs::path& path) { return read_image_raw(path); }
 
 void write_png(const fs::path& path, const cv::Mat& image) {
   std::vector<uchar> bytes;
@@ -34,7 +31,8 @@ void write_png(const fs::path& path, const cv::Mat& image) {
   write_file_atomic(path, std::string(bytes.begin(), bytes.end()));
 }
 
-/// Converts to `depth` (CV_8U / CV_16U) and `channels` (1, 3 or 4; grey repeated, alpha opaque).
+/// Converts to `depth` (CV_8U / CV_16U) and `channels` (1, 3 or 4; grey repeated, alpha opaque;
+/// grey + alpha -> grey, grey, grey, alpha).
 cv::Mat conform(cv::Mat image, int depth, int channels) {
   if (image.depth() != depth) {
     const double scale = depth == CV_16U ? 257.0 : 1.0 / 257.0;
@@ -42,6 +40,12 @@ cv::Mat conform(cv::Mat image, int depth, int channels) {
   }
   if (image.channels() == channels) return image;
   cv::Mat out;
+  if (image.channels() == 2) {  // PNG has no 2-channel colour type OpenCV writes: expand to BGRA
+    out.create(image.size(), CV_MAKETYPE(depth, 4));
+    const int from_to[] = {0, 0, 0, 1, 0, 2, 1, 3};
+    cv::mixChannels(&image, 1, &out, 1, from_to, 4);
+    return out;
+  }
   if (image.channels() == 1 && channels == 3) cv::cvtColor(image, out, cv::COLOR_GRAY2BGR);
   else if (image.channels() == 1 && channels == 4) cv::cvtColor(image, out, cv::COLOR_GRAY2BGRA);
   else if (image.channels() == 3 && channels == 4) cv::cvtColor(image, out, cv::COLOR_BGR2BGRA);
@@ -94,7 +98,7 @@ int64_t combine_paired_folders(const CombineOptions& o) {
     int depth = CV_8U, channels = 1;
     for (const auto& m : images) {
       if (m.depth() == CV_16U) depth = CV_16U;
-      channels = std::max(channels, m.channels());
+      channels = std::max(channels, m.channels() == 2 ? 4 : m.channels());
     }
     for (auto& m : images) m = conform(m, depth, channels);
     cv::Mat joined;
@@ -106,15 +110,35 @@ int64_t combine_paired_folders(const CombineOptions& o) {
 
 int64_t split_composite_folder(const SplitOptions& o) {
   const auto files = list_image_files(o.composite_dir);
+  // Check every composite first (decodes, even width), so a bad file leaves nothing half-written.
+  std::vector<std::string> problems;
+  for (const auto& file : files) {
+    try {
+      const cv::Mat image = read_raw(file);
+      if (image.cols % 2 != 0)
+        problems.push_back(fmt::format("{}: width {} is odd, so it is not a left|right composite", file.string(),
+                                       image.cols));
+    } catch (const DataError& e) {
+      problems.push_back(e.what());
+    }
+  }
+  if (!problems.empty()) {
+    std::string text = fmt::format("cannot split {}: {} of {} composite(s) unusable, nothing written. Fix or remove "
+                                   "them (--input):",
+                                   o.composite_dir.string(), problems.size(), files.size());
+    for (const auto& p : problems) text += "\n  " + p;
+    throw DataError(text);
+  }
   fs::create_directories(o.left_dir);
   fs::create_directories(o.right_dir);
   for (const auto& file : files) {
     const cv::Mat image = read_raw(file);
-    if (image.cols % 2 != 0)
-      throw DataError(fmt::format("{}: width {} is odd, so it is not a left|right composite", file.string(), image.cols));
     const int half = image.cols / 2;
-    write_png(o.left_dir / (file.stem().string() + ".png"), image(cv::Rect(0, 0, half, image.rows)).clone());
-    write_png(o.right_dir / (file.stem().string() + ".png"), image(cv::Rect(half, 0, half, image.rows)).clone());
+    for (const auto& [dir, x] : {std::pair{o.left_dir, 0}, std::pair{o.right_dir, half}}) {
+      cv::Mat side = image(cv::Rect(x, 0, half, image.rows)).clone();
+      if (side.channels() == 2) side = conform(side, side.depth(), 4);  // grey + alpha: PNG needs 1, 3 or 4
+      write_png(dir / (file.stem().string() + ".png"), side);
+    }
   }
   return static_cast<int64_t>(files.size());
 }

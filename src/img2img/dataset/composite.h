@@ -32,8 +32,10 @@ struct SplitOptions {
   std::filesystem::path right_dir;      ///< receives the right halves as <stem>.png
 };
 
-/// Splits every composite into its halves, keeping bit depth and channels. Throws DataError
-/// naming images of odd width, WriteError if a file cannot be written. Returns the count.
+/// Splits every composite into its halves, keeping bit depth and channels (grey + alpha halves are
+/// written as BGRA PNGs). Every composite is decoded and checked first: throws DataError listing
+/// each unreadable, truncated or odd-width image, with nothing written; WriteError if a file cannot
+/// be written. Returns the count.
 int64_t split_composite_folder(const SplitOptions& options);
 
 }  // namespace img2img

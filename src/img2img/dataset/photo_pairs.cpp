@@ -11,6 +11,7 @@
 
 #include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
+#include "img2img/data/image_io.h"
 #include "img2img/data/paired_dataset.h"
 
 namespace img2img {
@@ -24,19 +25,37 @@ void write_png(const fs::path& path, const cv::Mat& image) {
   write_file_atomic(path, std::string(bytes.begin(), bytes.end()));
 }
 
+/// A decoded photo (any depth, 1-4 channels, read_image_raw) -> 8-bit BGR.
+cv::Mat to_bgr8(const cv::Mat& raw) {
+  cv::Mat m = raw;
+  if (m.depth() == CV_16U) m.convertTo(m, CV_8U, 1.0 / 257.0);
+  else if (m.depth() != CV_8U) m.convertTo(m, CV_8U, 255.0);  // float photos: [0, 1]
+  cv::Mat out;
+  if (m.channels() == 1 || m.channels() == 2) {
+    cv::Mat grey;
+    cv::extractChannel(m, grey, 0);
+    cv::cvtColor(grey, out, cv::COLOR_GRAY2BGR);
+  } else if (m.channels() == 4) {
+    cv::cvtColor(m, out, cv::COLOR_BGRA2BGR);
+  } else {
+    out = m;
+  }
+  return out;
+}
+
 }  // namespace
 
 PhotoPairsSummary build_photo_pairs(const PhotoPairsOptions& o) {
   std::vector<std::string> problems;
-  if (o.crop_size < 16) problems.push_back(fmt::format("size must be >= 16, got {}", o.crop_size));
-  if (o.crops_per_photo < 1) problems.push_back(fmt::format("crops must be >= 1, got {}", o.crops_per_photo));
-  if (o.scales.empty()) problems.push_back("scales: give at least one");
+  if (o.crop_size < 16) problems.push_back(fmt::format("--size must be >= 16, got {}", o.crop_size));
+  if (o.crops_per_photo < 1) problems.push_back(fmt::format("--crops must be >= 1, got {}", o.crops_per_photo));
+  if (o.scales.empty()) problems.push_back("--scales: give at least one");
   for (double s : o.scales)
-    if (!(s > 0 && s <= 1)) problems.push_back(fmt::format("scales must be in (0, 1], got {}", s));
+    if (!(s > 0 && s <= 1)) problems.push_back(fmt::format("--scales must each be in (0, 1], got {}", s));
   if (o.test_fraction < 0 || o.test_fraction >= 1)
-    problems.push_back(fmt::format("test_fraction must be in [0, 1), got {}", o.test_fraction));
+    problems.push_back(fmt::format("--test-fraction must be in [0, 1), got {}", o.test_fraction));
   if (!problems.empty()) {
-    std::string text = "invalid photo-pairs options:";
+    std::string text = "invalid `img2img dataset pairs` options:";
     for (const auto& p : problems) text += "\n  " + p;
     throw ConfigError(text);
   }
@@ -55,8 +74,7 @@ PhotoPairsSummary build_photo_pairs(const PhotoPairsOptions& o) {
   for (size_t p = 0; p < photos.size(); ++p) {
     const bool test = static_cast<int64_t>(p) < test_count;
     const std::string split = test ? "test" : "train";
-    const cv::Mat photo = cv::imread(photos[p].string(), cv::IMREAD_COLOR);  // EXIF orientation applied
-    if (photo.empty()) throw DataError(fmt::format("cannot read photo {}", photos[p].string()));
+    const cv::Mat photo = to_bgr8(read_image_raw(photos[p]));  // EXIF orientation applied; clear errors
     const int shorter = std::min(photo.cols, photo.rows);
     int64_t kept = 0;
     for (int64_t attempt = 0; attempt < o.crops_per_photo * 4 && kept < o.crops_per_photo; ++attempt) {

@@ -73,7 +73,7 @@ std::string box_text(const PixelBox& b) { return fmt::format("x={} y={} w={} h={
 
 PixelBox geo_to_pixels(const HeightField& field, const GeoBox& box, const char* what) {
   if (!field.has_geotransform)
-    throw ConfigError(fmt::format("{} needs a georeferenced source; {} has no geotransform (use a pixel window)",
+    throw ConfigError(fmt::format("{} needs a georeferenced source; {} has no geotransform (use --window / --test-window in pixels)",
                                   what, field.description));
   const double* gt = field.geotransform;
   const int64_t x0 = std::llround((box.west - gt[0]) / gt[1]);
@@ -85,22 +85,24 @@ PixelBox geo_to_pixels(const HeightField& field, const GeoBox& box, const char* 
 
 void validate(const TerrainOptions& o) {
   std::vector<std::string> problems;
-  if (o.input.empty()) problems.push_back("input: no elevation file given");
-  if (o.output_dir.empty()) problems.push_back("output: no output folder given");
-  if (o.tile_size < 8 || o.tile_size > 8192) problems.push_back(fmt::format("tile_size must be in [8, 8192], got {}", o.tile_size));
-  if (o.stride < 0) problems.push_back(fmt::format("stride must be >= 0 (0 = tile size), got {}", o.stride));
-  if (!(o.contour_interval_m > 0)) problems.push_back(fmt::format("contour_interval must be > 0 m, got {}", o.contour_interval_m));
+  if (o.input.empty()) problems.push_back("--input: no elevation file given");
+  if (o.output_dir.empty()) problems.push_back("--output: no output folder given");
+  if (o.tile_size < 8 || o.tile_size > 8192) problems.push_back(fmt::format("--tile-size must be in [8, 8192], got {}", o.tile_size));
+  if (o.stride < 0) problems.push_back(fmt::format("--stride must be >= 0 (0 = tile size), got {}", o.stride));
+  if (!(o.contour_interval_m > 0)) problems.push_back(fmt::format("--contour-interval must be > 0 m, got {}", o.contour_interval_m));
   if (o.min_land_fraction < 0 || o.min_land_fraction > 1)
-    problems.push_back(fmt::format("min_land_fraction must be in [0, 1], got {}", o.min_land_fraction));
+    problems.push_back(fmt::format("--min-land must be a fraction in [0, 1], got {}", o.min_land_fraction));
   if (o.height_max_m < o.height_min_m)
-    problems.push_back(fmt::format("height range: max {} < min {}", o.height_max_m, o.height_min_m));
+    problems.push_back(fmt::format("--height-range MIN,MAX: max {} < min {}", o.height_max_m, o.height_min_m));
   if (o.lat_band_north < o.lat_band_south)
-    problems.push_back(fmt::format("latitude band: north {} < south {}", o.lat_band_north, o.lat_band_south));
-  if (o.test_window.is_set() && o.test_box.is_set()) problems.push_back("give a test window or a test box, not both");
-  if (o.input_scale == 0) problems.push_back("input_scale must not be 0");
-  if (o.max_train_tiles < 0 || o.max_test_tiles < 0) problems.push_back("max_train_tiles / max_test_tiles must be >= 0");
+    problems.push_back(fmt::format("--lat-band SOUTH,NORTH: north {} < south {}", o.lat_band_north, o.lat_band_south));
+  if (o.test_window.is_set() && o.test_box.is_set()) problems.push_back("give --test-window or --test-box, not both");
+  if (o.input_scale == 0) problems.push_back("--input-scale must not be 0");
+  if (o.max_train_tiles < 0 || o.max_test_tiles < 0)
+    problems.push_back(fmt::format("--max-train / --max-test must be >= 0 (0 = all), got {} / {}", o.max_train_tiles,
+                                   o.max_test_tiles));
   if (!problems.empty()) {
-    std::string text = "invalid terrain data-set options:";
+    std::string text = "invalid `img2img dataset terrain` options:";
     for (const auto& p : problems) text += "\n  " + p;
     throw ConfigError(text);
   }
@@ -124,7 +126,7 @@ HeightField read_height_field(const std::string& input, int64_t band, double sca
   GdalHandle ds = open_gdal(input);
   if (ds) {
     if (band < 1 || band > ds->GetRasterCount())
-      throw DataError(fmt::format("{}: band {} does not exist (it has {})", input, band, ds->GetRasterCount()));
+      throw DataError(fmt::format("{}: --band {} does not exist (it has {} band(s), numbered from 1)", input, band, ds->GetRasterCount()));
     GDALRasterBand* b = ds->GetRasterBand(static_cast<int>(band));
     const int w = ds->GetRasterXSize(), h = ds->GetRasterYSize();
     cv::Mat raw(h, w, CV_32FC1);
@@ -261,14 +263,14 @@ TerrainSummary build_terrain_dataset(const TerrainOptions& o) {
   TerrainSummary summary;
   PixelBox window = o.window.is_set() ? intersect(o.window, all) : all;
   if (o.lat_band_north > o.lat_band_south) {
-    const PixelBox band = geo_to_pixels(field, GeoBox{-1e9, o.lat_band_south, 1e9, o.lat_band_north}, "a latitude band");
+    const PixelBox band = geo_to_pixels(field, GeoBox{-1e9, o.lat_band_south, 1e9, o.lat_band_north}, "--lat-band");
     window = intersect(window, PixelBox{window.x, band.y, window.width, band.height});
   }
   if (!window.is_set())
-    throw ConfigError(fmt::format("the window / latitude band selects no pixels of {}", field.description));
+    throw ConfigError(fmt::format("--window / --lat-band select no pixels of {}; give a region inside the source", field.description));
   PixelBox test_region;
   if (o.test_window.is_set()) test_region = o.test_window;
-  if (o.test_box.is_set()) test_region = geo_to_pixels(field, o.test_box, "a test box");
+  if (o.test_box.is_set()) test_region = geo_to_pixels(field, o.test_box, "--test-box");
   summary.window = window;
   summary.test_window = test_region;
 

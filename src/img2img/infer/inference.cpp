@@ -65,6 +65,23 @@ std::vector<fs::path> infer_images(GeneratorRunner& runner, const fs::path& inpu
   } else {
     throw DataError(fmt::format("--input '{}' is neither an image file nor a folder.", input.string()));
   }
+  // Decode every input first, so a bad file later in the folder leaves no partial output behind.
+  std::vector<std::string> problems;
+  for (const auto& f : files) {
+    try {
+      read_image(f);
+    } catch (const DataError& e) {
+      problems.push_back(e.what());
+    }
+  }
+  if (!problems.empty()) {
+    std::string text = fmt::format("cannot infer: {} of {} input image(s) in --input '{}' cannot be read, nothing "
+                                   "written. Fix or remove them:",
+                                   problems.size(), files.size(), input.string());
+    for (size_t i = 0; i < problems.size() && i < 10; ++i) text += "\n  " + problems[i];
+    if (problems.size() > 10) text += fmt::format("\n  ... and {} more", problems.size() - 10);
+    throw DataError(text);
+  }
   const PixelDepth depth = runner.meta().reference_depth;
   std::vector<fs::path> written;
   for (const auto& f : files) {

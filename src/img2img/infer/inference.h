@@ -44,7 +44,8 @@ class GeneratorRunner {
 
 /// Runs `runner` on one image file or every image of a folder, writing `<output_dir>/<stem>.png`
 /// (8- or 16-bit as the training references; .tif for float references). Returns the files written.
-/// Throws DataError naming an unreadable input, WriteError if the output cannot be written.
+/// Every input is decoded before anything is written: throws DataError listing the unreadable
+/// inputs (up to 10, then the count) with nothing written; WriteError if an output cannot be written.
 std::vector<std::filesystem::path> infer_images(GeneratorRunner& runner, const std::filesystem::path& input,
                                                 const std::filesystem::path& output_dir, InferMode mode);
 

@@ -12,6 +12,7 @@
 #include "img2img/metrics/ssim.h"
 #include "img2img/models/factory.h"
 #include "img2img/train/gan_loss.h"
+#include "img2img/train/non_finite.h"
 #include "img2img/train/optim/adadelta.h"
 #include "img2img/train/optim/asgd.h"
 #include "img2img/train/optim/fused_adam.h"
@@ -57,9 +58,10 @@ void set_requires_grad(torch::nn::Module& m, bool on) {
 
 void check_finite(double value, const char* term) {
   if (!std::isfinite(value))
-    throw Error(fmt::format("the {} loss became {}; training diverged. Lower train.learning_rate or check the data "
-                            "for NaN/inf pixels (float images).",
-                            term, value));
+    throw NonFiniteLossError(fmt::format("the {} loss became {}; training diverged. Lower train.learning_rate or "
+                                         "check the data for NaN/inf pixels (float images).",
+                                         term, value),
+                             term);
 }
 
 StepStats Pix2PixModel::train_step(const torch::Tensor& input, const torch::Tensor& reference) {

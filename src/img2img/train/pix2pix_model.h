@@ -31,7 +31,7 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
 /// Turns gradients of every parameter of `m` on or off (freezes D during the generator step).
 void set_requires_grad(torch::nn::Module& m, bool on);
 
-/// Throws Error naming the loss `term` and the fix when `value` is NaN or infinite.
+/// Throws NonFiniteLossError (train/non_finite.h) naming the loss `term` and the fix when `value` is NaN or infinite.
 void check_finite(double value, const char* term);
 
 /// pix2pix (Isola et al. 2017): a U-Net generator and a PatchGAN discriminator that sees the input

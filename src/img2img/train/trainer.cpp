@@ -21,6 +21,7 @@
 #include "img2img/train/event_log.h"
 #include "img2img/train/lr_schedule.h"
 #include "img2img/train/model_tester.h"
+#include "img2img/train/non_finite.h"
 #include "img2img/export/onnx_export.h"
 #include "img2img/train/outputs_manifest.h"
 #include "img2img/train/run_outputs.h"
@@ -178,6 +179,7 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
                               {"channel_count", data.channel_count}});
     std::vector<int64_t> order(static_cast<size_t>(n));
     std::iota(order.begin(), order.end(), 0);
+    NanGuard nan_guard(config.train);
     PairedLoader loader(dataset);
 
     for (int64_t it = start_it; it < max_it; ++it) {
@@ -202,10 +204,13 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
         }
         auto [a, b] = augment_pair(loaded.first.to(device), loaded.second.to(device), data, rng);
         StepStats s;
-        try {
-          s = model.train_step(a, b);
-        } catch (const Error& e) {
-          throw Error(fmt::format("iteration {}, step {}: {}", it + 1, step + 1, e.what()));
+        const std::string skipped = nan_guard.run({model.generator.get(), model.discriminator.get()}, it + 1,
+                                                  step + 1, [&] { s = model.train_step(a, b); });
+        if (!skipped.empty()) {  // train.nan_policy = skip: this batch changed nothing
+          progress.line("warning: " + skipped);
+          events.emit("warning", {{"iteration", it + 1}, {"step", step + 1}, {"message", skipped}});
+          steps_done = step + 1;
+          continue;
         }
         const double w = static_cast<double>(end - begin) / n;
         mean.g_gan += s.g_gan * w, mean.g_l1 += s.g_l1 * w, mean.d_real += s.d_real * w, mean.d_fake += s.d_fake * w;

@@ -72,7 +72,14 @@ TEST(PhotoPairsTest, BadScalesAreAConfigError) {
   o.photo_dir = "x";
   o.output_dir = "y";
   o.scales = {0.5, 1.5};
-  EXPECT_THROW(build_photo_pairs(o), ConfigError);
+  o.test_fraction = 1;
+  try {
+    build_photo_pairs(o);
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {  // names the flags of `img2img dataset pairs`
+    EXPECT_NE(std::string(e.what()).find("--scales must each be in (0, 1], got 1.5"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("--test-fraction must be in [0, 1), got 1"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -251,12 +251,18 @@ TEST(TerrainOptionsTest, BadOptionsAreListedTogether) {
   o.output_dir = "out";
   o.tile_size = 2;
   o.contour_interval_m = 0;
+  o.min_land_fraction = 2;
   try {
     build_terrain_dataset(o);
     FAIL() << "expected ConfigError";
   } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("tile_size"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("contour_interval"), std::string::npos) << e.what();
+    // Each problem names the flag the user typed, not the options field.
+    const std::string text = e.what();
+    EXPECT_NE(text.find("--tile-size must be in [8, 8192], got 2"), std::string::npos) << text;
+    EXPECT_NE(text.find("--contour-interval must be > 0 m, got 0"), std::string::npos) << text;
+    EXPECT_NE(text.find("--min-land must be a fraction in [0, 1], got 2"), std::string::npos) << text;
+    EXPECT_EQ(text.find("min_land_fraction"), std::string::npos) << text;
+    EXPECT_EQ(text.find("tile_size"), std::string::npos) << text;
   }
 }
 

@@ -1,11 +1,13 @@
 // Image content edge cases at the decoder: EXIF orientation of JPEGs, bad bytes named, the channel
-// rule on 1-4 channels.
+// rule on 1-4 channels, grey + alpha PNGs, truncated JPEGs (our message, no library noise).
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <opencv2/core.hpp>       // cv::Mat, cv::mean
 #include <opencv2/imgcodecs.hpp>  // cv::imencode
+
+#include <algorithm>  // std::count
 
 #include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
@@ -16,6 +18,7 @@ namespace img2img {
 namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // An APP1 segment holding a big-endian EXIF block with one tag: Orientation = `orientation`.
 std::string exif_orientation_segment(uint8_t orientation) {
@@ -86,6 +89,83 @@ TEST_F(ImageContentTest, ChannelRuleCoversOneToFourChannels) {
       // Channel out-1 is the input's channel min(out, in) - 1 (the last one repeated).
       EXPECT_FLOAT_EQ(r.ptr<float>(0)[out - 1], 0.1f * static_cast<float>(std::min(out, in)));
     }
+}
+
+TEST_F(ImageContentTest, GreyAlphaPngHasTwoChannelsAndFollowsTheChannelRule) {
+  write_file_atomic(dir_ / "ga.png", test::gray_alpha_png(6, 4));
+  const DecodedImage d = read_image(dir_ / "ga.png");
+  ASSERT_EQ(d.channels, 2);
+  ASSERT_EQ(d.pixels.type(), CV_32FC2);
+  ASSERT_EQ(d.pixels.size(), cv::Size(6, 4));
+  // Column 3, row 1: grey 3 * 8 + 1 = 25, alpha 200.
+  const cv::Vec2f p = d.pixels.at<cv::Vec2f>(1, 3);
+  EXPECT_FLOAT_EQ(p[0], 25.0f / 255.0f);
+  EXPECT_FLOAT_EQ(p[1], 200.0f / 255.0f);
+  // The channel rule (docs/configuration.md): fewer channels -> the last one repeated, more -> dropped.
+  const cv::Mat one = apply_channel_rule(d.pixels, 1);
+  EXPECT_FLOAT_EQ(one.at<float>(1, 3), 25.0f / 255.0f);
+  const cv::Vec3f three = apply_channel_rule(d.pixels, 3).at<cv::Vec3f>(1, 3);
+  EXPECT_FLOAT_EQ(three[0], 25.0f / 255.0f);
+  EXPECT_FLOAT_EQ(three[1], 200.0f / 255.0f);
+  EXPECT_FLOAT_EQ(three[2], 200.0f / 255.0f);
+  // As stored by read_image_raw: 8-bit, 2 channels.
+  EXPECT_EQ(read_image_raw(dir_ / "ga.png").type(), CV_8UC2);
+}
+
+// A 64 x 64 noise JPEG cut in the middle of its scan data.
+std::string truncated_jpeg() {
+  cv::Mat img(64, 64, CV_8UC3);
+  cv::RNG(7).fill(img, cv::RNG::UNIFORM, 0, 256);
+  std::vector<uchar> jpeg;
+  EXPECT_TRUE(cv::imencode(".jpg", img, jpeg));
+  return std::string(jpeg.begin(), jpeg.begin() + static_cast<std::ptrdiff_t>(jpeg.size() * 6 / 10));
+}
+
+TEST_F(ImageContentTest, TruncatedJpegIsADataErrorNamingTheFile) {
+  write_file_atomic(dir_ / "cut.jpg", truncated_jpeg());
+  try {
+    read_image(dir_ / "cut.jpg");
+    FAIL() << "decoded a truncated JPEG";
+  } catch (const DataError& e) {
+    EXPECT_THAT(e.what(), HasSubstr((dir_ / "cut.jpg").string()));
+    EXPECT_THAT(e.what(), HasSubstr("Premature end of JPEG file"));
+    EXPECT_THAT(e.what(), HasSubstr("truncated or corrupt"));
+  }
+}
+
+TEST_F(ImageContentTest, TruncatedJpegOnTheCommandLineGivesOurMessageOnly) {
+  write_file_atomic(dir_ / "cut.jpg", truncated_jpeg());
+  cv::Mat img(64, 64, CV_8UC3, cv::Scalar(10, 20, 30));
+  std::vector<uchar> jpeg;
+  ASSERT_TRUE(cv::imencode(".jpg", img, jpeg));
+  write_file_atomic(dir_ / "ok.jpg", std::string(jpeg.begin(), jpeg.end()));
+  std::string out;  // stdout + stderr
+  const int code = test::run_command(
+      "env -u OPENCV_LOG_LEVEL " + test::img2img_binary() + " ssim " + (dir_ / "cut.jpg").string() + " " +
+          (dir_ / "ok.jpg").string(),
+      &out);
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_THAT(out, HasSubstr("error: cannot decode JPEG '" + (dir_ / "cut.jpg").string() +
+                             "': Premature end of JPEG file (libjpeg)"));
+  // Exactly one line: ours. No raw libjpeg line, no OpenCV [ WARN ] line.
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  EXPECT_THAT(out, Not(HasSubstr("WARN"))) << out;
+
+  // The same for a truncated PNG: our message, no "libpng error" line.
+  cv::Mat noise(64, 64, CV_8UC3);
+  cv::RNG(3).fill(noise, cv::RNG::UNIFORM, 0, 256);
+  std::vector<uchar> png;  // IHDR, one IDAT of ~12 KB, IEND: the cut falls inside IDAT
+  ASSERT_TRUE(cv::imencode(".png", noise, png));
+  write_file_atomic(dir_ / "cut.png", std::string(png.begin(), png.begin() + static_cast<std::ptrdiff_t>(png.size() / 2)));
+  EXPECT_EQ(test::run_command("env -u OPENCV_LOG_LEVEL " + test::img2img_binary() + " ssim " +
+                                  (dir_ / "cut.png").string() + " " + (dir_ / "ok.jpg").string(),
+                              &out),
+            1)
+      << out;
+  EXPECT_THAT(out, HasSubstr("error: cannot decode PNG '" + (dir_ / "cut.png").string() + "': chunk 'IDAT'"));
+  EXPECT_THAT(out, HasSubstr("the file is truncated"));
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  EXPECT_THAT(out, Not(HasSubstr("libpng"))) << out;
 }
 
 }  // namespace

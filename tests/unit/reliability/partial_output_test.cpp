@@ -1,0 +1,112 @@
+// A bad input file anywhere in a folder stops `dataset split` and `infer` before anything is
+// written: the error lists every bad file, and no output file (or half-filled folder) is left.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <opencv2/core.hpp>  // cv::Mat, cv::RNG
+
+#include "img2img/core/atomic_file.h"
+#include "img2img/core/error.h"
+#include "img2img/data/image_io.h"
+#include "img2img/dataset/composite.h"
+#include "img2img/infer/inference.h"
+#include "img2img/train/trainer.h"
+#include "support/test_support.h"
+
+namespace img2img {
+namespace {
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+class PartialOutputTest : public test::TempDirTest {
+ protected:
+  // A random 8-bit RGB image of w x h pixels at `path`.
+  static void random_png(const fs::path& path, int w, int h, uint64_t seed) {
+    cv::Mat x(h, w, CV_32FC3);
+    cv::RNG rng(seed);
+    rng.fill(x, cv::RNG::UNIFORM, 0.0, 1.0);
+    write_image(path, x, PixelDepth::k8);
+  }
+  // The first half of a valid PNG: a truncated file.
+  static void truncated_png(const fs::path& path, uint64_t seed) {
+    random_png(path, 16, 16, seed);
+    const std::string bytes = read_file(path);
+    write_file_atomic(path, bytes.substr(0, bytes.size() / 2));
+  }
+  static size_t files_in(const fs::path& dir) {
+    if (!fs::exists(dir)) return 0;
+    size_t n = 0;
+    for ([[maybe_unused]] const auto& e : fs::recursive_directory_iterator(dir)) ++n;
+    return n;
+  }
+};
+
+TEST_F(PartialOutputTest, SplitChecksEveryCompositeBeforeWriting) {
+  const fs::path comp = dir_ / "comp";
+  random_png(comp / "a.png", 16, 8, 1);  // sorted first: would be written before the bad ones
+  random_png(comp / "b.png", 15, 8, 2);  // odd width
+  truncated_png(comp / "c.png", 3);
+  try {
+    split_composite_folder({comp, dir_ / "left", dir_ / "right"});
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("2 of 3 composite(s) unusable, nothing written"));
+    EXPECT_THAT(e.what(), HasSubstr((comp / "b.png").string() + ": width 15 is odd"));
+    EXPECT_THAT(e.what(), HasSubstr((comp / "c.png").string()));
+  }
+  EXPECT_FALSE(fs::exists(dir_ / "left"));
+  EXPECT_FALSE(fs::exists(dir_ / "right"));
+
+  // Once fixed, the same folder splits completely.
+  fs::remove(comp / "b.png");
+  fs::remove(comp / "c.png");
+  EXPECT_EQ(split_composite_folder({comp, dir_ / "left", dir_ / "right"}), 1);
+  EXPECT_EQ(files_in(dir_ / "left"), 1u);
+  EXPECT_EQ(files_in(dir_ / "right"), 1u);
+}
+
+TEST_F(PartialOutputTest, InferChecksEveryInputBeforeWriting) {
+  // A tiny generator, one iteration on two 16 px pairs.
+  for (int i = 0; i < 2; ++i) {
+    random_png(dir_ / "in" / (std::to_string(i) + ".png"), 16, 16, 10 + i);
+    random_png(dir_ / "ref" / (std::to_string(i) + ".png"), 16, 16, 20 + i);
+  }
+  RunConfig c;
+  c.data.input_dir = (dir_ / "in").string(), c.data.reference_dir = (dir_ / "ref").string();
+  c.data.image_size = 16, c.data.batch_size = 2;
+  c.generator.layers = 4, c.generator.initial_layer_size = 4;
+  c.discriminator.layers = 1, c.discriminator.initial_layer_size = 4;
+  c.train.max_iterations = 1;
+  c.output.run_dir = (dir_ / "run").string();
+  c.output.onnx_path = "";
+  c.plot.type = PlotType::kDisabled;
+  c.device.device = "cpu";
+  const TrainSummary s = train_pix2pix(c, TrainOptions{0});
+  GeneratorRunner runner(s.final_generator, "cpu");
+
+  const fs::path photos = dir_ / "photos";
+  random_png(photos / "a.png", 20, 12, 4);  // sorted first: would be written before the bad ones
+  truncated_png(photos / "b.png", 5);
+  write_file_atomic(photos / "c.jpg", "");
+  try {
+    infer_images(runner, photos, dir_ / "out", InferMode::kResize);
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("2 of 3 input image(s)"));
+    EXPECT_THAT(e.what(), HasSubstr("nothing written"));
+    EXPECT_THAT(e.what(), HasSubstr((photos / "b.png").string()));
+    EXPECT_THAT(e.what(), HasSubstr((photos / "c.jpg").string() + "': the file is empty"));
+  }
+  EXPECT_EQ(files_in(dir_ / "out"), 0u);
+
+  fs::remove(photos / "b.png");
+  fs::remove(photos / "c.jpg");
+  const auto written = infer_images(runner, photos, dir_ / "out", InferMode::kResize);
+  ASSERT_EQ(written.size(), 1u);
+  EXPECT_EQ(written[0], dir_ / "out" / "a.png");
+  EXPECT_EQ(read_image(written[0]).pixels.size(), cv::Size(20, 12));
+}
+
+}  // namespace
+}  // namespace img2img
