@@ -8,6 +8,7 @@
 #include <chrono>   // std::chrono
 #include <cmath>    // std::isfinite
 #include <numeric>  // std::iota
+#include <optional>  // std::optional
 #include <random>   // std::mt19937_64
 
 #include "img2img/config/config_keys.h"
@@ -24,7 +25,6 @@
 #include "img2img/train/event_log.h"
 #include "img2img/train/lr_schedule.h"
 #include "img2img/train/model_tester.h"  // TestResult, TestImageFile
-#include "img2img/train/non_finite.h"
 #include "img2img/train/outputs_manifest.h"
 #include "img2img/train/plot_writer.h"
 #include "img2img/train/progress.h"
@@ -164,9 +164,13 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
     const torch::Device device = resolve_device(config.device.device);
     configure_runtime(config.device);
 
-    const RunFolder run = create_run_folder(config);
+    // --resume continues the earlier run's folder, plots and outputs.json as train_pix2pix does.
+    std::optional<RunResume> resume;
+    if (options.resume)
+      resume = run_resume(options.resume->run_dir, options.resume->config_toml, options.resume->iteration);
+    const RunFolder run = create_run_folder(config, resume ? &*resume : nullptr);
     summary.run_dir = run.dir;
-    manifest = std::make_unique<OutputsManifest>(summary.run_dir, config, &events);
+    manifest = std::make_unique<OutputsManifest>(summary.run_dir, config, &events, earlier_outputs(run));
     summary.outputs_manifest = manifest->path();
     ProgressReporter progress((summary.run_dir / "train.log").string(), options.interactive);
     progress.line(fmt::format("run folder: {}", summary.run_dir.string()));
@@ -182,6 +186,13 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
     if (config.test.enabled)
       test_set = std::make_unique<UnpairedDataset>(config.test, data.channel_count, data.image_size, 0);
     PlotWriter plots(summary.run_dir, config.plot);
+    if (!run.resumed_from.empty()) {
+      const int64_t points = plots.load_csv_history(run.resumed_from, run.resume_iteration);
+      progress.line(fmt::format("{} run {} after iteration {}: kept its outputs.json entries and {} plot point(s) up "
+                                "to there",
+                                run.continued ? "continuing" : "resuming into a new folder from",
+                                run.resumed_from.string(), run.resume_iteration, points));
+    }
 
     torch::manual_seed(static_cast<uint64_t>(config.train.seed));
     std::mt19937_64 rng(static_cast<uint64_t>(config.train.seed));
@@ -209,7 +220,6 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
                               {"model", "cycle_gan"}});
     std::vector<int64_t> order(static_cast<size_t>(n)), other(static_cast<size_t>(batch));
     std::uniform_int_distribution<int64_t> pick(0, n_other - 1);
-    NanGuard nan_guard(config.train);
     for (int64_t it = start_it; it < max_it; ++it) {
       const double lr = scheduled_learning_rate(config.train, it);
       set_learning_rate(*model.generator_optimizer, lr);
@@ -232,15 +242,10 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
         auto [a, b] = augment_unpaired(dataset.domain_a().images.index_select(0, ia).to(device),
                                        dataset.domain_b().images.index_select(0, ib).to(device), data, rng);
         CycleStepStats s;
-        const std::string skipped = nan_guard.run(
-            {model.generators[0].get(), model.generators[1].get(), model.discriminators[0].get(),
-             model.discriminators[1].get()},
-            it + 1, step + 1, [&] { s = model.train_step(a, b); });
-        if (!skipped.empty()) {  // train.nan_policy = skip: this batch changed nothing
-          progress.line("warning: " + skipped);
-          events.emit("warning", {{"iteration", it + 1}, {"step", step + 1}, {"message", skipped}});
-          steps_done = step + 1;
-          continue;
+        try {
+          s = model.train_step(a, b);
+        } catch (const Error& e) {
+          throw Error(fmt::format("iteration {}, step {}: {}", it + 1, step + 1, e.what()));
         }
         add_weighted(mean, s, static_cast<double>(count) / static_cast<double>(n));
         progress.status(fmt::format("iteration {}/{} step {}/{}  cycle {:.3f} {:.3f}", it + 1, max_it, step + 1,

@@ -17,6 +17,8 @@
 #include <opencv2/core.hpp>      // cv::Mat, cv::RNG
 
 #include <chrono>   // std::chrono
+#include <numeric>  // std::iota
+#include <sstream>  // std::istringstream
 #include <thread>   // std::this_thread::sleep_for
 
 #include "img2img/core/atomic_file.h"
@@ -190,6 +192,8 @@ TEST_F(FaultsTest, UnpairedRunStopsOnSignalWithCheckpointAndResumes) {
   const fs::path run = dir_ / "run", log = dir_ / "log";
   std::vector<std::string> args = train_args(run);
   args.insert(args.begin() + 3, {"--data.input_type=multiple_unpaired", "--train.pool_size=2"});
+  for (auto& a : args)
+    if (a == "--plot.type=disabled") a = "--plot.type=csv";  // plots continue across the resume
   const pid_t pid = spawn(args, log);
   ASSERT_TRUE(wait_for_checkpoint(run, 120)) << read_file(log);
   ASSERT_EQ(::kill(pid, SIGINT), 0);
@@ -214,6 +218,14 @@ TEST_F(FaultsTest, UnpairedRunStopsOnSignalWithCheckpointAndResumes) {
   EXPECT_THAT(read_file(dir_ / "resume.log"), HasSubstr(fmt::format("after iteration {}", point.iteration)));
   EXPECT_EQ(manifest_status(run), "finished");
   EXPECT_EQ(find_resume_point(run).iteration, point.iteration + 1);
+  // The run folder's loss plot holds every iteration once: 1..N before the stop, N + 1 after.
+  std::vector<int64_t> iterations;
+  std::istringstream csv(read_file(run / "plots" / "loss.csv"));
+  for (std::string line; std::getline(csv, line);)
+    if (line.find(",cycle_0,") != std::string::npos) iterations.push_back(std::stoll(line.substr(0, line.find(','))));
+  std::vector<int64_t> expected(static_cast<size_t>(point.iteration + 1));
+  std::iota(expected.begin(), expected.end(), 1);
+  EXPECT_EQ(iterations, expected);
 }
 
 TEST_F(FaultsTest, SecondSignalExitsAtOnce) {
