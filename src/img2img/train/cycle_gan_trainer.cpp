@@ -25,6 +25,7 @@
 #include "img2img/train/event_log.h"
 #include "img2img/train/lr_schedule.h"
 #include "img2img/train/model_tester.h"  // TestResult, TestImageFile
+#include "img2img/train/non_finite.h"
 #include "img2img/train/outputs_manifest.h"
 #include "img2img/train/plot_writer.h"
 #include "img2img/train/progress.h"
@@ -220,6 +221,7 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
                               {"model", "cycle_gan"}});
     std::vector<int64_t> order(static_cast<size_t>(n)), other(static_cast<size_t>(batch));
     std::uniform_int_distribution<int64_t> pick(0, n_other - 1);
+    NanGuard nan_guard(config.train);
     for (int64_t it = start_it; it < max_it; ++it) {
       const double lr = scheduled_learning_rate(config.train, it);
       set_learning_rate(*model.generator_optimizer, lr);
@@ -242,10 +244,15 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
         auto [a, b] = augment_unpaired(dataset.domain_a().images.index_select(0, ia).to(device),
                                        dataset.domain_b().images.index_select(0, ib).to(device), data, rng);
         CycleStepStats s;
-        try {
-          s = model.train_step(a, b);
-        } catch (const Error& e) {
-          throw Error(fmt::format("iteration {}, step {}: {}", it + 1, step + 1, e.what()));
+        const std::string skipped = nan_guard.run(
+            {model.generators[0].get(), model.generators[1].get(), model.discriminators[0].get(),
+             model.discriminators[1].get()},
+            it + 1, step + 1, [&] { s = model.train_step(a, b); });
+        if (!skipped.empty()) {  // train.nan_policy = skip: this batch changed nothing
+          progress.line("warning: " + skipped);
+          events.emit("warning", {{"iteration", it + 1}, {"step", step + 1}, {"message", skipped}});
+          steps_done = step + 1;
+          continue;
         }
         add_weighted(mean, s, static_cast<double>(count) / static_cast<double>(n));
         progress.status(fmt::format("iteration {}/{} step {}/{}  cycle {:.3f} {:.3f}", it + 1, max_it, step + 1,
