@@ -13,10 +13,12 @@
 #include <cmath>    // NAN
 #include <sstream>  // std::istringstream
 
+#include "img2img/config/unpaired_defaults.h"
 #include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
 #include "img2img/data/image_io.h"
 #include "img2img/infer/inference.h"
+#include "img2img/train/cycle_gan_trainer.h"
 #include "img2img/train/trainer.h"
 #include "support/test_support.h"
 
@@ -130,6 +132,34 @@ TEST_F(NanPolicyTest, TooManyConsecutiveSkipsStop) {
   }
   EXPECT_EQ(events("warning").size(), 2u);
   EXPECT_EQ(events("run_end").at(0)["status"], "failed");
+}
+
+TEST_F(NanPolicyTest, SkipWorksForUnpairedRuns) {
+  // in/ and ref/ as the two domains: batch 1 of domain A holds the NaN pixel in every iteration.
+  RunConfig c = unpaired_defaults();
+  const RunConfig paired = config(2, 4);
+  c.data.input_type = InputType::kMultipleUnpaired;
+  c.data.input_dir = paired.data.input_dir, c.data.reference_dir = paired.data.reference_dir;
+  c.data.image_size = 16, c.data.batch_size = 4, c.data.shuffle = false;
+  c.generator = paired.generator;
+  c.discriminator = paired.discriminator;
+  c.train.max_iterations = 2;
+  c.train.nan_policy = NanPolicy::kSkip;
+  c.output = paired.output;
+  c.plot.type = PlotType::kDisabled;
+  c.device.device = "cpu";
+  c.device.cpu_threads = 1;
+  const TrainSummary s = train_cycle_gan(c, options());
+  EXPECT_EQ(s.iterations, 2);
+  const auto warnings = events("warning");
+  ASSERT_EQ(warnings.size(), 2u);
+  for (const auto& w : warnings) {
+    EXPECT_EQ(w["step"], 1);
+    EXPECT_THAT(w["message"].get<std::string>(), HasSubstr("the generator 0 GAN loss is not finite; batch skipped"));
+  }
+  GeneratorRunner runner(s.final_generator, "cpu");
+  const cv::Mat y = runner.run(cv::Mat(16, 16, CV_32FC3, cv::Scalar(0.3, 0.5, 0.7)));
+  EXPECT_TRUE(cv::checkRange(y)) << "non-finite generator output";
 }
 
 }  // namespace
