@@ -1,15 +1,23 @@
 // Times one pix2pix training step on this machine and compares it with the machine's measured
 // convolution throughput (oneDNN via libtorch). Prints seconds/step, GFLOP/s from an analytic
 // FLOP count, and the ratio to the measured convolution peak. Not a test: run it by hand,
-//   build/bench/train_step_bench [steps]
+//   build/bench/train_step_bench [steps] [--profile]
+// --profile also records one step of case (a) with LibTorch's autograd profiler and prints the
+// operators that take the most time (self + children, summed over calls).
 
 #include <ATen/Parallel.h>  // at::get_num_threads
 #include <fmt/format.h>     // fmt::print
 #include <torch/nn/functional/conv.h>
+#include <nlohmann/json.hpp>  // nlohmann::json
+#include <torch/csrc/autograd/profiler_legacy.h>  // torch::autograd::profiler::RecordProfile
 #include <torch/utils.h>    // torch::manual_seed
 
+#include <algorithm>  // std::sort, std::min
 #include <chrono>   // std::chrono
 #include <cstdlib>  // std::atoi
+#include <cstring>  // std::strcmp
+#include <fstream>  // std::ifstream
+#include <map>      // std::map
 
 #include "img2img/config/run_config.h"
 #include "img2img/core/runtime.h"
@@ -63,7 +71,30 @@ double measure_conv_gflops() {
   return flops / best / 1e9;
 }
 
-void bench_case(const char* name, RunConfig config, int steps, double peak) {
+// Prints the operators of one training step by total time (chrome-trace events of the legacy profiler).
+void profile_step(img2img::Pix2PixModel& model, const torch::Tensor& a, const torch::Tensor& b) {
+  const std::string path = "/tmp/img2img_train_step_trace.json";
+  {
+    torch::autograd::profiler::RecordProfile guard(path);
+    model.train_step(a, b);
+  }
+  std::ifstream in(path);
+  const auto trace = nlohmann::json::parse(in);
+  const auto& events = trace.is_array() ? trace : trace.at("traceEvents");
+  std::map<std::string, std::pair<int, double>> by_name;  // name -> (calls, microseconds)
+  for (const auto& e : events)
+    if (e.value("ph", "") == "X") {
+      auto& entry = by_name[e.at("name").get<std::string>()];
+      entry.first += 1, entry.second += e.at("dur").get<double>();
+    }
+  std::vector<std::pair<std::string, std::pair<int, double>>> rows(by_name.begin(), by_name.end());
+  std::sort(rows.begin(), rows.end(), [](const auto& x, const auto& y) { return x.second.second > y.second.second; });
+  fmt::print("  profile of one step (ms, calls, operator; nested operators are counted in their parents too):\n");
+  for (size_t i = 0; i < std::min<size_t>(rows.size(), 18); ++i)
+    fmt::print("  {:9.1f} {:5d}  {}\n", rows[i].second.second / 1e3, rows[i].second.first, rows[i].first);
+}
+
+void bench_case(const char* name, RunConfig config, int steps, double peak, bool profile = false) {
   torch::manual_seed(0);
   img2img::Pix2PixModel model(config, torch::kCPU);
   const int64_t n = config.data.batch_size, c = config.data.channel_count, s = config.data.image_size;
@@ -78,12 +109,18 @@ void bench_case(const char* name, RunConfig config, int steps, double peak) {
   const double gflops = flops / per_step / 1e9;
   fmt::print("{:<44} {:8.3f} s/step  {:7.2f} img/s  {:7.1f} GFLOP/s  {:5.1f}% of conv peak\n", name, per_step,
              n / per_step, gflops, 100.0 * gflops / peak);
+  if (profile) profile_step(model, a, b);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int steps = argc > 1 ? std::atoi(argv[1]) : 5;
+  int steps = 5;
+  bool profile = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--profile") == 0) profile = true;
+    else steps = std::max(1, std::atoi(argv[i]));
+  }
   img2img::configure_runtime(img2img::DeviceConfig{});
   fmt::print("threads: {}\n", at::get_num_threads());
   const double peak = measure_conv_gflops();
@@ -91,7 +128,7 @@ int main(int argc, char** argv) {
 
   RunConfig a;  // (a) pix2pix unet_256: 256 px, batch 1, 8 layers, 64 initial, cap 512
   a.data.image_size = 256, a.data.batch_size = 1, a.generator.max_layer_size = 512;
-  bench_case("(a) 256 px, batch 1, unet_256 + basic D", a, steps, peak);
+  bench_case("(a) 256 px, batch 1, unet_256 + basic D", a, steps, peak, profile);
 
   RunConfig b;  // (b) 64 px, batch 4, 6 layers, 32 initial
   b.data.image_size = 64, b.data.batch_size = 4, b.generator.layers = 6, b.generator.initial_layer_size = 32;
