@@ -120,4 +120,18 @@ void report_run_failure(EventLog& events, OutputsManifest* manifest, const std::
   events.emit("run_end", {{"status", "failed"}, {"reason", what}, {"iterations", iterations}});
 }
 
+IterationEnd end_iteration(bool interrupted, int64_t it, int64_t steps_done, int64_t steps_per_it,
+                           std::string& stop_reason, ProgressReporter& progress) {
+  IterationEnd end;
+  end.partial = interrupted && steps_done < steps_per_it;
+  end.iteration = end.partial ? it : it + 1;
+  if (interrupted) {
+    stop_reason = end.partial ? fmt::format("interrupted in iteration {} after step {} of {}", it + 1, steps_done,
+                                            steps_per_it)
+                              : fmt::format("interrupted after iteration {}", it + 1);
+    progress.line(stop_reason + "; writing a checkpoint and the manifest");
+  }
+  return end;
+}
+
 }  // namespace img2img

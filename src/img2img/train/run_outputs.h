@@ -12,6 +12,7 @@
 #include "img2img/train/checkpoint.h"
 #include "img2img/train/event_log.h"
 #include "img2img/train/outputs_manifest.h"
+#include "img2img/train/progress.h"
 
 namespace img2img {
 
@@ -69,5 +70,19 @@ std::filesystem::path save_listed_onnx(const RunConfig& config, UnetGeneratorImp
 /// reason (a manifest write error is swallowed so the original error survives; `manifest` may be
 /// null), then a `run_end` event with status "failed".
 void report_run_failure(EventLog& events, OutputsManifest* manifest, const std::string& what, int64_t iterations);
+
+/// How an iteration's step loop ended. `partial`: a stop request (Ctrl-C/SIGTERM) cut it short after
+/// `steps_done` < steps_per_it steps; the weights then hold its first steps, but the checkpoint carries
+/// `iteration` = the last completed one, so --resume repeats the interrupted iteration in full.
+struct IterationEnd {
+  bool partial = false;
+  int64_t iteration = 0;  ///< 1-based iteration number for checkpoints and the summary
+};
+
+/// Classifies the end of iteration `it` (0-based) of both trainers; when `interrupted`, sets
+/// `stop_reason` ("interrupted in iteration 3 after step 2 of 8" / "interrupted after iteration 3")
+/// and reports it on `progress`.
+IterationEnd end_iteration(bool interrupted, int64_t it, int64_t steps_done, int64_t steps_per_it,
+                           std::string& stop_reason, ProgressReporter& progress);
 
 }  // namespace img2img

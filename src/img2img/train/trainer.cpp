@@ -228,16 +228,8 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
           break;
         }
       }
-      // Interrupted inside an iteration: the weights hold its first steps, but the checkpoint is
-      // labelled with the last completed iteration (--resume repeats the interrupted one in full).
-      const bool partial = summary.interrupted && steps_done < steps_per_it;
-      const int64_t iteration = partial ? it : it + 1;
-      if (summary.interrupted) {
-        summary.stop_reason = partial ? fmt::format("interrupted in iteration {} after step {} of {}", it + 1,
-                                                    steps_done, steps_per_it)
-                                      : fmt::format("interrupted after iteration {}", it + 1);
-        progress.line(summary.stop_reason + "; writing a checkpoint and the manifest");
-      }
+      const auto [partial, iteration] =
+          end_iteration(summary.interrupted, it, steps_done, steps_per_it, summary.stop_reason, progress);
       if (!partial) {
         const double it_seconds = std::chrono::duration<double>(Clock::now() - it_start).count();
         const double images_per_s = static_cast<double>(n) / std::max(it_seconds, 1e-9);
