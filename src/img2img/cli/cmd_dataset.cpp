@@ -167,6 +167,16 @@ CLI::App* setup_pairs(CLI::App& parent, std::function<int()>& run) {
     std::cout << fmt::format("pairs: {} train crops from {} photos, {} test crops from {} photos, {} flat crops "
                              "rejected; see {}/crops.csv\n",
                              s.train_crops, s.train_photos, s.test_crops, s.test_photos, s.rejected_flat, *out);
+    if (s.test_crops == 0) {
+      const std::string why =
+          options.test_fraction <= 0 ? "--test-fraction is 0"
+          : s.test_photos == 0       ? fmt::format("{} photo(s) cannot be split by photo", s.train_photos)
+                                     : fmt::format("every crop of the {} test photo(s) was flat (below --min-std {})",
+                                                   s.test_photos, options.min_std);
+      std::cout << fmt::format("warning: the test split is empty ({}); training runs without a held-out test set. "
+                               "Add photos to --input, raise --test-fraction or lower --min-std.\n",
+                               why);
+    }
     return 0;
   };
   return sub;

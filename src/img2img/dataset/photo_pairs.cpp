@@ -59,7 +59,45 @@ PhotoPairsSummary build_photo_pairs(const PhotoPairsOptions& o) {
     for (const auto& p : problems) text += "\n  " + p;
     throw ConfigError(text);
   }
+  // A folder holding an earlier run would mix its crops with this run's (stale test crops beside new
+  // train crops of the same photo), so only a missing or empty --output is written to.
+  std::error_code ec;
+  if (fs::exists(o.output_dir, ec)) {
+    if (!fs::is_directory(o.output_dir, ec))
+      throw DataError(fmt::format("--output '{}' is a file, not a folder. Choose a new --output.", o.output_dir.string()));
+    std::vector<std::string> entries;
+    for (const auto& entry : fs::directory_iterator(o.output_dir, ec)) entries.push_back(entry.path().filename().string());
+    if (!entries.empty()) {
+      std::sort(entries.begin(), entries.end());
+      std::string shown;
+      for (size_t i = 0; i < entries.size() && i < 3; ++i) shown += (i > 0 ? ", " : "") + entries[i];
+      throw DataError(fmt::format("--output '{}' is not empty ({} {}: {}{}); writing into it would mix this "
+                                  "run's crops with the old ones. Choose a new --output, or delete the folder "
+                                  "(rm -r '{}') and run again.",
+                                  o.output_dir.string(), entries.size(), entries.size() == 1 ? "entry" : "entries",
+                                  shown, entries.size() > 3 ? ", ..." : "", o.output_dir.string()));
+    }
+  }
   std::vector<fs::path> photos = list_image_files(o.photo_dir);
+  // Decode every photo first, so a bad file leaves nothing half-written (as `dataset split` and `infer`).
+  std::vector<std::string> bad;
+  for (const auto& photo : photos) {
+    try {
+      const cv::Mat m = read_image_raw(photo);
+      if (std::min(m.cols, m.rows) < 8)
+        bad.push_back(fmt::format("{}: {}x{} pixels, expected at least 8x8", photo.string(), m.cols, m.rows));
+    } catch (const DataError& e) {
+      bad.push_back(e.what());
+    }
+  }
+  if (!bad.empty()) {
+    std::string text = fmt::format("cannot build photo pairs: {} of {} photo(s) in --input '{}' cannot be used, "
+                                   "nothing written. Fix or remove them:",
+                                   bad.size(), photos.size(), o.photo_dir.string());
+    for (size_t i = 0; i < bad.size() && i < 10; ++i) text += "\n  " + bad[i];
+    if (bad.size() > 10) text += fmt::format("\n  ... and {} more", bad.size() - 10);
+    throw DataError(text);
+  }
   std::mt19937_64 rng(static_cast<uint64_t>(o.seed));
   std::shuffle(photos.begin(), photos.end(), rng);
   int64_t test_count = static_cast<int64_t>(std::ceil(o.test_fraction * static_cast<double>(photos.size())));

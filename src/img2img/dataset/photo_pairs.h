@@ -12,7 +12,8 @@ namespace img2img {
 ///   PhotoPairsOptions o; o.photo_dir = "data/photos"; o.output_dir = "data/photo_pairs"; o.crop_size = 128;
 struct PhotoPairsOptions {
   std::filesystem::path photo_dir;      ///< folder of photographs (JPEG/PNG ...; EXIF orientation applied)
-  std::filesystem::path output_dir;     ///< receives {train,test}/{gray,edges,color}/<photo>_<n>.png and crops.csv
+  std::filesystem::path output_dir;     ///< receives {train,test}/{gray,edges,color}/<photo>_<n>.png and crops.csv;
+                                        ///< must not exist yet or be empty
   int64_t crop_size = 256;              ///< side of the written crops, pixels (>= 16)
   int64_t crops_per_photo = 8;          ///< crops kept per photo (fewer if too many are flat)
   std::vector<double> scales = {0.25, 0.5, 1.0};  ///< crop side / photo's shorter side, each in (0, 1]
@@ -23,7 +24,8 @@ struct PhotoPairsOptions {
   int64_t seed = 0;                     ///< seed of crop boxes and the photo split
 };
 
-/// What build_photo_pairs wrote.
+/// What build_photo_pairs wrote. test_crops == 0 (one photo, --test-fraction 0, or only flat test
+/// crops) is not an error: the caller reports it (the CLI prints a warning line).
 struct PhotoPairsSummary {
   int64_t train_photos = 0, test_photos = 0;
   int64_t train_crops = 0, test_crops = 0;
@@ -33,8 +35,11 @@ struct PhotoPairsSummary {
 /// Writes random square crops at several scales of every photo: color/ (8-bit RGB), gray/ (8-bit
 /// grey of the same crop), edges/ (black Canny edges on white, 8-bit grey); same names in all three.
 /// No photo contributes to both train and test. crops.csv records name, split, source file and the
-/// crop box in source pixels. Throws ConfigError for bad options, DataError if the folder has no
-/// readable photo, WriteError if a file cannot be written.
+/// crop box in source pixels. Checks before writing anything: throws ConfigError for bad options,
+/// DataError if output_dir exists and is not an empty folder (a re-run would leave stale crops of
+/// the previous run, e.g. old test crops beside new train crops), if photo_dir has no photo, or if
+/// any photo cannot be decoded (read_image_raw) or is under 8x8 px (one error listing them all).
+/// WriteError if a file cannot be written.
 PhotoPairsSummary build_photo_pairs(const PhotoPairsOptions& options);
 
 }  // namespace img2img

@@ -5,11 +5,14 @@
 
 #include <filesystem>  // std::filesystem
 #include <fstream>     // std::ifstream
+#include <iterator>    // std::istreambuf_iterator
 #include <map>         // std::map
+#include <random>      // std::mt19937
 #include <set>         // std::set
 #include <sstream>     // std::stringstream
 
 #include "img2img/core/error.h"
+#include "support/test_support.h"
 
 namespace img2img {
 namespace {
@@ -80,6 +83,110 @@ TEST(PhotoPairsTest, BadScalesAreAConfigError) {
     EXPECT_NE(std::string(e.what()).find("--scales must each be in (0, 1], got 1.5"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("--test-fraction must be in [0, 1), got 1"), std::string::npos) << e.what();
   }
+}
+
+class PhotoPairsDirTest : public test::TempDirTest {
+ protected:
+  /// Writes a w x h 8-bit colour PNG of seeded uniform noise (never flat) to dir_/photos/<name>.png.
+  fs::path write_noise_photo(const std::string& name, int w, int h, unsigned seed) {
+    cv::Mat m(h, w, CV_8UC3);
+    cv::RNG rng(seed);
+    rng.fill(m, cv::RNG::UNIFORM, 0, 256);
+    fs::create_directories(dir_ / "photos");
+    const fs::path path = dir_ / "photos" / (name + ".png");
+    EXPECT_TRUE(cv::imwrite(path.string(), m));
+    return path;
+  }
+  /// Every path under `root` (relative) with its file size, or -1 for folders.
+  static std::map<std::string, int64_t> listing(const fs::path& root) {
+    std::map<std::string, int64_t> out;
+    for (const auto& e : fs::recursive_directory_iterator(root))
+      out[fs::relative(e.path(), root).string()] = e.is_directory() ? -1 : static_cast<int64_t>(e.file_size());
+    return out;
+  }
+  PhotoPairsOptions options() const {
+    PhotoPairsOptions o;
+    o.photo_dir = dir_ / "photos";
+    o.output_dir = dir_ / "out";
+    o.crop_size = 16;
+    o.crops_per_photo = 2;
+    o.min_std = 0;
+    return o;
+  }
+};
+
+// A truncated photo and a non-image among good photos: one error listing both, and no output at all
+// (before the fix, crops of the photos decoded first were already written).
+TEST_F(PhotoPairsDirTest, BadPhotosAreListedAndNothingIsWritten) {
+  write_noise_photo("A_good", 40, 32, 1);
+  const fs::path full = write_noise_photo("B_truncated", 40, 32, 2);
+  write_noise_photo("C_good", 40, 32, 3);
+  write_noise_photo("D_good", 40, 32, 4);
+  std::string bytes;
+  {
+    std::ifstream in(full, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  ASSERT_GT(bytes.size(), 200u);
+  std::ofstream(full, std::ios::binary | std::ios::trunc) << bytes.substr(0, bytes.size() / 2);
+  std::ofstream(dir_ / "photos" / "E_text.jpg") << "not a JPEG";
+  const PhotoPairsOptions o = options();
+  try {
+    build_photo_pairs(o);
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("2 of 5 photo(s)"), std::string::npos) << what;
+    EXPECT_NE(what.find("nothing written"), std::string::npos) << what;
+    EXPECT_NE(what.find("B_truncated.png"), std::string::npos) << what;
+    EXPECT_NE(what.find("E_text.jpg"), std::string::npos) << what;
+    EXPECT_EQ(what.find("A_good"), std::string::npos) << what;
+    EXPECT_EQ(what.find("D_good"), std::string::npos) << what;
+  }
+  EXPECT_FALSE(fs::exists(o.output_dir)) << "a half-written data set was left in " << o.output_dir;
+}
+
+// Re-running into a folder of an earlier run is refused, naming the folder and the fix; the folder
+// is left exactly as it was (before the fix, stale crops of the earlier run stayed beside new ones).
+TEST_F(PhotoPairsDirTest, NonEmptyOutputIsRefusedAndLeftUnchanged) {
+  write_noise_photo("A", 40, 32, 1);
+  write_noise_photo("B", 40, 32, 2);
+  PhotoPairsOptions o = options();
+  const PhotoPairsSummary first = build_photo_pairs(o);
+  ASSERT_EQ(first.train_crops + first.test_crops, 4);
+  const auto before = listing(o.output_dir);
+  ASSERT_EQ(before.size(), 1u + 2u + 6u + 12u);  // crops.csv, 2 splits, 6 kind folders, 4 crops x 3 kinds
+  o.seed = 1;  // a different split: would put the old test photo's crops into train
+  try {
+    build_photo_pairs(o);
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("--output '" + o.output_dir.string() + "' is not empty (3 entries: crops.csv, test, train)"),
+              std::string::npos)
+        << what;
+    EXPECT_NE(what.find("Choose a new --output, or delete the folder"), std::string::npos) << what;
+  }
+  EXPECT_EQ(listing(o.output_dir), before);
+
+  // A file as --output is refused too.
+  std::ofstream(dir_ / "file.txt") << "x";
+  o.output_dir = dir_ / "file.txt";
+  EXPECT_THROW(build_photo_pairs(o), DataError);
+}
+
+// An existing but empty output folder is fine. One photo: no test split, reported in the summary
+// (test_photos == test_crops == 0) for the CLI's warning, not an error.
+TEST_F(PhotoPairsDirTest, EmptyOutputFolderIsUsedAndEmptyTestSplitIsReported) {
+  write_noise_photo("Only", 40, 32, 1);
+  PhotoPairsOptions o = options();
+  fs::create_directories(o.output_dir);
+  const PhotoPairsSummary s = build_photo_pairs(o);
+  EXPECT_EQ(s.train_photos, 1);
+  EXPECT_EQ(s.train_crops, 2);
+  EXPECT_EQ(s.test_photos, 0);
+  EXPECT_EQ(s.test_crops, 0);
+  EXPECT_TRUE(fs::exists(o.output_dir / "train" / "color" / "Only_01.png"));
 }
 
 }  // namespace
