@@ -65,4 +65,25 @@ std::string read_file(const fs::path& path) {
   return s.str();
 }
 
+void check_distinct_folders(const std::vector<std::pair<std::string, std::filesystem::path>>& inputs,
+                            const std::vector<std::pair<std::string, std::filesystem::path>>& outputs) {
+  const auto resolved = [](const std::filesystem::path& p) {
+    std::error_code ec;
+    const auto r = std::filesystem::weakly_canonical(std::filesystem::absolute(p), ec);
+    return ec ? std::filesystem::absolute(p).lexically_normal() : r;
+  };
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const auto out = resolved(outputs[i].second);
+    const auto clash = [&](const std::pair<std::string, std::filesystem::path>& other, const char* what) {
+      if (resolved(other.second) == out)
+        throw DataError(fmt::format("{} '{}' is the same folder as {} '{}'; writing there would overwrite the {}. "
+                                    "Choose a different {} folder.",
+                                    outputs[i].first, outputs[i].second.string(), other.first, other.second.string(),
+                                    what, outputs[i].first));
+    };
+    for (const auto& in : inputs) clash(in, "input images");
+    for (size_t j = 0; j < i; ++j) clash(outputs[j], "other output");
+  }
+}
+
 }  // namespace img2img

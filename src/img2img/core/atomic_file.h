@@ -2,6 +2,8 @@
 
 #include <filesystem>  // std::filesystem::path
 #include <string>      // std::string
+#include <utility>     // std::pair
+#include <vector>      // std::vector
 
 namespace img2img {
 
@@ -10,6 +12,13 @@ namespace img2img {
 /// parent folders. Throws WriteError naming the path (permissions, disk full); the previous file
 /// is left intact.
 void write_file_atomic(const std::filesystem::path& path, const std::string& bytes);
+
+/// Guards commands that read one folder and write another (infer, dataset split/combine): throws
+/// DataError when an output folder is the same folder as an input (or as another output), which
+/// would overwrite the inputs. Each entry is (option name as the user typed it, folder); paths are
+/// compared after resolving ".", ".." and symbolic links of the part that exists.
+void check_distinct_folders(const std::vector<std::pair<std::string, std::filesystem::path>>& inputs,
+                            const std::vector<std::pair<std::string, std::filesystem::path>>& outputs);
 
 /// Reads a whole file. Throws Error naming the path if it cannot be opened.
 std::string read_file(const std::filesystem::path& path);

@@ -4,6 +4,7 @@
 #include <opencv2/imgproc.hpp>          // cv::resize
 #include <torch/nn/functional/padding.h>  // pad
 
+#include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
 #include "img2img/core/runtime.h"
 #include "img2img/data/paired_dataset.h"
@@ -58,6 +59,8 @@ std::vector<fs::path> infer_images(GeneratorRunner& runner, const fs::path& inpu
                                    InferMode mode) {
   std::vector<fs::path> files;
   std::error_code ec;
+  check_distinct_folders({{"--input", fs::is_directory(input, ec) ? input : fs::absolute(input).parent_path()}},
+                         {{"--output", output_dir}});
   if (fs::is_directory(input, ec)) {
     files = list_image_files(input);
   } else if (fs::is_regular_file(input, ec)) {

@@ -54,6 +54,29 @@ void check_no_later_checkpoints(const fs::path& dir, int64_t iteration) {
       "folder), or continue in a new folder with --output.run_dir=NEW_FOLDER.",
       iteration, dir.string(), newest.second.string(), newest.first));
 }
+
+// A new run (or a branch of a resumed one) must not write into a folder that holds another run's
+// checkpoints: the two would mix (old later checkpoints would look like the new run's newest model).
+// A folder left by a run that failed before its first checkpoint may be reused.
+void check_not_a_run(const fs::path& dir) {
+  const fs::path manifest = dir / "outputs.json";
+  std::error_code ec;
+  if (!fs::exists(manifest, ec)) return;
+  std::vector<OutputEntry> entries;
+  try {
+    entries = read_manifest_entries(manifest, INT64_MAX);
+  } catch (const Error&) {  // unreadable manifest: still somebody's run folder
+    entries.push_back(OutputEntry{});
+    entries.back().kind = "checkpoint";
+  }
+  for (const OutputEntry& e : entries)
+    if (e.kind == "checkpoint")
+      throw ConfigError(fmt::format(
+          "output.run_dir = '{}' already holds a run with checkpoints ({}); training a new run there would mix the "
+          "two. Continue that run with `img2img train --resume {}`, or choose a new folder with "
+          "--output.run_dir=NEW_FOLDER (a template with {{date}}-{{time}} makes one per run).",
+          dir.string(), manifest.string(), dir.string()));
+}
 }  // namespace
 
 RunFolder create_run_folder(const RunConfig& config, const RunResume* resume) {
@@ -69,6 +92,7 @@ RunFolder create_run_folder(const RunConfig& config, const RunResume* resume) {
     if (!run.continued && fs::equivalent(run.dir, resume->run_dir, ec)) run.continued = true;  // same folder, other spelling
     if (run.continued) check_no_later_checkpoints(run.dir, resume->iteration);
   }
+  if (!run.continued) check_not_a_run(run.dir);
   run.values["run_dir"] = run.dir.string();
   run.config_toml = config_to_toml(config);
   write_file_atomic(run.dir / "config.toml", run.config_toml);

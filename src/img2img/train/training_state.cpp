@@ -213,12 +213,15 @@ ResumePoint find_resume_point(const fs::path& run_or_checkpoint) {
   point.iteration = meta.iteration;
   point.config_toml = meta.config_toml;
   point.unpaired = is_unpaired(checkpoint_config(meta).data.input_type);
-  if (!meta.run_dir.empty() && fs::is_directory(meta.run_dir, ec)) point.run_dir = meta.run_dir;  // else moved
+  // The run folder is where the checkpoint lies now (the nearest folder above it holding outputs.json),
+  // so a copied or moved run continues in the copy; the folder recorded at save time only serves
+  // checkpoints written outside their run folder (an output.model_path elsewhere).
   for (fs::path p = fs::absolute(point.generator_weights).parent_path(); point.run_dir.empty() && !p.empty();
        p = p.parent_path()) {
     if (fs::exists(p / "outputs.json", ec)) point.run_dir = p;
     if (p == p.parent_path()) break;
   }
+  if (point.run_dir.empty() && !meta.run_dir.empty() && fs::is_directory(meta.run_dir, ec)) point.run_dir = meta.run_dir;
   const fs::path state = training_state_path(point.generator_weights);
   if (!fs::exists(state))
     throw CheckpointError(fmt::format("checkpoint '{}' has no training state '{}' beside it (written by img2img "

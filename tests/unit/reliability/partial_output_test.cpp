@@ -106,6 +106,40 @@ TEST_F(PartialOutputTest, InferChecksEveryInputBeforeWriting) {
   ASSERT_EQ(written.size(), 1u);
   EXPECT_EQ(written[0], dir_ / "out" / "a.png");
   EXPECT_EQ(read_image(written[0]).pixels.size(), cv::Size(20, 12));
+
+  // An output folder that is the input folder (any spelling) would overwrite the inputs.
+  const std::string before = read_file(photos / "a.png");
+  try {
+    infer_images(runner, photos, dir_ / "photos" / ".." / "photos", InferMode::kResize);
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("--output"));
+    EXPECT_THAT(e.what(), HasSubstr("is the same folder as --input"));
+  }
+  EXPECT_THROW(infer_images(runner, photos / "a.png", photos, InferMode::kResize), DataError);
+  EXPECT_EQ(read_file(photos / "a.png"), before);
+}
+
+TEST_F(PartialOutputTest, SplitAndCombineRefuseToWriteIntoTheirInputs) {
+  const fs::path comp = dir_ / "comp";
+  random_png(comp / "a.png", 16, 8, 1);
+  const std::string composite = read_file(comp / "a.png");
+  EXPECT_THROW(split_composite_folder({comp, comp, dir_ / "right"}), DataError);  // --left = --input
+  EXPECT_THROW(split_composite_folder({comp, dir_ / "same", dir_ / "same"}), DataError);  // --left = --right
+  EXPECT_EQ(read_file(comp / "a.png"), composite);
+  EXPECT_FALSE(fs::exists(dir_ / "same"));
+
+  ASSERT_EQ(split_composite_folder({comp, dir_ / "l", dir_ / "r"}), 1);
+  const std::string left = read_file(dir_ / "l" / "a.png");
+  CombineOptions o;
+  o.left_dir = dir_ / "l", o.right_dir = dir_ / "r", o.output_dir = dir_ / "l";
+  try {
+    combine_paired_folders(o);
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("--output '" + (dir_ / "l").string() + "' is the same folder as --left"));
+  }
+  EXPECT_EQ(read_file(dir_ / "l" / "a.png"), left);
 }
 
 }  // namespace

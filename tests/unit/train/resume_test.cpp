@@ -302,5 +302,47 @@ TEST_F(ResumeTest, MalformedPlotHistoryNamesTheFile) {
   EXPECT_EQ(read_file(dir_ / "new" / "plots" / "loss.csv"), "iteration,series,value\n1,g_l1,0.5\n2,g_l1,nan\n");
 }
 
+// A new run (no --resume) into a folder that holds another run's checkpoints is refused before
+// anything is written; it would otherwise mix the two runs' checkpoints.
+TEST_F(ResumeTest, NewRunIntoAFolderWithCheckpointsIsRefused) {
+  RunConfig c = small_config();
+  c.train.max_iterations = 1;
+  c.output.run_dir = (dir_ / "run").string();
+  const TrainSummary first = train_pix2pix(c, TrainOptions{0});
+  const std::string weights = read_file(first.final_generator);
+  const std::string manifest = read_file(first.run_dir / "outputs.json");
+  try {
+    train_pix2pix(c, TrainOptions{0});
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("already holds a run with checkpoints"));
+    EXPECT_THAT(e.what(), HasSubstr("--resume"));
+    EXPECT_THAT(e.what(), HasSubstr("--output.run_dir=NEW_FOLDER"));
+  }
+  EXPECT_EQ(read_file(first.final_generator), weights);
+  EXPECT_EQ(read_file(first.run_dir / "outputs.json"), manifest);
+}
+
+// Resuming a copy of a run folder continues in the copy and leaves the original untouched.
+TEST_F(ResumeTest, CopiedRunFolderContinuesInTheCopy) {
+  RunConfig c = small_config();
+  c.train.max_iterations = 2;
+  c.output.run_dir = (dir_ / "run").string();
+  const TrainSummary first = train_pix2pix(c, TrainOptions{0});
+  fs::copy(first.run_dir, dir_ / "copy", fs::copy_options::recursive);
+  const std::string original_manifest = read_file(first.run_dir / "outputs.json");
+
+  TrainOptions options{0};
+  options.resume = find_resume_point(dir_ / "copy");
+  EXPECT_TRUE(fs::equivalent(options.resume->run_dir, dir_ / "copy"));
+  c.train.max_iterations = 3;
+  const TrainSummary resumed = train_pix2pix(c, options);
+  EXPECT_TRUE(fs::equivalent(resumed.run_dir, dir_ / "copy"));
+  EXPECT_TRUE(fs::equivalent(resumed.final_generator.parent_path().parent_path(), dir_ / "copy"));
+  EXPECT_EQ(read_file(first.run_dir / "outputs.json"), original_manifest);
+  for (const auto& f : fs::recursive_directory_iterator(first.run_dir))
+    EXPECT_EQ(f.path().filename().string().find("000003"), std::string::npos) << f.path();
+}
+
 }  // namespace
 }  // namespace img2img
