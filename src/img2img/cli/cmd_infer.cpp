@@ -36,7 +36,9 @@ Command setup_infer(CLI::App& app) {
             GeneratorRunner runner(args->checkpoint, args->device, args->index);
             const auto files = infer_images(runner, args->input, args->output,
                                             args->mode == "pad" ? InferMode::kPad : InferMode::kResize);
-            std::cout << fmt::format("wrote {} image(s) to {}\n", files.size(), args->output);
+            std::cout << fmt::format("wrote {} image(s) to {} (generator {} of iteration {}: {})\n", files.size(),
+                                     args->output, runner.meta().index, runner.meta().iteration,
+                                     runner.weights().string());
             return 0;
           }};
 }

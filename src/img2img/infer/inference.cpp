@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 
 GeneratorRunner::GeneratorRunner(const fs::path& checkpoint, const std::string& device, int64_t index)
     : device_(torch::kCPU) {
-  fs::path weights;
+  fs::path& weights = weights_;
   meta_ = read_checkpoint_meta(checkpoint, &weights, index);
   if (meta_.network != "generator")
     throw CheckpointError(fmt::format("checkpoint '{}' holds a {}, not a generator; pass the generator file "

@@ -34,8 +34,11 @@ class GeneratorRunner {
 
   const RunConfig& config() const { return config_; }
   const CheckpointMeta& meta() const { return meta_; }
+  /// The weights file loaded (for a run folder: its newest generator checkpoint of the index).
+  const std::filesystem::path& weights() const { return weights_; }
 
  private:
+  std::filesystem::path weights_;
   RunConfig config_;
   CheckpointMeta meta_;
   torch::Device device_;

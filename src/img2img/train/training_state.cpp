@@ -223,10 +223,19 @@ ResumePoint find_resume_point(const fs::path& run_or_checkpoint) {
   }
   if (point.run_dir.empty() && !meta.run_dir.empty() && fs::is_directory(meta.run_dir, ec)) point.run_dir = meta.run_dir;
   const fs::path state = training_state_path(point.generator_weights);
-  if (!fs::exists(state))
-    throw CheckpointError(fmt::format("checkpoint '{}' has no training state '{}' beside it (written by img2img "
-                                      "versions with --resume support), so it cannot be resumed.",
-                                      point.generator_weights.string(), state.string()));
+  if (!fs::exists(state)) {
+    // A leftover temporary (NAME.tmpPID) means the state write was cut short (kill, second Ctrl-C).
+    bool interrupted_write = false;
+    for (const auto& f : fs::directory_iterator(state.parent_path(), ec))
+      if (f.path().filename().string().rfind(state.filename().string() + ".tmp", 0) == 0) interrupted_write = true;
+    throw CheckpointError(fmt::format(
+        "checkpoint '{}' has no training state '{}' beside it, so it cannot be resumed: {}",
+        point.generator_weights.string(), state.string(),
+        interrupted_write ? "its writing was interrupted (a temporary file of it is left). Resume from an earlier "
+                            "checkpoint of the run, or start the run again."
+                          : "it was written without one (resumable checkpoints are written by img2img train; "
+                            "copy the .optim.pt files along with the .pt files)."));
+  }
   torch::serialize::InputArchive archive = read_archive(state, torch::kCPU);
   std::vector<fs::path> needed;
   try {

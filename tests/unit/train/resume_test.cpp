@@ -149,8 +149,22 @@ TEST_F(ResumeTest, CheckpointWithoutTrainingStateIsRejected) {
   c.train.max_iterations = 1;
   c.output.run_dir = (dir_ / "run").string();
   const TrainSummary s = train_pix2pix(c, TrainOptions{0});
-  fs::remove(training_state_path(s.final_generator));
-  EXPECT_THROW(find_resume_point(s.final_generator), CheckpointError);
+  const fs::path state = training_state_path(s.final_generator);
+  fs::rename(state, state.string() + ".keep");
+  try {
+    find_resume_point(s.final_generator);
+    FAIL() << "expected CheckpointError";
+  } catch (const CheckpointError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("was written without one"));
+  }
+  // A temporary left by an interrupted write (kill, second Ctrl-C) is named as the cause.
+  fs::rename(state.string() + ".keep", state.string() + ".tmp4242");
+  try {
+    find_resume_point(s.final_generator);
+    FAIL() << "expected CheckpointError";
+  } catch (const CheckpointError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("its writing was interrupted"));
+  }
 }
 
 // Gap (a)+(b)+(c): 3 + resume 2 in the same (fixed) run folder continues it: the plots, outputs.json,
