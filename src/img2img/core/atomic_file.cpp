@@ -3,6 +3,7 @@
 #include <fcntl.h>     // open
 #include <unistd.h>    // write, fsync, close, getpid
 
+#include <algorithm>  // std::sort
 #include <cerrno>    // errno
 #include <cstring>   // std::strerror
 #include <fstream>   // std::ifstream
@@ -84,6 +85,25 @@ void check_distinct_folders(const std::vector<std::pair<std::string, std::filesy
     for (const auto& in : inputs) clash(in, "input images");
     for (size_t j = 0; j < i; ++j) clash(outputs[j], "other output");
   }
+}
+
+void require_empty_output_folder(const std::filesystem::path& folder, const std::string& option,
+                                 const std::string& what) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(folder, ec)) return;
+  if (!fs::is_directory(folder, ec))
+    throw DataError(fmt::format("{} '{}' is a file, not a folder. Choose a new {}.", option, folder.string(), option));
+  std::vector<std::string> entries;
+  for (const auto& entry : fs::directory_iterator(folder, ec)) entries.push_back(entry.path().filename().string());
+  if (entries.empty()) return;
+  std::sort(entries.begin(), entries.end());
+  std::string shown;
+  for (size_t i = 0; i < entries.size() && i < 3; ++i) shown += (i > 0 ? ", " : "") + entries[i];
+  throw DataError(fmt::format("{} '{}' is not empty ({} {}: {}{}); writing into it would mix this run's {} with the "
+                              "old ones. Choose a new {}, or delete the folder (rm -r '{}') and run again.",
+                              option, folder.string(), entries.size(), entries.size() == 1 ? "entry" : "entries",
+                              shown, entries.size() > 3 ? ", ..." : "", what, option, folder.string()));
 }
 
 }  // namespace img2img

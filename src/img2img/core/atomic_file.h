@@ -20,6 +20,13 @@ void write_file_atomic(const std::filesystem::path& path, const std::string& byt
 void check_distinct_folders(const std::vector<std::pair<std::string, std::filesystem::path>>& inputs,
                             const std::vector<std::pair<std::string, std::filesystem::path>>& outputs);
 
+/// Guards data-set builders: throws DataError when `folder` exists and is a file, or holds any
+/// entry (a re-run would leave the earlier run's files beside the new ones, e.g. stale test tiles
+/// next to new train tiles), naming `option` (the flag, e.g. "--output"), up to 3 entries and the fix.
+/// A missing or empty folder passes. `what` names the new files in the message ("tiles").
+void require_empty_output_folder(const std::filesystem::path& folder, const std::string& option,
+                                 const std::string& what);
+
 /// Reads a whole file. Throws Error naming the path if it cannot be opened.
 std::string read_file(const std::filesystem::path& path);
 

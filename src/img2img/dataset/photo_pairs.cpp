@@ -61,23 +61,7 @@ PhotoPairsSummary build_photo_pairs(const PhotoPairsOptions& o) {
   }
   // A folder holding an earlier run would mix its crops with this run's (stale test crops beside new
   // train crops of the same photo), so only a missing or empty --output is written to.
-  std::error_code ec;
-  if (fs::exists(o.output_dir, ec)) {
-    if (!fs::is_directory(o.output_dir, ec))
-      throw DataError(fmt::format("--output '{}' is a file, not a folder. Choose a new --output.", o.output_dir.string()));
-    std::vector<std::string> entries;
-    for (const auto& entry : fs::directory_iterator(o.output_dir, ec)) entries.push_back(entry.path().filename().string());
-    if (!entries.empty()) {
-      std::sort(entries.begin(), entries.end());
-      std::string shown;
-      for (size_t i = 0; i < entries.size() && i < 3; ++i) shown += (i > 0 ? ", " : "") + entries[i];
-      throw DataError(fmt::format("--output '{}' is not empty ({} {}: {}{}); writing into it would mix this "
-                                  "run's crops with the old ones. Choose a new --output, or delete the folder "
-                                  "(rm -r '{}') and run again.",
-                                  o.output_dir.string(), entries.size(), entries.size() == 1 ? "entry" : "entries",
-                                  shown, entries.size() > 3 ? ", ..." : "", o.output_dir.string()));
-    }
-  }
+  require_empty_output_folder(o.output_dir, "--output", "crops");
   std::vector<fs::path> photos = list_image_files(o.photo_dir);
   // Decode every photo first, so a bad file leaves nothing half-written (as `dataset split` and `infer`).
   std::vector<std::string> bad;

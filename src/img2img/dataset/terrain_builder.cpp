@@ -258,6 +258,7 @@ cv::Mat draw_terrain_sketch(const cv::Mat& metres, double interval_m, double low
 
 TerrainSummary build_terrain_dataset(const TerrainOptions& o) {
   validate(o);
+  require_empty_output_folder(o.output_dir, "--output", "tiles");
   const HeightField field = read_height_field(o.input, o.band, o.input_scale, o.input_offset);
   const PixelBox all{0, 0, field.metres.cols, field.metres.rows};
   TerrainSummary summary;

@@ -266,5 +266,24 @@ TEST(TerrainOptionsTest, BadOptionsAreListedTogether) {
   }
 }
 
+// A re-run into a folder holding an earlier data set would leave stale tiles beside the new ones.
+TEST(TerrainOptionsTest, NonEmptyOutputIsRefusedBeforeReadingAnything) {
+  const auto dir = std::filesystem::temp_directory_path() / ("img2img_terrain_nonempty_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir / "train");
+  TerrainOptions o;
+  o.input = "does_not_matter.tif";
+  o.output_dir = dir;
+  try {
+    build_terrain_dataset(o);
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    const std::string text = e.what();
+    EXPECT_NE(text.find("--output '" + dir.string() + "' is not empty (1 entry: train)"), std::string::npos) << text;
+    EXPECT_NE(text.find("rm -r"), std::string::npos) << text;
+  }
+  EXPECT_TRUE(std::filesystem::is_directory(dir / "train"));
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace img2img
