@@ -149,6 +149,14 @@ TestResult test_cycle(const RunConfig& config, const UnpairedDataset& test_set, 
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;
 }
+
+// The log line of an unpaired data set's storage mode, worded as train_pix2pix's.
+std::string storage_description(const UnpairedDataset& d) {
+  const double mib = static_cast<double>(d.decoded_bytes()) / (1024.0 * 1024.0);
+  if (d.storage_mode() == "device") return fmt::format("device (all {:.1f} MiB on the training device)", mib);
+  return fmt::format("cached in host memory ({:.1f} MiB of the {:.1f} MiB memory budget)", mib,
+                     static_cast<double>(d.budget_bytes()) / (1024.0 * 1024.0));
+}
 }  // namespace
 
 TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& options) {
@@ -183,9 +191,12 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
                               "channel(s)",
                               na, to_string(dataset.domain_a().depth), nb, to_string(dataset.domain_b().depth),
                               data.image_size, data.channel_count));
+    progress.line("data storage: " + storage_description(dataset));
     std::unique_ptr<UnpairedDataset> test_set;
-    if (config.test.enabled)
-      test_set = std::make_unique<UnpairedDataset>(config.test, data.channel_count, data.image_size, 0);
+    if (config.test.enabled) {
+      test_set = std::make_unique<UnpairedDataset>(config.test, data.channel_count, data.image_size, 0, "test");
+      progress.line("test data storage: " + storage_description(*test_set));
+    }
     PlotWriter plots(summary.run_dir, config.plot);
     if (!run.resumed_from.empty()) {
       const int64_t points = plots.load_csv_history(run.resumed_from, run.resume_iteration);
@@ -216,6 +227,8 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
                               {"train_samples", n},
                               {"train_samples_per_domain", {na, nb}},
                               {"test_samples", test_set ? test_set->domain_a().size() + test_set->domain_b().size() : 0},
+                              {"data_storage", dataset.storage_mode()},
+                              {"test_storage", test_set ? test_set->storage_mode() : std::string()},
                               {"image_size", data.image_size},
                               {"channel_count", data.channel_count},
                               {"model", "cycle_gan"}});

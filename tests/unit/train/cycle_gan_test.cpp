@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 
 #include <fstream>
@@ -11,6 +12,7 @@
 
 #include "img2img/config/config_keys.h"
 #include "img2img/config/unpaired_defaults.h"
+#include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
 #include "img2img/data/image_io.h"
 #include "img2img/data/unpaired_dataset.h"
@@ -204,6 +206,63 @@ TEST_F(CycleGanTest, FourCheckpointsTwoOnnxFilesAndIndexedRoundTrips) {
   EXPECT_LE(s.test_ssim, 1.0);
   EXPECT_TRUE(fs::exists(s.run_dir / "test" / "000003" / "000003_A_a00_reconstructed.png"));
   EXPECT_TRUE(fs::exists(s.run_dir / "test" / "000003" / "000003_B_b01_translated.png"));
+}
+
+// 256 px, 3 channels: 3 x 256 x 256 x 4 bytes = 0.75 MiB per decoded image.
+TEST_F(CycleGanTest, UnpairedDataOverTheMemoryBudgetIsAConfigErrorNamingSizesBeforeDecoding) {
+  DataSource s = write_domains("d", 3, 2, 32);
+  // An undecodable 4th file of domain A: the budget error must come first (nothing decoded yet).
+  std::ofstream(fs::path(s.input_dir) / "a99.png") << "not a png";
+  s.memory_budget_mb = 2.0;
+  EXPECT_THAT([&] { UnpairedDataset(s, 3, 256, 0); },
+              ::testing::ThrowsMessage<ConfigError>(::testing::AllOf(
+                  HasSubstr("domain A (4 images in " + s.input_dir + ") takes 3.0 MiB"),
+                  HasSubstr("domain B (2 images in " + s.reference_dir + ") 1.5 MiB, 4.5 MiB in all at 256 px"),
+                  HasSubstr("over the 2.0 MiB budget (data.memory_budget_mb = 2)"),
+                  HasSubstr("raise data.memory_budget_mb, lower data.image_size or data.limit_count (now 0"))));
+  EXPECT_THAT([&] { UnpairedDataset(s, 3, 256, 0, "test"); },
+              ::testing::ThrowsMessage<ConfigError>(HasSubstr("raise test.memory_budget_mb")));
+  // One image per domain fits (1.5 MiB of 2): cached, and a99.png (sorted last) is not read.
+  const UnpairedDataset fits(s, 3, 256, 1);
+  EXPECT_EQ(fits.decoded_bytes(), 2 * 3 * 256 * 256 * 4);
+  EXPECT_EQ(fits.budget_bytes(), 2 * 1024 * 1024);
+  EXPECT_EQ(fits.storage_mode(), "cached");
+  EXPECT_EQ(fits.domain_a().images.sizes(), (std::vector<int64_t>{1, 3, 256, 256}));
+  // Device storage is not held to the host budget.
+  s.storage = Storage::kDevice;
+  const UnpairedDataset device(s, 3, 32, 3);
+  EXPECT_EQ(device.storage_mode(), "device");
+  EXPECT_EQ(device.budget_bytes(), 0);
+  // The trainer stops with the same error (the decoded set is checked before training).
+  RunConfig c = small_config(s);
+  c.data.storage = Storage::kAutomatic, c.data.image_size = 256;
+  EXPECT_THAT([&] { train_cycle_gan(c); }, ::testing::ThrowsMessage<ConfigError>(HasSubstr("4.5 MiB in all")));
+}
+
+TEST_F(CycleGanTest, RunLogsCachedStorageAndReportsItInRunStart) {
+  RunConfig c = small_config(write_domains("d", 3, 2, 32));  // 5 x 3 x 32 x 32 x 4 = 61440 bytes
+  c.train.max_iterations = 1;
+  c.output.model_save_rate = 0, c.output.onnx_path = "";
+  c.data.memory_budget_mb = 1.0;
+  c.test.enabled = true;
+  static_cast<DataSource&>(c.test) = write_domains("test", 2, 2, 32);  // 4 x 12288 = 49152 bytes
+  c.test.memory_budget_mb = 0.5;
+  TrainOptions options{0};
+  options.events = (dir_ / "events.jsonl").string();
+  const TrainSummary s = train_cycle_gan(c, options);
+  const std::string log = read_file(s.run_dir / "train.log");
+  EXPECT_THAT(log, HasSubstr("\ndata storage: cached in host memory (0.1 MiB of the 1.0 MiB memory budget)"));
+  EXPECT_THAT(log, HasSubstr("\ntest data storage: cached in host memory (0.0 MiB of the 0.5 MiB memory budget)"));
+  std::ifstream events(options.events);
+  std::string line;
+  nlohmann::json start;
+  while (std::getline(events, line) && start.is_null()) {
+    nlohmann::json e = nlohmann::json::parse(line);
+    if (e["event"] == "run_start") start = e;
+  }
+  ASSERT_FALSE(start.is_null());
+  EXPECT_EQ(start["data_storage"], "cached");
+  EXPECT_EQ(start["test_storage"], "cached");
 }
 
 // Loads `a` and `b` (weights of the same network kind) and expects every parameter and buffer equal.
