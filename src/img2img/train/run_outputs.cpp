@@ -3,6 +3,7 @@
 #include <fmt/format.h>  // fmt::format
 
 #include <algorithm>  // std::max_element
+#include <cmath>      // std::isfinite
 #include <cstdint>    // INT64_MAX
 
 #include "img2img/config/config_keys.h"
@@ -156,6 +157,26 @@ IterationEnd end_iteration(bool interrupted, int64_t it, int64_t steps_done, int
     progress.line(stop_reason + "; writing a checkpoint and the manifest");
   }
   return end;
+}
+
+void finish_run(const TrainSummary& summary, OutputsManifest& manifest, EventLog& events, ProgressReporter& progress,
+                const std::string& detail) {
+  const std::string status = summary.interrupted     ? "interrupted"
+                             : summary.stopped_early ? "stopped_early"
+                                                     : "finished";
+  manifest.finish(status, summary.stop_reason, summary.iterations);
+  progress.line(fmt::format("done: {} iterations in {}{}{}", summary.iterations, format_duration(summary.seconds),
+                            summary.interrupted ? " (interrupted)" : summary.stopped_early ? " (stopped early)" : "",
+                            detail));
+  const auto absolute = [](const fs::path& p) { return p.empty() ? std::string() : fs::absolute(p).string(); };
+  const bool tested = summary.test_ssim > -2 && std::isfinite(summary.test_ssim);
+  events.emit("run_end", {{"status", status},
+                          {"reason", summary.stop_reason},
+                          {"iterations", summary.iterations},
+                          {"seconds", summary.seconds},
+                          {"test_ssim", tested ? nlohmann::json(summary.test_ssim) : nlohmann::json()},
+                          {"final_generator", absolute(summary.final_generator)},
+                          {"final_onnx", absolute(summary.final_onnx)}});
 }
 
 }  // namespace img2img

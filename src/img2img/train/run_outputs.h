@@ -13,6 +13,7 @@
 #include "img2img/train/event_log.h"
 #include "img2img/train/outputs_manifest.h"
 #include "img2img/train/progress.h"
+#include "img2img/train/trainer.h"
 
 namespace img2img {
 
@@ -84,5 +85,12 @@ struct IterationEnd {
 /// and reports it on `progress`.
 IterationEnd end_iteration(bool interrupted, int64_t it, int64_t steps_done, int64_t steps_per_it,
                            std::string& stop_reason, ProgressReporter& progress);
+
+/// Ends a run of either trainer: manifest status ("interrupted", "stopped_early" or "finished") with
+/// summary.stop_reason, the "done: N iterations in T" line (+ `detail`, e.g. "; final G_L1 8.6"), and
+/// the run_end event (status, reason, iterations, seconds, test_ssim, final_generator, final_onnx;
+/// docs/events.md). summary.seconds must be set.
+void finish_run(const TrainSummary& summary, OutputsManifest& manifest, EventLog& events, ProgressReporter& progress,
+                const std::string& detail = "");
 
 }  // namespace img2img

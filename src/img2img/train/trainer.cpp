@@ -294,24 +294,7 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
       if (last) break;
     }
     summary.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    const std::string status = summary.interrupted     ? "interrupted"
-                               : summary.stopped_early ? "stopped_early"
-                                                       : "finished";
-    manifest->finish(status, summary.stop_reason, summary.iterations);
-    progress.line(fmt::format("done: {} iterations in {}{}; final G_L1 {:.4f}", summary.iterations,
-                              format_duration(summary.seconds),
-                              summary.interrupted ? " (interrupted)" : summary.stopped_early ? " (stopped early)" : "",
-                              summary.last.g_l1));
-    events.emit("run_end", {{"status", status},
-                            {"reason", summary.stop_reason},
-                            {"iterations", summary.iterations},
-                            {"seconds", summary.seconds},
-                            {"test_ssim", summary.test_ssim > -2 ? number(summary.test_ssim) : nlohmann::json()},
-                            {"final_generator", summary.final_generator.empty()
-                                                    ? std::string()
-                                                    : fs::absolute(summary.final_generator).string()},
-                            {"final_onnx", summary.final_onnx.empty() ? std::string()
-                                                                      : fs::absolute(summary.final_onnx).string()}});
+    finish_run(summary, *manifest, events, progress, fmt::format("; final G_L1 {:.4f}", summary.last.g_l1));
   } catch (const std::exception& e) {
     report_run_failure(events, manifest.get(), e.what(), summary.iterations);
     throw;
