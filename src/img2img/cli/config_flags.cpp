@@ -25,6 +25,8 @@ std::shared_ptr<ConfigFlags> add_config_flags(CLI::App* app) {
     CLI::Option* opt = app->add_option("--" + key.name)->description(help)->group("[" + section + "]");
     opt->type_name(key.type.rfind("one of", 0) == 0 ? key.type.substr(7) : key.type);
     if (key.is_bool) opt->expected(0, 1);  // `--data.shuffle` alone means true
+    // A flag given twice: the last one wins, as flags win over the config file.
+    opt->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     flags->options[key.name] = opt;
   }
   // Unknown `--foo` flags are collected and reported with the other config problems.
