@@ -214,6 +214,7 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
     if (options.resume)
       progress.line(fmt::format("resumed {} after iteration {}", options.resume->generator_weights.string(), start_it));
     progress.line(fmt::format("device: {}; 2 generators, 2 discriminators (unpaired)", device.str()));
+    if (const std::string w = schedule_warning(config.train); !w.empty()) progress.line("warning: " + w);
 
     // An iteration covers the larger domain in (shuffled) order; the other is drawn at random.
     const bool a_leads = na >= nb;

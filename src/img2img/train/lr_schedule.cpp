@@ -1,5 +1,7 @@
 #include "img2img/train/lr_schedule.h"
 
+#include <fmt/format.h>  // fmt::format
+
 #include <algorithm>  // std::max
 #include <cmath>      // std::cos
 
@@ -40,6 +42,16 @@ double scheduled_learning_rate(const TrainConfig& c, int64_t t) {
     }
   }
   return c.learning_rate;
+}
+
+std::string schedule_warning(const TrainConfig& c) {
+  if (c.scheduler != SchedulerKind::kLinear || c.linear_decay < c.max_iterations || c.max_iterations < 1) return "";
+  return fmt::format(
+      "train.linear_decay = {} >= train.max_iterations = {}: the learning rate decays from the first iteration "
+      "({:.3g} at iteration 1, {:.3g} at the last, of train.learning_rate = {:.3g}). For a short run lower it, "
+      "e.g. --train.linear_decay={}.",
+      c.linear_decay, c.max_iterations, scheduled_learning_rate(c, 0), scheduled_learning_rate(c, c.max_iterations - 1),
+      c.learning_rate, c.max_iterations / 2);
 }
 
 }  // namespace img2img

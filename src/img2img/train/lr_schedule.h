@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>  // int64_t
+#include <string>   // std::string
 
 #include "img2img/config/run_config.h"
 
@@ -17,5 +18,11 @@ namespace img2img {
 /// - step: StepLR(step_size, gamma): lr_{t} = lr_{t-1} * gamma when t % step_size == 0.
 /// Golden test: tests/golden/lr_schedule/make_lr_golden.py.
 double scheduled_learning_rate(const TrainConfig& config, int64_t iteration);
+
+/// A warning for a schedule that is probably a mistake, or "" when there is none: scheduler linear with
+/// linear_decay >= max_iterations decays from the first iteration (an example shrunk with
+/// --train.max_iterations then trains at a tiny learning rate). Names both values, the first and last
+/// learning rates, and the fix.
+std::string schedule_warning(const TrainConfig& config);
 
 }  // namespace img2img

@@ -162,6 +162,7 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
     progress.line(fmt::format("device: {}, {} CPU threads; generator {} parameters, discriminator {}", device.str(),
                               at::get_num_threads(), parameter_count(*model.generator),
                               parameter_count(*model.discriminator)));
+    if (const std::string w = schedule_warning(config.train); !w.empty()) progress.line("warning: " + w);
 
     const int64_t n = dataset.size(), batch = data.batch_size;
     const int64_t steps_per_it = (n + batch - 1) / batch;

@@ -50,5 +50,18 @@ TEST(LrScheduleTest, CosineReachesZeroAtMaxIterations) {
   EXPECT_GT(scheduled_learning_rate(config, 49), 0.0);
 }
 
+TEST(ScheduleWarningTest, LinearDecayLongerThanTheRunIsFlagged) {
+  TrainConfig c;  // pix2pix defaults: 200 iterations, linear decay over the last 100
+  EXPECT_EQ(schedule_warning(c), "");
+  c.max_iterations = 2, c.linear_decay = 50;  // an example shrunk with --train.max_iterations=2
+  const std::string w = schedule_warning(c);
+  EXPECT_NE(w.find("train.linear_decay = 50 >= train.max_iterations = 2"), std::string::npos) << w;
+  EXPECT_NE(w.find("--train.linear_decay=1"), std::string::npos) << w;
+  // lr * (1 - (t + 1 - (2 - 50)) / 51) at t = 0: 2e-4 * 2 / 51
+  EXPECT_NE(w.find("7.84e-06 at iteration 1"), std::string::npos) << w;
+  c.scheduler = SchedulerKind::kCosine;  // only the linear schedule has a decay length
+  EXPECT_EQ(schedule_warning(c), "");
+}
+
 }  // namespace
 }  // namespace img2img
