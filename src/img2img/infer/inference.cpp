@@ -61,6 +61,10 @@ std::vector<fs::path> infer_images(GeneratorRunner& runner, const fs::path& inpu
   std::error_code ec;
   check_distinct_folders({{"--input", fs::is_directory(input, ec) ? input : fs::absolute(input).parent_path()}},
                          {{"--output", output_dir}});
+  if (has_image_extension(output_dir) && !fs::is_directory(output_dir, ec))
+    throw DataError(fmt::format("--output '{}' looks like an image file, but infer writes <name>.png files into an "
+                                "output folder. Pass a folder (e.g. --output '{}').",
+                                output_dir.string(), (output_dir.parent_path() / "generated").string()));
   if (fs::is_directory(input, ec)) {
     files = list_image_files(input);
   } else if (fs::is_regular_file(input, ec)) {

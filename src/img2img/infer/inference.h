@@ -48,7 +48,8 @@ class GeneratorRunner {
 /// Runs `runner` on one image file or every image of a folder, writing `<output_dir>/<stem>.png`
 /// (8- or 16-bit as the training references; .tif for float references). Returns the files written.
 /// Every input is decoded before anything is written: throws DataError listing the unreadable
-/// inputs (up to 10, then the count) with nothing written; WriteError if an output cannot be written.
+/// inputs (up to 10, then the count) with nothing written, and when `output_dir` is an input folder or
+/// a path with an image extension that is not a folder; WriteError if an output cannot be written.
 std::vector<std::filesystem::path> infer_images(GeneratorRunner& runner, const std::filesystem::path& input,
                                                 const std::filesystem::path& output_dir, InferMode mode);
 

@@ -117,6 +117,13 @@ TEST_F(PartialOutputTest, InferChecksEveryInputBeforeWriting) {
     EXPECT_THAT(e.what(), HasSubstr("is the same folder as --input"));
   }
   EXPECT_THROW(infer_images(runner, photos / "a.png", photos, InferMode::kResize), DataError);
+  try {  // an image file name as --output: a folder of that name would surprise the user
+    infer_images(runner, photos / "a.png", dir_ / "out.png", InferMode::kResize);
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("looks like an image file"));
+  }
+  EXPECT_FALSE(fs::exists(dir_ / "out.png"));
   EXPECT_EQ(read_file(photos / "a.png"), before);
 }
 
