@@ -236,6 +236,9 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
     std::vector<int64_t> order(static_cast<size_t>(n)), other(static_cast<size_t>(batch));
     std::uniform_int_distribution<int64_t> pick(0, n_other - 1);
     NanGuard nan_guard(config.train);
+    // Iteration whose checkpoint this run wrote last: a Ctrl-C inside the next iteration keeps that
+    // good checkpoint instead of replacing it with partial weights under the same label.
+    int64_t saved_iteration = -1;
     for (int64_t it = start_it; it < max_it; ++it) {
       const double lr = scheduled_learning_rate(config.train, it);
       set_learning_rate(*model.generator_optimizer, lr);
@@ -321,8 +324,13 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
         }
       }
       const int64_t rate = config.output.model_save_rate, onnx_rate = config.output.onnx_save_rate;
-      if (!config.output.model_path.empty() && (last || (rate > 0 && iteration % rate == 0))) {
+      if (partial && iteration == saved_iteration)
+        progress.line(fmt::format("the checkpoint of iteration {} is already on disk and is kept; the steps of the "
+                                  "interrupted iteration are not saved (--resume repeats it)",
+                                  iteration));
+      else if (!config.output.model_path.empty() && (last || (rate > 0 && iteration % rate == 0))) {
         save_cycle_checkpoints(config, model, iteration, run, dataset, *manifest, summary);
+        saved_iteration = iteration;
         const auto& c = summary.checkpoints;  // G0, D0, G1, D1 of this save
         const std::array<fs::path, 4> saved{c.end()[-4], c.end()[-3], c.end()[-2], c.end()[-1]};
         const std::vector<fs::path> states = save_cycle_training_state(saved, model, iteration, rng, device);

@@ -183,6 +183,9 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
     NanGuard nan_guard(config.train);
     PairedLoader loader(dataset);
 
+    // Iteration whose checkpoint this run wrote last: a Ctrl-C inside the next iteration keeps that
+    // good checkpoint instead of replacing it with partial weights under the same label.
+    int64_t saved_iteration = -1;
     for (int64_t it = start_it; it < max_it; ++it) {
       const double lr = scheduled_learning_rate(config.train, it);
       set_learning_rate(*model.generator_optimizer, lr);
@@ -273,10 +276,15 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
       }
 
       const int64_t rate = config.output.model_save_rate;
-      if (!config.output.model_path.empty() && (last || (rate > 0 && iteration % rate == 0))) {
+      if (partial && iteration == saved_iteration)
+        progress.line(fmt::format("the checkpoint of iteration {} is already on disk and is kept; the steps of the "
+                                  "interrupted iteration are not saved (--resume repeats it)",
+                                  iteration));
+      else if (!config.output.model_path.empty() && (last || (rate > 0 && iteration % rate == 0))) {
         check_finite_weights(*model.generator, "generator", iteration);
         check_finite_weights(*model.discriminator, "discriminator", iteration);
         save_checkpoints(config, model, iteration, run, dataset, *manifest, summary);
+        saved_iteration = iteration;
         save_training_state(summary.checkpoints.end()[-2], summary.checkpoints.back(), model, iteration, rng, device);
         for (const auto& [weights, network] : {std::pair{summary.checkpoints.end()[-2], "generator"},
                                                std::pair{summary.checkpoints.back(), "discriminator"}})

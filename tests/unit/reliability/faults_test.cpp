@@ -12,6 +12,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>  // std::map
+
 #include <fmt/format.h>          // fmt::format
 #include <nlohmann/json.hpp>     // nlohmann::json
 #include <opencv2/core.hpp>      // cv::Mat, cv::RNG
@@ -173,10 +175,17 @@ TEST_F(FaultsTest, SignalWritesCheckpointAndManifestThenExitsWithDistinctCode) {
     const fs::path run = dir_ / fmt::format("run{}", sig), log = dir_ / fmt::format("log{}", sig);
     const pid_t pid = spawn(train_args(run), log);
     ASSERT_TRUE(wait_for_checkpoint(run, 60)) << read_file(log);
+    // Weights files on disk at the signal (written atomically, so complete) must stay as they are: a
+    // stop inside the next iteration keeps them rather than relabelling partial weights.
+    std::map<fs::path, std::string> before;
+    for (const auto& f : fs::recursive_directory_iterator(run))
+      if (f.path().extension() == ".pt" && f.path().string().find(".optim") == std::string::npos)
+        before[f.path()] = read_file(f.path());
     ASSERT_EQ(::kill(pid, sig), 0);
     const int code = wait_exit(pid, 30);
     const std::string out = read_file(log);
     EXPECT_EQ(code, 128 + sig) << out;
+    for (const auto& [path, bytes] : before) EXPECT_EQ(read_file(path), bytes) << path << " was rewritten";
     EXPECT_THAT(out, HasSubstr("stop requested"));
     EXPECT_THAT(out, HasSubstr("resume with: img2img train --resume"));
     EXPECT_THAT(out, Not(HasSubstr("internal error")));
