@@ -5,6 +5,7 @@
 #include <iostream>  // std::cout
 
 #include "img2img/cli/commands.h"
+#include "img2img/cli/flag_values.h"
 #include "img2img/core/error.h"
 #include "img2img/dataset/composite.h"
 #include "img2img/dataset/photo_pairs.h"
@@ -60,32 +61,48 @@ CLI::App* setup_terrain(CLI::App& parent, std::function<int()>& run) {
       ->required();
   sub->add_option("--output", a->output, "output folder: train/ and test/ with sketch/ and height/, terrain.json, tiles.csv")
       ->required();
-  sub->add_option("--tile-size", o.tile_size, "tile side in source pixels")->capture_default_str();
-  sub->add_option("--stride", o.stride, "pixels between tiles (0 = tile size)")->capture_default_str();
-  sub->add_option("--band", o.band, "raster band, 1-based")->capture_default_str();
-  sub->add_option("--input-scale", o.input_scale, "metres per raw unit (unitless PNG height fields)")->capture_default_str();
-  sub->add_option("--input-offset", o.input_offset, "metres added after scaling")->capture_default_str();
+  expect_integer(sub->add_option("--tile-size", o.tile_size, "tile side in source pixels")->capture_default_str(),
+                 "a whole number of pixels");
+  expect_integer(sub->add_option("--stride", o.stride, "pixels between tiles (0 = tile size)")->capture_default_str(),
+                 "a whole number of pixels (0 = tile size)");
+  expect_integer(sub->add_option("--band", o.band, "raster band, 1-based")->capture_default_str(),
+                 "a band number (1 = the first band)");
+  expect_number(sub->add_option("--input-scale", o.input_scale, "metres per raw unit (unitless PNG height fields)")
+                    ->capture_default_str(),
+                "a number of metres per raw unit");
+  expect_number(sub->add_option("--input-offset", o.input_offset, "metres added after scaling")->capture_default_str(),
+                "a number of metres");
   sub->add_option("--window", a->window, "only this pixel window: X,Y,WIDTH,HEIGHT (row 0 = north)");
   sub->add_option("--lat-band", a->lat_band, "only this latitude band: SOUTH,NORTH degrees (georeferenced sources)");
   sub->add_option("--test-window", a->test_window, "held-out test region in pixels: X,Y,WIDTH,HEIGHT");
   sub->add_option("--test-box", a->test_box, "held-out test region in degrees: WEST,SOUTH,EAST,NORTH");
-  sub->add_option("--contour-interval", o.contour_interval_m, "metres between contour lines (one for the whole set)")
-      ->capture_default_str();
+  expect_number(sub->add_option("--contour-interval", o.contour_interval_m,
+                                "metres between contour lines (one for the whole set)")
+                    ->capture_default_str(),
+                "a number of metres");
   sub->add_flag("--fill-bands", o.fill_bands,
                 "tint every cell by its contour band (a hypsometric sketch: the band is known everywhere)");
   sub->add_option("--height-range", a->height_range,
                   "fixed metres range MIN,MAX of the 16-bit mapping (default: the data's range)");
-  sub->add_option("--min-land", o.min_land_fraction, "skip tiles with less land (>= 0 m) than this fraction")
-      ->capture_default_str();
-  sub->add_option("--min-relief", o.min_relief_m, "skip tiles with less relief (max - min) than this, metres")
-      ->capture_default_str();
-  sub->add_option("--max-train", o.max_train_tiles, "at most this many train tiles, a seeded random subset (0 = all)")
-      ->capture_default_str();
-  sub->add_option("--max-test", o.max_test_tiles, "at most this many test tiles (0 = all)")->capture_default_str();
-  sub->add_option("--seed", o.seed, "seed of the random subsets")->capture_default_str();
-  sub->add_option("--flow-threshold", o.flow_threshold,
-                  "D8 flow accumulation (cells) that draws a ridge/valley line (0 = tile size / 4)")
-      ->capture_default_str();
+  expect_number(sub->add_option("--min-land", o.min_land_fraction, "skip tiles with less land (>= 0 m) than this fraction")
+                    ->capture_default_str(),
+                "a fraction from 0 to 1");
+  expect_number(sub->add_option("--min-relief", o.min_relief_m, "skip tiles with less relief (max - min) than this, metres")
+                    ->capture_default_str(),
+                "a number of metres");
+  expect_integer(sub->add_option("--max-train", o.max_train_tiles,
+                                 "at most this many train tiles, a seeded random subset (0 = all)")
+                     ->capture_default_str(),
+                 "a whole number of tiles (0 = all)");
+  expect_integer(sub->add_option("--max-test", o.max_test_tiles, "at most this many test tiles (0 = all)")
+                     ->capture_default_str(),
+                 "a whole number of tiles (0 = all)");
+  expect_integer(sub->add_option("--seed", o.seed, "seed of the random subsets")->capture_default_str(),
+                 "a whole number");
+  expect_integer(sub->add_option("--flow-threshold", o.flow_threshold,
+                                 "D8 flow accumulation (cells) that draws a ridge/valley line (0 = tile size / 4)")
+                     ->capture_default_str(),
+                 "a whole number of cells (0 = tile size / 4)");
   run = [a] {
     TerrainOptions o = a->options;
     o.output_dir = a->output;
@@ -153,13 +170,21 @@ CLI::App* setup_pairs(CLI::App& parent, std::function<int()>& run) {
   auto out = std::make_shared<std::string>();
   sub->add_option("--input", o->photo_dir, "folder of photographs")->required();
   sub->add_option("--output", *out, "output folder: {train,test}/{gray,edges,color}/, crops.csv")->required();
-  sub->add_option("--size", o->crop_size, "side of the written crops, pixels")->capture_default_str();
-  sub->add_option("--crops", o->crops_per_photo, "crops per photo")->capture_default_str();
-  sub->add_option("--scales", o->scales, "crop sides as fractions of the photo's shorter side")->capture_default_str();
-  sub->add_option("--min-std", o->min_std, "reject crops whose grey standard deviation (0-255) is below this")
-      ->capture_default_str();
-  sub->add_option("--test-fraction", o->test_fraction, "fraction of photos held out for test")->capture_default_str();
-  sub->add_option("--seed", o->seed, "seed of crops and the photo split")->capture_default_str();
+  expect_integer(sub->add_option("--size", o->crop_size, "side of the written crops, pixels")->capture_default_str(),
+                 "a whole number of pixels");
+  expect_integer(sub->add_option("--crops", o->crops_per_photo, "crops per photo")->capture_default_str(),
+                 "a whole number of crops");
+  expect_number(sub->add_option("--scales", o->scales, "crop sides as fractions of the photo's shorter side")
+                    ->capture_default_str(),
+                "fractions in (0, 1], e.g. --scales 0.25 0.5 1");
+  expect_number(sub->add_option("--min-std", o->min_std, "reject crops whose grey standard deviation (0-255) is below this")
+                    ->capture_default_str(),
+                "a number from 0 to 255");
+  expect_number(sub->add_option("--test-fraction", o->test_fraction, "fraction of photos held out for test")
+                    ->capture_default_str(),
+                "a fraction from 0 to 1");
+  expect_integer(sub->add_option("--seed", o->seed, "seed of crops and the photo split")->capture_default_str(),
+                 "a whole number");
   run = [o, out] {
     PhotoPairsOptions options = *o;
     options.output_dir = *out;

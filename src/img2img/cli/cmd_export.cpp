@@ -3,6 +3,7 @@
 #include <iostream>  // std::cout
 
 #include "img2img/cli/commands.h"
+#include "img2img/cli/flag_values.h"
 #include "img2img/core/error.h"
 #include "img2img/export/onnx_export.h"
 #include "img2img/models/factory.h"
@@ -59,16 +60,19 @@ Command setup_export(CLI::App& app) {
   sub->add_option("--checkpoint", args->checkpoint,
                   "generator weights (.pt), its .json, or a run folder (newest checkpoint)")
       ->required();
-  sub->add_option("--index", args->index,
-                  "unpaired runs: 0 = input -> reference domain (default for a run folder), 1 = back")
-      ->check(CLI::Range(0, 1));
+  expect_integer(sub->add_option("--index", args->index,
+                                 "unpaired runs: 0 = input -> reference domain (default for a run folder), 1 = back"),
+                 "0 (input -> reference domain) or 1 (back)", 0, 1);
   sub->add_option("--output", args->output, "the .onnx file to write (atomically)")->required();
-  sub->add_option("--opset", args->opset,
-                  fmt::format("ONNX opset, {} to {} (default: the checkpoint's output.onnx_opset)", kOnnxMinOpset,
-                              kOnnxMaxOpset));
-  sub->add_option("--dynamic-axes", args->dynamic_axes,
-                  "true: batch, height and width symbolic; false: fixed to the training size "
-                  "(default: the checkpoint's output.onnx_dynamic_axes)");
+  expect_integer(sub->add_option("--opset", args->opset,
+                                 fmt::format("ONNX opset, {} to {} (default: the checkpoint's output.onnx_opset)",
+                                             kOnnxMinOpset, kOnnxMaxOpset)),
+                 fmt::format("an ONNX opset from {} to {}", kOnnxMinOpset, kOnnxMaxOpset), kOnnxMinOpset,
+                 kOnnxMaxOpset);
+  expect_choice(sub->add_option("--dynamic-axes", args->dynamic_axes,
+                                "true: batch, height and width symbolic; false: fixed to the training size "
+                                "(default: the checkpoint's output.onnx_dynamic_axes)"),
+                {"true", "false", "1", "0", "on", "off", "yes", "no"});
   sub->add_flag("--raw-range", args->raw_range,
                 "input and output in the network's [-1, 1] instead of images in [0, 1]");
   return {sub, [args] { return run_export(*args); }};

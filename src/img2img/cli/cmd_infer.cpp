@@ -3,6 +3,7 @@
 #include <iostream>  // std::cout
 
 #include "img2img/cli/commands.h"
+#include "img2img/cli/flag_values.h"
 #include "img2img/infer/inference.h"
 
 namespace img2img::cli {
@@ -23,15 +24,15 @@ Command setup_infer(CLI::App& app) {
   sub->add_option("--input", args->input, "an image file or a folder of images")->required();
   sub->add_option("--output", args->output, "output folder; files keep their names, as .png (.tif for float)")
       ->required();
-  sub->add_option("--index", args->index,
-                  "unpaired runs: 0 = input -> reference domain (default for a run folder), 1 = back")
-      ->check(CLI::Range(0, 1));
+  expect_integer(sub->add_option("--index", args->index,
+                                 "unpaired runs: 0 = input -> reference domain (default for a run folder), 1 = back"),
+                 "0 (input -> reference domain) or 1 (back)", 0, 1);
   sub->add_option("--device", args->device, "auto | cpu | cuda | cuda:N")->capture_default_str();
-  sub->add_option("--mode", args->mode,
-                  "resize: run at the training size and resize back (default); pad: run at full resolution, "
-                  "padded to a multiple of 2^layers")
-      ->check(CLI::IsMember({"resize", "pad"}))
-      ->capture_default_str();
+  expect_choice(sub->add_option("--mode", args->mode,
+                                "resize: run at the training size and resize back (default); pad: run at full "
+                                "resolution, padded to a multiple of 2^layers")
+                    ->capture_default_str(),
+                {"resize", "pad"});
   return {sub, [args] {
             GeneratorRunner runner(args->checkpoint, args->device, args->index);
             const auto files = infer_images(runner, args->input, args->output,

@@ -1,6 +1,6 @@
 // img2img: command-line entry point. Parses arguments, dispatches to a subcommand, and is the only
-// place that prints errors and chooses the exit code (0 ok, 1 user error, 2 internal error,
-// 100+ command-line syntax, as CLI11; `train` stopped by SIGINT/SIGTERM: 130/143 after writing a
+// place that prints errors and chooses the exit code (0 ok, 1 user error, including a bad or
+// missing value of a known flag, 2 internal error, 100+ other command-line syntax, as CLI11; `train` stopped by SIGINT/SIGTERM: 130/143 after writing a
 // checkpoint, see cmd_train.cpp).
 
 #include <CLI/App.hpp>     // CLI::App
@@ -17,6 +17,7 @@
 #include <vector>      // std::vector
 
 #include "img2img/cli/commands.h"
+#include "img2img/cli/flag_values.h"
 #include "img2img/core/error.h"
 
 namespace {
@@ -55,11 +56,26 @@ int main(int argc, char** argv) {
   const std::vector<img2img::cli::Command> commands{
       img2img::cli::setup_train(app),  img2img::cli::setup_config(app),  img2img::cli::setup_infer(app),
       img2img::cli::setup_export(app), img2img::cli::setup_dataset(app), img2img::cli::setup_ssim(app)};
+  img2img::cli::reject_flags_as_values(app);
   try {
     const std::vector<std::string> args = split_empty_assignments(argc, argv);
     std::vector<const char*> arg_ptrs;
     for (const auto& a : args) arg_ptrs.push_back(a.c_str());
     app.parse(static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
+  } catch (const img2img::cli::FlagValueError& e) {
+    // A bad value of a known flag is a user error (exit 1), like a bad config value.
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  } catch (const CLI::ArgumentMismatch& e) {
+    const std::string flag = img2img::cli::flag_missing_its_value(e.what());
+    if (flag.empty()) return app.exit(e);
+    std::cerr << "error: " << flag << " needs a value; give it after " << flag << " (or write " << flag
+              << "=VALUE)\n";
+    return 1;
+  } catch (const CLI::ConversionError& e) {
+    // Options without an expect_* check: still one error line and exit 1.
+    std::cerr << "error: " << e.what() << "; see --help for the values this flag takes\n";
+    return 1;
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }

@@ -1,0 +1,101 @@
+#include "img2img/cli/flag_values.h"
+
+#include <fmt/format.h>  // fmt::format
+
+#include <charconv>  // std::from_chars
+#include <cmath>     // std::isfinite
+#include <cstdlib>   // std::strtod
+#include <memory>    // std::shared_ptr
+#include <vector>    // std::vector
+
+namespace img2img::cli {
+
+namespace {
+
+bool looks_like_flag(const std::string& value) { return value.rfind("--", 0) == 0; }
+
+// " (e.g. --tile-size 256)" from the option's default, or "".
+std::string example(const CLI::Option* opt) {
+  const std::string d = opt->get_default_str();
+  return d.empty() || d.front() == '[' ? "" : fmt::format(" (e.g. {} {})", opt->get_name(), d);
+}
+
+void throw_if_flag(const CLI::Option* opt, const std::string& value) {
+  if (looks_like_flag(value)) throw FlagValueError(needs_value_message(opt->get_name(), value));
+}
+
+}  // namespace
+
+std::string needs_value_message(const std::string& flag, const std::string& next) {
+  return fmt::format("{} needs a value, but the next argument is the flag '{}'; give the value after {} "
+                     "(or write {}=VALUE)",
+                     flag, next, flag, flag);
+}
+
+CLI::Option* expect_integer(CLI::Option* opt, const std::string& what, int64_t min, int64_t max) {
+  opt->check(CLI::Validator(
+      [opt, what, min, max](std::string& value) -> std::string {
+        throw_if_flag(opt, value);
+        int64_t v = 0;
+        const char* end = value.data() + value.size();
+        const auto [ptr, ec] = std::from_chars(value.data(), end, v);
+        if (value.empty() || ec != std::errc() || ptr != end || v < min || v > max)
+          throw FlagValueError(fmt::format("{}: expected {}, got '{}'{}", opt->get_name(), what, value, example(opt)));
+        return "";
+      },
+      ""));
+  return opt;
+}
+
+CLI::Option* expect_number(CLI::Option* opt, const std::string& what) {
+  opt->check(CLI::Validator(
+      [opt, what](std::string& value) -> std::string {
+        throw_if_flag(opt, value);
+        char* end = nullptr;
+        const double v = value.empty() ? 0.0 : std::strtod(value.c_str(), &end);
+        if (value.empty() || end != value.c_str() + value.size() || !std::isfinite(v))
+          throw FlagValueError(fmt::format("{}: expected {}, got '{}'{}", opt->get_name(), what, value, example(opt)));
+        return "";
+      },
+      ""));
+  return opt;
+}
+
+CLI::Option* expect_choice(CLI::Option* opt, const std::vector<std::string>& choices) {
+  opt->check(CLI::Validator(
+      [opt, choices](std::string& value) -> std::string {
+        throw_if_flag(opt, value);
+        std::string list;
+        for (const auto& c : choices) {
+          if (c == value) return "";
+          list += (list.empty() ? "" : " or ") + c;
+        }
+        throw FlagValueError(fmt::format("{}: expected {}, got '{}'", opt->get_name(), list, value));
+      },
+      ""));
+  return opt;
+}
+
+void reject_flags_as_values(CLI::App& app) {
+  for (CLI::Option* opt : app.get_options()) {
+    if (!opt->nonpositional() || opt->get_expected_min() < 1) continue;
+    opt->check(CLI::Validator(
+        [opt](std::string& value) -> std::string {
+          throw_if_flag(opt, value);
+          return "";
+        },
+        ""));
+  }
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) reject_flags_as_values(*sub);
+}
+
+std::string flag_missing_its_value(const std::string& message) {
+  const auto colon = message.find(": ");
+  if (colon == std::string::npos || message.rfind("--", 0) != 0) return "";
+  const std::string rest = message.substr(colon + 2);
+  if (rest.find(" required ") == std::string::npos || rest.size() < 8 || rest.compare(rest.size() - 8, 8, " missing") != 0)
+    return "";
+  return message.substr(0, colon);
+}
+
+}  // namespace img2img::cli
