@@ -129,8 +129,8 @@ void add_source_keys(std::vector<ConfigKey>& k, const std::string& s, Section Ru
   k.push_back(key(s + ".worker_threads", sec, &DataSource::worker_threads,
                   "background image-decoding threads; 0 = decode on the training thread"));
   k.push_back(key(s + ".memory_budget_mb", sec, &DataSource::memory_budget_mb,
-                  "automatic storage: MiB of host memory for decoded images, more is streamed from disk (unpaired: an "
-                  "error); 0 = half of RAM"));
+                  "automatic storage: MiB of host memory for decoded images, more is streamed from disk; 0 = half of "
+                  "RAM"));
   k.push_back(key(s + ".batch_size", sec, &DataSource::batch_size, "samples per step"));
 }
 

@@ -55,7 +55,10 @@ torch::Tensor sample_mask(const std::vector<uint8_t>& flags, const torch::Device
 
 torch::Tensor augment_images(const torch::Tensor& images, const DataConfig& config, std::mt19937_64& rng) {
   if (!augmentation_enabled(config)) return images;
-  const AugmentDraw d = draw_augmentation(images.size(0), config, rng);
+  return apply_augmentation(images, draw_augmentation(images.size(0), config, rng), config);
+}
+
+torch::Tensor apply_augmentation(const torch::Tensor& images, const AugmentDraw& d, const DataConfig& config) {
   torch::Tensor x = images;
   if (config.flip_horizontal > 0) x = torch::where(sample_mask(d.flip_horizontal, x.device()), x.flip({3}), x);
   if (config.flip_vertical > 0) x = torch::where(sample_mask(d.flip_vertical, x.device()), x.flip({2}), x);

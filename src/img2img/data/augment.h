@@ -28,6 +28,12 @@ struct AugmentDraw {
 /// inside the source square [-1, 1]^2 (no empty corners).
 AugmentDraw draw_augmentation(int64_t n, const DataConfig& config, std::mt19937_64& rng);
 
+/// Applies earlier draws `d` (draw_augmentation for images.size(0) samples) to `images` as batched
+/// tensor ops (flip, affine_grid, grid_sample bilinear) on the tensors' device: what augment_images
+/// does after drawing, for callers that draw ahead (unpaired streaming draws a whole pass first).
+/// `images`: [N, C, S, S] in [-1, 1]; returns the same shape and device. Draws nothing.
+torch::Tensor apply_augmentation(const torch::Tensor& images, const AugmentDraw& d, const DataConfig& config);
+
 /// Random crop / flips / rotation (spec data.crop, flip_horizontal, flip_vertical, rotation), drawn
 /// once per sample (draw_augmentation) and applied to input and reference alike as batched tensor
 /// ops (flip, affine_grid, grid_sample bilinear) on the tensors' device. `input`, `reference`:

@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>  // fmt::format
 
+#include <algorithm>  // std::shuffle, std::max, std::min
+#include <numeric>    // std::iota
+#include <stdexcept>  // std::logic_error
+
 #include "img2img/config/enum_names.h"
 #include "img2img/core/error.h"
 
@@ -17,25 +21,32 @@ ImageDomain list_domain(const fs::path& dir, int64_t limit_count, ListingStats* 
   return d;
 }
 
-// Decodes the listed files of `d` into d.images ([N, C, S, S] float32 in [-1, 1]) and d.depth.
-void decode_domain(ImageDomain& d, int64_t channel_count, int64_t image_size, int64_t threads) {
+// One decoded file: channel rule, resized to image_size; [C, S, S] float32 in [-1, 1].
+torch::Tensor decode_image(const fs::path& file, int64_t channel_count, int64_t image_size, PixelDepth* depth) {
+  const DecodedImage img = read_image(file);
+  if (depth != nullptr) *depth = img.depth;
+  return image_to_tensor(
+      resize_square(apply_channel_rule(img.pixels, static_cast<int>(channel_count)), static_cast<int>(image_size)));
+}
+
+// Decodes every listed file of `d` with `threads` threads to find d.depth; keeps the images in
+// d.images ([N, C, S, S] float32 in [-1, 1]) unless `streamed` (then they are only checked).
+void decode_domain(ImageDomain& d, int64_t channel_count, int64_t image_size, int64_t threads, bool streamed) {
   const int64_t n = d.size();
-  d.images = torch::empty({n, channel_count, image_size, image_size}, torch::kFloat32);
+  if (!streamed) d.images = torch::empty({n, channel_count, image_size, image_size}, torch::kFloat32);
   std::vector<PixelDepth> depths(static_cast<size_t>(n));
-  const int c = static_cast<int>(channel_count), s = static_cast<int>(image_size);
   parallel_for_samples(n, threads, [&](int64_t i) {
-    const DecodedImage img = read_image(d.files[static_cast<size_t>(i)]);
-    depths[static_cast<size_t>(i)] = img.depth;
-    d.images[i].copy_(image_to_tensor(resize_square(apply_channel_rule(img.pixels, c), s)));
+    const torch::Tensor image =
+        decode_image(d.files[static_cast<size_t>(i)], channel_count, image_size, &depths[static_cast<size_t>(i)]);
+    if (!streamed) d.images[i].copy_(image);
   });
   for (PixelDepth p : depths) d.depth = deeper_depth(d.depth, p);
 }
-
-double mib(int64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
 }  // namespace
 
 UnpairedDataset::UnpairedDataset(const DataSource& source, int64_t channel_count, int64_t image_size,
-                                 int64_t limit_count, std::string_view section) {
+                                 int64_t limit_count)
+    : channel_count_(channel_count), image_size_(image_size), worker_threads_(source.worker_threads) {
   if (!is_unpaired(source.input_type))
     throw ConfigError(fmt::format("unpaired (CycleGAN) training needs input_type = multiple_unpaired (two "
                                   "unrelated folders), got {}. Set --data.input_type=multiple_unpaired or use "
@@ -47,29 +58,99 @@ UnpairedDataset::UnpairedDataset(const DataSource& source, int64_t channel_count
   decoded_bytes_ = (a_.size() + b_.size()) * image_bytes;
   on_device_ = source.storage == Storage::kDevice;
   budget_bytes_ = on_device_ ? 0 : memory_budget_bytes(source.memory_budget_mb);
-  if (!on_device_ && decoded_bytes_ > budget_bytes_) {
-    const std::string budget_source =
-        source.memory_budget_mb > 0 ? fmt::format("{}.memory_budget_mb = {}", section, source.memory_budget_mb)
-                                    : fmt::format("half of this machine's memory, {}.memory_budget_mb = 0", section);
-    const std::string fewer =
-        section == "data" ? fmt::format("data.limit_count (now {}, 0 = all)", limit_count)
-                          : std::string("the number of images in the test folders");
-    throw ConfigError(fmt::format(
-        "{} (unpaired): the decoded images do not fit the memory budget: domain A ({} images in {}) takes "
-        "{:.1f} MiB and domain B ({} images in {}) {:.1f} MiB, {:.1f} MiB in all at {} px and {} channel(s), "
-        "over the {:.1f} MiB budget ({}). Unpaired (CycleGAN) data is always decoded into memory (it cannot be "
-        "streamed from disk). Fix: raise {}.memory_budget_mb, lower data.image_size or {}.",
-        section, a_.size(), source.input_dir, mib(a_.size() * image_bytes), b_.size(), source.reference_dir,
-        mib(b_.size() * image_bytes), mib(decoded_bytes_), image_size, channel_count, mib(budget_bytes_),
-        budget_source, section, fewer));
-  }
-  decode_domain(a_, channel_count, image_size, source.worker_threads);
-  decode_domain(b_, channel_count, image_size, source.worker_threads);
+  streamed_ = !on_device_ && decoded_bytes_ > budget_bytes_;
+  decode_domain(a_, channel_count, image_size, source.worker_threads, streamed_);
+  decode_domain(b_, channel_count, image_size, source.worker_threads, streamed_);
+}
+
+torch::Tensor UnpairedDataset::image(int k, int64_t i) const {
+  const ImageDomain& d = domain(k);
+  if (!streamed_) return d.images[i];
+  return decode_image(d.files.at(static_cast<size_t>(i)), channel_count_, image_size_, nullptr);
+}
+
+std::string UnpairedDataset::storage_mode() const {
+  return on_device_ ? "device" : streamed_ ? "streamed" : "cached";
 }
 
 void UnpairedDataset::to(const torch::Device& device) {
+  if (streamed_) return;  // streamed batches are moved by the trainer
   a_.images = a_.images.to(device);
   b_.images = b_.images.to(device);
+}
+
+std::vector<UnpairedBatch> draw_unpaired_pass(int64_t na, int64_t nb, const DataConfig& config,
+                                              std::mt19937_64& rng) {
+  const bool a_leads = na >= nb;
+  const int64_t n = std::max(na, nb), n_other = std::min(na, nb), batch = std::max<int64_t>(1, config.batch_size);
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  if (config.shuffle) std::shuffle(order.begin(), order.end(), rng);
+  std::uniform_int_distribution<int64_t> pick(0, n_other - 1);
+  const bool augment = augmentation_enabled(config);
+  std::vector<UnpairedBatch> pass;
+  for (int64_t begin = 0; begin < n; begin += batch) {
+    const int64_t end = std::min(n, begin + batch);
+    std::vector<int64_t> lead(order.begin() + begin, order.begin() + end), other;
+    for (int64_t i = begin; i < end; ++i) other.push_back(pick(rng));
+    UnpairedBatch b;
+    b.a = a_leads ? lead : other;
+    b.b = a_leads ? other : lead;
+    if (augment) {  // A's draws first, then B's, as augment_unpaired
+      b.augment_a = draw_augmentation(end - begin, config, rng);
+      b.augment_b = draw_augmentation(end - begin, config, rng);
+    }
+    pass.push_back(std::move(b));
+  }
+  return pass;
+}
+
+UnpairedLoader::UnpairedLoader(const UnpairedDataset& dataset) : dataset_(dataset) {
+  if (!dataset.streamed()) return;
+  // Prefetcher sample index: i < N_A is image i of A, N_A + j is image j of B.
+  const int64_t na = dataset.domain_a().size();
+  prefetcher_ = std::make_unique<BatchPrefetcher>(
+      [&dataset, na](int64_t i) {
+        return std::vector<torch::Tensor>{i < na ? dataset.image(0, i) : dataset.image(1, i - na)};
+      },
+      dataset.worker_threads(), std::max<int64_t>(2, dataset.worker_threads()));
+}
+
+void UnpairedLoader::start(const std::vector<UnpairedBatch>& batches) {
+  batches_.clear();
+  position_ = 0;
+  for (const UnpairedBatch& b : batches) {
+    if (b.a.empty() && b.b.empty()) throw std::logic_error("UnpairedLoader::start: empty batch");
+    batches_.emplace_back(b.a, b.b);
+  }
+  if (!prefetcher_) return;
+  const int64_t na = dataset_.domain_a().size();
+  std::vector<std::vector<int64_t>> samples;
+  samples.reserve(batches_.size());
+  for (const auto& [a, b] : batches_) {
+    std::vector<int64_t> s(a);
+    for (int64_t j : b) s.push_back(na + j);
+    samples.push_back(std::move(s));
+  }
+  prefetcher_->start(std::move(samples));
+}
+
+std::pair<torch::Tensor, torch::Tensor> UnpairedLoader::next() {
+  if (position_ >= batches_.size()) throw std::logic_error("UnpairedLoader::next: past the end of the pass");
+  const auto& [ia, ib] = batches_[position_++];
+  const auto count_a = static_cast<int64_t>(ia.size()), count_b = static_cast<int64_t>(ib.size());
+  if (prefetcher_) {
+    const torch::Tensor both = prefetcher_->next().at(0);  // [Ba + Bb, C, S, S]: A's images, then B's
+    return {count_a ? both.slice(0, 0, count_a) : torch::Tensor(),
+            count_b ? both.slice(0, count_a, count_a + count_b) : torch::Tensor()};
+  }
+  auto select = [](const torch::Tensor& images, const std::vector<int64_t>& indices) {
+    if (indices.empty()) return torch::Tensor();
+    const torch::Tensor idx =
+        torch::tensor(indices, torch::kInt64).to(images.device());
+    return images.index_select(0, idx);
+  };
+  return {select(dataset_.domain_a().images, ia), select(dataset_.domain_b().images, ib)};
 }
 
 }  // namespace img2img

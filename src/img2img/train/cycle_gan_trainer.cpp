@@ -116,12 +116,28 @@ TestResult test_cycle(const RunConfig& config, const UnpairedDataset& test_set, 
   double ssim_sum = 0;
   const ImageDomain* domains[2] = {&test_set.domain_a(), &test_set.domain_b()};
   const int64_t batch = std::max<int64_t>(1, config.test.batch_size);
+  int64_t tested[2] = {0, 0};
+  // One loader pass: domain A's test batches, then B's (streamed test data is decoded ahead).
+  std::vector<UnpairedBatch> batches;
+  for (int k = 0; k < 2; ++k) {
+    const int64_t size = domains[k]->size();
+    tested[k] = config.test.size > 0 ? std::min(config.test.size, size) : size;
+    for (int64_t begin = 0; begin < tested[k]; begin += batch) {
+      UnpairedBatch b;
+      std::vector<int64_t>& indices = k == 0 ? b.a : b.b;
+      for (int64_t i = begin; i < std::min(tested[k], begin + batch); ++i) indices.push_back(i);
+      batches.push_back(std::move(b));
+    }
+  }
+  UnpairedLoader loader(test_set);
+  loader.start(batches);
   for (int k = 0; k < 2; ++k) {
     const ImageDomain& d = *domains[k];
-    const int64_t n = config.test.size > 0 ? std::min(config.test.size, d.size()) : d.size();
+    const int64_t n = tested[k];
     for (int64_t begin = 0; begin < n; begin += batch) {
       const int64_t end = std::min(n, begin + batch);
-      const torch::Tensor input = d.images.slice(0, begin, end).to(device);                // [B, C, S, S]
+      const auto [loaded_a, loaded_b] = loader.next();
+      const torch::Tensor input = (k == 0 ? loaded_a : loaded_b).to(device);              // [B, C, S, S]
       const torch::Tensor translated = model.generators[k](input);                         // other domain
       const torch::Tensor reconstructed = model.generators[1 - k](translated);             // back
       ssim_sum += ssim(signed_to_unit(reconstructed), signed_to_unit(input)).sum().item<double>();
@@ -153,9 +169,13 @@ TestResult test_cycle(const RunConfig& config, const UnpairedDataset& test_set, 
 // The log line of an unpaired data set's storage mode, worded as train_pix2pix's.
 std::string storage_description(const UnpairedDataset& d) {
   const double mib = static_cast<double>(d.decoded_bytes()) / (1024.0 * 1024.0);
+  const double budget = static_cast<double>(d.budget_bytes()) / (1024.0 * 1024.0);
   if (d.storage_mode() == "device") return fmt::format("device (all {:.1f} MiB on the training device)", mib);
-  return fmt::format("cached in host memory ({:.1f} MiB of the {:.1f} MiB memory budget)", mib,
-                     static_cast<double>(d.budget_bytes()) / (1024.0 * 1024.0));
+  if (d.streamed())
+    return fmt::format("streamed from disk with {} worker thread(s) ({:.1f} MiB decoded exceeds the memory budget "
+                       "of {:.1f} MiB, memory_budget_mb)",
+                       d.worker_threads(), mib, budget);
+  return fmt::format("cached in host memory ({:.1f} MiB of the {:.1f} MiB memory budget)", mib, budget);
 }
 }  // namespace
 
@@ -194,7 +214,7 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
     progress.line("data storage: " + storage_description(dataset));
     std::unique_ptr<UnpairedDataset> test_set;
     if (config.test.enabled) {
-      test_set = std::make_unique<UnpairedDataset>(config.test, data.channel_count, data.image_size, 0, "test");
+      test_set = std::make_unique<UnpairedDataset>(config.test, data.channel_count, data.image_size, 0);
       progress.line("test data storage: " + storage_description(*test_set));
     }
     PlotWriter plots(summary.run_dir, config.plot);
@@ -216,9 +236,9 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
     progress.line(fmt::format("device: {}; 2 generators, 2 discriminators (unpaired)", device.str()));
     if (const std::string w = schedule_warning(config.train); !w.empty()) progress.line("warning: " + w);
 
-    // An iteration covers the larger domain in (shuffled) order; the other is drawn at random.
-    const bool a_leads = na >= nb;
-    const int64_t n = std::max(na, nb), n_other = std::min(na, nb), batch = data.batch_size;
+    // An iteration covers the larger domain in (shuffled) order; the other is drawn at random
+    // (draw_unpaired_pass, all of an iteration's draws before its first image is loaded).
+    const int64_t n = std::max(na, nb), batch = data.batch_size;
     const int64_t steps_per_it = (n + batch - 1) / batch, max_it = config.train.max_iterations;
     events.emit("run_start", {{"run_dir", fs::absolute(summary.run_dir).string()},
                               {"outputs_manifest", manifest->path().string()},
@@ -233,8 +253,7 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
                               {"image_size", data.image_size},
                               {"channel_count", data.channel_count},
                               {"model", "cycle_gan"}});
-    std::vector<int64_t> order(static_cast<size_t>(n)), other(static_cast<size_t>(batch));
-    std::uniform_int_distribution<int64_t> pick(0, n_other - 1);
+    UnpairedLoader loader(dataset);
     NanGuard nan_guard(config.train);
     // Iteration whose checkpoint this run wrote last: a Ctrl-C inside the next iteration keeps that
     // good checkpoint instead of replacing it with partial weights under the same label.
@@ -243,23 +262,24 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
       const double lr = scheduled_learning_rate(config.train, it);
       set_learning_rate(*model.generator_optimizer, lr);
       set_learning_rate(*model.discriminator_optimizer, lr);
-      std::iota(order.begin(), order.end(), 0);
-      if (data.shuffle) std::shuffle(order.begin(), order.end(), rng);
+      const std::vector<UnpairedBatch> pass = draw_unpaired_pass(na, nb, data, rng);
+      loader.start(pass);
       CycleStepStats mean;
       const auto it_start = Clock::now();
       int64_t steps_done = 0;
       for (int64_t step = 0; step < steps_per_it; ++step) {
         const int64_t begin = step * batch, end = std::min(n, begin + batch), count = end - begin;
-        for (int64_t i = 0; i < count; ++i) other[static_cast<size_t>(i)] = pick(rng);
-        const torch::Device where = dataset.domain_a().images.device();
-        const torch::Tensor lead = torch::tensor(std::vector<int64_t>(order.begin() + begin, order.begin() + end),
-                                                 torch::kInt64).to(where);
-        const torch::Tensor rest =
-            torch::tensor(std::vector<int64_t>(other.begin(), other.begin() + count), torch::kInt64).to(where);
-        const torch::Tensor ia = a_leads ? lead : rest, ib = a_leads ? rest : lead;
-        // The A and B images of a batch position are unrelated: each gets its own augmentation draw.
-        auto [a, b] = augment_unpaired(dataset.domain_a().images.index_select(0, ia).to(device),
-                                       dataset.domain_b().images.index_select(0, ib).to(device), data, rng);
+        std::pair<torch::Tensor, torch::Tensor> loaded;
+        try {
+          loaded = loader.next();
+        } catch (const DataError& e) {
+          throw DataError(fmt::format("iteration {}, step {}: {}", it + 1, step + 1, e.what()));
+        }
+        // The A and B images of a batch position are unrelated: each has its own augmentation draw.
+        const UnpairedBatch& drawn = pass[static_cast<size_t>(step)];
+        torch::Tensor a = loaded.first.to(device), b = loaded.second.to(device);
+        if (drawn.augment_a) a = apply_augmentation(a, *drawn.augment_a, data);
+        if (drawn.augment_b) b = apply_augmentation(b, *drawn.augment_b, data);
         CycleStepStats s;
         const std::string skipped = nan_guard.run(
             {model.generators[0].get(), model.generators[1].get(), model.discriminators[0].get(),

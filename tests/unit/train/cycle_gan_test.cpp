@@ -208,35 +208,55 @@ TEST_F(CycleGanTest, FourCheckpointsTwoOnnxFilesAndIndexedRoundTrips) {
   EXPECT_TRUE(fs::exists(s.run_dir / "test" / "000003" / "000003_B_b01_translated.png"));
 }
 
-// 256 px, 3 channels: 3 x 256 x 256 x 4 bytes = 0.75 MiB per decoded image.
-TEST_F(CycleGanTest, UnpairedDataOverTheMemoryBudgetIsAConfigErrorNamingSizesBeforeDecoding) {
-  DataSource s = write_domains("d", 3, 2, 32);
-  // An undecodable 4th file of domain A: the budget error must come first (nothing decoded yet).
-  std::ofstream(fs::path(s.input_dir) / "a99.png") << "not a png";
-  s.memory_budget_mb = 2.0;
-  EXPECT_THAT([&] { UnpairedDataset(s, 3, 256, 0); },
-              ::testing::ThrowsMessage<ConfigError>(::testing::AllOf(
-                  HasSubstr("domain A (4 images in " + s.input_dir + ") takes 3.0 MiB"),
-                  HasSubstr("domain B (2 images in " + s.reference_dir + ") 1.5 MiB, 4.5 MiB in all at 256 px"),
-                  HasSubstr("over the 2.0 MiB budget (data.memory_budget_mb = 2)"),
-                  HasSubstr("raise data.memory_budget_mb, lower data.image_size or data.limit_count (now 0"))));
-  EXPECT_THAT([&] { UnpairedDataset(s, 3, 256, 0, "test"); },
-              ::testing::ThrowsMessage<ConfigError>(HasSubstr("raise test.memory_budget_mb")));
-  // One image per domain fits (1.5 MiB of 2): cached, and a99.png (sorted last) is not read.
-  const UnpairedDataset fits(s, 3, 256, 1);
-  EXPECT_EQ(fits.decoded_bytes(), 2 * 3 * 256 * 256 * 4);
-  EXPECT_EQ(fits.budget_bytes(), 2 * 1024 * 1024);
-  EXPECT_EQ(fits.storage_mode(), "cached");
-  EXPECT_EQ(fits.domain_a().images.sizes(), (std::vector<int64_t>{1, 3, 256, 256}));
-  // Device storage is not held to the host budget.
-  s.storage = Storage::kDevice;
-  const UnpairedDataset device(s, 3, 32, 3);
-  EXPECT_EQ(device.storage_mode(), "device");
-  EXPECT_EQ(device.budget_bytes(), 0);
-  // The trainer stops with the same error (the decoded set is checked before training).
-  RunConfig c = small_config(s);
-  c.data.storage = Storage::kAutomatic, c.data.image_size = 256;
-  EXPECT_THAT([&] { train_cycle_gan(c); }, ::testing::ThrowsMessage<ConfigError>(HasSubstr("4.5 MiB in all")));
+void expect_same_weights(const RunConfig& c, const fs::path& a, const fs::path& b);
+
+// The first run_start event of an events file.
+nlohmann::json run_start_event(const fs::path& events_file) {
+  std::ifstream events(events_file);
+  std::string line;
+  while (std::getline(events, line)) {
+    nlohmann::json e = nlohmann::json::parse(line);
+    if (e["event"] == "run_start") return e;
+  }
+  return nullptr;
+}
+
+// Unpaired data over the memory budget is streamed from disk (training and test sets) and trains
+// exactly as cached data: the same weights for all four networks and the same test SSIM.
+TEST_F(CycleGanTest, StreamedUnpairedDataTrainsLikeCachedData) {
+  RunConfig c = small_config(write_domains("d", 3, 2, 32));  // 5 x 3 x 32 x 32 x 4 = 61440 bytes
+  c.generator.initial_layer_size = 8, c.discriminator.initial_layer_size = 8;
+  c.data.flip_horizontal = 0.5, c.data.crop = 0.8, c.data.rotation = 0.3;  // per-image augmentation draws
+  c.train.max_iterations = 2;
+  c.output.model_save_rate = 0, c.output.onnx_path = "";
+  c.plot.type = PlotType::kDisabled;
+  c.test.enabled = true;
+  static_cast<DataSource&>(c.test) = write_domains("test", 2, 3, 32);
+  c.test.output_dir = "";
+  c.output.run_dir = (dir_ / "cached").string();
+  const TrainSummary cached = train_cycle_gan(c);
+  EXPECT_THAT(read_file(cached.run_dir / "train.log"), HasSubstr("\ndata storage: cached in host memory"));
+
+  c.data.memory_budget_mb = 0.01, c.data.worker_threads = 2;  // 0.01 MiB = 10485 bytes < 61440
+  c.test.memory_budget_mb = 0.01, c.test.worker_threads = 1;
+  c.output.run_dir = (dir_ / "streamed").string();
+  TrainOptions options{0};
+  options.events = (dir_ / "events.jsonl").string();
+  const TrainSummary streamed = train_cycle_gan(c, options);
+  const std::string log = read_file(streamed.run_dir / "train.log");
+  EXPECT_THAT(log, HasSubstr("\ndata storage: streamed from disk with 2 worker thread(s) (0.1 MiB decoded exceeds "
+                             "the memory budget of 0.0 MiB"));
+  EXPECT_THAT(log, HasSubstr("\ntest data storage: streamed from disk with 1 worker thread(s)"));
+  const nlohmann::json start = run_start_event(options.events);
+  ASSERT_FALSE(start.is_null());
+  EXPECT_EQ(start["data_storage"], "streamed");
+  EXPECT_EQ(start["test_storage"], "streamed");
+
+  ASSERT_EQ(cached.checkpoints.size(), 4u);
+  ASSERT_EQ(streamed.checkpoints.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) expect_same_weights(c, cached.checkpoints[i], streamed.checkpoints[i]);
+  EXPECT_EQ(streamed.test_ssim, cached.test_ssim);
+  EXPECT_GT(streamed.test_ssim, -1.0);
 }
 
 TEST_F(CycleGanTest, RunLogsCachedStorageAndReportsItInRunStart) {
