@@ -3,9 +3,11 @@
 #include <CLI/Config.hpp>  // CLI::ConfigTOML
 #include <fmt/format.h>    // fmt::format
 
-#include <algorithm>  // std::min
+#include <algorithm>  // std::min, std::all_of
+#include <cctype>     // std::isalnum
 #include <cmath>      // std::isfinite
 #include <fstream>    // std::ifstream
+#include <map>        // std::map
 #include <sstream>    // std::istringstream
 #include <stdexcept>  // std::invalid_argument
 
@@ -257,6 +259,243 @@ std::string strip_quotes(const std::string& v) {
   return t;
 }
 
+// ---- TOML pre-scan: CLI11's TOML reader reports no line numbers and accepts broken lines (an
+// unclosed '[data' becomes the key '[data', an unclosed string is taken as is, a duplicate key
+// silently wins, '[s] # note' is not a section). Every line is checked first; each problem names
+// the line and the fix. ----
+
+bool bare_key_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+}
+
+// A line without its comment: `code` (trimmed), the quote char of a string left open (or 0), and
+// whether a string holds a '#'.
+struct LineCode {
+  std::string code;
+  char open_quote = 0;
+  bool hash_in_string = false;
+};
+
+LineCode split_comment(const std::string& line) {
+  LineCode out;
+  char quote = 0;
+  size_t i = 0;
+  for (; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quote != 0) {
+      if (c == '\\' && quote == '"') {
+        ++i;
+      } else if (c == quote) {
+        quote = 0;
+      } else if (c == '#') {
+        out.hash_in_string = true;
+      }
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (c == '#') {
+      break;
+    }
+  }
+  out.code = trim(line.substr(0, std::min(i, line.size())));
+  out.open_quote = quote;
+  return out;
+}
+
+// Position of the first `target` outside quotes, or npos.
+size_t find_unquoted(const std::string& code, char target) {
+  char quote = 0;
+  for (size_t i = 0; i < code.size(); ++i) {
+    const char c = code[i];
+    if (quote != 0) {
+      if (c == '\\' && quote == '"') ++i;
+      else if (c == quote) quote = 0;
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (c == target) {
+      return i;
+    }
+  }
+  return std::string::npos;
+}
+
+// Number of '[' minus number of ']' outside quotes.
+int bracket_balance(const std::string& code) {
+  int depth = 0;
+  char quote = 0;
+  for (size_t i = 0; i < code.size(); ++i) {
+    const char c = code[i];
+    if (quote != 0) {
+      if (c == '\\' && quote == '"') ++i;
+      else if (c == quote) quote = 0;
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (c == '[') {
+      ++depth;
+    } else if (c == ']') {
+      --depth;
+    }
+  }
+  return depth;
+}
+
+struct TomlScan {
+  std::string cleaned;                  // the text without comments, one line per input line
+  std::vector<std::string> problems;    // "line N: ..."
+  std::map<std::string, int> key_line;  // "data.image_size" -> its line
+};
+
+TomlScan scan_toml(const std::string& text) {
+  TomlScan scan;
+  std::istringstream in(text);
+  std::string line, section;
+  int n = 0, array_depth = 0, array_line = 0;
+  const auto fail = [&](int line_no, const std::string& what) {
+    scan.problems.push_back(fmt::format("line {}: {}", line_no, what));
+    scan.cleaned += "\n";
+  };
+  while (std::getline(in, line)) {
+    ++n;
+    const LineCode lc = split_comment(line);
+    const std::string& code = lc.code;
+    if (array_depth > 0) {  // continuation of a multi-line array
+      array_depth += bracket_balance(code);
+      scan.cleaned += code + "\n";
+      continue;
+    }
+    if (code.empty()) {
+      scan.cleaned += "\n";
+      continue;
+    }
+    if (code.front() == '[') {
+      if (code.rfind("[[", 0) == 0) {
+        fail(n, fmt::format("'{}': arrays of tables ([[...]]) are not used by img2img; write a [section] header", code));
+        continue;
+      }
+      const size_t close = code.find(']');
+      if (close == std::string::npos) {
+        fail(n, fmt::format("section header '{}' has no closing ']'; write '[{}]'", code, trim(code.substr(1))));
+        continue;
+      }
+      const std::string name = trim(code.substr(1, close - 1));
+      const std::string rest = trim(code.substr(close + 1));
+      if (!rest.empty()) {
+        fail(n, fmt::format("unexpected '{}' after the section header '[{}]'; only a # comment may follow it", rest,
+                            name));
+        continue;
+      }
+      if (name.empty() || !std::all_of(name.begin(), name.end(), bare_key_char)) {
+        fail(n, fmt::format("section header '{}': expected [name] with letters, digits, '_' or '-', e.g. [data]",
+                            code));
+        continue;
+      }
+      section = name;
+      scan.cleaned += "[" + name + "]\n";
+      continue;
+    }
+    const size_t eq = find_unquoted(code, '=');
+    if (eq == std::string::npos) {
+      const size_t space = code.find_first_of(" \t:");
+      const std::string fix = space == std::string::npos
+                                  ? fmt::format("{} = VALUE", code)
+                                  : fmt::format("{} = {}", code.substr(0, space), trim(code.substr(space + 1)));
+      fail(n, fmt::format("'{}' is not 'key = value' (no '='); write '{}'", code, fix));
+      continue;
+    }
+    std::string key = trim(code.substr(0, eq));
+    const std::string value = trim(code.substr(eq + 1));
+    if (key.size() >= 2 && (key.front() == '"' || key.front() == '\'') && key.back() == key.front())
+      key = key.substr(1, key.size() - 2);
+    if (key.empty() || !std::all_of(key.begin(), key.end(), bare_key_char)) {
+      fail(n, fmt::format("'{}': expected a key of letters, digits, '_' or '-' before '=', e.g. image_size = 256",
+                          code));
+      continue;
+    }
+    if (value.empty()) {
+      fail(n, fmt::format("'{}' has no value after '='; write e.g. {} = 1, or {} = \"\" for an empty string", code,
+                          key, key));
+      continue;
+    }
+    if (value.rfind("\"\"\"", 0) == 0 || value.rfind("'''", 0) == 0) {
+      fail(n, fmt::format("'{}': multi-line strings are not supported; write the string on one line", code));
+      continue;
+    }
+    if (lc.open_quote != 0) {
+      fail(n, fmt::format("'{}': the string has no closing {} quote; close it on the same line", code,
+                          lc.open_quote == '"' ? "double (\")" : "single (')"));
+      continue;
+    }
+    if (lc.hash_in_string) {
+      fail(n, fmt::format("'{}': a '#' inside a string is not supported (the config reader takes it as the start "
+                          "of a comment); choose a path or value without '#'",
+                          code));
+      continue;
+    }
+    if (value.front() == '"' || value.front() == '\'') {
+      // Nothing may follow the closing quote (a comment was cut above).
+      const char q = value.front();
+      size_t i = 1;
+      for (; i < value.size(); ++i) {
+        if (q == '"' && value[i] == '\\') ++i;
+        else if (value[i] == q) break;
+      }
+      if (i + 1 < value.size()) {
+        fail(n, fmt::format("unexpected '{}' after the string {}; put a # before a comment", trim(value.substr(i + 1)),
+                            value.substr(0, i + 1)));
+        continue;
+      }
+    }
+    const std::string full = section.empty() ? key : section + "." + key;
+    const auto [it, inserted] = scan.key_line.emplace(full, n);
+    if (!inserted) {
+      fail(n, fmt::format("duplicate key '{}' (first set on line {}); keep one of them", full, it->second));
+      continue;
+    }
+    if (value.front() == '[') {
+      array_depth = bracket_balance(value);
+      array_line = n;
+    }
+    scan.cleaned += key + " = " + value + "\n";
+  }
+  if (array_depth > 0) {
+    scan.problems.push_back(fmt::format("line {}: the array opened here has no closing ']'", array_line));
+  }
+  return scan;
+}
+
+// CLI11's TOML reader after scan_toml; with `with_lines` each assignment's origin is "FILE:LINE".
+std::vector<ConfigAssignment> parse_toml(const std::string& text, const std::string& origin, bool with_lines) {
+  const TomlScan scan = scan_toml(text);
+  if (!scan.problems.empty()) {
+    std::string msg;
+    if (scan.problems.size() == 1) {
+      msg = fmt::format("cannot parse config '{}', {}", origin, scan.problems[0]);
+    } else {
+      msg = fmt::format("cannot parse config '{}': {} syntax problems:", origin, scan.problems.size());
+      for (const auto& p : scan.problems) msg += "\n  - " + p;
+    }
+    throw ConfigError(msg + " (TOML syntax: docs/configuration.md)");
+  }
+  std::istringstream in(scan.cleaned);
+  std::vector<CLI::ConfigItem> items;
+  try {
+    items = CLI::ConfigTOML().from_config(in);
+  } catch (const std::exception& e) {
+    throw ConfigError(fmt::format("cannot parse config '{}': {}. Fix the TOML syntax (see docs/configuration.md).",
+                                  origin, e.what()));
+  }
+  std::vector<ConfigAssignment> out;
+  for (const auto& item : items) {
+    if (item.name == "++" || item.name == "--") continue;  // section open / close markers
+    std::string value;
+    for (size_t i = 0; i < item.inputs.size(); ++i) value += (i ? "," : "") + strip_quotes(item.inputs[i]);
+    const std::string name = item.fullname();
+    const auto line = scan.key_line.find(name);
+    out.push_back({name, value,
+                   with_lines && line != scan.key_line.end() ? fmt::format("{}:{}", origin, line->second) : origin});
+  }
+  return out;
+}
+
 }  // namespace
 
 const std::vector<ConfigKey>& config_keys() {
@@ -286,22 +525,7 @@ std::string suggest_config_key(const std::string& name) {
 }
 
 std::vector<ConfigAssignment> parse_config_text(const std::string& text, const std::string& origin) {
-  std::istringstream in(text);
-  std::vector<CLI::ConfigItem> items;
-  try {
-    items = CLI::ConfigTOML().from_config(in);
-  } catch (const std::exception& e) {
-    throw ConfigError(fmt::format("cannot parse config '{}': {}. Fix the TOML syntax (see docs/configuration.md).",
-                                  origin, e.what()));
-  }
-  std::vector<ConfigAssignment> out;
-  for (const auto& item : items) {
-    if (item.name == "++" || item.name == "--") continue;  // section open / close markers
-    std::string value;
-    for (size_t i = 0; i < item.inputs.size(); ++i) value += (i ? "," : "") + strip_quotes(item.inputs[i]);
-    out.push_back({item.fullname(), value, origin});
-  }
-  return out;
+  return parse_toml(text, origin, false);
 }
 
 std::vector<ConfigAssignment> read_config_file(const std::string& path) {
@@ -313,7 +537,7 @@ std::vector<ConfigAssignment> read_config_file(const std::string& path) {
   }
   std::ostringstream text;
   text << in.rdbuf();
-  return parse_config_text(text.str(), path);
+  return parse_toml(text.str(), path, true);
 }
 
 std::string format_config_problems(const std::vector<std::string>& problems) {

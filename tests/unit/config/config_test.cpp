@@ -126,6 +126,65 @@ TEST(ConfigTest, ApplyConfigThrowsOneErrorListingAll) {
   }
 }
 
+// The message of the ConfigError that parse_config_text throws for `text`, or "" if it parses.
+std::string syntax_error_of(const std::string& text) {
+  try {
+    parse_config_text(text, "bad.toml");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(ConfigSyntaxTest, BrokenLinesNameTheFileTheLineAndTheFix) {
+  EXPECT_THAT(syntax_error_of("# c\n[data\nimage_size = 64\n"),
+              HasSubstr("cannot parse config 'bad.toml', line 2: section header '[data' has no closing ']'; "
+                        "write '[data]'"));
+  EXPECT_THAT(syntax_error_of("[data]\nimage_size = 64\nbatch_size = 2\nimage_size = 32\n"),
+              HasSubstr("'bad.toml', line 4: duplicate key 'data.image_size' (first set on line 2); keep one"));
+  EXPECT_THAT(syntax_error_of("[data]\ninput_dir = \"abc\nimage_size = 64\n"),
+              HasSubstr("'bad.toml', line 2: 'input_dir = \"abc': the string has no closing double (\") quote"));
+  EXPECT_THAT(syntax_error_of("[data]\n\nimage_size 64\n"),
+              HasSubstr("'bad.toml', line 3: 'image_size 64' is not 'key = value' (no '='); write 'image_size = 64'"));
+  EXPECT_THAT(syntax_error_of("[train]\nseed =\n"), HasSubstr("line 2: 'seed =' has no value after '='"));
+  EXPECT_THAT(syntax_error_of("[[data]]\n"), HasSubstr("line 1: '[[data]]': arrays of tables"));
+  EXPECT_THAT(syntax_error_of("[data]\ninput_dir = \"a#b\"\n"), HasSubstr("line 2: 'input_dir = \"a#b\"': a '#' inside"));
+  EXPECT_THAT(syntax_error_of("[data] x\n"), HasSubstr("line 1: unexpected 'x' after the section header '[data]'"));
+  // Several problems are listed together, each with its line.
+  EXPECT_THAT(syntax_error_of("[data\nimage_size 64\n"),
+              HasSubstr("'bad.toml': 2 syntax problems:\n  - line 1: section header '[data'"));
+}
+
+TEST(ConfigSyntaxTest, ValidTomlStillParses) {
+  // Comments after headers and values, quotes of both kinds, '=' without spaces, blank lines,
+  // a multi-line array, a dotted key at the top level.
+  const auto a = parse_config_text(
+      "output.run_dir = \"r\"  # top-level dotted key\n[data] # inputs\ninput_dir = \"x y\" # c\n"
+      "reference_dir='z'\n\n  image_size=64\n[train]\nscheduler = [\"linear\",\n]\n",
+      "ok.toml");
+  ASSERT_EQ(a.size(), 5u);
+  EXPECT_EQ(a[0].key, "output.run_dir");
+  EXPECT_EQ(a[1].key, "data.input_dir");
+  EXPECT_EQ(a[1].value, "x y");
+  EXPECT_EQ(a[2].value, "z");
+  EXPECT_EQ(a[3].key, "data.image_size");
+  EXPECT_EQ(a[3].value, "64");
+  EXPECT_EQ(a[4].key, "train.scheduler");
+  EXPECT_EQ(syntax_error_of(config_to_toml(RunConfig{})), "");
+}
+
+TEST(ConfigSyntaxTest, FileAssignmentsCarryTheirLine) {
+  const auto dir = std::filesystem::temp_directory_path() / "img2img_config_lines_test";
+  std::filesystem::create_directories(dir);
+  const auto path = (dir / "lines.toml").string();
+  std::ofstream(path) << "[data]\n\nimage_size = 64\nimag_size = 3\n";
+  const auto a = read_config_file(path);
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a[1].origin, path + ":4");
+  EXPECT_THAT(problems_of(a), HasSubstr(path + ":4: unknown key 'data.imag_size'; did you mean 'data.image_size'?"));
+  std::filesystem::remove_all(dir);
+}
+
 TEST(PathTemplateTest, ExpandsNamesAndEnvironment) {
   ::setenv("IMG2IMG_TEST_ROOT", "/tmp/root", 1);
   const std::string out = expand_template("$IMG2IMG_TEST_ROOT/${IMG2IMG_TEST_ROOT}/{network}_{iteration}.pt",
