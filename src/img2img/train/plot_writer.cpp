@@ -102,13 +102,14 @@ std::vector<PlotFile> PlotWriter::write_if_due(int64_t iteration, bool force) {
   if (config_.type == PlotType::kDisabled) return written;
   if (!force && (config_.rate <= 0 || iteration % config_.rate != 0)) return written;
   for (const std::string& plot : order_) {
-    const bool csv = config_.type == PlotType::kCsv;
-    const fs::path path = dir_ / (plot + (csv ? ".csv" : ".png"));
-    if (csv)
-      write_csv(path, points_.at(plot));
-    else
-      write_png(path, plot, points_.at(plot));
-    written.push_back({plot, path});
+    // The CSV always: with plot.type = image it holds the chart's points, so --resume continues them.
+    const fs::path csv = dir_ / (plot + ".csv");
+    write_csv(csv, points_.at(plot));
+    written.push_back({plot, csv});
+    if (config_.type != PlotType::kImage) continue;
+    const fs::path png = dir_ / (plot + ".png");
+    write_png(png, plot, points_.at(plot));
+    written.push_back({plot, png});
   }
   return written;
 }

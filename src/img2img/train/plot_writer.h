@@ -24,7 +24,9 @@ struct PlotFile {
 };
 
 /// Collects (iteration, series, value) points of the three plots and writes them to
-/// `<run_dir>/plots/<plot>.csv` (header `iteration,series,value`, one row per point) or `.png`.
+/// `<run_dir>/plots/<plot>.csv` (header `iteration,series,value`, one row per point) and, with
+/// plot.type = image, also as `<plot>.png` charts drawn from the same points (the CSV keeps them
+/// for --resume, load_csv_history).
 /// Series: ssim = train, test; loss = g_gan, g_l1, d_real, d_fake; score = real, generated.
 /// Files are written atomically (temporary file, then rename).
 class PlotWriter {
@@ -36,12 +38,14 @@ class PlotWriter {
   /// CSV ("nan") and skipped in PNG charts.
   void add(const std::string& plot, const std::string& series, int64_t iteration, double value);
   /// --resume: adds the points of an earlier run's CSV plots (`<earlier_run_dir>/plots/*.csv`, in
-  /// name order) up to `up_to_iteration`, so the series continue. Returns the points added (0 when
-  /// there are none, e.g. the earlier run had plot.type = image or disabled). Throws DataError
+  /// name order) up to `up_to_iteration`, so the series continue (CSV and PNG charts alike). Returns
+  /// the points added (0 when there are none: plot.type = disabled, or an image run of a version
+  /// that wrote no CSV). Throws DataError
   /// naming the file and line of a malformed row.
   int64_t load_csv_history(const std::filesystem::path& earlier_run_dir, int64_t up_to_iteration);
   /// Rewrites every plot with points when `force` or `iteration` is a multiple of plot.rate (nothing
-  /// when plot.type = disabled). Returns the files written. Throws WriteError on failure.
+  /// when plot.type = disabled): its CSV, then (plot.type = image) its PNG. Returns the files
+  /// written. Throws WriteError on failure.
   std::vector<PlotFile> write_if_due(int64_t iteration, bool force);
 
  private:

@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>  // nlohmann::json
 
+#include <map>  // std::map
+
 #include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
 #include "img2img/data/image_io.h"
@@ -212,6 +214,48 @@ TEST_F(ResumeTest, TemplateRunDirContinuesInTheEarlierFolder) {
   const TrainSummary resumed = train_pix2pix(c, options);
   EXPECT_TRUE(fs::equivalent(resumed.run_dir, first.run_dir));
   EXPECT_EQ(std::distance(fs::directory_iterator(dir_ / "runs"), fs::directory_iterator()), 1);
+}
+
+// plot.type = image keeps its points in a CSV beside each PNG (listed in outputs.json), so 2 + resume 2
+// gives charts of iterations 1..4, drawn from the same points as 4 in one go.
+TEST_F(ResumeTest, ImagePlotsContinueAcrossResume) {
+  RunConfig c = plotted_config();
+  c.plot.type = PlotType::kImage;
+  c.train.max_iterations = 4;
+  c.output.run_dir = (dir_ / "whole").string();
+  const TrainSummary whole = train_pix2pix(c, TrainOptions{0});
+
+  c.train.max_iterations = 2;
+  c.output.run_dir = (dir_ / "run").string();
+  const TrainSummary first = train_pix2pix(c, TrainOptions{0});
+  TrainOptions options{0};
+  options.resume = find_resume_point(first.run_dir);
+  c.train.max_iterations = 4;
+  const TrainSummary resumed = train_pix2pix(c, options);
+  ASSERT_TRUE(fs::equivalent(resumed.run_dir, first.run_dir));
+  EXPECT_THAT(read_file(resumed.run_dir / "train.log"), HasSubstr("after iteration 2: kept its outputs.json entries and "
+                                                                   "16 plot point(s)"));  // 2 iterations x 8 series
+
+  for (const char* plot : {"loss", "ssim", "score"}) {
+    const fs::path csv = resumed.run_dir / "plots" / (std::string(plot) + ".csv");
+    const std::string points = read_file(csv);
+    // The chart's points: iterations 1..4, the values of the uninterrupted run.
+    EXPECT_EQ(points, read_file(whole.run_dir / "plots" / (std::string(plot) + ".csv"))) << plot;
+    for (int it = 1; it <= 4; ++it) EXPECT_THAT(points, HasSubstr(fmt::format("\n{},", it))) << plot << " " << it;
+    // The chart drawn from those points is the uninterrupted run's chart (gnuplot output is deterministic).
+    const std::string png = std::string(plot) + ".png";
+    EXPECT_EQ(read_file(resumed.run_dir / "plots" / png), read_file(whole.run_dir / "plots" / png)) << png;
+  }
+  EXPECT_THAT(read_file(resumed.run_dir / "plots" / "loss.csv"), HasSubstr("\n1,g_l1,"));
+  // outputs.json lists both files of each plot once, as of the last iteration.
+  std::map<std::string, int64_t> plot_files;
+  const nlohmann::json manifest = nlohmann::json::parse(read_file(resumed.run_dir / "outputs.json"));
+  for (const auto& o : manifest["outputs"])
+    if (o["kind"] == "plot")
+      EXPECT_TRUE(plot_files.emplace(fs::path(o["path"].get<std::string>()).filename().string(),
+                                     o["iteration"].get<int64_t>()).second);
+  EXPECT_EQ(plot_files, (std::map<std::string, int64_t>{{"loss.csv", 4}, {"loss.png", 4}, {"score.csv", 4},
+                                                        {"score.png", 4}, {"ssim.csv", 4}, {"ssim.png", 4}}));
 }
 
 // A changed output.run_dir branches into a new folder that carries the earlier plot rows and

@@ -178,9 +178,9 @@ TEST_F(TrainerOutputsTest, ManifestListsEveryFileWrittenWithPngPlots) {
     ++kinds[o["kind"].get<std::string>()];
   }
   // checkpoints at 3 and 4 (G + D, weights + metadata + optimiser state), the ONNX generator at the last iteration,
-  // 2 tests x 3 samples x 3 images, 3 plots.
+  // 2 tests x 3 samples x 3 images, 3 plots as PNG charts and the CSV of their points.
   EXPECT_EQ(kinds, (std::map<std::string, int>{
-                       {"checkpoint", 4}, {"checkpoint_meta", 4}, {"checkpoint_state", 4}, {"onnx", 1}, {"plot", 3},
+                       {"checkpoint", 4}, {"checkpoint_meta", 4}, {"checkpoint_state", 4}, {"onnx", 1}, {"plot", 6},
                        {"test_image", 18}}));
   EXPECT_EQ(s.final_onnx.filename(), "generator_0_000004.onnx");
   std::set<std::string> written = files_under(s.run_dir);
