@@ -94,4 +94,27 @@ execute_process(COMMAND "${EXE}" infer --checkpoint ${RUN} --index 2 --input ${W
 if(code EQUAL 0)
   message(FATAL_ERROR "infer --index 2 should fail")
 endif()
+# Runs the command, which must fail with exit 1 and print `expected` (a regex) on stderr, and not `unexpected`.
+function(expect_user_error name expected unexpected)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE code OUTPUT_QUIET ERROR_VARIABLE err)
+  if(NOT code EQUAL 1 OR NOT err MATCHES "${expected}" OR (NOT unexpected STREQUAL "" AND err MATCHES "${unexpected}"))
+    message(FATAL_ERROR "${name}: expected exit 1 and '${expected}', got ${code}:\n${err}")
+  endif()
+endfunction()
+
+# infer: an --input that does not exist says so; an existing folder without images lists the extensions.
+expect_user_error(infer_missing_input "--input '/nonexistent/in' does not exist" "no images"
+  "${EXE}" infer --checkpoint ${RUN} --input /nonexistent/in --output ${WORK}/x --device cpu)
+file(MAKE_DIRECTORY "${WORK}/no_images")
+file(WRITE "${WORK}/no_images/notes.txt" "x")
+expect_user_error(infer_no_images "has no images \\(1 other files ignored\\); expected \\.png, \\.jpg" ""
+  "${EXE}" infer --checkpoint ${RUN} --input ${WORK}/no_images --output ${WORK}/x --device cpu)
+
+# --resume with a contradicting data.input_type names that key and both values, not a consequence
+# of it (test.input_type, which validation would report first).
+expect_user_error(resume_input_type
+  "data\\.input_type = \"multiple_paired\" contradicts the checkpoint's data\\.input_type = \"multiple_unpaired\""
+  "test\\.input_type"
+  "${EXE}" train --resume ${RUN} --data.input_type=multiple_paired --test.enabled=true --train.max_iterations=5)
+
 message(STATUS "unpaired run, infer --index 1 and export --index 1: ok")

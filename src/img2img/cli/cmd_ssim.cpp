@@ -20,6 +20,13 @@ Command setup_ssim(CLI::App& app) {
   sub->add_option("A B", *paths, "two image files or two folders")->required()->expected(2);
   return {sub, [paths] {
             const fs::path a = (*paths)[0], b = (*paths)[1];
+            for (const fs::path& p : {a, b}) {
+              std::error_code ec;
+              if (!fs::exists(p, ec))
+                throw DataError(fmt::format("'{}' does not exist. Check the path: give two image files or two "
+                                            "folders of images.",
+                                            p.string()));
+            }
             if (fs::is_directory(a) != fs::is_directory(b))
               throw DataError(fmt::format("'{}' and '{}': give two image files or two folders, not one of each",
                                           a.string(), b.string()));

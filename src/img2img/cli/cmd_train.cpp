@@ -77,9 +77,11 @@ Command setup_train(CLI::App& app) {
               config = resolve_config_flags(*flags);
             } else {
               // The checkpoint's config first, then --config, then flags (resolve_config_flags' base).
+              // Contradictions with the checkpoint are checked before validation, so they name the
+              // key the user gave (data.input_type) and both values, not a consequence of it.
               ResumePoint point = find_resume_point(*resume);
-              config = resolve_config_flags(*flags, {}, point.config_toml, "checkpoint " + *resume);
-              check_resume_config(config, point);
+              config = resolve_config_flags(*flags, {}, point.config_toml, "checkpoint " + *resume,
+                                            [&point](const RunConfig& c) { check_resume_config(c, point); });
               options.resume = std::move(point);
             }
             if (*plain) options.interactive = 0;

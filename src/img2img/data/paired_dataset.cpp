@@ -57,8 +57,10 @@ PixelDepth deeper_depth(PixelDepth a, PixelDepth b) {
 
 std::vector<fs::path> list_image_files(const fs::path& dir, ListingStats* stats) {
   std::error_code ec;
+  if (!fs::exists(dir, ec))
+    throw DataError(fmt::format("folder '{}' does not exist. Check the path.", dir.string()));
   if (!fs::is_directory(dir, ec))
-    throw DataError(fmt::format("data folder '{}' does not exist or is not a folder. Check the path.", dir.string()));
+    throw DataError(fmt::format("'{}' is a file, not a folder of images. Check the path.", dir.string()));
   std::vector<fs::path> files;
   int64_t ignored = 0;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
@@ -81,8 +83,8 @@ std::vector<fs::path> list_image_files(const fs::path& dir, ListingStats* stats)
                                   f.filename().string()));
   }
   if (files.empty())
-    throw DataError(fmt::format("folder '{}' has no images ({} other files ignored); expected png, jpg, tif, exr, "
-                                "bmp or webp files.",
+    throw DataError(fmt::format("folder '{}' has no images ({} other files ignored); expected .png, .jpg/.jpeg, "
+                                ".tif/.tiff, .exr, .bmp, .webp, .ppm/.pgm/.pnm or .hdr files.",
                                 dir.string(), ignored));
   if (stats != nullptr) stats->ignored += ignored;
   return files;

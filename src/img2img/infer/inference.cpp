@@ -69,6 +69,10 @@ std::vector<fs::path> infer_images(GeneratorRunner& runner, const fs::path& inpu
     files = list_image_files(input);
   } else if (fs::is_regular_file(input, ec)) {
     files.push_back(input);
+  } else if (!fs::exists(input, ec)) {
+    throw DataError(fmt::format("--input '{}' does not exist. Check the path: give an image file or a folder of "
+                                "images.",
+                                input.string()));
   } else {
     throw DataError(fmt::format("--input '{}' is neither an image file nor a folder.", input.string()));
   }

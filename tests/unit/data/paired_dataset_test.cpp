@@ -119,7 +119,15 @@ TEST_F(PairedDatasetTest, BadFilesAreErrorsNamingThem) {
   EXPECT_THAT([&] { read_image(dir_ / "junk.png"); },
               ::testing::ThrowsMessage<DataError>(HasSubstr("cannot decode image '" + (dir_ / "junk.png").string())));
   fs::create_directories(dir_ / "nothing");
-  EXPECT_THAT([&] { list_image_files(dir_ / "nothing"); }, ::testing::ThrowsMessage<DataError>(HasSubstr("has no images")));
+  EXPECT_THAT([&] { list_image_files(dir_ / "nothing"); },
+              ::testing::ThrowsMessage<DataError>(HasSubstr("has no images (0 other files ignored); expected .png, "
+                                                            ".jpg/.jpeg, .tif/.tiff, .exr, .bmp, .webp")));
+  // A folder that does not exist, or a file, says so (not "has no images").
+  EXPECT_THAT([&] { list_image_files(dir_ / "missing"); },
+              ::testing::ThrowsMessage<DataError>(
+                  HasSubstr("folder '" + (dir_ / "missing").string() + "' does not exist. Check the path.")));
+  EXPECT_THAT([&] { list_image_files(dir_ / "junk.png"); },
+              ::testing::ThrowsMessage<DataError>(HasSubstr("junk.png' is a file, not a folder of images")));
 }
 
 TEST_F(PairedDatasetTest, CompositeSplitsHalvesAndRejectsOddWidth) {
