@@ -72,9 +72,9 @@ CLI::App* setup_terrain(CLI::App& parent, std::function<int()>& run) {
                 "a number of metres per raw unit");
   expect_number(sub->add_option("--input-offset", o.input_offset, "metres added after scaling")->capture_default_str(),
                 "a number of metres");
-  sub->add_option("--window", a->window, "only this pixel window: X,Y,WIDTH,HEIGHT (row 0 = north)");
+  sub->add_option("--window", a->window, "only this pixel window: X,Y,WIDTH,HEIGHT (row 0 = north), inside the source");
   sub->add_option("--lat-band", a->lat_band, "only this latitude band: SOUTH,NORTH degrees (georeferenced sources)");
-  sub->add_option("--test-window", a->test_window, "held-out test region in pixels: X,Y,WIDTH,HEIGHT");
+  sub->add_option("--test-window", a->test_window, "held-out test region in pixels: X,Y,WIDTH,HEIGHT, inside the source");
   sub->add_option("--test-box", a->test_box, "held-out test region in degrees: WEST,SOUTH,EAST,NORTH");
   expect_number(sub->add_option("--contour-interval", o.contour_interval_m,
                                 "metres between contour lines (one for the whole set)")

@@ -14,6 +14,7 @@
 
 #include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
+#include "img2img/data/image_io.h"
 
 namespace img2img {
 namespace fs = std::filesystem;
@@ -70,6 +71,22 @@ PixelBox intersect(const PixelBox& a, const PixelBox& b) {
 }
 
 std::string box_text(const PixelBox& b) { return fmt::format("x={} y={} w={} h={}", b.x, b.y, b.width, b.height); }
+
+// What every "not elevation data" error says is expected.
+constexpr const char* kExpectedDem =
+    "expected a single-band elevation raster such as ETOPO5 netCDF (scripts/fetch_data.sh) or a GeoTIFF / .hgt / "
+    "ESRI ASCII DEM, or a single-channel 16-bit PNG / float TIFF / EXR height field";
+
+// A pixel box given by `flag` must lie inside the source: a larger one cannot be honoured as given.
+void check_inside(const PixelBox& box, const char* flag, const HeightField& field) {
+  const int64_t cols = field.metres.cols, rows = field.metres.rows;
+  if (!box.is_set() || (box.x >= 0 && box.y >= 0 && box.x + box.width <= cols && box.y + box.height <= rows)) return;
+  const int64_t x = std::clamp<int64_t>(box.x, 0, cols - 1), y = std::clamp<int64_t>(box.y, 0, rows - 1);
+  throw ConfigError(fmt::format("{} {},{},{},{} reaches outside {}; give X,Y,WIDTH,HEIGHT with X, Y >= 0, "
+                                "X + WIDTH <= {} and Y + HEIGHT <= {}, e.g. {} {},{},{},{}",
+                                flag, box.x, box.y, box.width, box.height, field.description, cols, rows,
+                                flag, x, y, std::min(box.width, cols - x), std::min(box.height, rows - y)));
+}
 
 PixelBox geo_to_pixels(const HeightField& field, const GeoBox& box, const char* what) {
   if (!field.has_geotransform)
@@ -128,6 +145,22 @@ HeightField read_height_field(const std::string& input, int64_t band, double sca
     if (band < 1 || band > ds->GetRasterCount())
       throw DataError(fmt::format("{}: --band {} does not exist (it has {} band(s), numbered from 1)", input, band, ds->GetRasterCount()));
     GDALRasterBand* b = ds->GetRasterBand(static_cast<int>(band));
+    const char* driver = ds->GetDriver()->GetDescription();
+    // GDAL's JPEG driver decodes a truncated file to grey without an error; image_io's libjpeg
+    // check names the file instead (and keeps libjpeg's own line off stderr).
+    if (std::string(driver) == "JPEG") read_image_raw(input);
+    // A photo or other colour image is not elevation data: its bands are colour channels.
+    const GDALColorInterp ci = b->GetColorInterpretation();
+    const bool colour_band = ci == GCI_RedBand || ci == GCI_GreenBand || ci == GCI_BlueBand || ci == GCI_AlphaBand ||
+                             ci == GCI_PaletteIndex || ci == GCI_HueBand || ci == GCI_SaturationBand ||
+                             ci == GCI_LightnessBand || ci == GCI_CyanBand || ci == GCI_MagentaBand ||
+                             ci == GCI_YellowBand || ci == GCI_BlackBand || ci == GCI_YCbCr_YBand ||
+                             ci == GCI_YCbCr_CbBand || ci == GCI_YCbCr_CrBand;
+    if (colour_band || (ds->GetRasterCount() >= 3 && b->GetRasterDataType() == GDT_Byte))
+      throw DataError(fmt::format("{} is not elevation data: GDAL's {} driver reads {} band(s) of {} with band {} "
+                                  "'{}' (a colour image such as a photo); {}",
+                                  input, driver, ds->GetRasterCount(), GDALGetDataTypeName(b->GetRasterDataType()),
+                                  band, GDALGetColorInterpretationName(ci), kExpectedDem));
     const int w = ds->GetRasterXSize(), h = ds->GetRasterYSize();
     cv::Mat raw(h, w, CV_32FC1);
     if (b->RasterIO(GF_Read, 0, 0, w, h, raw.data, w, h, GDT_Float32, 0, 0) != CE_None)
@@ -157,15 +190,19 @@ HeightField read_height_field(const std::string& input, int64_t band, double sca
   } else {
     // Height fields GDAL cannot open here (float EXR); 16-bit PNG and float TIFF also land here
     // when GDAL lacks their driver.
-    cv::Mat image = cv::imread(input, cv::IMREAD_UNCHANGED | cv::IMREAD_ANYDEPTH);
-    if (image.empty())
-      throw DataError(fmt::format("cannot read elevation data {}: neither GDAL nor OpenCV can open it "
-                                  "(a DEM GDAL reads, or a 16-bit PNG / float EXR / float TIFF height field)", input));
-    if (image.channels() != 1) {
-      std::vector<cv::Mat> channels;
-      cv::split(image, channels);
-      image = channels[0];
+    // read_image_raw: a truncated or corrupt file is an error naming it, with no library line on stderr.
+    cv::Mat image;
+    try {
+      image = read_image_raw(input);
+    } catch (const DataError& e) {
+      throw DataError(fmt::format("cannot read elevation data {} (GDAL cannot open it; {}): {}", input, kExpectedDem,
+                                  e.what()));
     }
+    if (image.channels() != 1)
+      throw DataError(fmt::format("{} is not elevation data: a {}-channel {} image (a colour image such as a photo); "
+                                  "{}",
+                                  input, image.channels(), image.depth() == CV_8U ? "8-bit" : image.depth() == CV_16U ? "16-bit" : "float",
+                                  kExpectedDem));
     image.convertTo(field.metres, CV_32F, scale, offset);
     field.description = fmt::format("{} (OpenCV {}x{})", input, image.cols, image.rows);
   }
@@ -261,6 +298,8 @@ TerrainSummary build_terrain_dataset(const TerrainOptions& o) {
   require_empty_output_folder(o.output_dir, "--output", "tiles");
   const HeightField field = read_height_field(o.input, o.band, o.input_scale, o.input_offset);
   const PixelBox all{0, 0, field.metres.cols, field.metres.rows};
+  check_inside(o.window, "--window", field);
+  check_inside(o.test_window, "--test-window", field);
   TerrainSummary summary;
   PixelBox window = o.window.is_set() ? intersect(o.window, all) : all;
   if (o.lat_band_north > o.lat_band_south) {

@@ -98,7 +98,10 @@ struct TerrainSummary {
 /// Reads band `band` of any GDAL-readable DEM (GeoTIFF, netCDF, .hgt, ESRI ASCII ...) or, if GDAL
 /// cannot open it, a single-channel 16-bit PNG / float EXR / float TIFF height field via OpenCV.
 /// Returns heights in metres (raw * scale + offset), north-up: a south-up source (positive row
-/// step) is flipped. Nodata cells -> NaN. Throws DataError naming the file if unreadable.
+/// step) is flipped. Nodata cells -> NaN. Throws DataError naming the file if unreadable, truncated
+/// or corrupt (JPEGs are checked with libjpeg: no library line reaches stderr), or if it is a colour
+/// image, not elevation data (a colour band such as Red / palette, 3+ bands of 8-bit, or a
+/// multi-channel image read by OpenCV), naming the bands / channels found and what is expected.
 HeightField read_height_field(const std::string& input, int64_t band = 1, double scale = 1.0, double offset = 0.0);
 
 /// The sketch of a height field (metres, CV_32FC1, no NaN): CV_8UC3 in B, G, R order (OpenCV),
@@ -120,7 +123,8 @@ cv::Mat d8_flow_accumulation(const cv::Mat& metres);
 /// tiles touching it nowhere to train/, the rest nowhere, so train and test never overlap.
 /// Writes <output_dir>/{train,test}/{sketch,height}/y<row>_x<col>.png (same names both sides;
 /// height: 16-bit single-channel; sketch: 8-bit RGB), terrain.json (the mapping, contour interval,
-/// windows) and tiles.csv (name, split, x, y, min_m, max_m). Throws ConfigError for bad options,
+/// windows) and tiles.csv (name, split, x, y, min_m, max_m). Throws ConfigError for bad options
+/// (also a window / test_window reaching outside the source, naming the value and the source's size),
 /// DataError for an unreadable source or if no tile is left, WriteError if a file cannot be written.
 TerrainSummary build_terrain_dataset(const TerrainOptions& options);
 

@@ -190,6 +190,81 @@ TEST(TerrainSourceTest, MissingFileIsADataError) {
   EXPECT_THROW(read_height_field("/nonexistent/dem.tif"), DataError);
 }
 
+// The DataError / ConfigError message of read_height_field / build_terrain_dataset, and what was
+// written to stderr meanwhile (libjpeg's own lines must not reach it).
+template <class F>
+std::pair<std::string, std::string> error_and_stderr(F&& f) {
+  std::string message = "(no error)";
+  testing::internal::CaptureStderr();
+  try {
+    f();
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  return {message, testing::internal::GetCapturedStderr()};
+}
+
+TEST(TerrainSourceTest, ColourImagesAreNotElevationData) {
+  const fs::path dir = fresh_dir("colour_dem");
+  fs::create_directories(dir);
+  cv::Mat photo(32, 48, CV_8UC3, cv::Scalar(40, 120, 200));
+  cv::randu(photo, cv::Scalar::all(0), cv::Scalar::all(255));
+  ASSERT_TRUE(cv::imwrite((dir / "photo.jpg").string(), photo));
+  ASSERT_TRUE(cv::imwrite((dir / "photo.png").string(), photo));
+  for (const char* name : {"photo.jpg", "photo.png"}) {
+    const std::string path = (dir / name).string();
+    const auto [message, err] = error_and_stderr([&] { read_height_field(path); });
+    EXPECT_NE(message.find(path + " is not elevation data"), std::string::npos) << message;
+    EXPECT_NE(message.find("3 band(s) of Byte"), std::string::npos) << message;
+    EXPECT_NE(message.find("expected a single-band elevation raster such as ETOPO5 netCDF"), std::string::npos)
+        << message;
+    EXPECT_EQ(err, "");
+  }
+  fs::remove_all(dir);
+}
+
+TEST(TerrainSourceTest, TruncatedJpegIsOurErrorWithoutALibjpegLine) {
+  const fs::path dir = fresh_dir("truncated_dem");
+  fs::create_directories(dir);
+  cv::Mat grey(64, 64, CV_8UC1);
+  cv::randu(grey, 0, 255);
+  std::vector<uchar> bytes;
+  ASSERT_TRUE(cv::imencode(".jpg", grey, bytes));
+  // Cut in the entropy-coded data (GDAL opens it) and in the header (GDAL cannot: the OpenCV path).
+  for (const size_t keep : {bytes.size() / 2, size_t{300}}) {
+    const std::string path = (dir / ("cut" + std::to_string(keep) + ".jpg")).string();
+    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
+                                                static_cast<std::streamsize>(keep));
+    const auto [message, err] = error_and_stderr([&] { read_height_field(path); });
+    EXPECT_NE(message.find("'" + path + "'"), std::string::npos) << message;
+    EXPECT_NE(message.find("truncated or corrupt"), std::string::npos) << message;
+    EXPECT_EQ(err, "") << "keep " << keep;
+  }
+  fs::remove_all(dir);
+}
+
+TEST(TerrainOptionsTest, WindowLargerThanTheSourceIsAnError) {
+  const fs::path dir = fresh_dir("window_dem");
+  fs::create_directories(dir);
+  cv::Mat raw(40, 50, CV_16UC1, cv::Scalar(1000));
+  ASSERT_TRUE(cv::imwrite((dir / "h.png").string(), raw));
+  TerrainOptions o;
+  o.input = (dir / "h.png").string();
+  o.output_dir = dir / "out";
+  o.tile_size = 8;
+  o.window = PixelBox{10, 0, 100, 20};
+  const auto [message, err] = error_and_stderr([&] { build_terrain_dataset(o); });
+  EXPECT_NE(message.find("--window 10,0,100,20 reaches outside " + o.input), std::string::npos) << message;
+  EXPECT_NE(message.find("50x40"), std::string::npos) << message;  // the source's size
+  EXPECT_NE(message.find("X + WIDTH <= 50 and Y + HEIGHT <= 40, e.g. --window 10,0,40,20"), std::string::npos)
+      << message;
+  o.window = PixelBox{};
+  o.test_window = PixelBox{-1, 0, 8, 8};
+  EXPECT_NE(error_and_stderr([&] { build_terrain_dataset(o); }).first.find("--test-window -1,0,8,8 reaches outside"),
+            std::string::npos);
+  fs::remove_all(dir);
+}
+
 TEST(TerrainSketchTest, D8AccumulatesDownASlope) {
   cv::Mat slope(1, 5, CV_32FC1);
   for (int c = 0; c < 5; ++c) slope.at<float>(0, c) = static_cast<float>(10 - c);
