@@ -21,15 +21,26 @@ namespace {
 std::atomic<bool> g_stop_requested{false};
 std::atomic<int> g_stop_signal{0};
 
+// Exit code of a run aborted by a second SIGINT/SIGTERM: nothing more was written, unlike the clean
+// stop (128 + signal, with a checkpoint and outputs.json status "interrupted"). docs/reliability.md.
+constexpr int kExitAborted = 3;
+
 // SIGINT/SIGTERM: the first asks train_pix2pix / train_cycle_gan to stop after the current step
-// (checkpoint + manifest, exit 128 + signal); a second one exits at once. Only async-signal-safe
-// calls here.
+// (checkpoint + manifest, exit 128 + signal); a second one exits at once with kExitAborted. Only
+// async-signal-safe calls here.
 extern "C" void on_stop_signal(int sig) {
-  if (g_stop_signal.exchange(sig) != 0) ::_exit(128 + sig);
+  if (g_stop_signal.exchange(sig) != 0) {
+    static const char kAbort[] =
+        "\nimg2img: second stop signal: exiting at once (exit code 3); nothing more was written. The "
+        "checkpoints already on disk are complete; resume with img2img train --resume RUN_FOLDER\n";
+    const ssize_t ignored = ::write(STDERR_FILENO, kAbort, sizeof kAbort - 1);
+    (void)ignored;
+    ::_exit(kExitAborted);
+  }
   g_stop_requested.store(true);
   static const char kMessage[] =
       "\nimg2img: stop requested; finishing the current step and writing a checkpoint "
-      "(send the signal again to exit at once)\n";
+      "(send the signal again to exit at once, writing nothing more)\n";
   const ssize_t ignored = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
   (void)ignored;
 }

@@ -1,7 +1,7 @@
 // img2img: command-line entry point. Parses arguments, dispatches to a subcommand, and is the only
 // place that prints errors and chooses the exit code (0 ok, 1 user error, including a bad or
 // missing value of a known flag, 2 internal error, 100+ other command-line syntax, as CLI11; `train` stopped by SIGINT/SIGTERM: 130/143 after writing a
-// checkpoint, see cmd_train.cpp).
+// checkpoint, 3 when a second signal aborted it at once, see cmd_train.cpp).
 
 #include <CLI/App.hpp>     // CLI::App
 #include <CLI/Config.hpp>  // CLI11 config support (header-only parts)

@@ -9,7 +9,9 @@
 
 #include <algorithm>  // std::transform
 #include <cctype>     // std::tolower
+#include <cmath>      // std::isfinite
 #include <csetjmp>    // std::jmp_buf, setjmp, longjmp
+#include <cstdint>    // int64_t
 #include <cstdio>     // FILE, std::fopen
 #include <set>        // std::set
 
@@ -125,6 +127,33 @@ bool is_grey_alpha_png(const std::string& head) {
          head[25] == 4;
 }
 
+// Throws DataError naming `path` if a pixel of the float image `raw` (CV_32F or CV_64F, any channel
+// count) has a NaN or infinite sample: they would turn every loss NaN ("training diverged") or
+// come out black from infer. Counts pixels (any channel non-finite) and names the first one.
+void check_finite_pixels(const cv::Mat& raw, const fs::path& path) {
+  const int channels = raw.channels();
+  int64_t bad = 0;
+  int first_x = -1, first_y = -1;
+  for (int y = 0; y < raw.rows; ++y) {
+    for (int x = 0; x < raw.cols; ++x) {
+      bool finite = true;
+      for (int c = 0; c < channels; ++c) {
+        const double v = raw.depth() == CV_32F ? static_cast<double>(raw.ptr<float>(y)[x * channels + c])
+                                               : raw.ptr<double>(y)[x * channels + c];
+        finite = finite && std::isfinite(v);
+      }
+      if (finite) continue;
+      if (bad++ == 0) first_x = x, first_y = y;
+    }
+  }
+  if (bad == 0) return;
+  throw DataError(fmt::format("image '{}' has {} pixel(s) of {} with NaN or infinite values (first at x {}, y {}); "
+                              "they would make every loss NaN. Replace the NaN/inf values in the source (e.g. "
+                              "clamp or fill them in the tool that wrote the file) or remove the file from the "
+                              "folder.",
+                              path.string(), bad, static_cast<int64_t>(raw.total()), first_x, first_y));
+}
+
 }  // namespace
 
 std::string to_string(PixelDepth depth) {
@@ -211,6 +240,7 @@ DecodedImage read_image(const fs::path& path) {
   }
   if (out.channels > 4 || out.channels == 0)
     throw DataError(fmt::format("image '{}' has {} channels; expected 1-4.", path.string(), out.channels));
+  if (out.depth == PixelDepth::kFloat) check_finite_pixels(raw, path);
   cv::Mat f;
   raw.convertTo(f, CV_32F, scale);
   // OpenCV decodes to BGR(A); keep R, G, B, A order internally (1 and 2 channels: grey, alpha as stored).

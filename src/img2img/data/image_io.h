@@ -39,7 +39,9 @@ bool has_image_extension(const std::filesystem::path& path);
 cv::Mat read_image_raw(const std::filesystem::path& path);
 
 /// read_image_raw() converted to CV_32FC(n) in [0, 1] with channels in R, G, B, A order (1: grey,
-/// 2: grey, alpha). Throws DataError as read_image_raw, and for unsupported sample types or > 4 channels.
+/// 2: grey, alpha). Throws DataError as read_image_raw, for unsupported sample types or > 4 channels,
+/// and for a float image (EXR, float TIFF) with NaN or infinite samples (naming the file, how many
+/// pixels and the first one). Every loader (paired/unpaired datasets, test sets, infer, ssim) uses it.
 DecodedImage read_image(const std::filesystem::path& path);
 
 /// The channel rule (spec data.channel_count): fewer channels -> the last one repeated, more ->

@@ -75,18 +75,21 @@ StepStats summary_stats(const CycleStepStats& m) {
 
 // Four files per save: {network} x {index}. Generator k reads domain k and writes domain 1 - k.
 void save_cycle_checkpoints(const RunConfig& config, CycleGanModel& model, int64_t iteration, const RunFolder& run,
-                            const UnpairedDataset& data, OutputsManifest& manifest, TrainSummary& summary) {
+                            const UnpairedDataset& data, OutputsManifest& manifest, TrainSummary& summary,
+                            const std::string& label_suffix) {
   const PixelDepth depth[2] = {data.domain_a().depth, data.domain_b().depth};
   for (int k = 0; k < 2; ++k) {
     CheckpointMeta meta;
     meta.index = k, meta.iteration = iteration, meta.config_toml = run.config_toml;
     meta.input_depth = depth[k], meta.reference_depth = depth[1 - k];
     meta.network = "generator";
-    const fs::path generator = save_listed_checkpoint(config, *model.generators[k], meta, run.values, manifest);
+    const fs::path generator =
+        save_listed_checkpoint(config, *model.generators[k], meta, run.values, manifest, label_suffix);
     if (k == 0) summary.final_generator = generator;
     summary.checkpoints.push_back(generator);
     meta.network = "discriminator";
-    summary.checkpoints.push_back(save_listed_checkpoint(config, *model.discriminators[k], meta, run.values, manifest));
+    summary.checkpoints.push_back(
+        save_listed_checkpoint(config, *model.discriminators[k], meta, run.values, manifest, label_suffix));
   }
 }
 
@@ -255,18 +258,19 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
                               {"model", "cycle_gan"}});
     UnpairedLoader loader(dataset);
     NanGuard nan_guard(config.train);
-    // Iteration whose checkpoint this run wrote last: a Ctrl-C inside the next iteration keeps that
-    // good checkpoint instead of replacing it with partial weights under the same label.
-    int64_t saved_iteration = -1;
+    // Iteration whose complete checkpoint is on disk in this run folder: the one this run wrote last,
+    // or, continuing in place, the one it resumed from. A Ctrl-C inside the next iteration keeps it
+    // untouched; without one, the partial weights get kInterruptedLabel (never a completed label).
+    int64_t saved_iteration = run.continued ? start_it : -1;
     for (int64_t it = start_it; it < max_it; ++it) {
       const double lr = scheduled_learning_rate(config.train, it);
       set_learning_rate(*model.generator_optimizer, lr);
       set_learning_rate(*model.discriminator_optimizer, lr);
       const std::vector<UnpairedBatch> pass = draw_unpaired_pass(na, nb, data, rng);
       loader.start(pass);
-      CycleStepStats mean;
+      CycleStepStats sum;  // batch means x batch sizes of the batches used
       const auto it_start = Clock::now();
-      int64_t steps_done = 0;
+      int64_t steps_done = 0, used = 0, skipped_steps = 0;
       for (int64_t step = 0; step < steps_per_it; ++step) {
         const int64_t begin = step * batch, end = std::min(n, begin + batch), count = end - begin;
         std::pair<torch::Tensor, torch::Tensor> loaded;
@@ -288,10 +292,13 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
         if (!skipped.empty()) {  // train.nan_policy = skip: this batch changed nothing
           progress.line("warning: " + skipped);
           events.emit("warning", {{"iteration", it + 1}, {"step", step + 1}, {"message", skipped}});
+          ++skipped_steps;
+          summary.skipped_steps = nan_guard.skipped();
           steps_done = step + 1;
           continue;
         }
-        add_weighted(mean, s, static_cast<double>(count) / static_cast<double>(n));
+        add_weighted(sum, s, static_cast<double>(count));
+        used += count;
         progress.status(fmt::format("iteration {}/{} step {}/{}  cycle {:.3f} {:.3f}", it + 1, max_it, step + 1,
                                     steps_per_it, s.cycle[0], s.cycle[1]));
         steps_done = step + 1;
@@ -304,12 +311,23 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
           end_iteration(summary.interrupted, it, steps_done, steps_per_it, summary.stop_reason, progress);
       if (!partial) {
         const double it_seconds = std::chrono::duration<double>(Clock::now() - it_start).count();
-        summary.last = summary_stats(mean);
+        // Means over the samples of the batches used (none skipped: all); NaN when all were skipped.
+        CycleStepStats mean;
+        add_weighted(mean, sum, used_samples_factor(used));
+        if (used > 0) summary.last = summary_stats(mean);
         summary.iterations = iteration;
-        progress.line(fmt::format("iteration {}/{}  lr {:.3g}  G_GAN {:.4f} {:.4f}  cycle {:.4f} {:.4f}  identity "
-                                  "{:.4f} {:.4f}  D {:.4f} {:.4f}  ({:.1f} s)",
-                                  iteration, max_it, lr, mean.g_gan[0], mean.g_gan[1], mean.cycle[0], mean.cycle[1],
-                                  mean.identity[0], mean.identity[1], mean.d_loss[0], mean.d_loss[1], it_seconds));
+        if (used == 0)
+          progress.line(fmt::format("iteration {}/{}  lr {:.3g}  losses skipped: all {} step(s) had non-finite losses "
+                                    "(train.nan_policy = skip)  ({:.1f} s)",
+                                    iteration, max_it, lr, steps_per_it, it_seconds));
+        else
+          progress.line(fmt::format("iteration {}/{}  lr {:.3g}  G_GAN {:.4f} {:.4f}  cycle {:.4f} {:.4f}  identity "
+                                    "{:.4f} {:.4f}  D {:.4f} {:.4f}  ({:.1f} s){}",
+                                    iteration, max_it, lr, mean.g_gan[0], mean.g_gan[1], mean.cycle[0], mean.cycle[1],
+                                    mean.identity[0], mean.identity[1], mean.d_loss[0], mean.d_loss[1], it_seconds,
+                                    skipped_steps > 0 ? fmt::format("  ({} of {} step(s) skipped)", skipped_steps,
+                                                                    steps_per_it)
+                                                      : ""));
         events.emit("iteration", {{"iteration", iteration},
                                   {"max_iterations", max_it},
                                   {"lr", lr},
@@ -319,8 +337,9 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
                                   {"d_loss", {json_number(mean.d_loss[0]), json_number(mean.d_loss[1])}},
                                   {"score_real", {json_number(mean.score_real[0]), json_number(mean.score_real[1])}},
                                   {"score_fake", {json_number(mean.score_fake[0]), json_number(mean.score_fake[1])}},
-                                  {"seconds", it_seconds}});
-        plot_cycle_iteration(plots, iteration, mean);
+                                  {"seconds", it_seconds},
+                                  {"skipped_steps", skipped_steps}});
+        if (used > 0) plot_cycle_iteration(plots, iteration, mean);  // no made-up points for a fully skipped one
       }
 
       bool last = iteration == max_it || summary.interrupted;
@@ -349,8 +368,9 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
                                   "interrupted iteration are not saved (--resume repeats it)",
                                   iteration));
       else if (!config.output.model_path.empty() && (last || (rate > 0 && iteration % rate == 0))) {
-        save_cycle_checkpoints(config, model, iteration, run, dataset, *manifest, summary);
-        saved_iteration = iteration;
+        save_cycle_checkpoints(config, model, iteration, run, dataset, *manifest, summary,
+                               partial ? kInterruptedLabel : "");
+        if (!partial) saved_iteration = iteration;
         const auto& c = summary.checkpoints;  // G0, D0, G1, D1 of this save
         const std::array<fs::path, 4> saved{c.end()[-4], c.end()[-3], c.end()[-2], c.end()[-1]};
         const std::vector<fs::path> states = save_cycle_training_state(saved, model, iteration, rng, device);
@@ -358,6 +378,7 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
         for (size_t i = 0; i < states.size(); ++i)
           manifest->add("checkpoint_state", states[i], owners[i].first, owners[i].second, iteration);
         progress.line(fmt::format("checkpoint: {}", summary.final_generator.string()));
+        if (partial) progress.line(interrupted_checkpoint_note(iteration));
       }
       if (!config.output.onnx_path.empty() && !summary.interrupted &&
           (last || (onnx_rate > 0 && iteration % onnx_rate == 0)))
@@ -368,7 +389,7 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
     summary.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     finish_run(summary, *manifest, events, progress);
   } catch (const std::exception& e) {
-    report_run_failure(events, manifest.get(), e.what(), summary.iterations);
+    report_run_failure(events, manifest.get(), e.what(), summary.iterations, summary.skipped_steps);
     throw;
   }
   return summary;

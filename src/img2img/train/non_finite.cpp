@@ -4,7 +4,13 @@
 
 #include <torch/csrc/autograd/grad_mode.h>  // torch::NoGradGuard
 
+#include <limits>  // std::numeric_limits
+
 namespace img2img {
+
+double used_samples_factor(int64_t used) {
+  return used > 0 ? 1.0 / static_cast<double>(used) : std::numeric_limits<double>::quiet_NaN();
+}
 
 std::string NanGuard::run(const std::vector<torch::nn::Module*>& modules, int64_t iteration, int64_t step_index,
                           const std::function<void()>& step) {

@@ -26,6 +26,11 @@ class NonFiniteLossError : public Error {
   std::string term_;
 };
 
+/// Factor that turns an iteration's sums of (batch mean x batch size) into means over the `used`
+/// samples of the batches that train.nan_policy = skip did not drop: 1 / used, NaN when every batch
+/// was dropped (the iteration's losses then read "skipped" / null, never a made-up 0).
+double used_samples_factor(int64_t used);
+
 /// Runs training steps under train.nan_policy and train.nan_max_skips. Example:
 ///   NanGuard guard(config.train);
 ///   const std::string skipped = guard.run({g.get(), d.get()}, it + 1, step + 1, [&] { s = model.train_step(a, b); });

@@ -59,7 +59,7 @@ void set_requires_grad(torch::nn::Module& m, bool on) {
 void check_finite(double value, const char* term) {
   if (!std::isfinite(value))
     throw NonFiniteLossError(fmt::format("the {} loss became {}; training diverged. Lower train.learning_rate or "
-                                         "check the data for NaN/inf pixels (float images).",
+                                         "check float images for extreme values (NaN/inf pixels are rejected at load).",
                                          term, value),
                              term);
 }

@@ -106,14 +106,16 @@ std::vector<OutputEntry> earlier_outputs(const RunFolder& run) {
 }
 
 fs::path save_listed_checkpoint(const RunConfig& config, const torch::nn::Module& module, const CheckpointMeta& meta_in,
-                                TemplateValues values, OutputsManifest& manifest) {
+                                TemplateValues values, OutputsManifest& manifest, const std::string& label_suffix) {
   CheckpointMeta meta = meta_in;
   if (meta.run_dir.empty() && values.count("run_dir"))
     meta.run_dir = fs::absolute(values.at("run_dir")).lexically_normal().string();
   values["network"] = meta.network;
   values["index"] = std::to_string(meta.index);
   values["iteration"] = format_iteration(meta.iteration);
-  const fs::path path = expand_template(config.output.model_path, values);
+  fs::path path = expand_template(config.output.model_path, values);
+  if (!label_suffix.empty())
+    path = path.parent_path() / (path.stem().string() + label_suffix + path.extension().string());
   save_checkpoint(path, module, meta);
   manifest.add("checkpoint", path, meta.network, meta.index, meta.iteration);
   manifest.add("checkpoint_meta", checkpoint_meta_path(path), meta.network, meta.index, meta.iteration);
@@ -136,13 +138,22 @@ fs::path save_listed_onnx(const RunConfig& config, UnetGeneratorImpl& generator,
   return path;
 }
 
-void report_run_failure(EventLog& events, OutputsManifest* manifest, const std::string& what, int64_t iterations) {
+void report_run_failure(EventLog& events, OutputsManifest* manifest, const std::string& what, int64_t iterations,
+                        int64_t skipped_steps) {
   events.emit("error", {{"message", what}, {"iteration", iterations}});
   try {
     if (manifest != nullptr) manifest->finish("failed", what, iterations);
   } catch (const std::exception&) {  // keep the original error
   }
-  events.emit("run_end", {{"status", "failed"}, {"reason", what}, {"iterations", iterations}});
+  events.emit("run_end",
+              {{"status", "failed"}, {"reason", what}, {"iterations", iterations}, {"skipped_steps", skipped_steps}});
+}
+
+std::string interrupted_checkpoint_note(int64_t iteration) {
+  return fmt::format("iteration {} has no checkpoint on disk (output.model_save_rate), so the weights after the last "
+                     "finished step of iteration {} were saved with '{}' in their name, labelled iteration {}; --resume "
+                     "continues from them and repeats iteration {} in full",
+                     iteration, iteration + 1, kInterruptedLabel, iteration, iteration + 1);
 }
 
 IterationEnd end_iteration(bool interrupted, int64_t it, int64_t steps_done, int64_t steps_per_it,
@@ -165,9 +176,13 @@ void finish_run(const TrainSummary& summary, OutputsManifest& manifest, EventLog
                              : summary.stopped_early ? "stopped_early"
                                                      : "finished";
   manifest.finish(status, summary.stop_reason, summary.iterations);
-  progress.line(fmt::format("done: {} iterations in {}{}{}", summary.iterations, format_duration(summary.seconds),
+  const std::string skipped =
+      summary.skipped_steps > 0
+          ? fmt::format("; {} step(s) skipped for non-finite losses (train.nan_policy = skip)", summary.skipped_steps)
+          : "";
+  progress.line(fmt::format("done: {} iterations in {}{}{}{}", summary.iterations, format_duration(summary.seconds),
                             summary.interrupted ? " (interrupted)" : summary.stopped_early ? " (stopped early)" : "",
-                            detail));
+                            detail, skipped));
   const auto absolute = [](const fs::path& p) { return p.empty() ? std::string() : fs::absolute(p).string(); };
   const bool tested = summary.test_ssim > -2 && std::isfinite(summary.test_ssim);
   events.emit("run_end", {{"status", status},
@@ -176,7 +191,8 @@ void finish_run(const TrainSummary& summary, OutputsManifest& manifest, EventLog
                           {"seconds", summary.seconds},
                           {"test_ssim", tested ? nlohmann::json(summary.test_ssim) : nlohmann::json()},
                           {"final_generator", absolute(summary.final_generator)},
-                          {"final_onnx", absolute(summary.final_onnx)}});
+                          {"final_onnx", absolute(summary.final_onnx)},
+                          {"skipped_steps", summary.skipped_steps}});
 }
 
 }  // namespace img2img

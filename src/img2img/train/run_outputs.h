@@ -56,10 +56,18 @@ RunFolder create_run_folder(const RunConfig& config, const RunResume* resume = n
 std::vector<OutputEntry> earlier_outputs(const RunFolder& run);
 
 /// Saves `module` at output.model_path for meta.network / meta.index / meta.iteration (weights +
-/// .json metadata) and lists both in `manifest`. Returns the weights path. Throws WriteError.
+/// .json metadata) and lists both in `manifest`. `label_suffix` is appended to the file stem
+/// (kInterruptedLabel for weights taken inside an iteration). Returns the weights path. Throws WriteError.
 std::filesystem::path save_listed_checkpoint(const RunConfig& config, const torch::nn::Module& module,
                                              const CheckpointMeta& meta, TemplateValues values,
-                                             OutputsManifest& manifest);
+                                             OutputsManifest& manifest, const std::string& label_suffix = "");
+
+/// File-stem suffix of a checkpoint written by a stop (Ctrl-C/SIGTERM) inside an iteration when the
+/// last completed iteration has no checkpoint on disk (output.model_save_rate > 1): its weights are
+/// those after the last finished step, its metadata names the last completed iteration (--resume
+/// repeats the interrupted one), and the suffix keeps it from passing for, or overwriting, the
+/// checkpoint of a completed iteration. docs/reliability.md.
+inline constexpr const char* kInterruptedLabel = "_interrupted";
 
 /// Exports `generator` (eval-mode graph; the module keeps its mode) at output.onnx_path for
 /// {index} = `index`, {iteration} = `iteration`, and lists it in `manifest`. Returns the path.
@@ -69,8 +77,10 @@ std::filesystem::path save_listed_onnx(const RunConfig& config, UnetGeneratorImp
 
 /// Records a failed run: an `error` event, outputs.json finished as "failed" with `what` as the
 /// reason (a manifest write error is swallowed so the original error survives; `manifest` may be
-/// null), then a `run_end` event with status "failed".
-void report_run_failure(EventLog& events, OutputsManifest* manifest, const std::string& what, int64_t iterations);
+/// null), then a `run_end` event with status "failed" and `skipped_steps` (batches train.nan_policy =
+/// skip dropped before the failure).
+void report_run_failure(EventLog& events, OutputsManifest* manifest, const std::string& what, int64_t iterations,
+                        int64_t skipped_steps = 0);
 
 /// How an iteration's step loop ended. `partial`: a stop request (Ctrl-C/SIGTERM) cut it short after
 /// `steps_done` < steps_per_it steps; the weights then hold its first steps, but the checkpoint carries
@@ -80,6 +90,11 @@ struct IterationEnd {
   int64_t iteration = 0;  ///< 1-based iteration number for checkpoints and the summary
 };
 
+/// The log line after a kInterruptedLabel checkpoint: iteration `iteration` (last completed) had no
+/// checkpoint on disk, so the weights after the last finished step of the next one were saved under
+/// that label; --resume continues from them and repeats iteration `iteration` + 1 in full.
+std::string interrupted_checkpoint_note(int64_t iteration);
+
 /// Classifies the end of iteration `it` (0-based) of both trainers; when `interrupted`, sets
 /// `stop_reason` ("interrupted in iteration 3 after step 2 of 8" / "interrupted after iteration 3")
 /// and reports it on `progress`.
@@ -87,9 +102,9 @@ IterationEnd end_iteration(bool interrupted, int64_t it, int64_t steps_done, int
                            std::string& stop_reason, ProgressReporter& progress);
 
 /// Ends a run of either trainer: manifest status ("interrupted", "stopped_early" or "finished") with
-/// summary.stop_reason, the "done: N iterations in T" line (+ `detail`, e.g. "; final G_L1 8.6"), and
-/// the run_end event (status, reason, iterations, seconds, test_ssim, final_generator, final_onnx;
-/// docs/events.md). summary.seconds must be set.
+/// summary.stop_reason, the "done: N iterations in T" line (+ `detail`, e.g. "; final G_L1 8.6", + the
+/// count of summary.skipped_steps when > 0), and the run_end event (status, reason, iterations, seconds,
+/// test_ssim, final_generator, final_onnx, skipped_steps; docs/events.md). summary.seconds must be set.
 void finish_run(const TrainSummary& summary, OutputsManifest& manifest, EventLog& events, ProgressReporter& progress,
                 const std::string& detail = "");
 

@@ -42,6 +42,14 @@ int64_t parameter_count(torch::nn::Module& module) {
 // JSON null for NaN / inf (a diverged loss or an SSIM on images below the window).
 nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
+// The mean stats of an iteration from `sum` (batch means x batch sizes) over the `used` samples of
+// the batches not dropped by train.nan_policy = skip; all NaN when every batch was dropped.
+StepStats iteration_mean(const StepStats& sum, int64_t used) {
+  const double f = used_samples_factor(used);
+  return {sum.g_gan * f, sum.g_l1 * f, sum.d_real * f, sum.d_fake * f, sum.score_real * f, sum.score_fake * f,
+          sum.ssim * f};
+}
+
 // Feeds one iteration's mean stats to the loss, score and train-SSIM plots.
 void plot_iteration(PlotWriter& plots, int64_t iteration, const StepStats& m) {
   plots.add("ssim", "train", iteration, m.ssim);
@@ -73,7 +81,7 @@ void check_finite_weights(const torch::nn::Module& module, const char* network, 
     if (t.is_floating_point() && !torch::isfinite(t).all().item<bool>())
       throw Error(fmt::format("iteration {}: the {} weights became NaN/inf ('{}'); training diverged. Nothing was "
                               "saved for this iteration: the checkpoints already written are the last good ones. "
-                              "Lower train.learning_rate or check the data for NaN/inf pixels (float images).",
+                              "Lower train.learning_rate or check float images for extreme values.",
                               iteration, network, name));
   };
   for (const auto& p : module.named_parameters(/*recurse=*/true)) check(p.key(), p.value());
@@ -82,17 +90,19 @@ void check_finite_weights(const torch::nn::Module& module, const char* network, 
 
 // Saves generator and discriminator at output.model_path, listed in the manifest.
 void save_checkpoints(const RunConfig& config, Pix2PixModel& model, int64_t iteration, const RunFolder& run,
-                      const PairedDataset& dataset, OutputsManifest& manifest, TrainSummary& summary) {
+                      const PairedDataset& dataset, OutputsManifest& manifest, TrainSummary& summary,
+                      const std::string& label_suffix) {
   CheckpointMeta meta;
   meta.iteration = iteration;
   meta.config_toml = run.config_toml;
   meta.input_depth = dataset.input_depth();
   meta.reference_depth = dataset.reference_depth();
   meta.network = "generator";
-  summary.final_generator = save_listed_checkpoint(config, *model.generator, meta, run.values, manifest);
+  summary.final_generator = save_listed_checkpoint(config, *model.generator, meta, run.values, manifest, label_suffix);
   summary.checkpoints.push_back(summary.final_generator);
   meta.network = "discriminator";
-  summary.checkpoints.push_back(save_listed_checkpoint(config, *model.discriminator, meta, run.values, manifest));
+  summary.checkpoints.push_back(
+      save_listed_checkpoint(config, *model.discriminator, meta, run.values, manifest, label_suffix));
 }
 }  // namespace
 
@@ -183,9 +193,10 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
     NanGuard nan_guard(config.train);
     PairedLoader loader(dataset);
 
-    // Iteration whose checkpoint this run wrote last: a Ctrl-C inside the next iteration keeps that
-    // good checkpoint instead of replacing it with partial weights under the same label.
-    int64_t saved_iteration = -1;
+    // Iteration whose complete checkpoint is on disk in this run folder: the one this run wrote last,
+    // or, continuing in place, the one it resumed from. A Ctrl-C inside the next iteration keeps it
+    // untouched; without one, the partial weights get kInterruptedLabel (never a completed label).
+    int64_t saved_iteration = run.continued ? start_it : -1;
     for (int64_t it = start_it; it < max_it; ++it) {
       const double lr = scheduled_learning_rate(config.train, it);
       set_learning_rate(*model.generator_optimizer, lr);
@@ -194,9 +205,9 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
         std::iota(order.begin(), order.end(), 0);
         std::shuffle(order.begin(), order.end(), rng);
       }
-      StepStats mean;
+      StepStats sum;  // batch means x batch sizes of the batches used
       const auto it_start = Clock::now();
-      int64_t steps_done = 0;
+      int64_t steps_done = 0, used = 0, skipped_steps = 0;
       loader.start(order, batch);
       for (int64_t step = 0; step < steps_per_it; ++step) {
         const int64_t begin = step * batch, end = std::min(n, begin + batch);
@@ -213,12 +224,15 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
         if (!skipped.empty()) {  // train.nan_policy = skip: this batch changed nothing
           progress.line("warning: " + skipped);
           events.emit("warning", {{"iteration", it + 1}, {"step", step + 1}, {"message", skipped}});
+          ++skipped_steps;
+          summary.skipped_steps = nan_guard.skipped();
           steps_done = step + 1;
           continue;
         }
-        const double w = static_cast<double>(end - begin) / n;
-        mean.g_gan += s.g_gan * w, mean.g_l1 += s.g_l1 * w, mean.d_real += s.d_real * w, mean.d_fake += s.d_fake * w;
-        mean.score_real += s.score_real * w, mean.score_fake += s.score_fake * w, mean.ssim += s.ssim * w;
+        const double w = static_cast<double>(end - begin);
+        used += end - begin;
+        sum.g_gan += s.g_gan * w, sum.g_l1 += s.g_l1 * w, sum.d_real += s.d_real * w, sum.d_fake += s.d_fake * w;
+        sum.score_real += s.score_real * w, sum.score_fake += s.score_fake * w, sum.ssim += s.ssim * w;
         const double el = std::chrono::duration<double>(Clock::now() - it_start).count();
         const double rate = static_cast<double>(end) / std::max(el, 1e-9);
         const double remaining = (static_cast<double>(max_it - it) * n - end) / std::max(rate, 1e-9);
@@ -237,21 +251,30 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
       if (!partial) {
         const double it_seconds = std::chrono::duration<double>(Clock::now() - it_start).count();
         const double images_per_s = static_cast<double>(n) / std::max(it_seconds, 1e-9);
-        summary.last = mean;
+        const StepStats mean = iteration_mean(sum, used);
+        if (used > 0) summary.last = mean;
         summary.iterations = iteration;
         const double eta = it_seconds * static_cast<double>(max_it - iteration);
-        progress.line(fmt::format("iteration {}/{}  lr {:.3g}  G_GAN {:.4f}  G_L1 {:.4f}  D_real {:.4f}  D_fake {:.4f}  "
-                                  "D(real) {:.3f}  D(fake) {:.3f}  SSIM {:.4f}  {:.1f} img/s  ETA {}",
-                                  iteration, max_it, lr, mean.g_gan, mean.g_l1, mean.d_real, mean.d_fake,
-                                  mean.score_real, mean.score_fake, mean.ssim, images_per_s, format_duration(eta)));
+        const std::string skips =
+            skipped_steps > 0 ? fmt::format("  ({} of {} step(s) skipped)", skipped_steps, steps_per_it) : "";
+        if (used == 0)
+          progress.line(fmt::format("iteration {}/{}  lr {:.3g}  losses skipped: all {} step(s) had non-finite losses "
+                                    "(train.nan_policy = skip)  ETA {}",
+                                    iteration, max_it, lr, steps_per_it, format_duration(eta)));
+        else
+          progress.line(fmt::format("iteration {}/{}  lr {:.3g}  G_GAN {:.4f}  G_L1 {:.4f}  D_real {:.4f}  D_fake {:.4f}  "
+                                    "D(real) {:.3f}  D(fake) {:.3f}  SSIM {:.4f}  {:.1f} img/s  ETA {}{}",
+                                    iteration, max_it, lr, mean.g_gan, mean.g_l1, mean.d_real, mean.d_fake,
+                                    mean.score_real, mean.score_fake, mean.ssim, images_per_s, format_duration(eta),
+                                    skips));
         events.emit("iteration", {{"iteration", iteration},     {"max_iterations", max_it},
                                   {"lr", lr},                   {"g_gan", number(mean.g_gan)},
                                   {"g_l1", number(mean.g_l1)},  {"d_real", number(mean.d_real)},
                                   {"d_fake", number(mean.d_fake)}, {"score_real", number(mean.score_real)},
                                   {"score_fake", number(mean.score_fake)}, {"train_ssim", number(mean.ssim)},
                                   {"images_per_s", images_per_s}, {"seconds", it_seconds},
-                                  {"eta_s", eta}});
-        plot_iteration(plots, iteration, mean);
+                                  {"eta_s", eta}, {"skipped_steps", skipped_steps}});
+        if (used > 0) plot_iteration(plots, iteration, mean);  // no made-up points for a fully skipped one
       }
 
       bool last = iteration == max_it || summary.interrupted;
@@ -283,13 +306,14 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
       else if (!config.output.model_path.empty() && (last || (rate > 0 && iteration % rate == 0))) {
         check_finite_weights(*model.generator, "generator", iteration);
         check_finite_weights(*model.discriminator, "discriminator", iteration);
-        save_checkpoints(config, model, iteration, run, dataset, *manifest, summary);
-        saved_iteration = iteration;
+        save_checkpoints(config, model, iteration, run, dataset, *manifest, summary, partial ? kInterruptedLabel : "");
+        if (!partial) saved_iteration = iteration;
         save_training_state(summary.checkpoints.end()[-2], summary.checkpoints.back(), model, iteration, rng, device);
         for (const auto& [weights, network] : {std::pair{summary.checkpoints.end()[-2], "generator"},
                                                std::pair{summary.checkpoints.back(), "discriminator"}})
           manifest->add("checkpoint_state", training_state_path(weights), network, 0, iteration);
         progress.line(fmt::format("checkpoint: {}", summary.final_generator.string()));
+        if (partial) progress.line(interrupted_checkpoint_note(iteration));
       }
       const int64_t onnx_rate = config.output.onnx_save_rate;
       if (!config.output.onnx_path.empty() && !summary.interrupted &&
@@ -305,7 +329,7 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
     summary.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     finish_run(summary, *manifest, events, progress, fmt::format("; final G_L1 {:.4f}", summary.last.g_l1));
   } catch (const std::exception& e) {
-    report_run_failure(events, manifest.get(), e.what(), summary.iterations);
+    report_run_failure(events, manifest.get(), e.what(), summary.iterations, summary.skipped_steps);
     throw;
   }
   return summary;

@@ -19,12 +19,13 @@ struct TrainSummary {
   std::vector<std::filesystem::path> checkpoints;  ///< every weights file written, in order
   std::filesystem::path final_generator;           ///< the last generator weights ("" if model_path is off)
   std::filesystem::path final_onnx;                ///< the last ONNX file ("" if onnx_path is off)
-  StepStats last;                                  ///< mean stats of the last iteration
+  StepStats last;                                  ///< mean stats of the last iteration with a batch used
   double seconds = 0;
   double test_ssim = -2;                           ///< mean SSIM of the last test; -2 if never tested
   bool stopped_early = false;                      ///< test.target_ssim was reached
   std::string stop_reason;                         ///< why it stopped early ("" otherwise)
   bool interrupted = false;                        ///< *TrainOptions::stop_requested ended the run
+  int64_t skipped_steps = 0;                       ///< batches dropped by train.nan_policy = skip, this run
   std::filesystem::path outputs_manifest;          ///< <run_dir>/outputs.json
 };
 
@@ -36,8 +37,9 @@ struct TrainOptions {
   /// weights, optimiser and RNG states are restored and iterations continue after its iteration.
   std::optional<ResumePoint> resume;
   /// Checked after every training step (e.g. set by a SIGINT handler). Once true, the run stops:
-  /// it writes a checkpoint (labelled with the last completed iteration) and the manifest with
-  /// status "interrupted", and returns with TrainSummary::interrupted set. nullptr = never.
+  /// it keeps the checkpoint of the last completed iteration if one is on disk in the run folder,
+  /// else writes one (inside an iteration: named with kInterruptedLabel, run_outputs.h), writes the
+  /// manifest with status "interrupted", and returns with TrainSummary::interrupted set. nullptr = never.
   const std::atomic<bool>* stop_requested = nullptr;
 };
 

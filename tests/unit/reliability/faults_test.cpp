@@ -1,5 +1,5 @@
 // Faults during training: SIGINT/SIGTERM (checkpoint + manifest, exit 130/143, paired and
-// unpaired; a second signal exits at once), kill -9 at many points (what is left loads and
+// unpaired; a second signal exits at once with code 3), kill -9 at many points (what is left loads and
 // resumes), non-finite losses (stop naming the iteration, good checkpoints kept, no NaN weights
 // written) and a full disk.
 
@@ -246,9 +246,49 @@ TEST_F(FaultsTest, SecondSignalExitsAtOnce) {
   ASSERT_EQ(::kill(pid, SIGTERM), 0);
   ASSERT_EQ(::kill(pid, SIGINT), 0);
   const int code = wait_exit(pid, 10);
-  EXPECT_THAT(code, AnyOf(130, 143)) << read_file(log);
+  // Its own code, so scripts can tell it from the clean stop (130 / 143, checkpoint written).
+  EXPECT_EQ(code, 3) << read_file(log);
+  EXPECT_THAT(read_file(log), HasSubstr("second stop signal: exiting at once (exit code 3)"));
   EXPECT_NE(manifest_status(run), "interrupted");  // no orderly shutdown
   expect_checkpoints_load(run);                    // but nothing half-written either
+}
+
+TEST_F(FaultsTest, SignalRightAfterAResumeInPlaceKeepsTheCheckpointItResumedFrom) {
+  make_data();
+  const fs::path run = dir_ / "run";
+  const pid_t first = spawn(train_args(run), dir_ / "first.log");
+  ASSERT_TRUE(wait_for_checkpoint(run, 60)) << read_file(dir_ / "first.log");
+  ASSERT_EQ(::kill(first, SIGINT), 0);
+  ASSERT_EQ(wait_exit(first, 30), 128 + SIGINT) << read_file(dir_ / "first.log");
+  std::map<fs::path, std::string> before;
+  for (const auto& f : fs::recursive_directory_iterator(run / "checkpoints")) before[f.path()] = read_file(f.path());
+  const int64_t resumed_from = find_resume_point(run).iteration;
+
+  // Resume in place; SIGINT as soon as it has printed its run folder (before the data is decoded), so
+  // the stop lands after step 1 of 2 of the first resumed iteration, before this run saved anything.
+  std::vector<std::string> args = train_args(run);
+  args.insert(args.begin() + 2, {"--resume", run.string()});
+  const fs::path log = dir_ / "resumed.log";
+  const pid_t pid = spawn(args, log);
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while ((!fs::exists(log) || read_file(log).find("run folder:") == std::string::npos) &&
+         std::chrono::steady_clock::now() < end)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  ASSERT_EQ(::kill(pid, SIGINT), 0);
+  ASSERT_EQ(wait_exit(pid, 30), 128 + SIGINT) << read_file(log);
+  const std::string out = read_file(log);
+  EXPECT_THAT(out, HasSubstr(fmt::format("interrupted in iteration {} after step 1 of 2", resumed_from + 1)));
+  EXPECT_THAT(out, HasSubstr(fmt::format("the checkpoint of iteration {} is already on disk and is kept", resumed_from)));
+  std::map<fs::path, std::string> after;
+  for (const auto& f : fs::recursive_directory_iterator(run / "checkpoints")) after[f.path()] = read_file(f.path());
+  EXPECT_TRUE(after == before) << "checkpoint files were rewritten or added";
+
+  // A second --resume continues from the same checkpoint.
+  EXPECT_EQ(find_resume_point(run).iteration, resumed_from);
+  for (auto& a : args)
+    if (a.rfind("--train.max_iterations=", 0) == 0) a = fmt::format("--train.max_iterations={}", resumed_from + 1);
+  EXPECT_EQ(wait_exit(spawn(args, dir_ / "final.log"), 60), 0) << read_file(dir_ / "final.log");
+  EXPECT_EQ(find_resume_point(run).iteration, resumed_from + 1);
 }
 
 TEST_F(FaultsTest, KillNineAtManyPointsLeavesLoadableCheckpointsAndResumes) {

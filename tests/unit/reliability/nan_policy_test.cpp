@@ -1,4 +1,5 @@
-// train.nan_policy: a batch with a NaN pixel (one float TIFF input) makes the losses NaN.
+// train.nan_policy: a batch with a huge pixel (3e38 in one float TIFF input: finite, so it passes the
+// loader's NaN/inf check, but inf once scaled to [-1, 1]) makes the losses NaN.
 // stop (default) ends the run naming the iteration, step and term; skip drops that batch's update
 // (weights and batch-norm statistics stay finite), logs a warning event and goes on, until
 // train.nan_max_skips consecutive skips stop the run.
@@ -10,7 +11,6 @@
 #include <nlohmann/json.hpp>  // nlohmann::json
 #include <opencv2/core.hpp>   // cv::Mat, cv::RNG
 
-#include <cmath>    // NAN
 #include <sstream>  // std::istringstream
 
 #include "img2img/config/unpaired_defaults.h"
@@ -26,10 +26,11 @@ namespace img2img {
 namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class NanPolicyTest : public test::TempDirTest {
  protected:
-  // 8 pairs of 16 px; input 0 is a float TIFF with one NaN pixel (sorted first: batch 1 of every
+  // 8 pairs of 16 px; input 0 is a float TIFF with one 3e38 sample (sorted first: batch 1 of every
   // iteration when not shuffled).
   void SetUp() override {
     TempDirTest::SetUp();
@@ -39,7 +40,7 @@ class NanPolicyTest : public test::TempDirTest {
       rng.fill(x, cv::RNG::UNIFORM, 0.0, 1.0);
       write_image(dir_ / "ref" / fmt::format("{}.png", i), cv::Scalar(1, 1, 1) - x, PixelDepth::k8);
       if (i == 0) {
-        x.at<cv::Vec3f>(5, 7)[1] = NAN;
+        x.at<cv::Vec3f>(5, 7)[1] = 3e38f;  // NaN would be rejected at load (non_finite_pixels_test)
         write_image(dir_ / "in" / "0.tif", x, PixelDepth::kFloat);
       } else {
         write_image(dir_ / "in" / fmt::format("{}.png", i), x, PixelDepth::k8);
@@ -108,6 +109,21 @@ TEST_F(NanPolicyTest, SkipDropsTheBatchAndTrainsOn) {
                                       i + 1)));
   }
   EXPECT_EQ(events("run_end").at(0)["status"], "finished");
+  // The iteration means are over the batch used: G_L1 = 100 x L1 of a near-zero output vs references
+  // uniform in [-1, 1], about 50 (counting the dropped batch as 0 would halve it), and each
+  // iteration event and the run's end count the skipped steps.
+  const auto iterations = events("iteration");
+  ASSERT_EQ(iterations.size(), 3u);
+  for (const auto& it : iterations) {
+    EXPECT_EQ(it["skipped_steps"], 1);
+    EXPECT_GT(it["g_l1"].get<double>(), 40.0) << it.dump();
+    EXPECT_GT(it["score_real"].get<double>() + it["score_fake"].get<double>(), 0.8) << it.dump();
+  }
+  EXPECT_EQ(events("run_end").at(0)["skipped_steps"], 3);
+  const std::string log = read_file(s.run_dir / "train.log");
+  EXPECT_THAT(log, HasSubstr("(1 of 2 step(s) skipped)"));
+  EXPECT_THAT(log, HasSubstr("done: 3 iterations"));
+  EXPECT_THAT(log, HasSubstr("; 3 step(s) skipped for non-finite losses (train.nan_policy = skip)"));
   // Every checkpoint was written (written only when all weights and buffers are finite), and the
   // final generator gives finite output.
   EXPECT_EQ(s.checkpoints.size(), 6u);
@@ -122,6 +138,8 @@ TEST_F(NanPolicyTest, TooManyConsecutiveSkipsStop) {
   RunConfig c = config(5, 8);
   c.train.nan_policy = NanPolicy::kSkip;
   c.train.nan_max_skips = 3;
+  c.plot.type = PlotType::kCsv;
+  c.plot.rate = 1;
   try {
     train_pix2pix(c, options());
     FAIL() << "expected an error";
@@ -132,6 +150,23 @@ TEST_F(NanPolicyTest, TooManyConsecutiveSkipsStop) {
   }
   EXPECT_EQ(events("warning").size(), 2u);
   EXPECT_EQ(events("run_end").at(0)["status"], "failed");
+  EXPECT_EQ(events("run_end").at(0)["skipped_steps"], 2);
+  // Iterations 1 and 2 used no batch: no made-up zeros, null losses in the event, no plot points.
+  const auto iterations = events("iteration");
+  ASSERT_EQ(iterations.size(), 2u);
+  for (const auto& it : iterations) {
+    EXPECT_EQ(it["skipped_steps"], 1);
+    for (const char* key : {"g_gan", "g_l1", "d_real", "d_fake", "score_real", "score_fake", "train_ssim"})
+      EXPECT_TRUE(it[key].is_null()) << key << " in " << it.dump();
+  }
+  const std::string log = read_file(dir_ / "run" / "train.log");
+  EXPECT_THAT(log, HasSubstr("iteration 1/5  lr 9.9e-06  losses skipped: all 1 step(s) had non-finite losses"));
+  EXPECT_THAT(log, Not(HasSubstr("G_L1 0.0000")));
+  // No point at all (counted as 0, iterations 1 and 2 would have rows "1,g_gan,0" ...).
+  for (const char* plot : {"loss.csv", "score.csv", "ssim.csv"}) {
+    const fs::path csv = dir_ / "run" / "plots" / plot;
+    EXPECT_TRUE(!fs::exists(csv) || read_file(csv) == "iteration,series,value\n") << read_file(csv);
+  }
 }
 
 TEST_F(NanPolicyTest, SkipWorksForUnpairedRuns) {
@@ -157,6 +192,14 @@ TEST_F(NanPolicyTest, SkipWorksForUnpairedRuns) {
     EXPECT_EQ(w["step"], 1);
     EXPECT_THAT(w["message"].get<std::string>(), HasSubstr("the generator 0 GAN loss is not finite; batch skipped"));
   }
+  // Means over the batch used: cycle = l1_lambda (100, from the paired generator settings) x L1 of a
+  // reconstruction near 0 vs images uniform in [-1, 1], about 50; counting the dropped batch as 0
+  // would halve it.
+  for (const auto& it : events("iteration")) {
+    EXPECT_EQ(it["skipped_steps"], 1);
+    EXPECT_GT(it["cycle"][0].get<double>(), 40.0) << it.dump();
+  }
+  EXPECT_EQ(events("run_end").at(0)["skipped_steps"], 2);
   GeneratorRunner runner(s.final_generator, "cpu");
   const cv::Mat y = runner.run(cv::Mat(16, 16, CV_32FC3, cv::Scalar(0.3, 0.5, 0.7)));
   EXPECT_TRUE(cv::checkRange(y)) << "non-finite generator output";
