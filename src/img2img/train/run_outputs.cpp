@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>  // fmt::format
 
-#include <algorithm>  // std::max_element
+#include <algorithm>  // std::max_element, std::none_of
 #include <cmath>      // std::isfinite
 #include <cstdint>    // INT64_MAX
 
@@ -142,7 +142,17 @@ void report_run_failure(EventLog& events, OutputsManifest* manifest, const std::
                         int64_t skipped_steps) {
   events.emit("error", {{"message", what}, {"iteration", iterations}});
   try {
-    if (manifest != nullptr) manifest->finish("failed", what, iterations);
+    // The same test as check_not_a_run: without a listed checkpoint the folder may hold a new run.
+    const bool reusable =
+        manifest != nullptr && std::none_of(manifest->entries().begin(), manifest->entries().end(),
+                                            [](const OutputEntry& e) { return e.kind == "checkpoint"; });
+    if (manifest != nullptr)
+      manifest->finish("failed",
+                       reusable ? what + " [No checkpoint is listed in this run folder, so it holds no model to "
+                                         "resume: fix the problem and train again with the same output.run_dir, "
+                                         "which reuses the folder.]"
+                                : what,
+                       iterations);
   } catch (const std::exception&) {  // keep the original error
   }
   events.emit("run_end",

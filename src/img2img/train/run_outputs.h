@@ -76,8 +76,8 @@ std::filesystem::path save_listed_onnx(const RunConfig& config, UnetGeneratorImp
                                        int64_t iteration, TemplateValues values, OutputsManifest& manifest);
 
 /// Records a failed run: an `error` event, outputs.json finished as "failed" with `what` as the
-/// reason (a manifest write error is swallowed so the original error survives; `manifest` may be
-/// null), then a `run_end` event with status "failed" and `skipped_steps` (batches train.nan_policy =
+/// reason, plus a note that the folder may be reused when it lists no checkpoint (a manifest write
+/// error is swallowed so the original error survives; `manifest` may be null), then a `run_end` event with status "failed" and `skipped_steps` (batches train.nan_policy =
 /// skip dropped before the failure).
 void report_run_failure(EventLog& events, OutputsManifest* manifest, const std::string& what, int64_t iterations,
                         int64_t skipped_steps = 0);

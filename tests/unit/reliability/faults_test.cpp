@@ -351,6 +351,9 @@ TEST_F(FaultsTest, NonFiniteLossStopsNamingIterationAndKeepsGoodCheckpoints) {
     EXPECT_THAT(e.what(), HasSubstr("train.learning_rate"));
   }
   EXPECT_EQ(manifest_status(run), "failed");
+  // It holds checkpoints to resume from: no "reuse the folder" note.
+  EXPECT_THAT(nlohmann::json::parse(read_file(run / "outputs.json"))["reason"].get<std::string>(),
+              Not(HasSubstr("No checkpoint is listed")));
   for (size_t i = 0; i < before.size(); ++i) EXPECT_EQ(read_file(good.checkpoints[i]), before[i]);
   EXPECT_EQ(generator_metas(run).size(), 2u);  // iterations 1 and 2 only: nothing from the diverged run
   EXPECT_EQ(find_resume_point(run).iteration, 2);

@@ -5,12 +5,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <fmt/format.h>      // fmt::format
+#include <fmt/format.h>       // fmt::format
+#include <nlohmann/json.hpp>  // nlohmann::json
 #include <opencv2/core.hpp>  // cv::Mat, cv::RNG
 
 #include <cmath>   // NAN, INFINITY
 #include <limits>  // std::numeric_limits
 
+#include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
 #include "img2img/data/image_io.h"
 #include "img2img/data/paired_dataset.h"
@@ -128,14 +130,20 @@ TEST_F(NonFinitePixelsTest, TrainingWithABadTestSetFailsBeforeTheFirstStep) {
   c.plot.type = PlotType::kDisabled;
   c.device.device = "cpu";
   expect_non_finite_error([&] { train_pix2pix(c, TrainOptions{0}); }, bad_input(), 3, 256);
-  // Nothing was trained: no checkpoint in the run folder.
+  // Nothing was trained: no checkpoint in the run folder, and its failed manifest says it may be reused.
   EXPECT_FALSE(fs::exists(dir_ / "run" / "checkpoints"));
+  const nlohmann::json manifest = nlohmann::json::parse(read_file(dir_ / "run" / "outputs.json"));
+  EXPECT_EQ(manifest["status"], "failed");
+  EXPECT_THAT(manifest["reason"].get<std::string>(), HasSubstr(bad_input().string()));
+  EXPECT_THAT(manifest["reason"].get<std::string>(),
+              HasSubstr("No checkpoint is listed in this run folder, so it holds no model to resume: fix the "
+                        "problem and train again with the same output.run_dir, which reuses the folder."));
 
-  // The same generator (trained on clean data) refuses to infer on the bad file and writes nothing
-  // for the good ones either; ssim names the file too.
+  // Reused as it says (here with the bad test set switched off): the generator trained on clean data
+  // refuses to infer on the bad file and writes nothing for the good ones either; ssim names the file too.
   c.test.enabled = false;
-  c.output.run_dir = (dir_ / "run2").string();
   const TrainSummary s = train_pix2pix(c, TrainOptions{0});
+  EXPECT_EQ(s.run_dir, dir_ / "run");
   GeneratorRunner runner(s.final_generator, "cpu");
   try {
     infer_images(runner, dir_ / "in", dir_ / "out", InferMode::kResize);
