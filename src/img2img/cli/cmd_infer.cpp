@@ -27,7 +27,7 @@ Command setup_infer(CLI::App& app) {
   expect_integer(sub->add_option("--index", args->index,
                                  "unpaired runs: 0 = input -> reference domain (default for a run folder), 1 = back"),
                  "0 (input -> reference domain) or 1 (back)", 0, 1);
-  sub->add_option("--device", args->device, "auto | cpu | cuda | cuda:N")->capture_default_str();
+  expect_device(sub->add_option("--device", args->device, "auto | cpu | cuda | cuda:N")->capture_default_str());
   expect_choice(sub->add_option("--mode", args->mode,
                                 "resize: run at the training size and resize back (default); pad: run at full "
                                 "resolution, padded to a multiple of 2^layers")

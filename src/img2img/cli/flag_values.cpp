@@ -66,11 +66,29 @@ CLI::Option* expect_choice(CLI::Option* opt, const std::vector<std::string>& cho
       [opt, choices](std::string& value) -> std::string {
         throw_if_flag(opt, value);
         std::string list;
-        for (const auto& c : choices) {
-          if (c == value) return "";
-          list += (list.empty() ? "" : " or ") + c;
+        for (size_t i = 0; i < choices.size(); ++i) {
+          if (choices[i] == value) return "";
+          list += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + choices[i];
         }
         throw FlagValueError(fmt::format("{}: expected {}, got '{}'", opt->get_name(), list, value));
+      },
+      ""));
+  return opt;
+}
+
+CLI::Option* expect_device(CLI::Option* opt) {
+  opt->check(CLI::Validator(
+      [opt](std::string& value) -> std::string {
+        throw_if_flag(opt, value);
+        if (value == "auto" || value == "cpu" || value == "cuda") return "";
+        int64_t index = -1;
+        const char* end = value.data() + value.size();
+        if (value.rfind("cuda:", 0) == 0) {
+          const auto [ptr, ec] = std::from_chars(value.data() + 5, end, index);
+          if (ec == std::errc() && ptr == end && index >= 0 && value.size() > 5) return "";
+        }
+        throw FlagValueError(
+            fmt::format("{}: expected auto, cpu, cuda or cuda:N (N = 0, 1, ...), got '{}'", opt->get_name(), value));
       },
       ""));
   return opt;

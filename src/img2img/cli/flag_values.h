@@ -10,6 +10,7 @@
 #include <limits>     // std::numeric_limits
 #include <stdexcept>  // std::runtime_error
 #include <string>     // std::string
+#include <vector>     // std::vector
 
 namespace img2img::cli {
 
@@ -38,6 +39,10 @@ CLI::Option* expect_number(CLI::Option* opt, const std::string& what);
 /// The value of `opt` must be one of `choices` ("resize", "pad"); otherwise FlagValueError listing
 /// them. Returns `opt`.
 CLI::Option* expect_choice(CLI::Option* opt, const std::vector<std::string>& choices);
+
+/// The value of `opt` must name a device: auto, cpu, cuda or cuda:N; otherwise FlagValueError.
+/// Returns `opt`.
+CLI::Option* expect_device(CLI::Option* opt);
 
 /// Every option of `app` and its subcommands (recursively) that takes a value rejects a value that
 /// starts with "--": `--data.image_size --train.max_iterations 3` forgot the value, and CLI11 would

@@ -16,8 +16,8 @@ torch::Device resolve_device(const std::string& device) {
   const bool cuda = compat::cuda_available();
   if (device == "auto") return cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
   if (!cuda)
-    throw ConfigError(fmt::format("device.device = '{}' but CUDA is not available ({}). Use --device.device=cpu "
-                                  "or auto, or build against a CUDA libtorch (-DTorch_DIR=...).",
+    throw ConfigError(fmt::format("device '{}' (device.device, or --device of infer) but CUDA is not available ({}). "
+                                  "Use cpu or auto, or build against a CUDA libtorch (-DTorch_DIR=...).",
                                   device, compat::kTorch2 ? "no usable GPU" : "this libtorch is CPU-only"));
   if (device == "cuda") return torch::Device(torch::kCUDA, 0);
   const int index = std::stoi(device.substr(5));
