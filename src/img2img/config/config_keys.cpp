@@ -559,7 +559,11 @@ RunConfig apply_config(const std::vector<ConfigAssignment>& assignments, RunConf
     try {
       k->set(config, a.value);
     } catch (const std::invalid_argument& e) {
-      problems.push_back(fmt::format("{}: {} = '{}': {}", a.origin, a.key, a.value, e.what()));
+      // A flag is named as typed (--data.image_size), a file's key as written there.
+      if (a.origin == "command line")
+        problems.push_back(fmt::format("{}: --{} '{}': {}", a.origin, a.key, a.value, e.what()));
+      else
+        problems.push_back(fmt::format("{}: {} = '{}': {}", a.origin, a.key, a.value, e.what()));
     }
   }
   if (collect != nullptr) {
