@@ -5,7 +5,6 @@
 #include <charconv>  // std::from_chars
 #include <cmath>     // std::isfinite
 #include <cstdlib>   // std::strtod
-#include <memory>    // std::shared_ptr
 #include <vector>    // std::vector
 
 namespace img2img::cli {
