@@ -8,7 +8,6 @@
 #include <chrono>   // std::chrono
 #include <cmath>    // std::isfinite
 #include <numeric>  // std::iota
-#include <optional>  // std::optional
 #include <random>   // std::mt19937_64
 
 #include "img2img/config/config_keys.h"
@@ -197,15 +196,9 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
     configure_runtime(config.device);
 
     // --resume continues the earlier run's folder, plots and outputs.json as train_pix2pix does.
-    std::optional<RunResume> resume;
-    if (options.resume)
-      resume = run_resume(options.resume->run_dir, options.resume->config_toml, options.resume->iteration);
-    const RunFolder run = create_run_folder(config, resume ? &*resume : nullptr);
-    summary.run_dir = run.dir;
-    manifest = std::make_unique<OutputsManifest>(summary.run_dir, config, &events, earlier_outputs(run));
-    summary.outputs_manifest = manifest->path();
-    ProgressReporter progress((summary.run_dir / "train.log").string(), options.interactive);
-    progress.line(fmt::format("run folder: {}", summary.run_dir.string()));
+    const StartedRun started = start_run(config, options, events, manifest, summary);
+    const RunFolder& run = started.run;
+    ProgressReporter& progress = *started.progress;
 
     UnpairedDataset dataset(data, data.channel_count, data.image_size, data.limit_count);
     if (data.storage == Storage::kDevice) dataset.to(device);

@@ -5,6 +5,7 @@
 #include <algorithm>  // std::max_element, std::none_of
 #include <cmath>      // std::isfinite
 #include <cstdint>    // INT64_MAX
+#include <optional>   // std::optional
 
 #include "img2img/config/config_keys.h"
 #include "img2img/core/atomic_file.h"
@@ -98,6 +99,21 @@ RunFolder create_run_folder(const RunConfig& config, const RunResume* resume) {
   run.config_toml = config_to_toml(config);
   write_file_atomic(run.dir / "config.toml", run.config_toml);
   return run;
+}
+
+StartedRun start_run(const RunConfig& config, const TrainOptions& options, EventLog& events,
+                     std::unique_ptr<OutputsManifest>& manifest, TrainSummary& summary) {
+  std::optional<RunResume> resume;
+  if (options.resume)
+    resume = run_resume(options.resume->run_dir, options.resume->config_toml, options.resume->iteration);
+  StartedRun started;
+  started.run = create_run_folder(config, resume ? &*resume : nullptr);
+  summary.run_dir = started.run.dir;
+  manifest = std::make_unique<OutputsManifest>(summary.run_dir, config, &events, earlier_outputs(started.run));
+  summary.outputs_manifest = manifest->path();
+  started.progress = std::make_unique<ProgressReporter>((summary.run_dir / "train.log").string(), options.interactive);
+  started.progress->line(fmt::format("run folder: {}", summary.run_dir.string()));
+  return started;
 }
 
 std::vector<OutputEntry> earlier_outputs(const RunFolder& run) {

@@ -4,6 +4,7 @@
 
 #include <filesystem>  // std::filesystem::path
 #include <map>         // std::map
+#include <memory>      // std::unique_ptr
 #include <string>      // std::string
 #include <vector>      // std::vector
 
@@ -41,6 +42,21 @@ struct RunFolder {
   int64_t resume_iteration = 0;        ///< --resume: iterations completed at the checkpoint
   bool continued = false;              ///< --resume continues in the earlier run's folder (dir == resumed_from)
 };
+
+/// A started run (start_run): its folder and the reporter writing train.log.
+struct StartedRun {
+  RunFolder run;
+  std::unique_ptr<ProgressReporter> progress;
+};
+
+/// The start shared by both trainers: the run folder (from options.resume, if any, as
+/// create_run_folder decides: continued in place or new), its outputs.json written into `manifest`
+/// (owned by the caller, so its catch block can report_run_failure with it; keeps a resumed run's
+/// earlier entries), summary.run_dir and summary.outputs_manifest set, and train.log's reporter
+/// (options.interactive), which has printed the "run folder: DIR" line. Throws as create_run_folder
+/// and OutputsManifest.
+StartedRun start_run(const RunConfig& config, const TrainOptions& options, EventLog& events,
+                     std::unique_ptr<OutputsManifest>& manifest, TrainSummary& summary);
 
 /// Expands output.run_dir with {date} and {time} of now, creates it and writes config.toml
 /// atomically. With `resume` (--resume) and output.run_dir unchanged from the earlier run's, the

@@ -121,15 +121,9 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
     const torch::Device device = resolve_device(config.device.device);
     configure_runtime(config.device);
 
-    std::optional<RunResume> resume;
-    if (options.resume)
-      resume = run_resume(options.resume->run_dir, options.resume->config_toml, options.resume->iteration);
-    const RunFolder run = create_run_folder(config, resume ? &*resume : nullptr);
-    summary.run_dir = run.dir;
-    manifest = std::make_unique<OutputsManifest>(summary.run_dir, config, &events, earlier_outputs(run));
-    summary.outputs_manifest = manifest->path();
-    ProgressReporter progress((summary.run_dir / "train.log").string(), options.interactive);
-    progress.line(fmt::format("run folder: {}", summary.run_dir.string()));
+    const StartedRun started = start_run(config, options, events, manifest, summary);
+    const RunFolder& run = started.run;
+    ProgressReporter& progress = *started.progress;
 
     PairedDataset dataset(data, data.channel_count, data.image_size, data.limit_count);
     if (data.storage == Storage::kDevice) dataset.to(device);
