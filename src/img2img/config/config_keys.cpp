@@ -268,12 +268,11 @@ bool bare_key_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
 }
 
-// A line without its comment: `code` (trimmed), the quote char of a string left open (or 0), and
-// whether a string holds a '#'.
+// A line without its comment: `code` (trimmed) and the quote char of a string left open (or 0).
+// A '#' inside a string is part of the string.
 struct LineCode {
   std::string code;
   char open_quote = 0;
-  bool hash_in_string = false;
 };
 
 LineCode split_comment(const std::string& line) {
@@ -287,8 +286,6 @@ LineCode split_comment(const std::string& line) {
         ++i;
       } else if (c == quote) {
         quote = 0;
-      } else if (c == '#') {
-        out.hash_in_string = true;
       }
     } else if (c == '"' || c == '\'') {
       quote = c;
@@ -424,12 +421,6 @@ TomlScan scan_toml(const std::string& text) {
                           lc.open_quote == '"' ? "double (\")" : "single (')"));
       continue;
     }
-    if (lc.hash_in_string) {
-      fail(n, fmt::format("'{}': a '#' inside a string is not supported (the config reader takes it as the start "
-                          "of a comment); choose a path or value without '#'",
-                          code));
-      continue;
-    }
     if (value.front() == '"' || value.front() == '\'') {
       // Nothing may follow the closing quote (a comment was cut above).
       const char q = value.front();
@@ -478,7 +469,11 @@ std::vector<ConfigAssignment> parse_toml(const std::string& text, const std::str
   std::istringstream in(scan.cleaned);
   std::vector<CLI::ConfigItem> items;
   try {
-    items = CLI::ConfigTOML().from_config(in);
+    // scan_toml already removed the comments; CLI11 would also cut a value at a '#' inside a string
+    // (CLI11 2.1), so its comment character is set to one that a line cannot hold.
+    CLI::ConfigTOML reader;
+    reader.comment('\n');
+    items = reader.from_config(in);
   } catch (const std::exception& e) {
     throw ConfigError(fmt::format("cannot parse config '{}': {}. Fix the TOML syntax (see docs/configuration.md).",
                                   origin, e.what()));

@@ -148,7 +148,6 @@ TEST(ConfigSyntaxTest, BrokenLinesNameTheFileTheLineAndTheFix) {
               HasSubstr("'bad.toml', line 3: 'image_size 64' is not 'key = value' (no '='); write 'image_size = 64'"));
   EXPECT_THAT(syntax_error_of("[train]\nseed =\n"), HasSubstr("line 2: 'seed =' has no value after '='"));
   EXPECT_THAT(syntax_error_of("[[data]]\n"), HasSubstr("line 1: '[[data]]': arrays of tables"));
-  EXPECT_THAT(syntax_error_of("[data]\ninput_dir = \"a#b\"\n"), HasSubstr("line 2: 'input_dir = \"a#b\"': a '#' inside"));
   EXPECT_THAT(syntax_error_of("[data] x\n"), HasSubstr("line 1: unexpected 'x' after the section header '[data]'"));
   // Several problems are listed together, each with its line.
   EXPECT_THAT(syntax_error_of("[data\nimage_size 64\n"),
@@ -171,6 +170,21 @@ TEST(ConfigSyntaxTest, ValidTomlStillParses) {
   EXPECT_EQ(a[3].value, "64");
   EXPECT_EQ(a[4].key, "train.scheduler");
   EXPECT_EQ(syntax_error_of(config_to_toml(RunConfig{})), "");
+}
+
+TEST(ConfigSyntaxTest, HashInsideAStringIsPartOfTheValue) {
+  // CLI11 2.1 alone cuts "a#b" to "a"; a path with '#' written by `img2img config` or saved with a
+  // checkpoint must read back whole.
+  const auto a = parse_config_text("[data]\ninput_dir = \"/d/#1\" # a comment\nreference_dir = 'r#2'\n", "h.toml");
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a[0].value, "/d/#1");
+  EXPECT_EQ(a[1].value, "r#2");
+  RunConfig c;
+  c.data.input_dir = "in#put";
+  c.output.run_dir = "runs/#{iteration}";
+  const RunConfig back = apply_config(parse_config_text(config_to_toml(c), "round trip"));
+  EXPECT_EQ(back.data.input_dir, "in#put");
+  EXPECT_EQ(back.output.run_dir, "runs/#{iteration}");
 }
 
 TEST(ConfigSyntaxTest, FileAssignmentsCarryTheirLine) {
