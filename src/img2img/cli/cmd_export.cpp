@@ -1,6 +1,9 @@
 #include <fmt/format.h>  // fmt::format
 
-#include <iostream>  // std::cout
+#include <algorithm>   // std::transform
+#include <cctype>      // std::tolower
+#include <filesystem>  // std::filesystem::path
+#include <iostream>    // std::cout
 
 #include "img2img/cli/commands.h"
 #include "img2img/cli/flag_values.h"
@@ -26,7 +29,25 @@ bool parse_bool(const std::string& s) {
   throw ConfigError(fmt::format("--dynamic-axes '{}' is not a boolean; expected true or false", s));
 }
 
+// The --output path must name a new or existing .onnx file: anything else would replace a file the
+// user did not mean to lose (the checkpoint itself, its .json, an image).
+void check_export_output(const std::string& output) {
+  if (output.empty())
+    throw ConfigError("--output is empty; give the .onnx file to write, e.g. --output generator.onnx");
+  std::string ext = std::filesystem::path(output).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (ext != ".onnx")
+    throw ConfigError(fmt::format("--output '{}' does not end in .onnx; export writes an ONNX model and will not "
+                                  "replace another kind of file. Give a path like '{}'",
+                                  output, std::filesystem::path(output).replace_extension(".onnx").string()));
+  std::error_code ec;
+  if (std::filesystem::is_directory(output, ec))
+    throw ConfigError(fmt::format("--output '{}' is a folder; give the .onnx file to write inside it, e.g. '{}'",
+                                  output, (std::filesystem::path(output) / "generator.onnx").string()));
+}
+
 int run_export(const ExportArgs& args) {
+  check_export_output(args.output);
   std::filesystem::path weights;
   const CheckpointMeta meta = read_checkpoint_meta(args.checkpoint, &weights, args.index);
   if (meta.network != "generator")

@@ -3,7 +3,8 @@
 #include <CLI/Config.hpp>  // CLI::ConfigTOML
 #include <fmt/format.h>    // fmt::format
 
-#include <algorithm>  // std::min, std::all_of
+#include <algorithm>   // std::min, std::all_of, std::count
+#include <filesystem>  // std::filesystem::is_directory
 #include <cctype>     // std::isalnum
 #include <cmath>      // std::isfinite
 #include <fstream>    // std::ifstream
@@ -454,7 +455,13 @@ TomlScan scan_toml(const std::string& text) {
 }
 
 // CLI11's TOML reader after scan_toml; with `with_lines` each assignment's origin is "FILE:LINE".
-std::vector<ConfigAssignment> parse_toml(const std::string& text, const std::string& origin, bool with_lines) {
+std::vector<ConfigAssignment> parse_toml(const std::string& raw, const std::string& origin, bool with_lines) {
+  // A UTF-8 byte order mark (Windows editors write one) is not part of the first line.
+  const std::string text = raw.rfind("\xEF\xBB\xBF", 0) == 0 ? raw.substr(3) : raw;
+  if (const size_t nul = text.find('\0'); nul != std::string::npos)
+    throw ConfigError(fmt::format("config '{}' is not a text file: it holds a NUL byte on line {}; a config is a "
+                                  "TOML text file (see examples/*.toml and docs/configuration.md)",
+                                  origin, 1 + std::count(text.begin(), text.begin() + nul, '\n')));
   const TomlScan scan = scan_toml(text);
   if (!scan.problems.empty()) {
     std::string msg;
@@ -524,6 +531,11 @@ std::vector<ConfigAssignment> parse_config_text(const std::string& text, const s
 }
 
 std::vector<ConfigAssignment> read_config_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw ConfigError(fmt::format("config file '{}' is a folder; --config expects a TOML file such as "
+                                  "examples/terrain.toml",
+                                  path));
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw ConfigError(fmt::format("cannot open config file '{}': no such file or not readable. "

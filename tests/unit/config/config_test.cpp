@@ -172,6 +172,27 @@ TEST(ConfigSyntaxTest, ValidTomlStillParses) {
   EXPECT_EQ(syntax_error_of(config_to_toml(RunConfig{})), "");
 }
 
+TEST(ConfigSyntaxTest, ByteOrderMarkNulBytesAndFolders) {
+  // A UTF-8 BOM (Windows editors) is skipped; the first line still parses.
+  const auto a = parse_config_text("\xEF\xBB\xBF[data]\nimage_size = 64\n", "bom.toml");
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].key, "data.image_size");
+  EXPECT_EQ(a[0].value, "64");
+  // A binary file is named as such, with the line of its first NUL byte.
+  EXPECT_THAT(syntax_error_of(std::string("[data]\nimage_size = 6\0\x01\n", 24)),
+              HasSubstr("config 'bad.toml' is not a text file: it holds a NUL byte on line 2"));
+  // A folder given as --config is named as a folder.
+  const auto dir = std::filesystem::temp_directory_path() / "img2img_config_folder_test";
+  std::filesystem::create_directories(dir);
+  try {
+    read_config_file(dir.string());
+    ADD_FAILURE() << "a folder was read as a config file";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("config file '" + dir.string() + "' is a folder; --config expects a TOML file"));
+  }
+  std::filesystem::remove_all(dir);
+}
+
 TEST(ConfigSyntaxTest, HashInsideAStringIsPartOfTheValue) {
   // CLI11 2.1 alone cuts "a#b" to "a"; a path with '#' written by `img2img config` or saved with a
   // checkpoint must read back whole.

@@ -9,6 +9,7 @@
 #include <cctype>      // std::isalnum
 #include <filesystem>  // std::filesystem
 #include <fstream>     // std::ifstream
+#include <iterator>    // std::istreambuf_iterator
 
 #include "img2img/config/config_keys.h"
 #include "img2img/core/atomic_file.h"
@@ -276,6 +277,30 @@ TEST_F(OnnxExportTest, ExportCommandWritesTheCheckpointGenerator) {
   // The error names the flag the user gave, not the config key output.onnx_opset.
   EXPECT_THAT(output, HasSubstr("--opset: expected an ONNX opset from 11 to 17, got '9'"));
   EXPECT_THAT(output, Not(HasSubstr("onnx_opset")));
+
+  // --output must be an .onnx file: the checkpoint, its .json or an image are never replaced.
+  const auto read_all = [](const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string weights_before = read_all(dir_ / "generator_0_7.pt");
+  for (const std::string target : {"generator_0_7.pt", "generator_0_7.json", "picture.png"}) {
+    std::ofstream(dir_ / "picture.png") << "not really a png";
+    const std::string before = read_all(dir_ / target);
+    EXPECT_EQ(test::run_command(test::img2img_binary() + " export --checkpoint " +
+                                    (dir_ / "generator_0_7.pt").string() + " --output " + (dir_ / target).string(),
+                                &output),
+              1)
+        << output;
+    EXPECT_THAT(output, HasSubstr("does not end in .onnx"));
+    EXPECT_EQ(read_all(dir_ / target), before) << target;
+  }
+  EXPECT_EQ(read_all(dir_ / "generator_0_7.pt"), weights_before);
+  EXPECT_EQ(test::run_command(test::img2img_binary() + " export --checkpoint " + (dir_ / "generator_0_7.pt").string() +
+                                  " --output ''",
+                              &output),
+            1);
+  EXPECT_THAT(output, HasSubstr("--output is empty"));
 }
 
 }  // namespace
