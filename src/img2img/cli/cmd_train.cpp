@@ -8,6 +8,7 @@
 
 #include "img2img/cli/commands.h"
 #include "img2img/cli/config_flags.h"
+#include "img2img/cli/flag_values.h"
 #include "img2img/config/config_keys.h"
 #include "img2img/core/error.h"
 #include "img2img/config/unpaired_defaults.h"
@@ -77,22 +78,38 @@ Command setup_train(CLI::App& app) {
                   "write JSON Lines progress events (run start, iterations, tests, files, early stop, errors, "
                   "run end; docs/events.md) to FILE, or '-' for stdout");
   auto resume = std::make_shared<std::string>();
-  sub->add_option("--resume", *resume,
-                  "continue a run from RUN_FOLDER (its newest checkpoint) or a generator CHECKPOINT.pt: weights, "
-                  "optimiser, schedule, iteration, RNG state and configuration are restored; --config and flags "
-                  "apply on top (e.g. a larger --train.max_iterations) but may not change the architecture");
-  return {sub, [flags, plain, events, resume] {
+  // An empty value (`--resume=`, `--resume "$UNSET_VAR"`) is an error, never a fresh run.
+  CLI::Option* resume_opt = expect_nonempty(
+      sub->add_option("--resume", *resume,
+                      "continue a run from RUN_FOLDER (its newest checkpoint) or a generator CHECKPOINT.pt: weights, "
+                      "optimiser, schedule, iteration, RNG state and configuration are restored; --config and flags "
+                      "apply on top (e.g. a larger --train.max_iterations) but may not change the architecture"),
+      "a run folder or checkpoint file");
+  return {sub, [flags, plain, events, resume, resume_opt] {
             TrainOptions options;
             RunConfig config;
+            if (resume_opt->count() > 0 && resume->empty())  // in case CLI11 skips the validator
+              throw FlagValueError(empty_value_message("--resume", "a run folder or checkpoint file"));
             if (resume->empty()) {
               config = resolve_config_flags(*flags);
             } else {
               // The checkpoint's config first, then --config, then flags (resolve_config_flags' base).
               // Contradictions with the checkpoint are checked before validation, so they name the
-              // key the user gave (data.input_type) and both values, not a consequence of it.
+              // key the user gave (data.input_type), where it was given, and both values, not a consequence of it.
               ResumePoint point = find_resume_point(*resume);
-              config = resolve_config_flags(*flags, {}, point.config_toml, "checkpoint " + *resume,
-                                            [&point](const RunConfig& c) { check_resume_config(c, point); });
+              const std::string origin = "checkpoint " + *resume;
+              std::string paths_note;  // relative data paths of the checkpoint's config that do not exist here
+              try {
+                config = resolve_config_flags(
+                    *flags, {}, point.config_toml, origin,
+                    [&point, &paths_note, &origin](const RunConfig& c, const std::vector<ConfigAssignment>& a) {
+                      paths_note = resume_relative_paths_note(a, origin);
+                      check_resume_config(c, point, &a);
+                    });
+              } catch (const ConfigError& e) {
+                if (paths_note.empty()) throw;
+                throw ConfigError(e.what() + paths_note);
+              }
               options.resume = std::move(point);
             }
             if (*plain) options.interactive = 0;

@@ -34,9 +34,10 @@ std::shared_ptr<ConfigFlags> add_config_flags(CLI::App* app) {
   return flags;
 }
 
-RunConfig resolve_config_flags(const ConfigFlags& flags, const ValidateOptions& validate,
-                               const std::string& base_toml, const std::string& base_origin,
-                               const std::function<void(const RunConfig&)>& check_first) {
+RunConfig resolve_config_flags(
+    const ConfigFlags& flags, const ValidateOptions& validate, const std::string& base_toml,
+    const std::string& base_origin,
+    const std::function<void(const RunConfig&, const std::vector<ConfigAssignment>&)>& check_first) {
   std::vector<ConfigAssignment> assignments;
   if (!base_toml.empty()) assignments = parse_config_text(base_toml, base_origin);
   if (!flags.config_file.empty()) {
@@ -65,7 +66,7 @@ RunConfig resolve_config_flags(const ConfigFlags& flags, const ValidateOptions& 
   }
   // Unpaired runs start from unpaired_defaults(): the file and flags decide the base, then apply on it.
   RunConfig config = apply_config(assignments, base_config_for(assignments), &problems);
-  if (check_first && problems.empty()) check_first(config);
+  if (check_first && problems.empty()) check_first(config, assignments);
   const auto more = config_problems(config, validate);
   problems.insert(problems.end(), more.begin(), more.end());
   if (!problems.empty()) throw ConfigError(format_config_problems(problems));

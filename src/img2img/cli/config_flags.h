@@ -7,7 +7,9 @@
 #include <map>     // std::map
 #include <memory>  // std::shared_ptr
 #include <string>  // std::string
+#include <vector>  // std::vector
 
+#include "img2img/config/config_keys.h"
 #include "img2img/config/run_config.h"
 #include "img2img/config/validate.h"
 
@@ -26,12 +28,14 @@ std::shared_ptr<ConfigFlags> add_config_flags(CLI::App* app);
 /// Defaults (unpaired_defaults() when data.input_type = multiple_unpaired) <- config file (and
 /// `base_toml`, e.g. a checkpoint's config, before it) <- flags, then
 /// validation; every problem (unknown flag or key with did-you-mean, wrong type, range) is reported
-/// in one ConfigError. `check_first`, when given, sees the applied configuration before validation
-/// (only if every key and value was understood) and may throw its own error first, e.g. a resumed
-/// run's contradictions with its checkpoint, which would otherwise surface as consequences
+/// in one ConfigError. `check_first`, when given, sees the applied configuration and the assignments
+/// that made it (in order, each with its origin "FILE:LINE", "command line" or `base_origin`) before
+/// validation (only if every key and value was understood) and may throw its own error first, e.g. a
+/// resumed run's contradictions with its checkpoint, which would otherwise surface as consequences
 /// (test.input_type for a changed data.input_type).
-RunConfig resolve_config_flags(const ConfigFlags& flags, const ValidateOptions& validate = {},
-                               const std::string& base_toml = "", const std::string& base_origin = "",
-                               const std::function<void(const RunConfig&)>& check_first = {});
+RunConfig resolve_config_flags(
+    const ConfigFlags& flags, const ValidateOptions& validate = {}, const std::string& base_toml = "",
+    const std::string& base_origin = "",
+    const std::function<void(const RunConfig&, const std::vector<ConfigAssignment>&)>& check_first = {});
 
 }  // namespace img2img::cli

@@ -93,6 +93,24 @@ CLI::Option* expect_device(CLI::Option* opt) {
   return opt;
 }
 
+std::string empty_value_message(const std::string& flag, const std::string& what) {
+  return fmt::format("{} needs {}, got an empty value (an unset or empty shell variable?); give it, e.g. {} "
+                     "runs/2024-05-01-1200, or leave {} out",
+                     flag, what, flag, flag);
+}
+
+CLI::Option* expect_nonempty(CLI::Option* opt, const std::string& what) {
+  opt->check(CLI::Validator(
+      [opt, what](std::string& value) -> std::string {
+        throw_if_flag(opt, value);
+        if (value.find_first_not_of(" \t") == std::string::npos)
+          throw FlagValueError(empty_value_message(opt->get_name(), what));
+        return "";
+      },
+      ""));
+  return opt;
+}
+
 void reject_flags_as_values(CLI::App& app) {
   for (CLI::Option* opt : app.get_options()) {
     if (!opt->nonpositional() || opt->get_expected_min() < 1) continue;

@@ -44,6 +44,13 @@ CLI::Option* expect_choice(CLI::Option* opt, const std::vector<std::string>& cho
 /// Returns `opt`.
 CLI::Option* expect_device(CLI::Option* opt);
 
+/// "--resume needs a run folder or checkpoint file, got an empty value (...)" for `flag` and `what`.
+std::string empty_value_message(const std::string& flag, const std::string& what);
+
+/// The value of `opt` must not be empty: `--resume=` or `--resume "$UNSET_VAR"` would otherwise act as
+/// if the flag were absent. FlagValueError "--resume needs <what>, got an empty value ...". Returns `opt`.
+CLI::Option* expect_nonempty(CLI::Option* opt, const std::string& what);
+
 /// Every option of `app` and its subcommands (recursively) that takes a value rejects a value that
 /// starts with "--": `--data.image_size --train.max_iterations 3` forgot the value, and CLI11 would
 /// take "--train.max_iterations" as it. Call after all options are added.

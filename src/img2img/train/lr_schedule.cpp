@@ -5,6 +5,8 @@
 #include <algorithm>  // std::max
 #include <cmath>      // std::cos
 
+#include "img2img/config/enum_names.h"
+
 namespace img2img {
 
 namespace {
@@ -52,6 +54,23 @@ std::string schedule_warning(const TrainConfig& c) {
       "e.g. --train.linear_decay={}.",
       c.linear_decay, c.max_iterations, scheduled_learning_rate(c, 0), scheduled_learning_rate(c, c.max_iterations - 1),
       c.learning_rate, c.max_iterations / 2);
+}
+
+std::string resume_schedule_warning(const TrainConfig& before, const TrainConfig& now, int64_t done) {
+  if (now.scheduler == SchedulerKind::kStep || before.scheduler != now.scheduler ||
+      before.max_iterations == now.max_iterations || done < 1)
+    return "";
+  const double last = scheduled_learning_rate(before, done - 1), next = scheduled_learning_rate(now, done);
+  const std::string change =
+      last > 0 && next != last ? fmt::format(" ({:.3g}x)", next / last) : next == last ? " (the same)" : "";
+  return fmt::format(
+      "train.scheduler = {} follows train.max_iterations, which changed from {} (checkpoint) to {}: the learning-rate "
+      "schedule restarts its shape over {} iterations instead of continuing. Iteration {} (the last trained) ran at "
+      "{:.3g}, iteration {} (the next) runs at {:.3g}{}. Only train.scheduler = step, or an unchanged "
+      "train.max_iterations, continues the schedule seamlessly; to get one schedule over the whole run, start it "
+      "with the final max_iterations.",
+      to_string(now.scheduler), before.max_iterations, now.max_iterations,
+      now.max_iterations, done, last, done + 1, next, change);
 }
 
 }  // namespace img2img

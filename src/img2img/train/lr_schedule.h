@@ -25,4 +25,13 @@ double scheduled_learning_rate(const TrainConfig& config, int64_t iteration);
 /// learning rates, and the fix.
 std::string schedule_warning(const TrainConfig& config);
 
+/// A warning for a --resume whose learning-rate schedule does not continue the checkpoint's, or "" when
+/// it does. cosine (T_max) and linear (where the decay starts) depend on train.max_iterations, so
+/// resuming with another max_iterations reshapes the schedule: the rate jumps (linear, 4 iterations
+/// ending at 6.67e-05, resumed with max_iterations 8: iteration 5 runs at 2e-04). `before`: the
+/// checkpoint's train settings, `now`: the resumed run's, `done`: iterations completed. Names the
+/// scheduler, both max_iterations, the rate of iteration `done` (under `before`) and of `done` + 1
+/// (under `now`), and that only step (or an unchanged max_iterations) continues seamlessly.
+std::string resume_schedule_warning(const TrainConfig& before, const TrainConfig& now, int64_t done);
+
 }  // namespace img2img

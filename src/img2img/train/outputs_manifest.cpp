@@ -9,14 +9,35 @@
 namespace img2img {
 namespace fs = std::filesystem;
 
+namespace {
+// An absolute folder without a trailing separator, normalised ("/a/b/./" -> "/a/b").
+fs::path normal_dir(const fs::path& dir) {
+  fs::path p = fs::absolute(dir).lexically_normal();
+  return p.has_filename() || p == p.root_path() ? p : p.parent_path();
+}
+}  // namespace
+
+std::string rebase_path(const std::string& path, const fs::path& written_in, const fs::path& lies_in) {
+  if (written_in.empty()) return path;
+  const fs::path from = normal_dir(written_in), to = normal_dir(lies_in);
+  if (from == to) return path;
+  const fs::path rel = fs::path(path).lexically_normal().lexically_relative(from);
+  if (rel.empty() || *rel.begin() == "..") return path;  // outside the run folder (or not below it)
+  return (rel == "." ? to : to / rel).string();
+}
+
 std::vector<OutputEntry> read_manifest_entries(const fs::path& path, int64_t up_to_iteration) {
   std::vector<OutputEntry> out;
   std::error_code ec;
   if (!fs::exists(path, ec)) return out;
   try {
     const nlohmann::json doc = nlohmann::json::parse(read_file(path));
+    // A moved or copied run folder: its manifest still names files below the folder it was written
+    // in ("run_dir"); those now lie below the manifest's own folder.
+    const fs::path written_in = doc.contains("run_dir") ? doc.at("run_dir").get<std::string>() : std::string();
     for (const nlohmann::json& o : doc.at("outputs")) {
-      OutputEntry e{o.at("kind").get<std::string>(), o.at("path").get<std::string>(),
+      OutputEntry e{o.at("kind").get<std::string>(),
+                    rebase_path(o.at("path").get<std::string>(), written_in, fs::absolute(path).parent_path()),
                     o.at("network").get<std::string>(), o.at("index").get<int64_t>(),
                     o.at("iteration").get<int64_t>()};
       if (e.iteration <= up_to_iteration) out.push_back(std::move(e));

@@ -23,9 +23,17 @@ struct OutputEntry {
   int64_t iteration = 0;  ///< iteration the file holds (plots: the last iteration plotted)
 };
 
+/// `path` (absolute) rebased from folder `written_in` to `lies_in`: a path below `written_in` becomes the
+/// same relative path below `lies_in`; any other path (or an empty `written_in`) is returned unchanged.
+/// E.g. ("/r/a/checkpoints/g.pt", "/r/a", "/r/b") -> "/r/b/checkpoints/g.pt". Lexical (no file access).
+std::string rebase_path(const std::string& path, const std::filesystem::path& written_in,
+                        const std::filesystem::path& lies_in);
+
 /// The entries of an earlier run's manifest `path` (outputs.json) for iterations <= `up_to_iteration`,
-/// in their order: what a --resume continuation keeps. A missing file gives none; a damaged one
-/// throws DataError naming it.
+/// in their order: what a --resume continuation keeps. Paths below the folder the manifest was written
+/// in (its "run_dir") are rebased to the folder it lies in now (rebase_path), so a moved or copied run
+/// folder lists its own files, never the original's. A missing file gives none; a damaged one throws
+/// DataError naming it.
 std::vector<OutputEntry> read_manifest_entries(const std::filesystem::path& path, int64_t up_to_iteration);
 
 /// The outputs manifest of a run. add() lists a file (when its kind's add_*_outputs toggle is on),

@@ -12,6 +12,7 @@
 #include "img2img/core/error.h"
 #include "img2img/core/path_template.h"
 #include "img2img/export/onnx_export.h"
+#include "img2img/train/lr_schedule.h"
 #include "img2img/train/training_state.h"
 
 namespace img2img {
@@ -113,6 +114,17 @@ StartedRun start_run(const RunConfig& config, const TrainOptions& options, Event
   summary.outputs_manifest = manifest->path();
   started.progress = std::make_unique<ProgressReporter>((summary.run_dir / "train.log").string(), options.interactive);
   started.progress->line(fmt::format("run folder: {}", summary.run_dir.string()));
+  if (options.resume) {  // what a resume does not continue as it was: a warning line and event each
+    const ResumePoint& point = *options.resume;
+    std::vector<std::string> warnings = point.skipped;
+    const RunConfig before = apply_config(parse_config_text(point.config_toml, "checkpoint config"));
+    if (std::string w = resume_schedule_warning(before.train, config.train, point.iteration); !w.empty())
+      warnings.push_back(std::move(w));
+    for (const std::string& w : warnings) {
+      started.progress->line("warning: " + w);
+      events.emit("warning", {{"iteration", point.iteration}, {"message", w}});
+    }
+  }
   return started;
 }
 

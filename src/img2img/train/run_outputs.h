@@ -53,8 +53,10 @@ struct StartedRun {
 /// create_run_folder decides: continued in place or new), its outputs.json written into `manifest`
 /// (owned by the caller, so its catch block can report_run_failure with it; keeps a resumed run's
 /// earlier entries), summary.run_dir and summary.outputs_manifest set, and train.log's reporter
-/// (options.interactive), which has printed the "run folder: DIR" line. Throws as create_run_folder
-/// and OutputsManifest.
+/// (options.interactive), which has printed the "run folder: DIR" line and, for a resume, a "warning: "
+/// line and a `warning` event for each newer checkpoint skipped (ResumePoint::skipped) and for a
+/// learning-rate schedule that does not continue (resume_schedule_warning). Throws as
+/// create_run_folder and OutputsManifest.
 StartedRun start_run(const RunConfig& config, const TrainOptions& options, EventLog& events,
                      std::unique_ptr<OutputsManifest>& manifest, TrainSummary& summary);
 

@@ -5,7 +5,7 @@
 #include <fmt/format.h>               // fmt::format
 #include <torch/serialize/archive.h>  // torch::serialize::{Input,Output}Archive
 
-#include <algorithm>  // std::sort
+#include <algorithm>  // std::sort, std::find
 #include <sstream>  // std::stringstream
 #include <vector>   // std::vector
 
@@ -187,19 +187,32 @@ ResumePoint find_resume_point(const fs::path& run_or_checkpoint) {
   std::error_code ec;
   if (fs::is_directory(run_or_checkpoint, ec)) {
     // A run killed while writing a checkpoint leaves its newest one incomplete (no training state or
-    // discriminator yet): resume from the newest complete one.
+    // discriminator yet), and a damaged file cannot be read: resume from the newest complete one and
+    // say which were skipped and why.
     const std::vector<fs::path> metas = generator_metas_newest_first(run_or_checkpoint);
+    std::vector<std::string> skipped;
     for (size_t i = 0; i + 1 < metas.size(); ++i) {
       try {
         ResumePoint point = find_resume_point(metas[i]);
         point.origin = run_or_checkpoint;
+        point.skipped = std::move(skipped);
         return point;
-      } catch (const CheckpointError&) {
+      } catch (const CheckpointError& e) {
+        fs::path weights = metas[i];
+        int64_t iteration = 0;
+        try {
+          iteration = read_checkpoint_meta(metas[i], &weights).iteration;
+        } catch (const Error&) {  // listed by generator_metas_newest_first, so readable
+        }
+        skipped.push_back(fmt::format("--resume skips the newer checkpoint '{}' of iteration {}, which cannot be "
+                                      "resumed: {}",
+                                      weights.string(), iteration, e.what()));
       }
     }
     if (!metas.empty()) {
       ResumePoint point = find_resume_point(metas.back());
       point.origin = run_or_checkpoint;
+      point.skipped = std::move(skipped);
       return point;
     }
   }
@@ -260,9 +273,38 @@ ResumePoint find_resume_point(const fs::path& run_or_checkpoint) {
   return point;
 }
 
-void check_resume_config(const RunConfig& resolved, const ResumePoint& point) {
+namespace {
+// Where the value of `key` in the resolved config came from: the origin of its last assignment
+// (" (from base.toml:3)", " (from the command line)"), or "" when unknown or from the checkpoint.
+std::string value_origin(const std::vector<ConfigAssignment>* assignments, const std::string& key) {
+  if (assignments == nullptr) return "";
+  for (auto a = assignments->rbegin(); a != assignments->rend(); ++a)
+    if (a->key == key) {
+      if (a->origin.rfind("checkpoint", 0) == 0) return " (from the checkpoint's saved config)";
+      return fmt::format(" (from {})", a->origin == "command line" ? "the command line" : a->origin);
+    }
+  return "";
+}
+
+// " (base.toml:3, the command line)": the distinct places `keys` were set, for the fix text.
+std::string origins_of(const std::vector<ConfigAssignment>* assignments, const std::vector<std::string>& keys) {
+  std::vector<std::string> places;
+  for (const std::string& k : keys) {
+    std::string o = value_origin(assignments, k);
+    if (o.empty() || o.find("checkpoint") != std::string::npos) continue;
+    o = o.substr(7, o.size() - 8);  // " (from X)" -> "X"
+    if (std::find(places.begin(), places.end(), o) == places.end()) places.push_back(o);
+  }
+  std::string out;
+  for (const std::string& p : places) out += (out.empty() ? "" : ", ") + p;
+  return out.empty() ? "" : " (" + out + ")";
+}
+}  // namespace
+
+void check_resume_config(const RunConfig& resolved, const ResumePoint& point,
+                         const std::vector<ConfigAssignment>* assignments) {
   const RunConfig saved = apply_config(parse_config_text(point.config_toml, "checkpoint config"));
-  std::vector<std::string> problems;
+  std::vector<std::string> problems, contradicting;
   for (const ConfigKey& key : config_keys()) {
     const std::string& n = key.name;
     const bool architecture = (n.rfind("generator.", 0) == 0 && n != "generator.l1_lambda") ||
@@ -270,24 +312,63 @@ void check_resume_config(const RunConfig& resolved, const ResumePoint& point) {
                               n == "data.image_size" || n == "train.optimizer";
     if (!architecture) continue;
     const std::string was = key.get(saved), now = key.get(resolved);
-    if (was != now)
-      problems.push_back(fmt::format("{} = {} contradicts the checkpoint's {} = {}", n, now, n, was));
+    if (was == now) continue;
+    problems.push_back(fmt::format("{} = {}{} contradicts the checkpoint's {} = {}", n, now,
+                                   value_origin(assignments, n), n, was));
+    contradicting.push_back(n);
   }
-  if (is_unpaired(saved.data.input_type) != is_unpaired(resolved.data.input_type))
-    problems.push_back(fmt::format("data.input_type = \"{}\" contradicts the checkpoint's data.input_type = \"{}\": {} "
+  if (is_unpaired(saved.data.input_type) != is_unpaired(resolved.data.input_type)) {
+    problems.push_back(fmt::format("data.input_type = \"{}\"{} contradicts the checkpoint's data.input_type = \"{}\": {} "
                                    "checkpoint cannot continue as {} training",
-                                   to_string(resolved.data.input_type), to_string(saved.data.input_type),
+                                   to_string(resolved.data.input_type), value_origin(assignments, "data.input_type"),
+                                   to_string(saved.data.input_type),
                                    is_unpaired(saved.data.input_type) ? "an unpaired (CycleGAN)" : "a paired (pix2pix)",
                                    is_unpaired(resolved.data.input_type) ? "unpaired (CycleGAN)" : "paired (pix2pix)"));
+    contradicting.push_back("data.input_type");
+  }
   if (resolved.train.max_iterations <= point.iteration)
-    problems.push_back(fmt::format("train.max_iterations = {} but the checkpoint already completed {} iterations; "
+    problems.push_back(fmt::format("train.max_iterations = {}{} but the checkpoint already completed {} iterations; "
                                    "pass --train.max_iterations=N with N > {}",
-                                   resolved.train.max_iterations, point.iteration, point.iteration));
+                                   resolved.train.max_iterations, value_origin(assignments, "train.max_iterations"),
+                                   point.iteration, point.iteration));
   if (problems.empty()) return;
   std::string msg = fmt::format("cannot resume '{}':", point.origin.string());
   for (const std::string& p : problems) msg += "\n  - " + p;
-  msg += "\nArchitecture keys and the optimiser come from the checkpoint; drop the contradicting flags.";
+  // The fix for contradictions (the max_iterations line carries its own).
+  if (!contradicting.empty())
+    msg += fmt::format("\nArchitecture keys, train.optimizer and paired/unpaired come from the checkpoint: remove the "
+                       "contradicting settings{} to resume, or start a new run (without --resume) to change them.",
+                       origins_of(assignments, contradicting));
   throw ConfigError(msg);
+}
+
+std::string resume_relative_paths_note(const std::vector<ConfigAssignment>& assignments,
+                                       const std::string& checkpoint_origin) {
+  std::vector<std::string> found, flags;
+  for (const char* section : {"data", "test"})
+    for (const char* name : {"input_dir", "reference_dir", "composite_dir"}) {
+      const std::string key = fmt::format("{}.{}", section, name);
+      const ConfigAssignment* last = nullptr;
+      for (const ConfigAssignment& a : assignments)
+        if (a.key == key) last = &a;
+      std::error_code ec;
+      if (last == nullptr || last->origin != checkpoint_origin || last->value.empty() ||
+          fs::path(last->value).is_absolute() || fs::exists(last->value, ec))
+        continue;
+      found.push_back(fmt::format("{} = '{}'", key, last->value));
+      flags.push_back(fmt::format("--{}=PATH", key));
+    }
+  if (found.empty()) return "";
+  std::string list, flag_list;
+  for (size_t i = 0; i < found.size(); ++i) {
+    list += (i == 0 ? "" : ", ") + found[i];
+    flag_list += (i == 0 ? "" : " ") + flags[i];
+  }
+  std::error_code ec;
+  return fmt::format("\nNote: {} {} from the checkpoint's saved configuration, resolved against the "
+                     "current folder '{}', not the folder the run was started in. Run img2img from that folder, or "
+                     "give the paths: {}",
+                     list, found.size() == 1 ? "is a relative path" : "are relative paths", fs::current_path(ec).string(), flag_list);
 }
 
 int64_t restore_training_state(const ResumePoint& point, Pix2PixModel& model, std::mt19937_64& rng,

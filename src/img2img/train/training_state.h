@@ -15,6 +15,7 @@
 #include <string>      // std::string
 #include <vector>      // std::vector
 
+#include "img2img/config/config_keys.h"
 #include "img2img/config/run_config.h"
 #include "img2img/train/cycle_gan_model.h"
 #include "img2img/train/pix2pix_model.h"
@@ -52,21 +53,38 @@ struct ResumePoint {
   /// Folder of the run that wrote it: the checkpoint's recorded run_dir if it exists, else (older
   /// or moved checkpoints) the nearest folder above the weights holding outputs.json, else "".
   std::filesystem::path run_dir;
+  /// Run folder only: newer checkpoints passed over because they cannot be resumed, one line each
+  /// naming the file and why ("... has no training state ...", "... is truncated ..."), newest first.
+  /// The trainers print each as a warning (line and `warning` event) before resuming.
+  std::vector<std::string> skipped;
 };
 
 /// The resume point of `run_or_checkpoint`: a run folder (its newest generator checkpoint), a
 /// generator X.pt or its X.json (unpaired: generator 0's). Throws CheckpointError naming the file
 /// when the metadata, the X.optim.pt training state (checkpoints written before resume existed) or
-/// the discriminator checkpoint (unpaired: any of the other three networks' files) is missing. In a run folder, an incomplete newest checkpoint (a run killed while
-/// writing it) is skipped for the newest complete one.
+/// the discriminator checkpoint (unpaired: any of the other three networks' files) is missing, or the
+/// training state cannot be read. In a run folder, a newest checkpoint that cannot be resumed (a run
+/// killed while writing it, a damaged file) is skipped for the newest complete one, and listed in
+/// ResumePoint::skipped with the reason.
 ResumePoint find_resume_point(const std::filesystem::path& run_or_checkpoint);
 
 /// Checks a resumed run's resolved config against the checkpoint's (point.config_toml): every architecture key
 /// (generator.* except l1_lambda, discriminator.*, data.channel_count, data.image_size) and
 /// train.optimizer must be unchanged, data.input_type must stay paired or unpaired as the
 /// checkpoint's, and train.max_iterations must exceed the iterations done.
-/// Throws ConfigError listing each contradiction with both values.
-void check_resume_config(const RunConfig& resolved, const ResumePoint& point);
+/// `assignments` (optional: what resolved the config, in order) name where each contradicting value
+/// came from: "data.image_size = 64 (from base.toml:3) contradicts the checkpoint's data.image_size = 32".
+/// Throws ConfigError listing each contradiction with both values and, per kind of problem, the fix.
+void check_resume_config(const RunConfig& resolved, const ResumePoint& point,
+                         const std::vector<ConfigAssignment>* assignments = nullptr);
+
+/// For a resumed run whose config fails validation: a note (starting with a newline) when data or test
+/// folders (data.input_dir, test.reference_dir, ...) are relative paths taken from the checkpoint's saved
+/// configuration (their last assignment's origin is `checkpoint_origin`) that do not exist from the
+/// current folder, naming them, saying where they came from, and the fixes (run from the folder the
+/// run was started in, or give --data.input_dir=PATH ...); "" otherwise.
+std::string resume_relative_paths_note(const std::vector<ConfigAssignment>& assignments,
+                                       const std::string& checkpoint_origin);
 
 /// Loads weights, optimiser states and RNG states of `point` into `model` / `rng` / torch's
 /// generators (CPU and `device`); returns the iteration to continue from. Throws CheckpointError

@@ -16,6 +16,8 @@
 #include "img2img/data/image_io.h"
 #include "img2img/models/factory.h"
 #include "img2img/train/checkpoint.h"
+#include "img2img/train/lr_schedule.h"
+#include "img2img/train/outputs_manifest.h"
 #include "img2img/train/model_tester.h"
 #include "img2img/train/plot_writer.h"
 #include "img2img/train/trainer.h"
@@ -26,6 +28,7 @@ namespace img2img {
 namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class ResumeTest : public test::TempDirTest {
  protected:
@@ -400,6 +403,196 @@ TEST_F(ResumeTest, CopiedRunFolderContinuesInTheCopy) {
   EXPECT_EQ(read_file(first.run_dir / "outputs.json"), original_manifest);
   for (const auto& f : fs::recursive_directory_iterator(first.run_dir))
     EXPECT_EQ(f.path().filename().string().find("000003"), std::string::npos) << f.path();
+}
+
+// Manifest paths below the folder a manifest was written in follow the folder when it is moved or
+// copied; other paths stay as they are.
+TEST(RebasePath, FollowsTheRunFolderOnly) {
+  EXPECT_EQ(rebase_path("/r/a/checkpoints/g.pt", "/r/a", "/r/b"), "/r/b/checkpoints/g.pt");
+  EXPECT_EQ(rebase_path("/r/a/checkpoints/g.pt", "/r/a/", "/x/y/"), "/x/y/checkpoints/g.pt");
+  EXPECT_EQ(rebase_path("/r/ab/g.pt", "/r/a", "/r/b"), "/r/ab/g.pt");          // a sibling, not below
+  EXPECT_EQ(rebase_path("/models/g.pt", "/r/a", "/r/b"), "/models/g.pt");      // output.model_path elsewhere
+  EXPECT_EQ(rebase_path("/r/a/g.pt", "", "/r/b"), "/r/a/g.pt");                // no recorded run_dir
+  EXPECT_EQ(rebase_path("/r/a/g.pt", "/r/a", "/r/a/"), "/r/a/g.pt");           // not moved
+}
+
+// All outputs.json entries of `run_dir` (paths), with the count below `run_dir`.
+static std::vector<std::string> manifest_paths(const fs::path& run_dir, int64_t* inside) {
+  const nlohmann::json doc = nlohmann::json::parse(read_file(run_dir / "outputs.json"));
+  const std::string prefix = fs::absolute(run_dir).lexically_normal().string() + "/";
+  std::vector<std::string> out;
+  *inside = 0;
+  for (const auto& o : doc["outputs"]) {
+    out.push_back(o["path"].get<std::string>());
+    if (out.back().rfind(prefix, 0) == 0) ++*inside;
+  }
+  return out;
+}
+
+// Issue review: a moved (mv) or copied (cp -r) run folder, resumed, lists only its own files in
+// outputs.json, and the earlier entries are rebased, not left pointing into the old folder.
+TEST_F(ResumeTest, MovedOrCopiedRunFolderListsItsOwnFiles) {
+  RunConfig c = small_config();
+  c.train.max_iterations = 2;
+  c.output.model_save_rate = 1;
+  c.output.run_dir = (dir_ / "mv_a").string();
+  train_pix2pix(c, TrainOptions{0});
+  fs::copy(dir_ / "mv_a", dir_ / "copied", fs::copy_options::recursive);
+  fs::rename(dir_ / "mv_a", dir_ / "mv_b");
+  for (const char* folder : {"mv_b", "copied"}) {
+    SCOPED_TRACE(folder);
+    TrainOptions options{0};
+    options.resume = find_resume_point(dir_ / folder);
+    c.train.max_iterations = 3;
+    const TrainSummary resumed = train_pix2pix(c, options);
+    ASSERT_TRUE(fs::equivalent(resumed.run_dir, dir_ / folder));
+    int64_t inside = 0;
+    const std::vector<std::string> paths = manifest_paths(dir_ / folder, &inside);
+    EXPECT_EQ(paths.size(), 3u * 6u);  // per iteration: 2 networks x (weights, .json, .optim.pt)
+    EXPECT_EQ(inside, static_cast<int64_t>(paths.size()));
+    for (const std::string& p : paths) EXPECT_TRUE(fs::exists(p)) << p;
+  }
+}
+
+// Issue review: a copy whose newest checkpoint is incomplete resumes from the one before, in the copy,
+// as the original folder would; the later-checkpoint check looks at the copy's files, not the original's.
+TEST_F(ResumeTest, CopyWithIncompleteNewestCheckpointResumesInTheCopy) {
+  RunConfig c = small_config();
+  c.train.max_iterations = 3;
+  c.output.model_save_rate = 1;
+  c.output.run_dir = (dir_ / "inc").string();
+  const TrainSummary original = train_pix2pix(c, TrainOptions{0});
+  const std::string original_manifest = read_file(original.run_dir / "outputs.json");
+  fs::copy(original.run_dir, dir_ / "inc_copy", fs::copy_options::recursive);
+  const fs::path newest = dir_ / "inc_copy" / "checkpoints" / "generator_0_000003.optim.pt";
+  ASSERT_TRUE(fs::remove(newest));
+  TrainOptions options{0};
+  options.resume = find_resume_point(dir_ / "inc_copy");
+  EXPECT_EQ(options.resume->iteration, 2);
+  c.train.max_iterations = 4;
+  const TrainSummary resumed = train_pix2pix(c, options);  // threw "already holds later checkpoints" (original's)
+  EXPECT_TRUE(fs::equivalent(resumed.run_dir, dir_ / "inc_copy"));
+  EXPECT_EQ(resumed.iterations, 4);
+  EXPECT_TRUE(fs::exists(newest));  // iteration 3 redone in the copy
+  EXPECT_EQ(read_file(original.run_dir / "outputs.json"), original_manifest);
+  int64_t inside = 0;
+  const std::vector<std::string> paths = manifest_paths(dir_ / "inc_copy", &inside);
+  EXPECT_EQ(inside, static_cast<int64_t>(paths.size()));
+  EXPECT_EQ(paths.size(), 4u * 6u);
+}
+
+// Issue review: a damaged newest checkpoint is skipped with a warning naming the file and why (line in
+// train.log and a `warning` event), then the run resumes from the newest complete one.
+TEST_F(ResumeTest, SkippedNewestCheckpointIsReported) {
+  RunConfig c = small_config();
+  c.train.max_iterations = 3;
+  c.output.model_save_rate = 1;
+  c.output.run_dir = (dir_ / "inc3").string();
+  const TrainSummary s = train_pix2pix(c, TrainOptions{0});
+  const fs::path state = s.run_dir / "checkpoints" / "generator_0_000003.optim.pt";
+  const std::string bytes = read_file(state);
+  write_file_atomic(state, bytes.substr(0, bytes.size() / 2));
+  TrainOptions options{0};
+  options.resume = find_resume_point(s.run_dir);
+  EXPECT_EQ(options.resume->iteration, 2);
+  ASSERT_EQ(options.resume->skipped.size(), 1u);
+  EXPECT_THAT(options.resume->skipped[0], HasSubstr("generator_0_000003.pt' of iteration 3"));
+  EXPECT_THAT(options.resume->skipped[0], HasSubstr("is truncated"));
+  EXPECT_TRUE(find_resume_point(s.run_dir / "checkpoints" / "generator_0_000002.pt").skipped.empty());
+  options.events = (dir_ / "events.jsonl").string();
+  c.train.max_iterations = 4;
+  train_pix2pix(c, options);
+  EXPECT_THAT(read_file(s.run_dir / "train.log"),
+              HasSubstr("warning: --resume skips the newer checkpoint '" + (s.run_dir / "checkpoints").string() +
+                        "/generator_0_000003.pt' of iteration 3, which cannot be resumed: training state"));
+  EXPECT_THAT(read_file(dir_ / "events.jsonl"), HasSubstr(R"("event":"warning")"));
+}
+
+// Issue review: a larger max_iterations reshapes cosine and linear schedules (a jump in the rate):
+// a warning names the scheduler, both max_iterations and the two rates; step and an unchanged
+// max_iterations continue seamlessly (no warning).
+TEST(ResumeScheduleWarning, NamesTheJump) {
+  TrainConfig before;
+  before.scheduler = SchedulerKind::kLinear, before.learning_rate = 2e-4, before.linear_decay = 2;
+  before.max_iterations = 4;
+  TrainConfig now = before;
+  now.max_iterations = 8;
+  const std::string w = resume_schedule_warning(before, now, 4);
+  EXPECT_THAT(w, HasSubstr("train.scheduler = linear follows train.max_iterations, which changed from 4 "
+                           "(checkpoint) to 8"));
+  EXPECT_THAT(w, HasSubstr("Iteration 4 (the last trained) ran at 6.67e-05, iteration 5 (the next) runs at 0.0002 (3x)"));
+  EXPECT_THAT(w, HasSubstr("Only train.scheduler = step"));
+  EXPECT_EQ(resume_schedule_warning(before, before, 3), "");
+  before.scheduler = now.scheduler = SchedulerKind::kCosine;
+  EXPECT_THAT(resume_schedule_warning(before, now, 4), HasSubstr("train.scheduler = cosine"));
+  before.scheduler = now.scheduler = SchedulerKind::kStep;
+  EXPECT_EQ(resume_schedule_warning(before, now, 4), "");
+}
+
+// The trainer prints it at resume (train.log line + warning event).
+TEST_F(ResumeTest, LargerMaxIterationsWarnsAboutTheSchedule) {
+  RunConfig c = small_config();
+  c.train.scheduler = SchedulerKind::kLinear, c.train.linear_decay = 2;
+  c.train.max_iterations = 2;
+  c.output.run_dir = (dir_ / "run").string();
+  train_pix2pix(c, TrainOptions{0});
+  TrainOptions options{0};
+  options.resume = find_resume_point(dir_ / "run");
+  options.events = (dir_ / "events.jsonl").string();
+  c.train.max_iterations = 4;
+  train_pix2pix(c, options);
+  EXPECT_THAT(read_file(dir_ / "run" / "train.log"),
+              HasSubstr("warning: train.scheduler = linear follows train.max_iterations, which changed from 2"));
+  EXPECT_THAT(read_file(dir_ / "events.jsonl"), HasSubstr("which changed from 2 (checkpoint) to 4"));
+}
+
+// Issue review: a contradiction names where the value came from (FILE:LINE of --config, the command
+// line); the fix line fits the problem (none for max_iterations alone, which carries its own).
+TEST_F(ResumeTest, ContradictionsNameTheirOrigin) {
+  RunConfig c = small_config();
+  c.train.max_iterations = 1;
+  c.output.run_dir = (dir_ / "run").string();
+  const TrainSummary s = train_pix2pix(c, TrainOptions{0});
+  const ResumePoint point = find_resume_point(s.run_dir);
+  RunConfig changed = c;
+  changed.data.image_size = 64, changed.generator.layers = 4, changed.train.max_iterations = 3;
+  const std::vector<ConfigAssignment> assignments = {{"data.image_size", "32", "checkpoint run"},
+                                                     {"data.image_size", "64", "base.toml:3"},
+                                                     {"generator.layers", "4", "command line"}};
+  try {
+    check_resume_config(changed, point, &assignments);
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("data.image_size = 64 (from base.toml:3) contradicts the checkpoint's "
+                                    "data.image_size = 32"));
+    EXPECT_THAT(e.what(), HasSubstr("generator.layers = 4 (from the command line) contradicts"));
+    EXPECT_THAT(e.what(), HasSubstr("remove the contradicting settings (base.toml:3, the command line)"));
+  }
+  changed = c;  // only max_iterations: its own fix, no "contradicting" line
+  try {
+    check_resume_config(changed, point, &assignments);
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("pass --train.max_iterations=N with N > 1"));
+    EXPECT_THAT(e.what(), Not(HasSubstr("contradicting")));
+  }
+}
+
+// Issue review: relative data folders of the checkpoint's saved config that do not exist from here are
+// named with where they came from and the fixes; given ones (or existing ones) are not.
+TEST_F(ResumeTest, RelativeCheckpointPathsGetANote) {
+  const std::string origin = "checkpoint runs/x";
+  std::vector<ConfigAssignment> a = {{"data.input_dir", "pairs/in", origin},
+                                     {"data.reference_dir", "pairs/ref", origin},
+                                     {"test.input_dir", "/abs/in", origin}};
+  const std::string note = resume_relative_paths_note(a, origin);
+  EXPECT_THAT(note, HasSubstr("data.input_dir = 'pairs/in', data.reference_dir = 'pairs/ref' are relative paths "
+                              "from the checkpoint's saved configuration"));
+  EXPECT_THAT(note, HasSubstr("Run img2img from that folder, or give the paths: --data.input_dir=PATH "
+                              "--data.reference_dir=PATH"));
+  a.push_back({"data.input_dir", "elsewhere/in", "command line"});
+  a.push_back({"data.reference_dir", "elsewhere/ref", "base.toml:2"});
+  EXPECT_EQ(resume_relative_paths_note(a, origin), "");
 }
 
 }  // namespace
