@@ -128,9 +128,12 @@ Command setup_train(CLI::App& app) {
             if (s.test_ssim > -2) std::cout << fmt::format("test SSIM: {:.4f}\n", s.test_ssim);
             std::cout << fmt::format("outputs: {}\n", s.outputs_manifest.string());
             if (s.stopped_early) std::cout << fmt::format("stopped early: {}\n", s.stop_reason);
-            if (s.interrupted)
+            if (s.nothing_trained && resume->empty())  // the folder holds no model; it may be reused
+              std::cout << fmt::format("{}: nothing was trained; run the same command again to train\n",
+                                       s.stop_reason);
+            else if (s.interrupted)
               std::cout << fmt::format("{}; resume with: img2img train --resume {}\n", s.stop_reason,
-                                       s.run_dir.string());
+                                       s.nothing_trained ? *resume : s.run_dir.string());
             return code;
           }};
 }

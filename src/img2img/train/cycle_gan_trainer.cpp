@@ -255,7 +255,9 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
     // or, continuing in place, the one it resumed from. A Ctrl-C inside the next iteration keeps it
     // untouched; without one, the partial weights get kInterruptedLabel (never a completed label).
     int64_t saved_iteration = run.continued ? start_it : -1;
-    for (int64_t it = start_it; it < max_it; ++it) {
+    // A stop requested during setup (Ctrl-C before the first step) trains and saves nothing.
+    stop_before_first_step(options, start_it, summary, progress);
+    for (int64_t it = start_it; it < max_it && !summary.nothing_trained; ++it) {
       const double lr = scheduled_learning_rate(config.train, it);
       set_learning_rate(*model.generator_optimizer, lr);
       set_learning_rate(*model.discriminator_optimizer, lr);
@@ -294,6 +296,7 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
         used += count;
         progress.status(fmt::format("iteration {}/{} step {}/{}  cycle {:.3f} {:.3f}", it + 1, max_it, step + 1,
                                     steps_per_it, s.cycle[0], s.cycle[1]));
+        if (options.after_step) options.after_step(it + 1, step + 1);
         steps_done = step + 1;
         if (options.stop_requested != nullptr && options.stop_requested->load()) {
           summary.interrupted = true;
@@ -356,11 +359,16 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
         }
       }
       const int64_t rate = config.output.model_save_rate, onnx_rate = config.output.onnx_save_rate;
-      if (partial && iteration == saved_iteration)
+      const bool keep_saved = partial && iteration == saved_iteration;
+      const bool save = !keep_saved && !config.output.model_path.empty() && (last || (rate > 0 && iteration % rate == 0));
+      if (keep_saved)
         progress.line(fmt::format("the checkpoint of iteration {} is already on disk and is kept; the steps of the "
                                   "interrupted iteration are not saved (--resume repeats it)",
                                   iteration));
-      else if (!config.output.model_path.empty() && (last || (rate > 0 && iteration % rate == 0))) {
+      else if (save) {
+        // The plot points (CSV) before the checkpoint, whatever plot.rate says: a run killed (kill -9)
+        // later still has every point up to its newest checkpoint for --resume.
+        for (const PlotFile& f : plots.write_points()) manifest->add("plot", f.path, f.plot, 0, iteration);
         save_cycle_checkpoints(config, model, iteration, run, dataset, *manifest, summary,
                                partial ? kInterruptedLabel : "");
         if (!partial) saved_iteration = iteration;
@@ -376,7 +384,8 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
       if (!config.output.onnx_path.empty() && !summary.interrupted &&
           (last || (onnx_rate > 0 && iteration % onnx_rate == 0)))
         summary.final_onnx = save_cycle_onnx(config, model, iteration, run, *manifest);
-      for (const PlotFile& f : plots.write_if_due(iteration, last)) manifest->add("plot", f.path, f.plot, 0, iteration);
+      for (const PlotFile& f : plots.write_if_due(iteration, last, save))
+        manifest->add("plot", f.path, f.plot, 0, iteration);
       if (last) break;
     }
     summary.seconds = std::chrono::duration<double>(Clock::now() - t0).count();

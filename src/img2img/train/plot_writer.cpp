@@ -2,12 +2,17 @@
 
 #include <fmt/format.h>  // fmt::format
 
+#include <fcntl.h>     // O_WRONLY, O_CREAT
+#include <pthread.h>   // pthread_sigmask
+#include <signal.h>    // sigset_t, SIGINT, SIGTERM
+#include <spawn.h>     // posix_spawnp
+#include <sys/wait.h>  // waitpid, WIFEXITED
+
 #include <algorithm>  // std::find, std::sort
+#include <cerrno>     // errno, EINTR
 #include <cmath>      // std::isfinite
-#include <cstdlib>    // std::system
-#include <fstream>    // std::ofstream
+#include <cstring>    // std::strerror
 #include <sstream>    // std::istringstream
-#include <sys/wait.h> // WIFEXITED
 
 #include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
@@ -17,13 +22,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// 'text' for /bin/sh.
-std::string shell_quote(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 // 'text' for gnuplot (a quote is doubled inside single quotes).
 std::string gnuplot_quote(const std::string& text) {
   std::string out = "'";
@@ -31,9 +29,46 @@ std::string gnuplot_quote(const std::string& text) {
   return out + "'";
 }
 
-bool run_ok(const std::string& command) {
-  const int status = std::system(command.c_str());
-  return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+extern "C" char** environ;
+
+// Runs gnuplot with `args` (no shell) and waits for it: stdin and stdout /dev/null, stderr to
+// `stderr_path`. It gets its own process group, so a terminal's Ctrl-C (SIGINT to the foreground
+// group) reaches only img2img, whose handler stops the run in order; unlike std::system, our
+// SIGINT/SIGQUIT dispositions are left alone while it runs, so `kill -INT` reaches the handler too.
+// gnuplot runs with SIGINT and SIGTERM blocked (below).
+// Returns "" on exit status 0, else what went wrong ("exited with status 1", "was killed by signal 9",
+// "could not be started: No such file or directory").
+std::string run_gnuplot(const std::vector<std::string>& args, const fs::path& stderr_path) {
+  std::vector<char*> argv{const_cast<char*>("gnuplot")};
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t files;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&files);
+  posix_spawnattr_init(&attr);
+  posix_spawn_file_actions_addopen(&files, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&files, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&files, 2, stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  // SIGINT and SIGTERM blocked in gnuplot: one sent to our group in the instant before the child has
+  // left it stays pending there instead of killing gnuplot (img2img gets its own copy and stops in order).
+  sigset_t mask;
+  pthread_sigmask(SIG_BLOCK, nullptr, &mask);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGTERM);
+  posix_spawnattr_setsigmask(&attr, &mask);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
+  posix_spawnattr_setpgroup(&attr, 0);  // a new group led by gnuplot
+  pid_t pid = 0;
+  const int err = posix_spawnp(&pid, "gnuplot", &files, &attr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&files);
+  posix_spawnattr_destroy(&attr);
+  if (err != 0) return fmt::format("could not be started: {}", std::strerror(err));
+  int status = 0;
+  while (::waitpid(pid, &status, 0) == -1)
+    if (errno != EINTR) return fmt::format("could not be waited for: {}", std::strerror(errno));
+  if (WIFEXITED(status)) return WEXITSTATUS(status) == 0 ? "" : fmt::format("exited with status {}", WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return fmt::format("was killed by signal {}", WTERMSIG(status));
+  return "ended abnormally";
 }
 
 struct PlotLabels {
@@ -52,9 +87,9 @@ PlotLabels labels_for(const std::string& plot) {
 
 PlotWriter::PlotWriter(const fs::path& run_dir, const PlotConfig& config) : dir_(run_dir / "plots"), config_(config) {
   if (config_.type != PlotType::kImage) return;
-  if (run_ok("gnuplot -e \"set terminal pngcairo\" >/dev/null 2>&1"))
+  if (run_gnuplot({"-e", "set terminal pngcairo"}, "/dev/null").empty())
     terminal_ = "pngcairo size 960,540 noenhanced font 'sans,10'";  // noenhanced: '_' is not a subscript
-  else if (run_ok("gnuplot -e \"set terminal png\" >/dev/null 2>&1"))
+  else if (run_gnuplot({"-e", "set terminal png"}, "/dev/null").empty())
     terminal_ = "png size 960,540 noenhanced";
   else
     throw Error("plot.type = image needs gnuplot with a PNG terminal, which could not be run; install Debian's "
@@ -97,16 +132,25 @@ int64_t PlotWriter::load_csv_history(const fs::path& earlier_run_dir, int64_t up
   return added;
 }
 
-std::vector<PlotFile> PlotWriter::write_if_due(int64_t iteration, bool force) {
+std::vector<PlotFile> PlotWriter::write_points() {
   std::vector<PlotFile> written;
   if (config_.type == PlotType::kDisabled) return written;
-  if (!force && (config_.rate <= 0 || iteration % config_.rate != 0)) return written;
   for (const std::string& plot : order_) {
-    // The CSV always: with plot.type = image it holds the chart's points, so --resume continues them.
     const fs::path csv = dir_ / (plot + ".csv");
     write_csv(csv, points_.at(plot));
     written.push_back({plot, csv});
-    if (config_.type != PlotType::kImage) continue;
+  }
+  return written;
+}
+
+std::vector<PlotFile> PlotWriter::write_if_due(int64_t iteration, bool force, bool points_written) {
+  std::vector<PlotFile> written;
+  if (config_.type == PlotType::kDisabled) return written;
+  if (!force && (config_.rate <= 0 || iteration % config_.rate != 0)) return written;
+  // The CSV always: with plot.type = image it holds the chart's points, so --resume continues them.
+  if (!points_written) written = write_points();
+  if (config_.type != PlotType::kImage) return written;
+  for (const std::string& plot : order_) {
     const fs::path png = dir_ / (plot + ".png");
     write_png(png, plot, points_.at(plot));
     written.push_back({plot, png});
@@ -142,19 +186,20 @@ void PlotWriter::write_png(const fs::path& path, const std::string& plot, const 
   }
   script += plot_cmd + "\n";
   write_file_atomic(script_path, script);
-  const fs::path log_path = path.string() + ".log";
-  const bool ok = run_ok(fmt::format("gnuplot {} >{} 2>&1", shell_quote(script_path.string()),
-                                     shell_quote(log_path.string())));
+  const fs::path log_path = path.string() + ".log";  // gnuplot's stderr
+  const std::string failure = run_gnuplot({script_path.string()}, log_path);
   std::error_code ec;
-  if (!ok || !fs::exists(tmp_png)) {
+  if (!failure.empty() || !fs::exists(tmp_png)) {
     std::string log;
     try {
       log = read_file(log_path);
     } catch (const Error&) {
     }
+    while (!log.empty() && (log.back() == '\n' || log.back() == ' ')) log.pop_back();
     fs::remove(tmp_png, ec);
-    throw WriteError(fmt::format("gnuplot failed to draw '{}' (script kept at '{}'): {}", path.string(),
-                                 script_path.string(), log));
+    throw WriteError(fmt::format("gnuplot failed to draw '{}' (script kept at '{}'): gnuplot {}{}", path.string(),
+                                 script_path.string(), failure.empty() ? "exited with status 0 but wrote no image" : failure,
+                                 log.empty() ? " and printed nothing on stderr" : ": " + log));
   }
   fs::remove(script_path, ec), fs::remove(log_path, ec);
   fs::rename(tmp_png, path, ec);

@@ -6,6 +6,8 @@
 // optional run-time program instead of a link-time library (no extra build dependency for the CSV
 // default), its charts have titles, axis labels, legends and anti-aliasing out of the box, and a
 // missing gnuplot only fails runs that ask for plot.type = image, with a message naming the package.
+// gnuplot is started with posix_spawn (no shell, no std::system, which would ignore SIGINT in
+// img2img while it runs) in a process group of its own.
 
 #include <cstdint>     // int64_t
 #include <filesystem>  // std::filesystem::path
@@ -43,10 +45,17 @@ class PlotWriter {
   /// that wrote no CSV). Throws DataError
   /// naming the file and line of a malformed row.
   int64_t load_csv_history(const std::filesystem::path& earlier_run_dir, int64_t up_to_iteration);
+  /// Rewrites every plot's CSV (nothing when plot.type = disabled), whatever plot.rate says: the
+  /// trainers call it before each checkpoint, so a run killed (kill -9) before its next plot
+  /// iteration still has the points up to the checkpoint for --resume. Returns the files written.
+  /// Throws WriteError on failure.
+  std::vector<PlotFile> write_points();
   /// Rewrites every plot with points when `force` or `iteration` is a multiple of plot.rate (nothing
-  /// when plot.type = disabled): its CSV, then (plot.type = image) its PNG. Returns the files
-  /// written. Throws WriteError on failure.
-  std::vector<PlotFile> write_if_due(int64_t iteration, bool force);
+  /// when plot.type = disabled): its CSV (skipped when `points_written`: write_points ran for this
+  /// iteration), then (plot.type = image) its PNG, drawn by gnuplot in its own process group (a
+  /// terminal's Ctrl-C reaches only img2img, which stops the run in order). Returns the files
+  /// written. Throws WriteError on failure, quoting gnuplot's stderr.
+  std::vector<PlotFile> write_if_due(int64_t iteration, bool force, bool points_written = false);
 
  private:
   struct Point {

@@ -209,6 +209,20 @@ IterationEnd end_iteration(bool interrupted, int64_t it, int64_t steps_done, int
 }
 
 void finish_run(const TrainSummary& summary, OutputsManifest& manifest, EventLog& events, ProgressReporter& progress,
+bool stop_before_first_step(const TrainOptions& options, int64_t start_iteration, TrainSummary& summary,
+                            ProgressReporter& progress) {
+  if (options.stop_requested == nullptr || !options.stop_requested->load()) return false;
+  summary.interrupted = summary.nothing_trained = true;
+  summary.iterations = start_iteration;
+  summary.stop_reason = "interrupted before the first training step";
+  progress.line(start_iteration > 0
+                    ? fmt::format("{}: nothing was trained yet and nothing was saved; the checkpoint of iteration {} "
+                                  "it resumed from is unchanged",
+                                  summary.stop_reason, start_iteration)
+                    : fmt::format("{}: nothing was trained yet and no checkpoint was written", summary.stop_reason));
+  return true;
+}
+
                 const std::string& detail) {
   const std::string status = summary.interrupted     ? "interrupted"
                              : summary.stopped_early ? "stopped_early"

@@ -125,5 +125,12 @@ IterationEnd end_iteration(bool interrupted, int64_t it, int64_t steps_done, int
 /// test_ssim, final_generator, final_onnx, skipped_steps; docs/events.md). summary.seconds must be set.
 void finish_run(const TrainSummary& summary, OutputsManifest& manifest, EventLog& events, ProgressReporter& progress,
                 const std::string& detail = "");
+/// The check both trainers make once before their first training step: when *options.stop_requested
+/// is already set (a Ctrl-C during setup), marks `summary` interrupted and nothing_trained with
+/// iterations = `start_iteration` (the resumed one, or 0) and a stop_reason, prints a line saying that
+/// nothing was trained or saved, and returns true; the trainer then goes straight to finish_run.
+bool stop_before_first_step(const TrainOptions& options, int64_t start_iteration, TrainSummary& summary,
+                            ProgressReporter& progress);
+
 
 }  // namespace img2img

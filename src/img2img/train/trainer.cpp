@@ -191,7 +191,9 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
     // or, continuing in place, the one it resumed from. A Ctrl-C inside the next iteration keeps it
     // untouched; without one, the partial weights get kInterruptedLabel (never a completed label).
     int64_t saved_iteration = run.continued ? start_it : -1;
-    for (int64_t it = start_it; it < max_it; ++it) {
+    // A stop requested during setup (Ctrl-C before the first step) trains and saves nothing.
+    stop_before_first_step(options, start_it, summary, progress);
+    for (int64_t it = start_it; it < max_it && !summary.nothing_trained; ++it) {
       const double lr = scheduled_learning_rate(config.train, it);
       set_learning_rate(*model.generator_optimizer, lr);
       set_learning_rate(*model.discriminator_optimizer, lr);
@@ -229,6 +231,7 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
         sum.score_real += s.score_real * w, sum.score_fake += s.score_fake * w, sum.ssim += s.ssim * w;
         const double el = std::chrono::duration<double>(Clock::now() - it_start).count();
         const double rate = static_cast<double>(end) / std::max(el, 1e-9);
+        if (options.after_step) options.after_step(it + 1, step + 1);
         const double remaining = (static_cast<double>(max_it - it) * n - end) / std::max(rate, 1e-9);
         progress.status(fmt::format("iteration {}/{} step {}/{}  G_GAN {:.3f} G_L1 {:.3f} D_real {:.3f} D_fake {:.3f}  "
                                     "{:.1f} img/s  ETA {}",
@@ -293,11 +296,16 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
       }
 
       const int64_t rate = config.output.model_save_rate;
-      if (partial && iteration == saved_iteration)
+      const bool keep_saved = partial && iteration == saved_iteration;
+      const bool save = !keep_saved && !config.output.model_path.empty() && (last || (rate > 0 && iteration % rate == 0));
+      if (keep_saved)
+        // The plot points (CSV) before the checkpoint, whatever plot.rate says: a run killed (kill -9)
+        // later still has every point up to its newest checkpoint for --resume.
+        for (const PlotFile& f : plots.write_points()) manifest->add("plot", f.path, f.plot, 0, iteration);
         progress.line(fmt::format("the checkpoint of iteration {} is already on disk and is kept; the steps of the "
                                   "interrupted iteration are not saved (--resume repeats it)",
                                   iteration));
-      else if (!config.output.model_path.empty() && (last || (rate > 0 && iteration % rate == 0))) {
+      else if (save) {
         check_finite_weights(*model.generator, "generator", iteration);
         check_finite_weights(*model.discriminator, "discriminator", iteration);
         save_checkpoints(config, model, iteration, run, dataset, *manifest, summary, partial ? kInterruptedLabel : "");
@@ -316,7 +324,7 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
         summary.final_onnx = save_listed_onnx(config, *model.generator, 0, iteration, run.values, *manifest);
         progress.line(fmt::format("onnx: {}", summary.final_onnx.string()));
       }
-      for (const PlotFile& f : plots.write_if_due(iteration, last))
+      for (const PlotFile& f : plots.write_if_due(iteration, last, save))
         manifest->add("plot", f.path, f.plot, 0, iteration);
       if (last) break;
     }

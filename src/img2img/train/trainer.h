@@ -2,6 +2,7 @@
 
 #include <atomic>      // std::atomic
 #include <filesystem>  // std::filesystem::path
+#include <functional>  // std::function
 #include <optional>    // std::optional
 #include <string>      // std::string
 #include <vector>      // std::vector
@@ -25,6 +26,9 @@ struct TrainSummary {
   bool stopped_early = false;                      ///< test.target_ssim was reached
   std::string stop_reason;                         ///< why it stopped early ("" otherwise)
   bool interrupted = false;                        ///< *TrainOptions::stop_requested ended the run
+  /// The stop came before the first training step of this run: nothing was trained or saved
+  /// (a resumed run's checkpoint is left as it was); interrupted is set too.
+  bool nothing_trained = false;
   int64_t skipped_steps = 0;                       ///< batches dropped by train.nan_policy = skip, this run
   std::filesystem::path outputs_manifest;          ///< <run_dir>/outputs.json
 };
@@ -39,8 +43,13 @@ struct TrainOptions {
   /// Checked after every training step (e.g. set by a SIGINT handler). Once true, the run stops:
   /// it keeps the checkpoint of the last completed iteration if one is on disk in the run folder,
   /// else writes one (inside an iteration: named with kInterruptedLabel, run_outputs.h), writes the
-  /// manifest with status "interrupted", and returns with TrainSummary::interrupted set. nullptr = never.
+  /// manifest with status "interrupted", and returns with TrainSummary::interrupted set. Also checked
+  /// once before the first step: set then (Ctrl-C during setup), nothing is trained or saved, the
+  /// manifest gets status "interrupted" and TrainSummary::nothing_trained is set. nullptr = never.
   const std::atomic<bool>* stop_requested = nullptr;
+  /// Test hook: called after every training step that was used (1-based iteration and step), before
+  /// *stop_requested is checked, e.g. to request a stop at an exact step. Empty = none.
+  std::function<void(int64_t iteration, int64_t step)> after_step;
 };
 
 /// Trains a paired (pix2pix) model as configured: creates the run folder (config.toml, train.log,

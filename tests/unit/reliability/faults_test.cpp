@@ -39,20 +39,24 @@ using ::testing::AnyOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-// Starts `args` (args[0] = executable) with stdout and stderr to `log`; returns its pid.
-pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
+// Starts `args` (args[0] = executable) with stdout and stderr to `log`; returns its pid. With
+// `own_group`, the child leads a new process group (pgid = pid), as a shell's foreground job: a
+// terminal's Ctrl-C is kill(-pgid, SIGINT).
+pid_t spawn(const std::vector<std::string>& args, const fs::path& log, bool own_group = false) {
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   const std::string log_path = log.string();
   const pid_t pid = ::fork();
   if (pid == 0) {  // only async-signal-safe calls until exec
+    if (own_group) ::setpgid(0, 0);
     const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(fd, 1);
     ::dup2(fd, 2);
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
+  if (own_group) ::setpgid(pid, pid);  // also here, so the group exists before kill(-pid, ...)
   return pid;
 }
 
@@ -87,6 +91,28 @@ bool wait_for_checkpoint(const fs::path& dir, double timeout_s) {
   while (std::chrono::steady_clock::now() < end) {
     if (!generator_metas(dir).empty()) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+// Waits until gnuplot is drawing one of the charts of `run` (its script plots/NAME.png.gp exists
+// from just before gnuplot starts until it has drawn the chart): true, or false after `timeout_s`.
+bool wait_for_gnuplot(const fs::path& run, double timeout_s) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  while (std::chrono::steady_clock::now() < end) {
+    for (const char* plot : {"loss", "ssim", "score"})
+      if (fs::exists(run / "plots" / (std::string(plot) + ".png.gp"))) return true;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  return false;
+}
+
+// Waits until `log` holds `text`: true, or false after `timeout_s`.
+bool wait_for_log(const fs::path& log, const std::string& text, double timeout_s) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  while (std::chrono::steady_clock::now() < end) {
+    if (fs::exists(log) && read_file(log).find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return false;
 }
@@ -270,15 +296,19 @@ TEST_F(FaultsTest, SignalRightAfterAResumeInPlaceKeepsTheCheckpointItResumedFrom
   args.insert(args.begin() + 2, {"--resume", run.string()});
   const fs::path log = dir_ / "resumed.log";
   const pid_t pid = spawn(args, log);
-  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while ((!fs::exists(log) || read_file(log).find("run folder:") == std::string::npos) &&
-         std::chrono::steady_clock::now() < end)
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  ASSERT_TRUE(wait_for_log(log, "run folder:", 60)) << read_file(log);
   ASSERT_EQ(::kill(pid, SIGINT), 0);
   ASSERT_EQ(wait_exit(pid, 30), 128 + SIGINT) << read_file(log);
   const std::string out = read_file(log);
-  EXPECT_THAT(out, HasSubstr(fmt::format("interrupted in iteration {} after step 1 of 2", resumed_from + 1)));
-  EXPECT_THAT(out, HasSubstr(fmt::format("the checkpoint of iteration {} is already on disk and is kept", resumed_from)));
+  // The stop lands during setup (nothing trained) or, on a slow machine, after step 1 of 2.
+  if (out.find("interrupted before the first training step") != std::string::npos) {
+    EXPECT_THAT(out, HasSubstr(fmt::format("the checkpoint of iteration {} it resumed from is unchanged", resumed_from)));
+    EXPECT_THAT(out, HasSubstr("resume with: img2img train --resume " + run.string()));
+  } else {
+    EXPECT_THAT(out, HasSubstr(fmt::format("interrupted in iteration {} after step 1 of 2", resumed_from + 1)));
+    EXPECT_THAT(out,
+                HasSubstr(fmt::format("the checkpoint of iteration {} is already on disk and is kept", resumed_from)));
+  }
   std::map<fs::path, std::string> after;
   for (const auto& f : fs::recursive_directory_iterator(run / "checkpoints")) after[f.path()] = read_file(f.path());
   EXPECT_TRUE(after == before) << "checkpoint files were rewritten or added";
@@ -289,6 +319,88 @@ TEST_F(FaultsTest, SignalRightAfterAResumeInPlaceKeepsTheCheckpointItResumedFrom
     if (a.rfind("--train.max_iterations=", 0) == 0) a = fmt::format("--train.max_iterations={}", resumed_from + 1);
   EXPECT_EQ(wait_exit(spawn(args, dir_ / "final.log"), 60), 0) << read_file(dir_ / "final.log");
   EXPECT_EQ(find_resume_point(run).iteration, resumed_from + 1);
+}
+
+// A Ctrl-C in a terminal sends SIGINT to the whole foreground process group. With plot.type = image
+// and a chart drawn every iteration, most of the run is spent in gnuplot: the signal lands while it
+// draws. gnuplot runs in a group of its own, so it never sees the signal, and img2img's handler does
+// (std::system ignored SIGINT in img2img while gnuplot ran, and gnuplot killed by the SIGINT failed the
+// run: "gnuplot failed to draw ...: ", exit 1). Paired and unpaired.
+TEST_F(FaultsTest, CtrlCToTheProcessGroupStopsAnImagePlotRunInOrder) {
+  make_data();
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE(round);
+    const fs::path run = dir_ / fmt::format("run{}", round), log = dir_ / fmt::format("log{}", round);
+    std::vector<std::string> args = train_args(run);
+    for (auto& a : args)
+      if (a == "--plot.type=disabled") a = "--plot.type=image";
+    args.push_back("--plot.rate=1");
+    if (round == 2) args.insert(args.begin() + 3, {"--data.input_type=multiple_unpaired", "--train.pool_size=2"});
+    const pid_t pid = spawn(args, log, /*own_group=*/true);
+    ASSERT_TRUE(wait_for_checkpoint(run, 60)) << read_file(log);
+    ASSERT_TRUE(wait_for_gnuplot(run, 30)) << read_file(log);
+    ASSERT_EQ(::kill(-pid, SIGINT), 0);
+    const int code = wait_exit(pid, 30);
+    const std::string out = read_file(log);
+    EXPECT_EQ(code, 128 + SIGINT) << out;
+    EXPECT_THAT(out, Not(HasSubstr("gnuplot failed")));
+    EXPECT_THAT(out, HasSubstr("stop requested"));
+    EXPECT_EQ(manifest_status(run), "interrupted");
+    EXPECT_TRUE(fs::exists(run / "plots" / "loss.png"));
+    expect_checkpoints_load(run);
+    EXPECT_NO_THROW(find_resume_point(run));
+  }
+}
+
+// `kill -INT PID` while gnuplot draws reaches the handler: the run stops in order (std::system
+// ignored SIGINT in img2img meanwhile, so the signal was lost and the run trained on).
+TEST_F(FaultsTest, KillIntWhileGnuplotDrawsReachesTheHandler) {
+  make_data();
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE(round);
+    const fs::path run = dir_ / fmt::format("run{}", round), log = dir_ / fmt::format("log{}", round);
+    std::vector<std::string> args = train_args(run);
+    for (auto& a : args)
+      if (a == "--plot.type=disabled") a = "--plot.type=image";
+    args.push_back("--plot.rate=1");
+    const pid_t pid = spawn(args, log);
+    ASSERT_TRUE(wait_for_checkpoint(run, 60)) << read_file(log);
+    ASSERT_TRUE(wait_for_gnuplot(run, 30)) << read_file(log);
+    ASSERT_EQ(::kill(pid, SIGINT), 0);
+    const int code = wait_exit(pid, 20);  // -1: the signal was lost, the run went on
+    const std::string out = read_file(log);
+    EXPECT_EQ(code, 128 + SIGINT) << out;
+    EXPECT_THAT(out, HasSubstr("stop requested"));
+    EXPECT_EQ(manifest_status(run), "interrupted");
+    expect_checkpoints_load(run);
+  }
+}
+
+// Ctrl-C during setup (here while 16 large images are decoded, right after the "run folder" line):
+// exit 130 without training a step or writing a checkpoint (was: one step trained, then
+// generator_0_000000_interrupted.pt labelled iteration 0), manifest status interrupted.
+TEST_F(FaultsTest, SignalDuringSetupTrainsAndSavesNothing) {
+  cv::RNG rng(5);
+  for (int i = 0; i < 8; ++i) {  // decoding takes a while: the signal lands before the first step
+    cv::Mat x(768, 768, CV_32FC3);
+    rng.fill(x, cv::RNG::UNIFORM, 0.0, 1.0);
+    write_image(dir_ / "in" / fmt::format("{}.png", i), x, PixelDepth::k8);
+    write_image(dir_ / "ref" / fmt::format("{}.png", i), x, PixelDepth::k8);
+  }
+  const fs::path run = dir_ / "run", log = dir_ / "log";
+  const pid_t pid = spawn(train_args(run), log);
+  ASSERT_TRUE(wait_for_log(log, "run folder:", 60)) << read_file(log);
+  ASSERT_EQ(::kill(pid, SIGINT), 0);
+  const int code = wait_exit(pid, 30);
+  const std::string out = read_file(log);
+  EXPECT_EQ(code, 128 + SIGINT) << out;
+  EXPECT_THAT(out, HasSubstr("interrupted before the first training step: nothing was trained yet and no checkpoint "
+                             "was written"));
+  EXPECT_THAT(out, HasSubstr("nothing was trained; run the same command again to train"));
+  EXPECT_THAT(out, Not(HasSubstr("resume with")));
+  EXPECT_THAT(out, Not(HasSubstr("iteration 1/")));
+  EXPECT_TRUE(generator_metas(run).empty());
+  EXPECT_EQ(manifest_status(run), "interrupted");
 }
 
 TEST_F(FaultsTest, KillNineAtManyPointsLeavesLoadableCheckpointsAndResumes) {
