@@ -133,7 +133,7 @@ void add_source_keys(std::vector<ConfigKey>& k, const std::string& s, Section Ru
                   "background image-decoding threads; 0 = decode on the training thread"));
   k.push_back(key(s + ".memory_budget_mb", sec, &DataSource::memory_budget_mb,
                   "automatic storage: MiB of host memory for decoded images, more is streamed from disk; 0 = half of "
-                  "RAM"));
+                  "RAM; at most 2^40"));
   k.push_back(key(s + ".batch_size", sec, &DataSource::batch_size, "samples per step"));
 }
 
@@ -156,7 +156,8 @@ std::vector<ConfigKey> make_keys() {
   k.push_back(key("train.learning_rate", &R::train, &TrainConfig::learning_rate, "base learning rate"));
   k.push_back(key("train.scheduler", &R::train, &TrainConfig::scheduler, "learning-rate schedule per iteration"));
   k.push_back(key("train.linear_decay", &R::train, &TrainConfig::linear_decay,
-                  "linear: iterations of linear decay to 0 at the end"));
+                  "linear: iterations of linear decay at the end; the last rate is learning_rate / "
+                  "(linear_decay + 1)"));
   k.push_back(key("train.step_size", &R::train, &TrainConfig::step_size, "step: iterations between LR drops"));
   k.push_back(key("train.gamma", &R::train, &TrainConfig::gamma, "step: LR multiplier per drop"));
   k.push_back(key("train.init", &R::train, &TrainConfig::init, "weight initialiser"));
@@ -211,7 +212,8 @@ std::vector<ConfigKey> make_keys() {
   k.push_back(key("test.output_dir", &R::test, &TestConfig::output_dir, "test images folder", kOutputNames));
   add_source_keys(k, "test", &R::test);
   k.push_back(key("test.frequency", &R::test, &TestConfig::frequency, "test every N iterations"));
-  k.push_back(key("test.size", &R::test, &TestConfig::size, "test samples per test, drawn at random; 0 = all"));
+  k.push_back(key("test.size", &R::test, &TestConfig::size,
+                  "test samples per test (unpaired: per domain), drawn at random per seed and iteration; 0 = all"));
   k.push_back(key("test.add_outputs", &R::test, &TestConfig::add_outputs, "list test images in outputs.json"));
   // [output]
   k.push_back(key("output.run_dir", &R::output, &OutputConfig::run_dir,

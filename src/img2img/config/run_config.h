@@ -40,10 +40,14 @@ struct DataSource {
   Storage storage = Storage::kAutomatic;
   int64_t worker_threads = 0;   ///< background decode threads; 0 = decode on the training thread
   /// automatic storage: MiB of host memory for decoded samples; a larger set is streamed from disk.
-  /// 0 = half of the machine's memory (memory_budget_bytes).
+  /// 0 = half of the machine's memory (memory_budget_bytes); at most kMaxMemoryBudgetMb.
   double memory_budget_mb = 0.0;
   int64_t batch_size = 1;       ///< samples per step (pix2pix: 1)
 };
+
+/// Largest accepted data.memory_budget_mb / test.memory_budget_mb: 2^40 MiB = 1 EiB (2^60 bytes), far
+/// above any machine's memory and small enough that the budget in bytes fits an int64_t.
+constexpr double kMaxMemoryBudgetMb = 1099511627776.0;
 
 /// [data]: the training set and its augmentation.
 struct DataConfig : DataSource {
@@ -62,7 +66,7 @@ struct TrainConfig {
   int64_t max_iterations = 200;     ///< iterations (= epochs; pix2pix: 100 + 100 decay)
   double learning_rate = 0.0002;    ///< base LR (pix2pix: 2e-4)
   SchedulerKind scheduler = SchedulerKind::kLinear;
-  int64_t linear_decay = 100;       ///< linear: iterations of decay to 0 at the end (pix2pix: 100)
+  int64_t linear_decay = 100;       ///< linear: decay iterations at the end, to lr / (linear_decay + 1) (pix2pix)
   int64_t step_size = 50;           ///< step: iterations between LR drops
   double gamma = 0.1;               ///< step: LR factor per drop (PyTorch StepLR default)
   InitKind init = InitKind::kNormal;

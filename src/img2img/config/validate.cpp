@@ -8,6 +8,8 @@
 #include <cerrno>      // errno
 #include <cstring>     // std::strerror
 #include <filesystem>  // std::filesystem::exists
+#include <limits>      // std::numeric_limits
+#include <map>         // std::map
 #include <regex>       // std::regex_match
 
 #include "img2img/config/config_keys.h"
@@ -86,7 +88,10 @@ void check_writable_dir(Checker& c, const char* key, const std::string& tmpl) {
 void check_source(Checker& c, const DataSource& s, const std::string& sec, bool check_paths) {
   c.int_min((sec + ".batch_size").c_str(), s.batch_size, 1);
   c.int_range((sec + ".worker_threads").c_str(), s.worker_threads, 0, 64);
-  c.non_negative((sec + ".memory_budget_mb").c_str(), s.memory_budget_mb);
+  if (!(s.memory_budget_mb >= 0.0 && s.memory_budget_mb <= kMaxMemoryBudgetMb))
+    c.fail("{}.memory_budget_mb = {}: expected 0..{:.0f} MiB (0 = half of the machine's memory; the maximum is "
+           "2^40 MiB)",
+           sec, s.memory_budget_mb, kMaxMemoryBudgetMb);
   auto need = [&](const std::string& key, const std::string& path, bool dir) {
     if (!check_paths) return;
     if (path.empty()) {
@@ -182,11 +187,13 @@ std::vector<std::string> config_problems(const RunConfig& cfg, const ValidateOpt
   c.positive("train.init_gain", t.init_gain);
   if (!(t.beta1 >= 0.0 && t.beta1 < 1.0)) c.fail("train.beta1 = {}: expected [0, 1)", t.beta1);
   if (!(t.beta2 >= 0.0 && t.beta2 < 1.0)) c.fail("train.beta2 = {}: expected [0, 1)", t.beta2);
-  c.probability("train.rho", t.rho);
+  if (!(t.rho >= 0.0 && t.rho <= 1.0))
+    c.fail("train.rho = {}: expected [0, 1] (Adadelta's decay of its running averages; PyTorch default 0.9)", t.rho);
   c.non_negative("train.momentum", t.momentum);
   c.non_negative("train.identity_lambda", t.identity_lambda);
   c.int_min("train.pool_size", t.pool_size, 0);
   c.int_min("train.nan_max_skips", t.nan_max_skips, 1);
+  c.int_range("train.seed", t.seed, 0, std::numeric_limits<int64_t>::max());  // a negative seed would wrap
 
   // [test]
   const TestConfig& ts = cfg.test;

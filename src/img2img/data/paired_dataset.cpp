@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>  // fmt::format
 
-#include <algorithm>  // std::sort
+#include <algorithm>  // std::sort, std::min
 #include <atomic>     // std::atomic
 #include <cmath>      // std::abs
 #include <exception>  // std::exception_ptr
@@ -181,7 +181,9 @@ std::pair<torch::Tensor, torch::Tensor> load_paired_sample(const PairedFiles& fi
 }
 
 int64_t memory_budget_bytes(double memory_budget_mb) {
-  if (memory_budget_mb > 0) return static_cast<int64_t>(memory_budget_mb * 1024.0 * 1024.0);
+  // Clamped so that the product fits int64_t even for values validation never let through.
+  if (memory_budget_mb > 0)
+    return static_cast<int64_t>(std::min(memory_budget_mb, kMaxMemoryBudgetMb) * 1024.0 * 1024.0);
   const long pages = ::sysconf(_SC_PHYS_PAGES), page_size = ::sysconf(_SC_PAGE_SIZE);
   int64_t memory = pages > 0 && page_size > 0 ? static_cast<int64_t>(pages) * page_size : int64_t{4} << 30;
   std::ifstream cgroup("/sys/fs/cgroup/memory.max");  // "max" or a byte count under a container limit
@@ -221,6 +223,25 @@ PairedDataset::PairedDataset(const DataSource& source, int64_t channel_count, in
 std::pair<torch::Tensor, torch::Tensor> PairedDataset::sample(int64_t i) const {
   if (!streamed_) return {inputs_[i], references_[i]};
   return load_paired_sample(files_.at(static_cast<size_t>(i)), channel_count_, image_size_);
+}
+
+namespace {
+// MiB for a log line: three significant digits below 100 MiB (0.01, 0.0586, 1, 12.5), whole MiB above.
+std::string format_mib(int64_t bytes) {
+  const double mib = static_cast<double>(bytes) / (1024.0 * 1024.0);
+  return mib >= 100.0 ? fmt::format("{:.0f}", mib) : fmt::format("{:.3g}", mib);
+}
+}  // namespace
+
+std::string describe_storage(const std::string& mode, int64_t decoded_bytes, int64_t budget_bytes,
+                             int64_t worker_threads, const std::string& budget_key) {
+  if (mode == "device") return fmt::format("device (all {} MiB on the training device)", format_mib(decoded_bytes));
+  if (mode == "streamed")
+    return fmt::format("streamed from disk with {} worker thread(s) ({} MiB decoded exceeds the memory budget of {} "
+                       "MiB, {})",
+                       worker_threads, format_mib(decoded_bytes), format_mib(budget_bytes), budget_key);
+  return fmt::format("cached in host memory ({} MiB of the {} MiB memory budget)", format_mib(decoded_bytes),
+                     format_mib(budget_bytes));
 }
 
 std::string PairedDataset::storage_mode() const { return on_device_ ? "device" : streamed_ ? "streamed" : "cached"; }

@@ -53,7 +53,14 @@ std::pair<torch::Tensor, torch::Tensor> load_paired_sample(const PairedFiles& fi
 /// Bytes of host memory data.storage = automatic may fill with decoded samples: `memory_budget_mb`
 /// MiB when > 0, else half of the machine's memory (physical RAM from sysconf, or the cgroup v2
 /// limit in /sys/fs/cgroup/memory.max when lower), leaving the rest to the networks and the system.
+/// MiB values above kMaxMemoryBudgetMb count as kMaxMemoryBudgetMb (validation rejects them).
 int64_t memory_budget_bytes(double memory_budget_mb);
+
+/// The log line of a data set's storage choice: `mode` is storage_mode() ("device", "streamed" or
+/// "cached"), sizes in bytes (printed as MiB with three significant digits below 100 MiB),
+/// `budget_key` the key that sets the budget ("data.memory_budget_mb" or "test.memory_budget_mb").
+std::string describe_storage(const std::string& mode, int64_t decoded_bytes, int64_t budget_bytes,
+                             int64_t worker_threads, const std::string& budget_key);
 
 /// A paired data set, decoded once. data.storage = device, or automatic when the decoded set
 /// ([N, C, S, S] float32 for inputs and references) fits memory_budget_bytes: cached, i.e. inputs

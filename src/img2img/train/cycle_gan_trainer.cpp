@@ -118,16 +118,20 @@ TestResult test_cycle(const RunConfig& config, const UnpairedDataset& test_set, 
   double ssim_sum = 0;
   const ImageDomain* domains[2] = {&test_set.domain_a(), &test_set.domain_b()};
   const int64_t batch = std::max<int64_t>(1, config.test.batch_size);
-  int64_t tested[2] = {0, 0};
+  // test.size random images of each domain (all when 0), drawn per (train.seed, iteration, domain)
+  // like the paired tester's, so a --resume continuation tests the same images.
+  std::vector<int64_t> tested[2];
   // One loader pass: domain A's test batches, then B's (streamed test data is decoded ahead).
   std::vector<UnpairedBatch> batches;
   for (int k = 0; k < 2; ++k) {
-    const int64_t size = domains[k]->size();
-    tested[k] = config.test.size > 0 ? std::min(config.test.size, size) : size;
-    for (int64_t begin = 0; begin < tested[k]; begin += batch) {
+    tested[k] = draw_test_samples(domains[k]->size(), config.test.size, config.train.seed, iteration,
+                                  static_cast<uint32_t>(k));
+    const auto n = static_cast<int64_t>(tested[k].size());
+    for (int64_t begin = 0; begin < n; begin += batch) {
       UnpairedBatch b;
       std::vector<int64_t>& indices = k == 0 ? b.a : b.b;
-      for (int64_t i = begin; i < std::min(tested[k], begin + batch); ++i) indices.push_back(i);
+      for (int64_t j = begin; j < std::min(n, begin + batch); ++j)
+        indices.push_back(tested[k][static_cast<size_t>(j)]);
       batches.push_back(std::move(b));
     }
   }
@@ -135,7 +139,7 @@ TestResult test_cycle(const RunConfig& config, const UnpairedDataset& test_set, 
   loader.start(batches);
   for (int k = 0; k < 2; ++k) {
     const ImageDomain& d = *domains[k];
-    const int64_t n = tested[k];
+    const auto n = static_cast<int64_t>(tested[k].size());
     for (int64_t begin = 0; begin < n; begin += batch) {
       const int64_t end = std::min(n, begin + batch);
       const auto [loaded_a, loaded_b] = loader.next();
@@ -146,11 +150,12 @@ TestResult test_cycle(const RunConfig& config, const UnpairedDataset& test_set, 
       result.samples += end - begin;
       if (out_dir.empty()) continue;
       const PixelDepth depth_in = d.depth, depth_out = domains[1 - k]->depth;
-      for (int64_t i = begin; i < end; ++i) {
+      for (int64_t j = begin; j < end; ++j) {
+        const int64_t i = tested[k][static_cast<size_t>(j)];  // index in the domain (sorted by name)
         const std::pair<const char*, std::pair<torch::Tensor, PixelDepth>> images[] = {
-            {"input", {input[i - begin], depth_in}},
-            {"translated", {translated[i - begin], depth_out}},
-            {"reconstructed", {reconstructed[i - begin], depth_in}}};
+            {"input", {input[j - begin], depth_in}},
+            {"translated", {translated[j - begin], depth_out}},
+            {"reconstructed", {reconstructed[j - begin], depth_in}}};
         for (const auto& [role, image] : images) {
           const fs::path path =
               out_dir / fmt::format("{}_{}_{}_{}{}", format_iteration(iteration), kDomain[k],
@@ -169,15 +174,8 @@ TestResult test_cycle(const RunConfig& config, const UnpairedDataset& test_set, 
 }
 
 // The log line of an unpaired data set's storage mode, worded as train_pix2pix's.
-std::string storage_description(const UnpairedDataset& d) {
-  const double mib = static_cast<double>(d.decoded_bytes()) / (1024.0 * 1024.0);
-  const double budget = static_cast<double>(d.budget_bytes()) / (1024.0 * 1024.0);
-  if (d.storage_mode() == "device") return fmt::format("device (all {:.1f} MiB on the training device)", mib);
-  if (d.streamed())
-    return fmt::format("streamed from disk with {} worker thread(s) ({:.1f} MiB decoded exceeds the memory budget "
-                       "of {:.1f} MiB, memory_budget_mb)",
-                       d.worker_threads(), mib, budget);
-  return fmt::format("cached in host memory ({:.1f} MiB of the {:.1f} MiB memory budget)", mib, budget);
+std::string storage_description(const UnpairedDataset& d, const std::string& budget_key) {
+  return describe_storage(d.storage_mode(), d.decoded_bytes(), d.budget_bytes(), d.worker_threads(), budget_key);
 }
 }  // namespace
 
@@ -207,11 +205,11 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
                               "channel(s)",
                               na, to_string(dataset.domain_a().depth), nb, to_string(dataset.domain_b().depth),
                               data.image_size, data.channel_count));
-    progress.line("data storage: " + storage_description(dataset));
+    progress.line("data storage: " + storage_description(dataset, "data.memory_budget_mb"));
     std::unique_ptr<UnpairedDataset> test_set;
     if (config.test.enabled) {
       test_set = std::make_unique<UnpairedDataset>(config.test, data.channel_count, data.image_size, 0);
-      progress.line("test data storage: " + storage_description(*test_set));
+      progress.line("test data storage: " + storage_description(*test_set, "test.memory_budget_mb"));
     }
     PlotWriter plots(summary.run_dir, config.plot);
     if (!run.resumed_from.empty()) {
@@ -231,6 +229,7 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
       progress.line(fmt::format("resumed {} after iteration {}", options.resume->generator_weights.string(), start_it));
     progress.line(fmt::format("device: {}; 2 generators, 2 discriminators (unpaired)", device.str()));
     if (const std::string w = schedule_warning(config.train); !w.empty()) progress.line("warning: " + w);
+    if (const std::string w = optimizer_warning(config.train); !w.empty()) progress.line("warning: " + w);
 
     // An iteration covers the larger domain in (shuffled) order; the other is drawn at random
     // (draw_unpaired_pass, all of an iteration's draws before its first image is loaded).

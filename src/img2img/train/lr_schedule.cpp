@@ -56,6 +56,15 @@ std::string schedule_warning(const TrainConfig& c) {
       c.learning_rate, c.max_iterations / 2);
 }
 
+std::string optimizer_warning(const TrainConfig& c) {
+  if (c.optimizer != OptimizerKind::kAdadelta || !(c.learning_rate < 0.01)) return "";
+  return fmt::format(
+      "train.optimizer = adadelta with train.learning_rate = {:g}: Adadelta multiplies its adaptive step by the "
+      "learning rate and PyTorch's default for it is 1.0, so at {:g} the weights barely change and the losses stay "
+      "flat. Use --train.learning_rate=1.0.",
+      c.learning_rate, c.learning_rate);
+}
+
 std::string resume_schedule_warning(const TrainConfig& before, const TrainConfig& now, int64_t done) {
   if (now.scheduler == SchedulerKind::kStep || before.scheduler != now.scheduler ||
       before.max_iterations == now.max_iterations || done < 1)

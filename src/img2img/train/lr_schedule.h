@@ -25,6 +25,12 @@ double scheduled_learning_rate(const TrainConfig& config, int64_t iteration);
 /// learning rates, and the fix.
 std::string schedule_warning(const TrainConfig& config);
 
+/// A warning for an optimiser whose learning rate is probably far too small, or "" when there is none:
+/// train.optimizer = adadelta with learning_rate < 0.01. Adadelta's step is learning_rate x its own
+/// adaptive update (PyTorch's default lr for it is 1.0), so at the default 2e-4 the weights barely move
+/// and the losses stay flat. Names the value, PyTorch's default and the fix --train.learning_rate=1.0.
+std::string optimizer_warning(const TrainConfig& config);
+
 /// A warning for a --resume whose learning-rate schedule does not continue the checkpoint's, or "" when
 /// it does. cosine (T_max) and linear (where the decay starts) depend on train.max_iterations, so
 /// resuming with another max_iterations reshapes the schedule: the rate jumps (linear, 4 iterations

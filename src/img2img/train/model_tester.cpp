@@ -27,12 +27,13 @@ ModelTester::ModelTester(const RunConfig& config, const torch::Device& device)
   if (config.test.storage == Storage::kDevice) dataset_.to(device);
 }
 
-std::vector<int64_t> draw_test_samples(int64_t n, int64_t size, int64_t seed, int64_t iteration) {
+std::vector<int64_t> draw_test_samples(int64_t n, int64_t size, int64_t seed, int64_t iteration,
+                                       uint32_t stream) {
   std::vector<int64_t> all(static_cast<size_t>(n));
   std::iota(all.begin(), all.end(), 0);
   if (size <= 0 || size >= n) return all;
   std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(static_cast<uint64_t>(seed) >> 32),
-                    0x7e575eedu, static_cast<uint32_t>(iteration), static_cast<uint32_t>(iteration >> 32)};
+                    0x7e575eedu + stream, static_cast<uint32_t>(iteration), static_cast<uint32_t>(iteration >> 32)};
   std::mt19937_64 rng(seq);
   std::shuffle(all.begin(), all.end(), rng);
   all.resize(static_cast<size_t>(size));

@@ -3,6 +3,7 @@
 
 #include <torch/types.h>  // torch::Device
 
+#include <cstdint>     // int64_t, uint32_t
 #include <filesystem>  // std::filesystem::path
 #include <map>         // std::map
 #include <memory>      // std::unique_ptr
@@ -32,9 +33,12 @@ struct TestResult {
 };
 
 /// The test.size samples tested at `iteration` out of `n` (0 or >= n: all), sorted: a shuffle by a
-/// std::mt19937_64 seeded from (train.seed, iteration) alone, so the choice at an iteration is the
-/// same in a run and in its --resume continuation, whatever was tested before.
-std::vector<int64_t> draw_test_samples(int64_t n, int64_t size, int64_t seed, int64_t iteration);
+/// std::mt19937_64 seeded from (train.seed, iteration, stream) alone, so the choice at an iteration
+/// is the same in a run and in its --resume continuation, whatever was tested before. `stream`
+/// gives independent draws from one seed: 0 for a paired test set, 0 and 1 for the A and B images
+/// of an unpaired one.
+std::vector<int64_t> draw_test_samples(int64_t n, int64_t size, int64_t seed, int64_t iteration,
+                                       uint32_t stream = 0);
 
 /// Holds the decoded test set (test.* data source, decoded like data.*: data.channel_count and
 /// data.image_size) and tests a generator on it: test.size random samples (0 = all), in eval mode

@@ -61,16 +61,9 @@ void plot_iteration(PlotWriter& plots, int64_t iteration, const StepStats& m) {
   plots.add("score", "generated", iteration, m.score_fake);
 }
 
-// The log line of a data set's storage mode: what was chosen and why.
-std::string storage_description(const PairedDataset& d) {
-  const double mib = static_cast<double>(d.decoded_bytes()) / (1024.0 * 1024.0);
-  const double budget = static_cast<double>(d.budget_bytes()) / (1024.0 * 1024.0);
-  if (d.storage_mode() == "device") return fmt::format("device (all {:.1f} MiB on the training device)", mib);
-  if (d.streamed())
-    return fmt::format("streamed from disk with {} worker thread(s) ({:.1f} MiB decoded exceeds the memory budget "
-                       "of {:.1f} MiB, memory_budget_mb)",
-                       d.worker_threads(), mib, budget);
-  return fmt::format("cached in host memory ({:.1f} MiB of the {:.1f} MiB memory budget)", mib, budget);
+// The log line of a data set's storage mode: what was chosen and why (`budget_key` sets the budget).
+std::string storage_description(const PairedDataset& d, const std::string& budget_key) {
+  return describe_storage(d.storage_mode(), d.decoded_bytes(), d.budget_bytes(), d.worker_threads(), budget_key);
 }
 
 // Throws (before anything is saved) if a weight or buffer of `module` is NaN/inf, so a diverged
@@ -133,11 +126,11 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
                               dataset.ignored_files() ? fmt::format("; {} non-image/hidden files ignored",
                                                                     dataset.ignored_files())
                                                       : ""));
-    progress.line("data storage: " + storage_description(dataset));
+    progress.line("data storage: " + storage_description(dataset, "data.memory_budget_mb"));
     std::optional<ModelTester> tester;
     if (config.test.enabled) {
       tester.emplace(config, device);
-      progress.line("test data storage: " + storage_description(tester->dataset()));
+      progress.line("test data storage: " + storage_description(tester->dataset(), "test.memory_budget_mb"));
       progress.line(fmt::format("test data: {} pairs; testing {} every {} iteration(s){}", tester->dataset().size(),
                                 config.test.size > 0 ? fmt::format("{} random samples", config.test.size) : "all",
                                 config.test.frequency,
@@ -167,6 +160,7 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
                               at::get_num_threads(), parameter_count(*model.generator),
                               parameter_count(*model.discriminator)));
     if (const std::string w = schedule_warning(config.train); !w.empty()) progress.line("warning: " + w);
+    if (const std::string w = optimizer_warning(config.train); !w.empty()) progress.line("warning: " + w);
 
     const int64_t n = dataset.size(), batch = data.batch_size;
     const int64_t steps_per_it = (n + batch - 1) / batch;

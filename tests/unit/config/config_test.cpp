@@ -95,6 +95,31 @@ TEST(ConfigTest, AllRangeProblemsAreReportedAtOnce) {
   EXPECT_THAT(p, HasSubstr("device.device = 'gpu'"));
 }
 
+// Budgets above 2^40 MiB (whose bytes would overflow int64_t: 1e15 MiB logged as a negative budget)
+// are rejected with the range (NaN by the parser), for data.* and test.* alike; 2^40 MiB itself is accepted.
+TEST(ConfigTest, MemoryBudgetAboveTwoToTheFortyMiBIsRejected) {
+  const std::string p = problems_of({{"data.memory_budget_mb", "1e15", "f"},
+                                     {"test.enabled", "true", "f"},
+                                     {"test.memory_budget_mb", "1e30", "f"}});
+  EXPECT_THAT(p, HasSubstr("data.memory_budget_mb = 1000000000000000: expected 0..1099511627776 MiB (0 = half of the "
+                           "machine's memory; the maximum is 2^40 MiB)"));
+  EXPECT_THAT(p, HasSubstr("test.memory_budget_mb = 1e+30: expected 0..1099511627776 MiB"));
+  EXPECT_THAT(problems_of({{"data.memory_budget_mb", "nan", "f"}}), HasSubstr("data.memory_budget_mb = 'nan': expected a finite number"));
+  EXPECT_THAT(problems_of({{"data.memory_budget_mb", "-1", "f"}}), HasSubstr("data.memory_budget_mb = -1: expected"));
+  EXPECT_EQ(problems_of({{"data.memory_budget_mb", "1099511627776", "f"}}), "");
+  EXPECT_EQ(problems_of({{"data.memory_budget_mb", "0.01", "f"}}), "");
+}
+
+// Adadelta's rho is a decay in [0, 1] (not an off switch); a negative seed would wrap to 2^64 - n.
+TEST(ConfigTest, RhoAndSeedRangesAreNamed) {
+  const std::string p = problems_of({{"train.rho", "1.5", "f"}, {"train.seed", "-1", "f"}});
+  EXPECT_THAT(p, HasSubstr("train.rho = 1.5: expected [0, 1] (Adadelta's decay of its running averages; PyTorch "
+                           "default 0.9)"));
+  EXPECT_THAT(p, ::testing::Not(HasSubstr("0 = off")));
+  EXPECT_THAT(p, HasSubstr("train.seed = -1: expected 0..9223372036854775807"));
+  EXPECT_EQ(problems_of({{"train.seed", "9223372036854775807", "f"}, {"train.momentum", "2", "f"}}), "");
+}
+
 TEST(ConfigTest, TooManyLayersNamesTheLargestAllowed) {
   const std::string p = problems_of({{"data.image_size", "64", "f"}, {"generator.layers", "7", "f"}});
   EXPECT_THAT(p, HasSubstr("generator.layers = 7 needs 2^7 = 128 <= data.image_size = 64; the largest allowed value "

@@ -12,6 +12,7 @@
 
 #include <algorithm>  // std::shuffle
 #include <fstream>    // std::ofstream
+#include <limits>     // std::numeric_limits
 #include <numeric>    // std::iota
 #include <map>        // std::map
 #include <random>     // std::mt19937_64
@@ -136,6 +137,29 @@ TEST(MemoryBudget, ConfiguredOrHalfOfMemory) {
   const int64_t physical = static_cast<int64_t>(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGE_SIZE);
   EXPECT_GT(automatic, 0);
   EXPECT_LE(automatic, physical / 2);
+}
+
+// Values validation rejects never overflow: 1e15 and 1e30 MiB (and inf) clamp to 2^40 MiB = 2^60 bytes.
+TEST(MemoryBudget, HugeValuesClampToTwoToTheSixtyBytes) {
+  EXPECT_EQ(memory_budget_bytes(kMaxMemoryBudgetMb), int64_t{1} << 60);
+  EXPECT_EQ(memory_budget_bytes(1e15), int64_t{1} << 60);
+  EXPECT_EQ(memory_budget_bytes(1e30), int64_t{1} << 60);
+  EXPECT_EQ(memory_budget_bytes(std::numeric_limits<double>::infinity()), int64_t{1} << 60);
+  EXPECT_EQ(memory_budget_bytes(0.01), 10485);
+}
+
+// The storage log line: small budgets keep three significant digits (0.01 MiB, not 0.0), large ones
+// whole MiB without an exponent, and the streamed line names the key that sets the budget.
+TEST(MemoryBudget, StorageDescriptionPrintsTheBudgetReadably) {
+  EXPECT_EQ(describe_storage("streamed", 61440, memory_budget_bytes(0.01), 2, "test.memory_budget_mb"),
+            "streamed from disk with 2 worker thread(s) (0.0586 MiB decoded exceeds the memory budget of 0.01 MiB, "
+            "test.memory_budget_mb)");
+  EXPECT_EQ(describe_storage("cached", 49152, memory_budget_bytes(0.5), 0, "data.memory_budget_mb"),
+            "cached in host memory (0.0469 MiB of the 0.5 MiB memory budget)");
+  EXPECT_EQ(describe_storage("cached", 3 << 20, memory_budget_bytes(64000.4), 0, "data.memory_budget_mb"),
+            "cached in host memory (3 MiB of the 64000 MiB memory budget)");
+  EXPECT_EQ(describe_storage("device", 12 << 20, 0, 0, "data.memory_budget_mb"),
+            "device (all 12 MiB on the training device)");
 }
 
 // A file that becomes unreadable after the up-front check: the batch holding it throws a DataError

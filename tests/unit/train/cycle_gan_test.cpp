@@ -8,6 +8,7 @@
 #include <opencv2/core.hpp>
 
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "img2img/config/config_keys.h"
@@ -22,6 +23,7 @@
 #include "img2img/train/cycle_gan_model.h"
 #include "img2img/train/cycle_gan_trainer.h"
 #include "img2img/train/image_pool.h"
+#include "img2img/train/model_tester.h"
 #include "img2img/train/training_state.h"
 #include "support/opencv_onnx.h"
 #include "support/test_support.h"
@@ -208,6 +210,48 @@ TEST_F(CycleGanTest, FourCheckpointsTwoOnnxFilesAndIndexedRoundTrips) {
   EXPECT_TRUE(fs::exists(s.run_dir / "test" / "000003" / "000003_B_b01_translated.png"));
 }
 
+// test.size = 2 tests two random images of each domain, drawn per (train.seed, iteration, domain)
+// like the paired tester's samples: not the first two by name, another subset for another seed.
+TEST_F(CycleGanTest, TestSizeDrawsRandomImagesOfEachDomainPerSeed) {
+  RunConfig c = small_config(write_domains("d", 2, 2, 32));
+  c.generator.initial_layer_size = 8, c.discriminator.initial_layer_size = 8;
+  c.train.max_iterations = 1;
+  c.output.model_save_rate = 0, c.output.onnx_path = "";
+  c.plot.type = PlotType::kDisabled;
+  c.test.enabled = true;
+  static_cast<DataSource&>(c.test) = write_domains("test", 6, 6, 32);
+  c.test.size = 2, c.test.frequency = 1;
+  // The names of the input images tested at iteration 1, e.g. "A_a03", "B_b05".
+  auto tested = [&](int64_t seed) {
+    c.train.seed = seed;
+    c.output.run_dir = (dir_ / fmt::format("seed{}", seed)).string();
+    const TrainSummary s = train_cycle_gan(c);
+    std::set<std::string> names;
+    for (const auto& e : fs::directory_iterator(s.run_dir / "test" / "000001")) {
+      const std::string name = e.path().filename().string();  // 000001_A_a03_input.png
+      if (name.size() > 17 && name.substr(12) == "_input.png") names.insert(name.substr(7, 5));
+    }
+    return names;
+  };
+  auto expected = [](int64_t seed) {
+    std::set<std::string> names;
+    for (int k = 0; k < 2; ++k)
+      for (int64_t i : draw_test_samples(6, 2, seed, 1, static_cast<uint32_t>(k)))
+        names.insert(fmt::format("{}_{}{:02d}", k == 0 ? "A" : "B", k == 0 ? "a" : "b", i));
+    return names;
+  };
+  const std::set<std::string> first_two{"A_a00", "A_a01", "B_b00", "B_b01"};
+  const std::set<std::string> seed3 = tested(3), seed7 = tested(7);
+  EXPECT_EQ(seed3.size(), 4u);
+  EXPECT_EQ(seed3, expected(3));
+  EXPECT_EQ(seed7, expected(7));
+  EXPECT_NE(seed3, seed7);
+  EXPECT_NE(seed3, first_two);
+  EXPECT_NE(seed7, first_two);
+  // Domains draw independently: one seed does not pick the same positions in A and B.
+  EXPECT_NE(draw_test_samples(6, 2, 3, 1, 0), draw_test_samples(6, 2, 3, 1, 1));
+}
+
 void expect_same_weights(const RunConfig& c, const fs::path& a, const fs::path& b);
 
 // The first run_start event of an events file.
@@ -244,9 +288,10 @@ TEST_F(CycleGanTest, StreamedUnpairedDataTrainsLikeCachedData) {
   options.events = (dir_ / "events.jsonl").string();
   const TrainSummary streamed = train_cycle_gan(c, options);
   const std::string log = read_file(streamed.run_dir / "train.log");
-  EXPECT_THAT(log, HasSubstr("\ndata storage: streamed from disk with 2 worker thread(s) (0.1 MiB decoded exceeds "
-                             "the memory budget of 0.0 MiB"));
-  EXPECT_THAT(log, HasSubstr("\ntest data storage: streamed from disk with 1 worker thread(s)"));
+  EXPECT_THAT(log, HasSubstr("\ndata storage: streamed from disk with 2 worker thread(s) (0.0586 MiB decoded "
+                             "exceeds the memory budget of 0.01 MiB, data.memory_budget_mb)"));
+  EXPECT_THAT(log, HasSubstr("\ntest data storage: streamed from disk with 1 worker thread(s) (0.0586 MiB decoded "
+                             "exceeds the memory budget of 0.01 MiB, test.memory_budget_mb)"));
   const nlohmann::json start = run_start_event(options.events);
   ASSERT_FALSE(start.is_null());
   EXPECT_EQ(start["data_storage"], "streamed");
@@ -271,8 +316,8 @@ TEST_F(CycleGanTest, RunLogsCachedStorageAndReportsItInRunStart) {
   options.events = (dir_ / "events.jsonl").string();
   const TrainSummary s = train_cycle_gan(c, options);
   const std::string log = read_file(s.run_dir / "train.log");
-  EXPECT_THAT(log, HasSubstr("\ndata storage: cached in host memory (0.1 MiB of the 1.0 MiB memory budget)"));
-  EXPECT_THAT(log, HasSubstr("\ntest data storage: cached in host memory (0.0 MiB of the 0.5 MiB memory budget)"));
+  EXPECT_THAT(log, HasSubstr("\ndata storage: cached in host memory (0.0586 MiB of the 1 MiB memory budget)"));
+  EXPECT_THAT(log, HasSubstr("\ntest data storage: cached in host memory (0.0469 MiB of the 0.5 MiB memory budget)"));
   std::ifstream events(options.events);
   std::string line;
   nlohmann::json start;

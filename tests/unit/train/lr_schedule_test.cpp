@@ -63,5 +63,24 @@ TEST(ScheduleWarningTest, LinearDecayLongerThanTheRunIsFlagged) {
   EXPECT_EQ(schedule_warning(c), "");
 }
 
+// Adadelta at the pix2pix default 2e-4 barely moves (PyTorch's Adadelta default lr is 1.0).
+TEST(OptimizerWarningTest, AdadeltaWithASmallLearningRateIsFlagged) {
+  TrainConfig c;  // adam, 2e-4: no warning
+  EXPECT_EQ(optimizer_warning(c), "");
+  c.optimizer = OptimizerKind::kAdadelta;
+  EXPECT_EQ(optimizer_warning(c),
+            "train.optimizer = adadelta with train.learning_rate = 0.0002: Adadelta multiplies its adaptive step by "
+            "the learning rate and PyTorch's default for it is 1.0, so at 0.0002 the weights barely change and the "
+            "losses stay flat. Use --train.learning_rate=1.0.");
+  c.learning_rate = 0.0099;
+  EXPECT_NE(optimizer_warning(c), "");
+  c.learning_rate = 0.01;  // the threshold: 0.01 and above are deliberate choices
+  EXPECT_EQ(optimizer_warning(c), "");
+  c.learning_rate = 1.0;
+  EXPECT_EQ(optimizer_warning(c), "");
+  c.learning_rate = 2e-4, c.optimizer = OptimizerKind::kSgd;  // only Adadelta has a default of 1.0
+  EXPECT_EQ(optimizer_warning(c), "");
+}
+
 }  // namespace
 }  // namespace img2img
