@@ -110,10 +110,10 @@ file(WRITE "${WORK}/no_images/notes.txt" "x")
 expect_user_error(infer_no_images "has no images \\(1 other files ignored\\); expected \\.png, \\.jpg" ""
   "${EXE}" infer --checkpoint ${RUN} --input ${WORK}/no_images --output ${WORK}/x --device cpu)
 
-# --resume with a contradicting data.input_type names that key and both values, not a consequence
+# --resume with a contradicting data.input_type names that key, where it was given and both values, not a consequence
 # of it (test.input_type, which validation would report first).
 expect_user_error(resume_input_type
-  "data\\.input_type = \"multiple_paired\" contradicts the checkpoint's data\\.input_type = \"multiple_unpaired\""
+  "data\\.input_type = \"multiple_paired\" \\(from the command line\\) contradicts the checkpoint's data\\.input_type = \"multiple_unpaired\""
   "test\\.input_type"
   "${EXE}" train --resume ${RUN} --data.input_type=multiple_paired --test.enabled=true --train.max_iterations=5)
 
