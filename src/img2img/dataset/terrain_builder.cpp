@@ -7,6 +7,7 @@
 
 #include <algorithm>  // std::sort, std::min, std::max
 #include <cmath>      // std::floor, std::isfinite
+#include <fstream>    // std::ifstream
 #include <mutex>      // std::once_flag
 #include <numeric>    // std::iota
 #include <random>     // std::mt19937_64
@@ -46,6 +47,28 @@ GdalHandle open_gdal(const std::string& input) {
   return ds;
 }
 
+// NaN (nodata) cells of a CV_32FC1 matrix. Not `m != m`: OpenCV's compare does not follow IEEE for
+// NaN (it finds none), which let a NaN cell through as 0 m.
+int64_t count_nan(const cv::Mat& metres) {
+  int64_t n = 0;
+  for (int r = 0; r < metres.rows; ++r) {
+    const float* row = metres.ptr<float>(r);
+    for (int c = 0; c < metres.cols; ++c) n += std::isnan(row[c]) ? 1 : 0;
+  }
+  return n;
+}
+
+// 255 where a CV_32FC1 cell is a number, 0 where it is NaN (CV_8UC1), for cv::minMaxLoc.
+cv::Mat valid_mask(const cv::Mat& metres) {
+  cv::Mat mask(metres.rows, metres.cols, CV_8UC1);
+  for (int r = 0; r < metres.rows; ++r) {
+    const float* row = metres.ptr<float>(r);
+    uchar* out = mask.ptr<uchar>(r);
+    for (int c = 0; c < metres.cols; ++c) out[c] = std::isnan(row[c]) ? 0 : 255;
+  }
+  return mask;
+}
+
 bool is_integral(const cv::Mat& metres) {
   for (int r = 0; r < metres.rows; ++r) {
     const float* row = metres.ptr<float>(r);
@@ -76,6 +99,34 @@ std::string box_text(const PixelBox& b) { return fmt::format("x={} y={} w={} h={
 constexpr const char* kExpectedDem =
     "expected a single-band elevation raster such as ETOPO5 netCDF (scripts/fetch_data.sh) or a GeoTIFF / .hgt / "
     "ESRI ASCII DEM, or a single-channel 16-bit PNG / float TIFF / EXR height field";
+
+// What every "the file is damaged" error says.
+constexpr const char* kDamagedFix =
+    "the file is truncated or damaged; fetch it again with scripts/fetch_data.sh (or copy / export the DEM again)";
+
+// A classic netCDF file (magic CDF\1, CDF\2 or CDF\5) stores a band uncompressed, so it must hold at
+// least width x height x sample size bytes. The netCDF library reads a truncated file's missing part
+// as zeros without an error, so a cut-off download would otherwise become a data set of sea level.
+void check_not_truncated(GDALDataset& ds, GDALRasterBand& band, int64_t band_index) {
+  if (std::string(ds.GetDriver()->GetDescription()) != "netCDF") return;
+  char** files = ds.GetFileList();
+  const std::string file = files != nullptr && files[0] != nullptr ? files[0] : "";
+  CSLDestroy(files);
+  std::error_code ec;
+  const auto size = file.empty() ? 0 : fs::file_size(file, ec);
+  if (file.empty() || ec) return;
+  char magic[4] = {};
+  std::ifstream(file, std::ios::binary).read(magic, 4);
+  if (!(magic[0] == 'C' && magic[1] == 'D' && magic[2] == 'F' && (magic[3] == 1 || magic[3] == 2 || magic[3] == 5)))
+    return;  // netCDF-4 (HDF5): compressed; the HDF5 library reports short reads itself
+  const GDALDataType type = band.GetRasterDataType();
+  const uintmax_t needed = static_cast<uintmax_t>(ds.GetRasterXSize()) * static_cast<uintmax_t>(ds.GetRasterYSize()) *
+                           static_cast<uintmax_t>(GDALGetDataTypeSizeBytes(type));
+  if (size < needed)
+    throw DataError(fmt::format("{}: {} bytes, but band {} ({} x {} {}) alone needs {} bytes: {}", file, size,
+                                band_index, ds.GetRasterXSize(), ds.GetRasterYSize(), GDALGetDataTypeName(type),
+                                needed, kDamagedFix));
+}
 
 // A pixel box given by `flag` must lie inside the source: a larger one cannot be honoured as given.
 void check_inside(const PixelBox& box, const char* flag, const HeightField& field) {
@@ -162,9 +213,14 @@ HeightField read_height_field(const std::string& input, int64_t band, double sca
                                   input, driver, ds->GetRasterCount(), GDALGetDataTypeName(b->GetRasterDataType()),
                                   band, GDALGetColorInterpretationName(ci), kExpectedDem));
     const int w = ds->GetRasterXSize(), h = ds->GetRasterYSize();
+    check_not_truncated(*ds, *b, band);
     cv::Mat raw(h, w, CV_32FC1);
-    if (b->RasterIO(GF_Read, 0, 0, w, h, raw.data, w, h, GDT_Float32, 0, 0) != CE_None)
-      throw DataError(fmt::format("{}: reading band {} failed: {}", input, band, CPLGetLastErrorMsg()));
+    // Some drivers report a short read only through CPLError (a warning or error with CE_None returned).
+    CPLErrorReset();
+    if (b->RasterIO(GF_Read, 0, 0, w, h, raw.data, w, h, GDT_Float32, 0, 0) != CE_None ||
+        CPLGetLastErrorType() >= CE_Failure)
+      throw DataError(fmt::format("{}: reading band {} failed ({}); {}", input, band, CPLGetLastErrorMsg(),
+                                  kDamagedFix));
     int has_nodata = 0;
     const double nodata = b->GetNoDataValue(&has_nodata);
     const double band_scale = b->GetScale(), band_offset = b->GetOffset();
@@ -322,8 +378,7 @@ TerrainSummary build_terrain_dataset(const TerrainOptions& o) {
     lo = o.height_min_m;
     hi = o.height_max_m;
   } else {
-    cv::Mat valid = region == region;  // NaN != NaN
-    cv::minMaxLoc(region, &lo, &hi, nullptr, nullptr, valid);
+    cv::minMaxLoc(region, &lo, &hi, nullptr, nullptr, valid_mask(region));
   }
   HeightMapping mapping;
   mapping.offset_m = field.integral ? std::floor(lo) : lo;
@@ -356,7 +411,7 @@ TerrainSummary build_terrain_dataset(const TerrainOptions& o) {
       }
       const cv::Mat m = field.metres(cv::Rect(static_cast<int>(x), static_cast<int>(y), static_cast<int>(size),
                                               static_cast<int>(size)));
-      if (cv::countNonZero(m != m) > 0) {
+      if (count_nan(m) > 0) {
         ++summary.skipped_nodata;
         continue;
       }

@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>  // cv::imread, cv::imwrite
 
+#include <cmath>       // std::isnan
 #include <filesystem>  // std::filesystem
 #include <fstream>     // std::ifstream
 #include <map>         // std::map
 #include <sstream>     // std::stringstream
+#include <vector>      // std::vector
 
 #include "img2img/core/error.h"
 #include "unit/dataset/etopo5_path.h"
@@ -358,6 +360,66 @@ TEST(TerrainOptionsTest, NonEmptyOutputIsRefusedBeforeReadingAnything) {
   }
   EXPECT_TRUE(std::filesystem::is_directory(dir / "train"));
   std::filesystem::remove_all(dir);
+}
+
+// Issue #8: a cut-off download must not become a data set of sea-level tiles.
+TEST(TerrainSourceTest, TruncatedNetcdfIsAnErrorNamingTheFileAndTheFix) {
+  if (!test::have_etopo5()) return;
+  const fs::path dir = fresh_dir("truncated_cdf");
+  fs::create_directories(dir);
+  const std::string path = (dir / "trunc.cdf").string();
+  {
+    std::ifstream in(test::etopo5_path(), std::ios::binary);
+    std::vector<char> head(200000);
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    std::ofstream(path, std::ios::binary).write(head.data(), static_cast<std::streamsize>(head.size()));
+  }
+  const auto [message, err] = error_and_stderr([&] { read_height_field(path); });
+  EXPECT_NE(message.find(path + ": 200000 bytes, but band 1 (4320 x 2161 "), std::string::npos) << message;
+  EXPECT_NE(message.find("the file is truncated or damaged; fetch it again with scripts/fetch_data.sh"),
+            std::string::npos)
+      << message;
+  EXPECT_EQ(err, "");
+  TerrainOptions o;
+  o.input = path;
+  o.output_dir = dir / "tiles";
+  EXPECT_THROW(build_terrain_dataset(o), DataError);
+  EXPECT_FALSE(fs::exists(dir / "tiles" / "train"));  // no tile written
+  fs::remove_all(dir);
+}
+
+// NaN cells of a float height field are nodata: read as NaN, and a tile holding one is skipped and
+// counted (TerrainSummary::skipped_nodata; the CLI's "skipped: N nodata"), never written as 0 m.
+TEST(TerrainOptionsTest, TilesWithNanCellsAreSkippedAndCounted) {
+  const fs::path dir = fresh_dir("nan_dem");
+  fs::create_directories(dir);
+  cv::Mat heights(64, 64, CV_32FC1);
+  for (int r = 0; r < 64; ++r)
+    for (int c = 0; c < 64; ++c) heights.at<float>(r, c) = static_cast<float>(100 + 10 * r + c);
+  heights.at<float>(5, 40) = NAN;  // in the tile at x = 32, y = 0
+  const std::string path = (dir / "dem.tif").string();
+  ASSERT_TRUE(cv::imwrite(path, heights));
+  const HeightField field = read_height_field(path);
+  EXPECT_TRUE(std::isnan(field.metres.at<float>(5, 40)));
+  EXPECT_FLOAT_EQ(field.metres.at<float>(5, 39), 100 + 50 + 39);
+  TerrainOptions o;
+  o.input = path;
+  o.output_dir = dir / "tiles";
+  o.tile_size = 32;
+  const TerrainSummary s = build_terrain_dataset(o);
+  EXPECT_EQ(s.train_tiles, 3);
+  EXPECT_EQ(s.skipped_nodata, 1);
+  EXPECT_FALSE(fs::exists(dir / "tiles" / "train" / "height" / "y00000_x00032.png"));
+  EXPECT_TRUE(fs::exists(dir / "tiles" / "train" / "height" / "y00000_x00000.png"));
+  // The mapping comes from the valid cells only: lowest 100 m (an integer DEM: 94 steps per metre
+  // for the 693 m range up to 793 m).
+  EXPECT_DOUBLE_EQ(s.mapping.offset_m, 100);
+  EXPECT_DOUBLE_EQ(s.mapping.metres_per_value, 1.0 / 94);
+  const cv::Mat tile = cv::imread((dir / "tiles" / "train" / "height" / "y00032_x00032.png").string(),
+                                  cv::IMREAD_UNCHANGED);
+  ASSERT_EQ(tile.type(), CV_16UC1);
+  EXPECT_NEAR(s.mapping.to_metres(tile.at<uint16_t>(0, 0)), 100 + 320 + 32, 0.01);
+  fs::remove_all(dir);
 }
 
 }  // namespace
