@@ -89,6 +89,7 @@ RunFolder create_run_folder(const RunConfig& config, const RunResume* resume) {
   const bool known = resume != nullptr && !resume->run_dir.empty() && fs::is_directory(resume->run_dir, ec);
   run.continued = known && config.output.run_dir == resume->run_dir_template;
   run.dir = run.continued ? resume->run_dir : fs::path(expand_template(config.output.run_dir, run.values));
+  run.lock = std::make_shared<const RunFolderLock>(run.dir);  // before any check or write: one run per folder
   if (known) {
     run.resumed_from = resume->run_dir;
     run.resume_iteration = resume->iteration;

@@ -14,6 +14,7 @@
 #include "img2img/train/event_log.h"
 #include "img2img/train/outputs_manifest.h"
 #include "img2img/train/progress.h"
+#include "img2img/train/run_lock.h"
 #include "img2img/train/trainer.h"
 
 namespace img2img {
@@ -41,6 +42,8 @@ struct RunFolder {
   std::filesystem::path resumed_from;  ///< --resume: the earlier run's folder ("" = fresh run or unknown)
   int64_t resume_iteration = 0;        ///< --resume: iterations completed at the checkpoint
   bool continued = false;              ///< --resume continues in the earlier run's folder (dir == resumed_from)
+  /// The run folder's lock (RunFolderLock), held while any copy of this RunFolder lives: one run per folder.
+  std::shared_ptr<const RunFolderLock> lock;
 };
 
 /// A started run (start_run): its folder and the reporter writing train.log.
@@ -65,8 +68,11 @@ StartedRun start_run(const RunConfig& config, const TrainOptions& options, Event
 /// run continues in the earlier run's folder instead (train.log appended, config.toml replaced by
 /// the resumed configuration; plots and outputs.json continued, see earlier_outputs); a changed
 /// output.run_dir starts a new folder that still carries the earlier plots and outputs.json entries.
-/// Throws ConfigError (template; or continuing in place would overwrite checkpoints written after
-/// the resume point, naming one and the way out) or WriteError (folder not writable).
+/// Before anything is checked or written there, the folder is locked (RunFolderLock, kept in
+/// RunFolder::lock), so a second run (fresh or --resume) into a folder a live run writes fails at once.
+/// Throws ConfigError (template; another live run holds the folder, naming its PID; or continuing in
+/// place would overwrite checkpoints written after the resume point, naming one and the way out) or
+/// WriteError (folder not writable).
 RunFolder create_run_folder(const RunConfig& config, const RunResume* resume = nullptr);
 
 /// The outputs.json entries a resumed run keeps: those of run.resumed_from's manifest up to

@@ -184,7 +184,7 @@ TEST_F(TrainerOutputsTest, ManifestListsEveryFileWrittenWithPngPlots) {
                        {"test_image", 18}}));
   EXPECT_EQ(s.final_onnx.filename(), "generator_0_000004.onnx");
   std::set<std::string> written = files_under(s.run_dir);
-  for (const char* own : {"config.toml", "train.log", "outputs.json"})
+  for (const char* own : {"config.toml", "train.log", "outputs.json", ".img2img-train.lock"})
     written.erase(fs::absolute(s.run_dir / own).lexically_normal().string());
   EXPECT_EQ(written, listed);
   for (const char* plot : {"ssim", "loss", "score"}) {

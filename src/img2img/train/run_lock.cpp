@@ -1,0 +1,56 @@
+#include "img2img/train/run_lock.h"
+
+#include <fcntl.h>     // open
+#include <sys/file.h>  // flock
+#include <unistd.h>    // close, ftruncate, getpid, pread, pwrite
+
+#include <fmt/format.h>  // fmt::format
+
+#include <cerrno>   // errno
+#include <cstring>  // std::strerror
+#include <string>   // std::string
+
+#include "img2img/core/error.h"
+
+namespace img2img {
+namespace fs = std::filesystem;
+
+RunFolderLock::RunFolderLock(const fs::path& run_dir) : path_(run_dir / kRunLockFileName) {
+  std::error_code ec;
+  fs::create_directories(run_dir, ec);
+  if (ec)
+    throw WriteError(fmt::format("cannot create run folder '{}': {}. Choose a writable output.run_dir.",
+                                 run_dir.string(), ec.message()));
+  fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0)
+    throw WriteError(fmt::format("cannot create lock file '{}': {}. Choose a writable output.run_dir.",
+                                 path_.string(), std::strerror(errno)));
+  int rc = 0;
+  while ((rc = ::flock(fd_, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR) {
+  }
+  if (rc != 0) {
+    const int err = errno;
+    char buf[32] = {};
+    const ssize_t n = ::pread(fd_, buf, sizeof(buf) - 1, 0);
+    ::close(fd_);
+    fd_ = -1;
+    if (err != EWOULDBLOCK)
+      throw WriteError(fmt::format("cannot lock '{}': {}. Choose another output.run_dir.", path_.string(),
+                                   std::strerror(err)));
+    std::string pid = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+    if (pid.empty()) pid = "unknown";
+    throw ConfigError(fmt::format("another img2img train (pid {}) is writing to {}; wait for it or choose another "
+                                  "output.run_dir (lock file {})",
+                                  pid, run_dir.string(), path_.string()));
+  }
+  const std::string text = fmt::format("{}\n", ::getpid());
+  // The PID is for the message above only; the lock itself is the flock, so a failed write is harmless.
+  if (::ftruncate(fd_, 0) == 0) (void)!::pwrite(fd_, text.data(), text.size(), 0);
+}
+
+RunFolderLock::~RunFolderLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing the only descriptor releases the flock
+}
+
+}  // namespace img2img
