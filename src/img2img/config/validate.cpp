@@ -2,7 +2,8 @@
 
 #include <fmt/format.h>  // fmt::format
 
-#include <unistd.h>  // access
+#include <fcntl.h>   // open
+#include <unistd.h>  // access, close, getpid, unlink
 
 #include <algorithm>   // std::find
 #include <cerrno>      // errno
@@ -64,25 +65,63 @@ struct Checker {
   }
 };
 
-// The folder `tmpl` names (expanded for now) must be creatable: its nearest existing ancestor is a
-// writable folder. Catches read-only locations and a path through a file before any training.
-void check_writable_dir(Checker& c, const char* key, const std::string& tmpl) {
+// Whether a file can be created in the existing folder `dir`: access() and, since root passes access()
+// even where creating fails (/proc, read-only mounts), a probe file created and removed at once.
+// errno tells why not.
+bool folder_accepts_files(const fs::path& dir) {
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) return false;
+  const fs::path probe = dir / fmt::format(".img2img-write-test-{}", ::getpid());
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return errno == EEXIST;  // EEXIST: a left-over probe, so creating works
+  ::close(fd);
+  ::unlink(probe.c_str());
+  return true;
+}
+
+// The folder `tmpl` names (expanded with `values`), or with `is_file` the folder of the file it names,
+// must be creatable: its nearest existing ancestor is a writable folder. Catches read-only locations
+// and a path through a file before any training.
+void check_writable_dir(Checker& c, const char* key, const std::string& tmpl,
+                        const std::map<std::string, std::string>& values, bool is_file = false) {
   std::string expanded;
   try {
-    expanded = expand_template(tmpl, date_time_template_values());
+    expanded = expand_template(tmpl, values);
   } catch (const ConfigError&) {  // bad template names / unset variables: reported by their own checks
     return;
   }
   std::error_code ec;
-  fs::path q = expanded;
+  const fs::path target = is_file ? fs::path(expanded).parent_path() : fs::path(expanded);
+  fs::path q = target;
   while (!q.empty() && !fs::exists(q, ec) && q != q.parent_path()) q = q.parent_path();
   if (q.empty()) q = ".";
+  const std::string what = is_file ? fmt::format("'{}' (the folder of '{}')", target.string(), expanded)
+                                   : fmt::format("'{}'", expanded);
   if (!fs::is_directory(q, ec))
-    c.fail("{} = '{}': cannot create '{}' because '{}' is a file, not a folder. Choose another {}.", key, tmpl,
-           expanded, q.string(), key);
-  else if (::access(q.c_str(), W_OK | X_OK) != 0)
-    c.fail("{} = '{}': cannot create '{}': folder '{}' is not writable ({}). Choose a writable {}.", key, tmpl,
-           expanded, q.string(), std::strerror(errno), key);
+    c.fail("{} = '{}': cannot create {} because '{}' is a file, not a folder. Choose another {}.", key, tmpl, what,
+           q.string(), key);
+  else if (!folder_accepts_files(q))
+    c.fail("{} = '{}': cannot create {}: folder '{}' is not writable ({}). Choose a writable {}.", key, tmpl, what,
+           q.string(), std::strerror(errno), key);
+}
+
+// Every output path template, expanded for a sample (now, the first iteration, generator 0), must lie
+// in a creatable folder: found before training instead of when the first checkpoint / test / ONNX
+// file is written.
+void check_output_paths(Checker& c, const RunConfig& cfg) {
+  std::map<std::string, std::string> values = date_time_template_values();
+  try {
+    values["run_dir"] = expand_template(cfg.output.run_dir, values);
+  } catch (const ConfigError&) {  // reported by the template check
+    return;
+  }
+  values["network"] = "generator";
+  values["index"] = "0";
+  values["iteration"] = format_iteration(1);
+  check_writable_dir(c, "output.run_dir", cfg.output.run_dir, values);
+  if (!cfg.output.model_path.empty()) check_writable_dir(c, "output.model_path", cfg.output.model_path, values, true);
+  if (!cfg.output.onnx_path.empty()) check_writable_dir(c, "output.onnx_path", cfg.output.onnx_path, values, true);
+  if (cfg.test.enabled && !cfg.test.output_dir.empty())
+    check_writable_dir(c, "test.output_dir", cfg.test.output_dir, values);
 }
 
 void check_source(Checker& c, const DataSource& s, const std::string& sec, bool check_paths) {
@@ -215,7 +254,7 @@ std::vector<std::string> config_problems(const RunConfig& cfg, const ValidateOpt
   c.int_min("output.onnx_save_rate", o.onnx_save_rate, 0, " (0 = only the last iteration)");
   c.int_range("output.onnx_opset", o.onnx_opset, 11, 17);
   if (o.run_dir.empty()) c.fail("output.run_dir is empty; expected a folder, e.g. runs/{{date}}-{{time}}");
-  if (options.check_paths && !o.run_dir.empty()) check_writable_dir(c, "output.run_dir", o.run_dir);
+  if (options.check_paths && !o.run_dir.empty()) check_output_paths(c, cfg);
 
   // path templates: every {name} must be allowed for its key
   for (const auto& k : config_keys()) {

@@ -9,7 +9,9 @@ namespace img2img {
 
 /// What validate_config checks beyond values and ranges.
 struct ValidateOptions {
-  bool check_paths = true;  ///< data / test paths must exist, output.run_dir be creatable (off for `img2img config`)
+  /// Data / test paths must exist; output.run_dir, output.model_path, output.onnx_path and test.output_dir
+  /// (expanded for now, iteration 1, generator 0) must lie in a creatable folder (off for `img2img config`).
+  bool check_paths = true;
 };
 
 /// Every problem with `config` (ranges, combinations, path templates, missing data paths), one
