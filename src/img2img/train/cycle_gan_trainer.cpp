@@ -295,8 +295,8 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
         used += count;
         progress.status(fmt::format("iteration {}/{} step {}/{}  cycle {:.3f} {:.3f}", it + 1, max_it, step + 1,
                                     steps_per_it, s.cycle[0], s.cycle[1]));
-        if (options.after_step) options.after_step(it + 1, step + 1);
         steps_done = step + 1;
+        if (options.after_step) options.after_step(it + 1, step + 1);
         if (options.stop_requested != nullptr && options.stop_requested->load()) {
           summary.interrupted = true;
           break;

@@ -209,7 +209,6 @@ IterationEnd end_iteration(bool interrupted, int64_t it, int64_t steps_done, int
   return end;
 }
 
-void finish_run(const TrainSummary& summary, OutputsManifest& manifest, EventLog& events, ProgressReporter& progress,
 bool stop_before_first_step(const TrainOptions& options, int64_t start_iteration, TrainSummary& summary,
                             ProgressReporter& progress) {
   if (options.stop_requested == nullptr || !options.stop_requested->load()) return false;
@@ -224,6 +223,7 @@ bool stop_before_first_step(const TrainOptions& options, int64_t start_iteration
   return true;
 }
 
+void finish_run(const TrainSummary& summary, OutputsManifest& manifest, EventLog& events, ProgressReporter& progress,
                 const std::string& detail) {
   const std::string status = summary.interrupted     ? "interrupted"
                              : summary.stopped_early ? "stopped_early"

@@ -125,12 +125,6 @@ std::string interrupted_checkpoint_note(int64_t iteration);
 IterationEnd end_iteration(bool interrupted, int64_t it, int64_t steps_done, int64_t steps_per_it,
                            std::string& stop_reason, ProgressReporter& progress);
 
-/// Ends a run of either trainer: manifest status ("interrupted", "stopped_early" or "finished") with
-/// summary.stop_reason, the "done: N iterations in T" line (+ `detail`, e.g. "; final G_L1 8.6", + the
-/// count of summary.skipped_steps when > 0), and the run_end event (status, reason, iterations, seconds,
-/// test_ssim, final_generator, final_onnx, skipped_steps; docs/events.md). summary.seconds must be set.
-void finish_run(const TrainSummary& summary, OutputsManifest& manifest, EventLog& events, ProgressReporter& progress,
-                const std::string& detail = "");
 /// The check both trainers make once before their first training step: when *options.stop_requested
 /// is already set (a Ctrl-C during setup), marks `summary` interrupted and nothing_trained with
 /// iterations = `start_iteration` (the resumed one, or 0) and a stop_reason, prints a line saying that
@@ -138,5 +132,11 @@ void finish_run(const TrainSummary& summary, OutputsManifest& manifest, EventLog
 bool stop_before_first_step(const TrainOptions& options, int64_t start_iteration, TrainSummary& summary,
                             ProgressReporter& progress);
 
+/// Ends a run of either trainer: manifest status ("interrupted", "stopped_early" or "finished") with
+/// summary.stop_reason, the "done: N iterations in T" line (+ `detail`, e.g. "; final G_L1 8.6", + the
+/// count of summary.skipped_steps when > 0), and the run_end event (status, reason, iterations, seconds,
+/// test_ssim, final_generator, final_onnx, skipped_steps; docs/events.md). summary.seconds must be set.
+void finish_run(const TrainSummary& summary, OutputsManifest& manifest, EventLog& events, ProgressReporter& progress,
+                const std::string& detail = "");
 
 }  // namespace img2img

@@ -225,13 +225,13 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
         sum.score_real += s.score_real * w, sum.score_fake += s.score_fake * w, sum.ssim += s.ssim * w;
         const double el = std::chrono::duration<double>(Clock::now() - it_start).count();
         const double rate = static_cast<double>(end) / std::max(el, 1e-9);
-        if (options.after_step) options.after_step(it + 1, step + 1);
         const double remaining = (static_cast<double>(max_it - it) * n - end) / std::max(rate, 1e-9);
         progress.status(fmt::format("iteration {}/{} step {}/{}  G_GAN {:.3f} G_L1 {:.3f} D_real {:.3f} D_fake {:.3f}  "
                                     "{:.1f} img/s  ETA {}",
                                     it + 1, max_it, step + 1, steps_per_it, s.g_gan, s.g_l1, s.d_real, s.d_fake, rate,
                                     format_duration(remaining)));
         steps_done = step + 1;
+        if (options.after_step) options.after_step(it + 1, step + 1);
         if (options.stop_requested != nullptr && options.stop_requested->load()) {
           summary.interrupted = true;
           break;
@@ -293,15 +293,15 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
       const bool keep_saved = partial && iteration == saved_iteration;
       const bool save = !keep_saved && !config.output.model_path.empty() && (last || (rate > 0 && iteration % rate == 0));
       if (keep_saved)
-        // The plot points (CSV) before the checkpoint, whatever plot.rate says: a run killed (kill -9)
-        // later still has every point up to its newest checkpoint for --resume.
-        for (const PlotFile& f : plots.write_points()) manifest->add("plot", f.path, f.plot, 0, iteration);
         progress.line(fmt::format("the checkpoint of iteration {} is already on disk and is kept; the steps of the "
                                   "interrupted iteration are not saved (--resume repeats it)",
                                   iteration));
       else if (save) {
         check_finite_weights(*model.generator, "generator", iteration);
         check_finite_weights(*model.discriminator, "discriminator", iteration);
+        // The plot points (CSV) before the checkpoint, whatever plot.rate says: a run killed (kill -9)
+        // later still has every point up to its newest checkpoint for --resume.
+        for (const PlotFile& f : plots.write_points()) manifest->add("plot", f.path, f.plot, 0, iteration);
         save_checkpoints(config, model, iteration, run, dataset, *manifest, summary, partial ? kInterruptedLabel : "");
         if (!partial) saved_iteration = iteration;
         save_training_state(summary.checkpoints.end()[-2], summary.checkpoints.back(), model, iteration, rng, device);
