@@ -80,6 +80,21 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   try {
+    // OpenCV's image decoders print their failures to std::cerr ("imread_('x'): can't read data:
+    // ..."), a raw library line before our own error naming the file. img2img's own output goes
+    // through C stdio (train/progress.cpp), so std::cerr is muted while a command runs and restored
+    // (by MutedCerr's destructor, before any handler below prints) on the way out.
+    struct MutedCerr {
+      std::streambuf* saved = nullptr;
+      MutedCerr() {
+        if (std::getenv("OPENCV_LOG_LEVEL") == nullptr) saved = std::cerr.rdbuf(nullptr);
+      }
+      ~MutedCerr() {
+        if (saved != nullptr) std::cerr.rdbuf(saved);  // also clears the badbit a null buffer set
+      }
+      MutedCerr(const MutedCerr&) = delete;
+      MutedCerr& operator=(const MutedCerr&) = delete;
+    } muted;
     for (const auto& command : commands)
       if (command.app->parsed()) return command.run();
     return 0;

@@ -6,6 +6,7 @@
 #include <opencv2/imgproc.hpp>        // cv::cvtColor, cv::resize
 
 #include <jpeglib.h>                // libjpeg: jpeg_decompress_struct, jpeg_std_error
+#include <zlib.h>                   // crc32 (PNG chunk check)
 
 #include <algorithm>  // std::transform
 #include <cctype>     // std::tolower
@@ -13,6 +14,8 @@
 #include <csetjmp>    // std::jmp_buf, setjmp, longjmp
 #include <cstdint>    // int64_t
 #include <cstdio>     // FILE, std::fopen
+#include <fstream>    // std::ifstream
+#include <iterator>   // std::istreambuf_iterator
 #include <set>        // std::set
 
 #include "img2img/core/atomic_file.h"
@@ -87,34 +90,30 @@ std::string jpeg_problem(const char* path) {
   return problem.message;
 }
 
-// Walks the chunk list of a PNG (spec section 5.3: 4-byte length, type, data, CRC) without
-// inflating anything. Returns "" if every chunk fits in the file and the last one is IEND, else what
-// is wrong. A truncated PNG is caught here, so libpng never prints "libpng error: ..." for it.
+// Walks the chunk list of a PNG (spec section 5.3: 4-byte length, type, data, CRC-32 over type and
+// data) without inflating anything. Returns "" if every chunk fits in the file, its CRC matches and
+// the last one is IEND, else what is wrong. Truncated or bit-flipped PNGs are caught here, so libpng
+// never prints "libpng error: ..." (its own stderr line) for them.
 std::string png_problem(const fs::path& path) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) return "cannot open the file";
-  std::fseek(file, 0, SEEK_END);
-  const long size = std::ftell(file);
-  long pos = 8;  // after the signature
-  std::string problem = "no IEND chunk: the file is truncated";
-  unsigned char header[8];
-  while (pos + 12 <= size) {
-    if (std::fseek(file, pos, SEEK_SET) != 0 || std::fread(header, 1, 8, file) != 8) break;
-    const unsigned long length = (static_cast<unsigned long>(header[0]) << 24) | (header[1] << 16) | (header[2] << 8) |
-                                 static_cast<unsigned long>(header[3]);
-    const std::string type(reinterpret_cast<const char*>(header) + 4, 4);
-    if (length > 0x7FFFFFFFul || pos + 12 + static_cast<long>(length) > size) {
-      problem = fmt::format("chunk '{}' at byte {} runs past the end of the file: the file is truncated", type, pos);
-      break;
-    }
-    pos += 12 + static_cast<long>(length);
-    if (type == "IEND") {
-      problem.clear();
-      break;
-    }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "cannot open the file";
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto u8 = [&](size_t i) { return static_cast<unsigned long>(static_cast<unsigned char>(bytes[i])); };
+  const auto u32 = [&](size_t i) { return (u8(i) << 24) | (u8(i + 1) << 16) | (u8(i + 2) << 8) | u8(i + 3); };
+  size_t pos = 8;  // after the signature
+  while (pos + 12 <= bytes.size()) {
+    const unsigned long length = u32(pos);
+    const std::string type = bytes.substr(pos + 4, 4);
+    if (length > 0x7FFFFFFFul || pos + 12 + length > bytes.size())
+      return fmt::format("chunk '{}' at byte {} runs past the end of the file: the file is truncated", type, pos);
+    const auto* data = reinterpret_cast<const Bytef*>(bytes.data() + pos + 4);
+    const unsigned long crc = ::crc32(::crc32(0L, Z_NULL, 0), data, static_cast<uInt>(length + 4));
+    if (crc != u32(pos + 8 + length))
+      return fmt::format("chunk '{}' at byte {} fails its CRC check: the file is damaged", type, pos);
+    pos += 12 + length;
+    if (type == "IEND") return "";
   }
-  std::fclose(file);
-  return problem;
+  return "no IEND chunk: the file is truncated";
 }
 
 // Whether `head` (a file's first bytes) starts a JPEG: SOI marker FF D8 then a marker FF.

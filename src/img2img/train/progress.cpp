@@ -3,8 +3,8 @@
 #include <fmt/format.h>  // fmt::format
 #include <unistd.h>      // isatty
 
-#include <cmath>     // std::lround
-#include <iostream>  // std::cerr
+#include <cmath>   // std::lround
+#include <cstdio>  // std::fputs, stderr
 
 namespace img2img {
 
@@ -17,18 +17,24 @@ ProgressReporter::~ProgressReporter() { end_status(); }
 
 void ProgressReporter::line(const std::string& text) {
   end_status();
-  std::cerr << text << std::endl;
+  // C stdio, not std::cerr: the img2img command mutes std::cerr while it runs (cli/main.cpp).
+  std::fputs((text + "\n").c_str(), stderr);
+  std::fflush(stderr);
   if (log_) log_ << text << std::endl;
 }
 
 void ProgressReporter::status(const std::string& text) {
   if (!interactive_) return;
-  std::cerr << "\r\033[K" << text << std::flush;
+  std::fputs(("\r\033[K" + text).c_str(), stderr);
+  std::fflush(stderr);
   status_open_ = true;
 }
 
 void ProgressReporter::end_status() {
-  if (status_open_) std::cerr << "\r\033[K" << std::flush;
+  if (status_open_) {
+    std::fputs("\r\033[K", stderr);
+    std::fflush(stderr);
+  }
   status_open_ = false;
 }
 

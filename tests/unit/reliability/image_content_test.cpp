@@ -168,5 +168,50 @@ TEST_F(ImageContentTest, TruncatedJpegOnTheCommandLineGivesOurMessageOnly) {
   EXPECT_THAT(out, Not(HasSubstr("libpng"))) << out;
 }
 
+TEST_F(ImageContentTest, DamagedPngTiffAndBmpGiveOurMessageOnly) {
+  cv::Mat noise(64, 64, CV_8UC3);
+  cv::RNG(5).fill(noise, cv::RNG::UNIFORM, 0, 256);
+  cv::Mat grey(64, 64, CV_8UC3, cv::Scalar(90, 90, 90));
+  std::vector<uchar> ok;
+  ASSERT_TRUE(cv::imencode(".png", grey, ok));
+  write_file_atomic(dir_ / "ok.png", std::string(ok.begin(), ok.end()));
+  const auto encoded = [&](const std::string& ext) {
+    std::vector<uchar> bytes;
+    EXPECT_TRUE(cv::imencode(ext, noise, bytes));
+    return std::string(bytes.begin(), bytes.end());
+  };
+  // One bit flipped inside IDAT's data: libpng alone prints "libpng error: IDAT: CRC error" or
+  // "incorrect data check" on stderr; our chunk walk names the damaged chunk instead.
+  std::string flipped = encoded(".png");
+  flipped[flipped.size() / 2] = static_cast<char>(flipped[flipped.size() / 2] ^ 0x10);
+  write_file_atomic(dir_ / "flipped.png", flipped);
+  std::string bad_ihdr = encoded(".png");
+  bad_ihdr[17] = static_cast<char>(bad_ihdr[17] ^ 0x01);  // width byte inside IHDR
+  write_file_atomic(dir_ / "ihdr.png", bad_ihdr);
+  // Truncated TIFF and BMP: OpenCV's decoders print "imread_('...'): can't read data: ..." to std::cerr.
+  const std::string tiff = encoded(".tif"), bmp = encoded(".bmp");
+  write_file_atomic(dir_ / "cut.tif", tiff.substr(0, tiff.size() / 2));
+  write_file_atomic(dir_ / "cut.bmp", bmp.substr(0, bmp.size() / 2));
+  for (const std::string name : {"flipped.png", "ihdr.png", "cut.tif", "cut.bmp"}) {
+    std::string out;
+    EXPECT_EQ(test::run_command("env -u OPENCV_LOG_LEVEL " + test::img2img_binary() + " ssim " +
+                                    (dir_ / name).string() + " " + (dir_ / "ok.png").string(),
+                                &out),
+              1)
+        << out;
+    EXPECT_THAT(out, HasSubstr("error: ")) << name;
+    EXPECT_THAT(out, HasSubstr((dir_ / name).string())) << name;
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << name << ": " << out;
+    EXPECT_THAT(out, Not(HasSubstr("libpng"))) << out;
+    EXPECT_THAT(out, Not(HasSubstr("imread_"))) << out;
+    EXPECT_THAT(out, Not(HasSubstr("OpenCV("))) << out;
+  }
+  std::string out;
+  test::run_command("env -u OPENCV_LOG_LEVEL " + test::img2img_binary() + " ssim " + (dir_ / "flipped.png").string() +
+                        " " + (dir_ / "ok.png").string(),
+                    &out);
+  EXPECT_THAT(out, HasSubstr("fails its CRC check: the file is damaged"));
+}
+
 }  // namespace
 }  // namespace img2img
