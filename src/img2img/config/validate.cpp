@@ -255,6 +255,22 @@ std::vector<std::string> config_problems(const RunConfig& cfg, const ValidateOpt
   c.int_range("output.onnx_opset", o.onnx_opset, 11, 17);
   if (o.run_dir.empty()) c.fail("output.run_dir is empty; expected a folder, e.g. runs/{{date}}-{{time}}");
   if (options.check_paths && !o.run_dir.empty()) check_output_paths(c, cfg);
+  // Templates under which two networks would write the same file (the last one written wins, so a
+  // "generator" checkpoint would hold the discriminator).
+  const bool unpaired = is_unpaired(cfg.data.input_type);
+  const auto lacks = [](const std::string& t, const char* name) { return t.find(name) == std::string::npos; };
+  if (!o.model_path.empty() && lacks(o.model_path, "{network}"))
+    c.fail("output.model_path = '{}' has no {{network}}: the generator and the discriminator would be written to "
+           "the same file. Add {{network}}, e.g. '{}'",
+           o.model_path, RunConfig{}.output.model_path);
+  if (unpaired && !o.model_path.empty() && lacks(o.model_path, "{index}"))
+    c.fail("output.model_path = '{}' has no {{index}}: unpaired training has two generators and two "
+           "discriminators (index 0: input -> reference, 1: back) that would share files. Add {{index}}, e.g. '{}'",
+           o.model_path, RunConfig{}.output.model_path);
+  if (unpaired && !o.onnx_path.empty() && lacks(o.onnx_path, "{index}"))
+    c.fail("output.onnx_path = '{}' has no {{index}}: unpaired training exports two generators (index 0 and 1) "
+           "that would share one file. Add {{index}}, e.g. '{}'",
+           o.onnx_path, RunConfig{}.output.onnx_path);
 
   // path templates: every {name} must be allowed for its key
   for (const auto& k : config_keys()) {

@@ -70,5 +70,29 @@ TEST_F(OutputPathsTest, RunDirInTheTemplateIsExpandedAndGoodPathsPass) {
   EXPECT_THAT(r, Not(HasSubstr("output.onnx_path =")));
 }
 
+TEST_F(OutputPathsTest, TemplatesThatMakeNetworksShareAFileAreRejected) {
+  const std::string run = (dir_ / "run").string();
+  // Paired: without {network} the discriminator overwrote the generator's file.
+  const std::string p = problems({{"output.run_dir", run, "f"}, {"output.model_path", "{run_dir}/afile", "f"}});
+  EXPECT_THAT(p, HasSubstr("output.model_path = '{run_dir}/afile' has no {network}: the generator and the "
+                           "discriminator would be written to the same file. Add {network}, e.g. "
+                           "'{run_dir}/checkpoints/{network}_{index}_{iteration}.pt'"));
+  EXPECT_THAT(p, Not(HasSubstr("has no {index}")));  // one generator: {index} is optional
+  // Unpaired: four networks, two ONNX files.
+  const std::string u = problems({{"data.input_type", "multiple_unpaired", "f"},
+                                  {"output.run_dir", run, "f"},
+                                  {"output.model_path", "{run_dir}/c/{network}_{iteration}.pt", "f"},
+                                  {"output.onnx_path", "{run_dir}/g.onnx", "f"}});
+  EXPECT_THAT(u, HasSubstr("output.model_path = '{run_dir}/c/{network}_{iteration}.pt' has no {index}: unpaired "
+                           "training has two generators and two discriminators"));
+  EXPECT_THAT(u, HasSubstr("output.onnx_path = '{run_dir}/g.onnx' has no {index}: unpaired training exports two "
+                           "generators"));
+  // The defaults and an empty (off) path pass.
+  const std::string d = problems({{"data.input_type", "multiple_unpaired", "f"},
+                                  {"output.run_dir", run, "f"},
+                                  {"output.onnx_path", "", "f"}});
+  EXPECT_THAT(d, Not(HasSubstr("has no {")));
+}
+
 }  // namespace
 }  // namespace img2img
