@@ -47,8 +47,14 @@ cv::Mat to_bgr8(const cv::Mat& raw) {
 
 PhotoPairsSummary build_photo_pairs(const PhotoPairsOptions& o) {
   std::vector<std::string> problems;
-  if (o.crop_size < 16) problems.push_back(fmt::format("--size must be >= 16, got {}", o.crop_size));
-  if (o.crops_per_photo < 1) problems.push_back(fmt::format("--crops must be >= 1, got {}", o.crops_per_photo));
+  // Upper bounds keep a typo (--size 100000: a 30 GB allocation) a message instead of an internal error.
+  if (o.crop_size < 16 || o.crop_size > 8192)
+    problems.push_back(fmt::format("--size must be 16 to 8192 pixels, got {}", o.crop_size));
+  if (o.crops_per_photo < 1 || o.crops_per_photo > 10000)
+    problems.push_back(fmt::format("--crops must be 1 to 10000, got {}", o.crops_per_photo));
+  if (!(o.min_std >= 0 && o.min_std <= 255))
+    problems.push_back(fmt::format("--min-std must be 0 to 255 (grey standard deviation of 8-bit values), got {}",
+                                   o.min_std));
   if (o.scales.empty()) problems.push_back("--scales: give at least one");
   for (double s : o.scales)
     if (!(s > 0 && s <= 1)) problems.push_back(fmt::format("--scales must each be in (0, 1], got {}", s));
@@ -126,6 +132,14 @@ PhotoPairsSummary build_photo_pairs(const PhotoPairsOptions& o) {
     }
     (test ? summary.test_crops : summary.train_crops) += kept;
     (test ? summary.test_photos : summary.train_photos) += 1;
+  }
+  if (summary.train_crops == 0) {
+    // Nothing to train on: remove what this call wrote (--output was missing or empty at the start).
+    for (const char* split : {"train", "test"}) fs::remove_all(o.output_dir / split);
+    throw DataError(fmt::format(
+        "dataset pairs: every crop of the {} train photo(s) was flat (grey standard deviation below --min-std {}), "
+        "so there is no train crop; nothing written. Lower --min-std (default {}) or use photos with more detail.",
+        summary.train_photos, o.min_std, PhotoPairsOptions{}.min_std));
   }
   write_file_atomic(o.output_dir / "crops.csv", csv.str());
   return summary;

@@ -14,10 +14,11 @@ struct PhotoPairsOptions {
   std::filesystem::path photo_dir;      ///< folder of photographs (JPEG/PNG ...; EXIF orientation applied)
   std::filesystem::path output_dir;     ///< receives {train,test}/{gray,edges,color}/<photo>_<n>.png and crops.csv;
                                         ///< must not exist yet or be empty
-  int64_t crop_size = 256;              ///< side of the written crops, pixels (>= 16)
+  int64_t crop_size = 256;              ///< side of the written crops, pixels (16 to 8192)
   int64_t crops_per_photo = 8;          ///< crops kept per photo (fewer if too many are flat)
   std::vector<double> scales = {0.25, 0.5, 1.0};  ///< crop side / photo's shorter side, each in (0, 1]
-  double min_std = 12.0;                ///< reject crops whose grey standard deviation (0-255) is below this
+  double min_std = 12.0;                ///< reject crops whose grey standard deviation (0-255) is below this;
+                                        ///< DataError when no train crop is left
   double test_fraction = 0.2;           ///< fraction of photos held out for test (at least one if >= 2 photos)
   double canny_low = 100.0;             ///< Canny hysteresis thresholds (8-bit grey)
   double canny_high = 200.0;

@@ -83,6 +83,19 @@ TEST(PhotoPairsTest, BadScalesAreAConfigError) {
     EXPECT_NE(std::string(e.what()).find("--scales must each be in (0, 1], got 1.5"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("--test-fraction must be in [0, 1), got 1"), std::string::npos) << e.what();
   }
+  // Out-of-range sizes and thresholds are named before anything is read (--size 100000 was a 30 GB
+  // allocation and an internal error).
+  PhotoPairsOptions big;
+  big.photo_dir = "x", big.output_dir = "y", big.crop_size = 100000, big.crops_per_photo = 0, big.min_std = -1;
+  try {
+    build_photo_pairs(big);
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("--size must be 16 to 8192 pixels, got 100000"), std::string::npos) << what;
+    EXPECT_NE(what.find("--crops must be 1 to 10000, got 0"), std::string::npos) << what;
+    EXPECT_NE(what.find("--min-std must be 0 to 255"), std::string::npos) << what;
+  }
 }
 
 class PhotoPairsDirTest : public test::TempDirTest {
@@ -187,6 +200,24 @@ TEST_F(PhotoPairsDirTest, EmptyOutputFolderIsUsedAndEmptyTestSplitIsReported) {
   EXPECT_EQ(s.test_photos, 0);
   EXPECT_EQ(s.test_crops, 0);
   EXPECT_TRUE(fs::exists(o.output_dir / "train" / "color" / "Only_01.png"));
+}
+
+// Every train crop flat (--min-std above any crop's deviation): an error naming the flag, not
+// "0 train crops" and exit 0; nothing is left in --output.
+TEST_F(PhotoPairsDirTest, NoTrainCropIsAnErrorAndLeavesNothing) {
+  write_noise_photo("A", 40, 32, 1);
+  write_noise_photo("B", 40, 32, 2);
+  PhotoPairsOptions o = options();
+  o.min_std = 250;  // uniform noise has a grey deviation of ~40-75
+  try {
+    build_photo_pairs(o);
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("there is no train crop; nothing written. Lower --min-std"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_TRUE(!fs::exists(o.output_dir) || fs::is_empty(o.output_dir));
 }
 
 }  // namespace
