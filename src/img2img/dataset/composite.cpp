@@ -60,6 +60,8 @@ int64_t combine_paired_folders(const CombineOptions& o) {
   dirs.insert(dirs.end(), o.more_dirs.begin(), o.more_dirs.end());
   check_distinct_folders({{"--left", o.left_dir}, {"--right", o.right_dir}}, {{"--output", o.output_dir}});
   for (const auto& more : o.more_dirs) check_distinct_folders({{"input folder", more}}, {{"--output", o.output_dir}});
+  // Same-named files of an earlier run would be replaced and others left beside the new ones.
+  require_empty_output_folder(o.output_dir, "--output", "composites");
   std::vector<std::map<std::string, fs::path>> sides;
   for (const auto& dir : dirs) sides.push_back(images_by_stem(dir));
   std::vector<std::string> problems;
@@ -112,6 +114,8 @@ int64_t combine_paired_folders(const CombineOptions& o) {
 
 int64_t split_composite_folder(const SplitOptions& o) {
   check_distinct_folders({{"--input", o.composite_dir}}, {{"--left", o.left_dir}, {"--right", o.right_dir}});
+  require_empty_output_folder(o.left_dir, "--left", "left halves");
+  require_empty_output_folder(o.right_dir, "--right", "right halves");
   const auto files = list_image_files(o.composite_dir);
   // Check every composite first (decodes, even width), so a bad file leaves nothing half-written.
   std::vector<std::string> problems;

@@ -58,6 +58,33 @@ TEST(CompositeTest, CombineThenSplitIsBitExact) {
   fs::remove_all(dir);
 }
 
+// combine and split write only into a missing or empty folder, as dataset pairs / terrain do: a
+// folder holding an earlier run's files had same-named files replaced and others left beside them.
+TEST(CompositeTest, NonEmptyOutputFoldersAreRefusedAndLeftUnchanged) {
+  const fs::path dir = fresh_dir("composite_nonempty");
+  for (const char* sub : {"a", "b", "old"}) fs::create_directories(dir / sub);
+  ASSERT_TRUE(cv::imwrite((dir / "a" / "x.png").string(), random_image(CV_8UC3, 16, 16, 1)));
+  ASSERT_TRUE(cv::imwrite((dir / "b" / "x.png").string(), random_image(CV_8UC3, 16, 16, 2)));
+  const cv::Mat old = random_image(CV_8UC3, 16, 16, 3);
+  ASSERT_TRUE(cv::imwrite((dir / "old" / "x.png").string(), old));
+  try {
+    combine_paired_folders({dir / "a", dir / "b", dir / "old"});
+    FAIL() << "combine wrote into a non-empty --output";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--output"), std::string::npos) << e.what();
+  }
+  ASSERT_EQ(combine_paired_folders({dir / "a", dir / "b", dir / "ab"}), 1);
+  try {
+    split_composite_folder({dir / "ab", dir / "a2", dir / "old"});
+    FAIL() << "split wrote into a non-empty --right";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--right"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(same_pixels(cv::imread((dir / "old" / "x.png").string(), cv::IMREAD_UNCHANGED), old));
+  EXPECT_FALSE(fs::exists(dir / "a2" / "x.png"));
+  fs::remove_all(dir);
+}
+
 TEST(CompositeTest, MismatchedNamesAndSizesAreAllListed) {
   const fs::path dir = fresh_dir("composite_bad");
   for (const char* sub : {"a", "b"}) fs::create_directories(dir / sub);
