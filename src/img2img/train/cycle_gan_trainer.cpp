@@ -254,6 +254,10 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
     // or, continuing in place, the one it resumed from. A Ctrl-C inside the next iteration keeps it
     // untouched; without one, the partial weights get kInterruptedLabel (never a completed label).
     int64_t saved_iteration = run.continued ? start_it : -1;
+    // Until this run completes an iteration it stands at the resumed one (outputs.json, run_end, the
+    // done line), and its newest model is the checkpoint it resumed from when that stays in place.
+    summary.iterations = start_it;
+    if (run.continued && options.resume) summary.final_generator = options.resume->generator_weights;
     // A stop requested during setup (Ctrl-C before the first step) trains and saves nothing.
     stop_before_first_step(options, start_it, summary, progress);
     for (int64_t it = start_it; it < max_it && !summary.nothing_trained; ++it) {

@@ -107,6 +107,12 @@ TEST_P(InterruptedCheckpointTest, ResumeInPlaceThenStopKeepsTheResumedCheckpoint
   EXPECT_EQ(files_below(run / "checkpoints"), before);  // same files, same bytes: nothing rewritten or added
   EXPECT_EQ(manifest_status(run), "interrupted");
   EXPECT_THAT(read_file(run / "train.log"), HasSubstr("the checkpoint of iteration 2 is already on disk and is kept"));
+  // The run stands at the resumed iteration (outputs.json, run_end, the done line said 0) and its
+  // newest model is the kept checkpoint.
+  EXPECT_EQ(s.iterations, 2);
+  EXPECT_EQ(nlohmann::json::parse(read_file(run / "outputs.json")).value("iterations", -1), 2);
+  EXPECT_EQ(s.final_generator.filename().string(), "generator_0_000002.pt");
+  EXPECT_THAT(read_file(run / "train.log"), HasSubstr("done: 2 iterations"));
 
   // A second --resume continues from it and runs to the end.
   EXPECT_EQ(find_resume_point(run).iteration, 2);
