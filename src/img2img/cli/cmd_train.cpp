@@ -32,8 +32,10 @@ constexpr int kExitAborted = 3;
 extern "C" void on_stop_signal(int sig) {
   if (g_stop_signal.exchange(sig) != 0) {
     static const char kAbort[] =
-        "\nimg2img: second stop signal: exiting at once (exit code 3); nothing more was written. The "
-        "checkpoints already on disk are complete; resume with img2img train --resume RUN_FOLDER\n";
+        "\nimg2img: second stop signal: exiting at once (exit code 3); nothing more was written (a file "
+        "being written stays a *.tmpPID and is ignored). If the run folder holds a checkpoint, resume "
+        "with img2img train --resume RUN_FOLDER (it starts from the newest complete one); otherwise "
+        "run the same command again\n";
     const ssize_t ignored = ::write(STDERR_FILENO, kAbort, sizeof kAbort - 1);
     (void)ignored;
     ::_exit(kExitAborted);
