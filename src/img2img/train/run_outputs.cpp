@@ -72,13 +72,23 @@ void check_not_a_run(const fs::path& dir) {
     entries.push_back(OutputEntry{});
     entries.back().kind = "checkpoint";
   }
+  bool any = false, resumable = false;  // resumable: a listed checkpoint with its training state beside it
   for (const OutputEntry& e : entries)
-    if (e.kind == "checkpoint")
-      throw ConfigError(fmt::format(
-          "output.run_dir = '{}' already holds a run with checkpoints ({}); training a new run there would mix the "
-          "two. Continue that run with `img2img train --resume {}`, or choose a new folder with "
-          "--output.run_dir=NEW_FOLDER (a template with {{date}}-{{time}} makes one per run).",
-          dir.string(), manifest.string(), dir.string()));
+    if (e.kind == "checkpoint") {
+      any = true;
+      // An entry without a path stands for an unreadable manifest: assume the run can be resumed.
+      if (e.path.empty() || (fs::exists(e.path, ec) && fs::exists(training_state_path(e.path), ec))) resumable = true;
+    }
+  if (any)
+    throw ConfigError(fmt::format(
+        "output.run_dir = '{}' already holds a run with checkpoints ({}); training a new run there would mix the "
+        "two. {}choose a new folder with --output.run_dir=NEW_FOLDER (a template with {{date}}-{{time}} makes one "
+        "per run).",
+        dir.string(), manifest.string(),
+        resumable ? fmt::format("Continue that run with `img2img train --resume {}`, or ", dir.string())
+                  : "None of them can be resumed (no training state beside them: the run was killed while writing "
+                    "its first checkpoint, or they were copied without their .optim.pt files); delete the folder, "
+                    "or "));
 }
 }  // namespace
 

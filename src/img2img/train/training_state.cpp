@@ -244,10 +244,14 @@ ResumePoint find_resume_point(const fs::path& run_or_checkpoint) {
     throw CheckpointError(fmt::format(
         "checkpoint '{}' has no training state '{}' beside it, so it cannot be resumed: {}",
         point.generator_weights.string(), state.string(),
-        interrupted_write ? "its writing was interrupted (a temporary file of it is left). Resume from an earlier "
-                            "checkpoint of the run, or start the run again."
-                          : "it was written without one (resumable checkpoints are written by img2img train; "
-                            "copy the .optim.pt files along with the .pt files)."));
+        interrupted_write
+            ? "its writing was interrupted (a temporary file of it is left). Resume from an earlier checkpoint of the "
+              "run; if it has none, start the run again in a new folder (--output.run_dir=NEW_FOLDER) or delete "
+              "the run folder first."
+            : "it was written without one: either the run was killed while writing this checkpoint (resume from "
+              "an earlier one; if there is none, start the run again in a new folder with "
+              "--output.run_dir=NEW_FOLDER or delete the run folder first), or the files were copied without "
+              "their .optim.pt training states (copy those too)."));
   }
   torch::serialize::InputArchive archive = read_archive(state, torch::kCPU);
   std::vector<fs::path> needed;

@@ -382,6 +382,25 @@ TEST_F(ResumeTest, NewRunIntoAFolderWithCheckpointsIsRefused) {
   }
   EXPECT_EQ(read_file(first.final_generator), weights);
   EXPECT_EQ(read_file(first.run_dir / "outputs.json"), manifest);
+
+  // Killed while writing its first checkpoint (no training state beside it): the folder cannot be
+  // resumed, so the new-run error must not send the user to --resume (the advice went in a circle).
+  for (const fs::path& w : first.checkpoints) fs::remove(training_state_path(w));
+  try {
+    train_pix2pix(c, TrainOptions{0});
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("None of them can be resumed"));
+    EXPECT_THAT(e.what(), Not(HasSubstr("--resume")));
+    EXPECT_THAT(e.what(), HasSubstr("--output.run_dir=NEW_FOLDER"));
+  }
+  try {
+    find_resume_point(first.run_dir);
+    FAIL() << "expected CheckpointError";
+  } catch (const CheckpointError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("the run was killed while writing this checkpoint"));
+    EXPECT_THAT(e.what(), HasSubstr("--output.run_dir=NEW_FOLDER or delete the run folder first"));
+  }
 }
 
 // Resuming a copy of a run folder continues in the copy and leaves the original untouched.
