@@ -97,11 +97,16 @@ CheckpointMeta read_checkpoint_meta(const fs::path& path_in, fs::path* weights_o
                                       "checkpoint (X.pt + X.json written by `img2img train`).",
                                       path.string(), meta_path.string()));
   json j;
+  const std::string text = read_file(meta_path);
   try {
-    j = json::parse(read_file(meta_path));
-  } catch (const std::exception& e) {
-    throw CheckpointError(fmt::format("checkpoint metadata '{}' is not valid JSON ({}); the file is damaged.",
-                                      meta_path.string(), e.what()));
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    // nlohmann's own message quotes up to hundreds of characters of the file; the position is enough.
+    const std::string where = e.byte > text.size() ? fmt::format("it ends too early, after {} bytes", text.size())
+                                                    : fmt::format("syntax error at byte {} of {}", e.byte, text.size());
+    throw CheckpointError(fmt::format("checkpoint metadata '{}' is not valid JSON ({}): the file is truncated or "
+                                      "damaged. Use another checkpoint of the run, or train again.",
+                                      meta_path.string(), where));
   }
   if (j.value("format", "") != kFormat)
     throw CheckpointError(fmt::format("'{}' is not an img2img checkpoint metadata file.", meta_path.string()));

@@ -24,6 +24,7 @@ namespace img2img {
 namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using test::TempDirTest;
 
 // The fixed function the generator must learn: R and B swapped, then inverted (exact, per pixel).
@@ -193,6 +194,19 @@ TEST_F(Pix2PixTrainingTest, ForeignArchitectureIsRejectedNamingBothShapes) {
   { std::ofstream(dir_ / "cut.pt", std::ios::binary) << bytes.substr(0, bytes.size() / 2); }
   EXPECT_THAT([&] { load_weights(dir_ / "cut.pt", *g); },
               ::testing::ThrowsMessage<CheckpointError>(HasSubstr("truncated or not a PyTorch state dict")));
+  // A truncated .json: the byte position, not nlohmann's message quoting the file's text.
+  const std::string meta = read_file(checkpoint_meta_path(s.final_generator));
+  fs::copy_file(s.final_generator, dir_ / "cut_meta.pt");
+  { std::ofstream(dir_ / "cut_meta.json", std::ios::binary) << meta.substr(0, 100); }
+  try {
+    read_checkpoint_meta(dir_ / "cut_meta.pt");
+    FAIL() << "a truncated .json was read";
+  } catch (const CheckpointError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("is not valid JSON (it ends too early, after 100 bytes): the file is truncated "
+                                    "or damaged"));
+    EXPECT_THAT(e.what(), Not(HasSubstr(meta.substr(40, 30))));  // no file text in the message
+    EXPECT_LT(std::string(e.what()).size(), 400u);
+  }
 }
 
 TEST_F(Pix2PixTrainingTest, WeightsLoadInPythonTorch) {
