@@ -271,6 +271,28 @@ bool bare_key_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
 }
 
+// Walks `text` outside of TOML strings ('...' and "..." with backslash escapes): calls stop(c) for
+// each character outside quotes and returns the position where it first returned true (npos if
+// never). *open_quote receives the quote char of a string left open at the end (or 0).
+template <class Stop>
+size_t scan_unquoted(const std::string& text, Stop stop, char* open_quote = nullptr) {
+  char quote = 0;
+  size_t i = 0;
+  for (; i < text.size(); ++i) {
+    const char c = text[i];
+    if (quote != 0) {
+      if (c == '\\' && quote == '"') ++i;
+      else if (c == quote) quote = 0;
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (stop(c)) {
+      break;
+    }
+  }
+  if (open_quote != nullptr) *open_quote = quote;
+  return i < text.size() ? i : std::string::npos;
+}
+
 // A line without its comment: `code` (trimmed) and the quote char of a string left open (or 0).
 // A '#' inside a string is part of the string.
 struct LineCode {
@@ -280,61 +302,23 @@ struct LineCode {
 
 LineCode split_comment(const std::string& line) {
   LineCode out;
-  char quote = 0;
-  size_t i = 0;
-  for (; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quote != 0) {
-      if (c == '\\' && quote == '"') {
-        ++i;
-      } else if (c == quote) {
-        quote = 0;
-      }
-    } else if (c == '"' || c == '\'') {
-      quote = c;
-    } else if (c == '#') {
-      break;
-    }
-  }
-  out.code = trim(line.substr(0, std::min(i, line.size())));
-  out.open_quote = quote;
+  const size_t hash = scan_unquoted(line, [](char c) { return c == '#'; }, &out.open_quote);
+  out.code = trim(line.substr(0, hash));
   return out;
 }
 
 // Position of the first `target` outside quotes, or npos.
 size_t find_unquoted(const std::string& code, char target) {
-  char quote = 0;
-  for (size_t i = 0; i < code.size(); ++i) {
-    const char c = code[i];
-    if (quote != 0) {
-      if (c == '\\' && quote == '"') ++i;
-      else if (c == quote) quote = 0;
-    } else if (c == '"' || c == '\'') {
-      quote = c;
-    } else if (c == target) {
-      return i;
-    }
-  }
-  return std::string::npos;
+  return scan_unquoted(code, [target](char c) { return c == target; });
 }
 
 // Number of '[' minus number of ']' outside quotes.
 int bracket_balance(const std::string& code) {
   int depth = 0;
-  char quote = 0;
-  for (size_t i = 0; i < code.size(); ++i) {
-    const char c = code[i];
-    if (quote != 0) {
-      if (c == '\\' && quote == '"') ++i;
-      else if (c == quote) quote = 0;
-    } else if (c == '"' || c == '\'') {
-      quote = c;
-    } else if (c == '[') {
-      ++depth;
-    } else if (c == ']') {
-      --depth;
-    }
-  }
+  scan_unquoted(code, [&depth](char c) {
+    depth += c == '[' ? 1 : c == ']' ? -1 : 0;
+    return false;
+  });
   return depth;
 }
 
