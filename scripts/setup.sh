@@ -17,7 +17,7 @@ PACKAGES=(
   libopenblas0-openmp     # fast BLAS for libtorch (the reference BLAS is ~8x slower)
   libopencv-dev           # image I/O and geometry
   libjpeg-dev             # JPEG integrity check before OpenCV decodes (data/image_io.cpp)
-  zlib1g-dev              # PNG chunk CRC check (same file)
+  zlib1g-dev libpng-dev   # PNG chunk CRC check and silent libpng decode (same file)
   libcli11-dev nlohmann-json3-dev libfmt-dev
   libgtest-dev libgmock-dev
   libonnx-dev libprotobuf-dev protobuf-compiler  # ONNX export

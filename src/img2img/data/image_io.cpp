@@ -6,6 +6,7 @@
 #include <opencv2/imgproc.hpp>        // cv::cvtColor, cv::resize
 
 #include <jpeglib.h>                // libjpeg: jpeg_decompress_struct, jpeg_std_error
+#include <png.h>                    // libpng: silent full decode of PNGs (png_decode_problem)
 #include <zlib.h>                   // crc32 (PNG chunk check)
 
 #include <algorithm>  // std::transform
@@ -14,9 +15,11 @@
 #include <csetjmp>    // std::jmp_buf, setjmp, longjmp
 #include <cstdint>    // int64_t
 #include <cstdio>     // FILE, std::fopen
+#include <cstring>    // std::memcpy
 #include <fstream>    // std::ifstream
 #include <iterator>   // std::istreambuf_iterator
 #include <set>        // std::set
+#include <vector>     // std::vector
 
 #include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
@@ -90,6 +93,58 @@ std::string jpeg_problem(const char* path) {
   return problem.message;
 }
 
+// libpng's error callback for png_decode_problem: keeps the message and jumps back (libpng's default
+// handler prints "libpng error: ..." to stderr with fprintf, which no C++ stream redirection catches).
+struct PngProblem {
+  std::jmp_buf jump;
+  std::string message;
+};
+[[noreturn]] void png_keep_error(png_structp png, png_const_charp message) {
+  auto* problem = static_cast<PngProblem*>(png_get_error_ptr(png));
+  problem->message = message;
+  std::longjmp(problem->jump, 1);
+}
+void png_ignore_warning(png_structp, png_const_charp) {}
+struct PngBytes {
+  const std::string* bytes;
+  size_t pos;
+};
+void png_read_bytes(png_structp png, png_bytep out, png_size_t n) {
+  auto* in = static_cast<PngBytes*>(png_get_io_ptr(png));
+  if (in->pos + n > in->bytes->size()) png_error(png, "unexpected end of file");
+  std::memcpy(out, in->bytes->data() + in->pos, n);
+  in->pos += n;
+}
+
+// Decodes the PNG in `bytes` row by row with libpng, printing nothing: "" if it decodes, else
+// libpng's message (bad filter byte, broken deflate stream, invalid IHDR values), so OpenCV, which
+// uses libpng with its printing default handlers, only ever sees PNGs that decode.
+std::string png_decode_problem(const std::string& bytes) {
+  PngProblem problem;
+  PngBytes in{&bytes, 0};
+  std::vector<png_byte> row;  // before setjmp: longjmp must not skip a constructor
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &problem, png_keep_error, png_ignore_warning);
+  if (png == nullptr) return "libpng could not start";
+  png_infop info = png_create_info_struct(png);
+  if (setjmp(problem.jump)) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    return problem.message + " (libpng)";
+  }
+  if (info == nullptr) png_error(png, "out of memory");
+  png_set_user_limits(png, 0x7fffffff, 0x7fffffff);  // OpenCV reads any size; only damage is reported
+  png_set_read_fn(png, &in, png_read_bytes);
+  png_read_info(png, info);
+  const int passes = png_set_interlace_handling(png);
+  png_read_update_info(png, info);
+  row.resize(png_get_rowbytes(png, info));
+  const png_uint_32 height = png_get_image_height(png, info);
+  for (int p = 0; p < passes; ++p)
+    for (png_uint_32 y = 0; y < height; ++y) png_read_row(png, row.data(), nullptr);
+  png_read_end(png, nullptr);
+  png_destroy_read_struct(&png, &info, nullptr);
+  return "";
+}
+
 // Walks the chunk list of a PNG (spec section 5.3: 4-byte length, type, data, CRC-32 over type and
 // data) without inflating anything. Returns "" if every chunk fits in the file, its CRC matches and
 // the last one is IEND, else what is wrong. Truncated or bit-flipped PNGs are caught here, so libpng
@@ -111,7 +166,7 @@ std::string png_problem(const fs::path& path) {
     if (crc != u32(pos + 8 + length))
       return fmt::format("chunk '{}' at byte {} fails its CRC check: the file is damaged", type, pos);
     pos += 12 + length;
-    if (type == "IEND") return "";
+    if (type == "IEND") return png_decode_problem(bytes);
   }
   return "no IEND chunk: the file is truncated";
 }

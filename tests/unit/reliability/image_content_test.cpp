@@ -7,6 +7,8 @@
 #include <opencv2/core.hpp>       // cv::Mat, cv::mean
 #include <opencv2/imgcodecs.hpp>  // cv::imencode
 
+#include <zlib.h>  // crc32 (a damaged PNG with valid chunk CRCs)
+
 #include <algorithm>  // std::count
 
 #include "img2img/core/atomic_file.h"
@@ -206,6 +208,29 @@ TEST_F(ImageContentTest, DamagedPngTiffAndBmpGiveOurMessageOnly) {
     EXPECT_THAT(out, Not(HasSubstr("imread_"))) << out;
     EXPECT_THAT(out, Not(HasSubstr("OpenCV("))) << out;
   }
+  // Damage with valid chunk CRCs (a byte of the deflate stream changed, its CRC recomputed): libpng's
+  // own handler prints "libpng error: ..." with fprintf; our silent decode names it instead.
+  std::string rewritten = encoded(".png");
+  ASSERT_EQ(rewritten.compare(37, 4, "IDAT"), 0);  // 8 signature + 25 IHDR chunk, then IDAT's length
+  const size_t idat_len = (static_cast<unsigned char>(rewritten[33]) << 24) |
+                          (static_cast<unsigned char>(rewritten[34]) << 16) |
+                          (static_cast<unsigned char>(rewritten[35]) << 8) | static_cast<unsigned char>(rewritten[36]);
+  rewritten[41 + idat_len / 2] = static_cast<char>(rewritten[41 + idat_len / 2] ^ 0x5A);
+  const uLong crc = ::crc32(::crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(rewritten.data() + 37),
+                            static_cast<uInt>(idat_len + 4));
+  for (int k = 0; k < 4; ++k) rewritten[41 + idat_len + k] = static_cast<char>((crc >> (24 - 8 * k)) & 0xFF);
+  write_file_atomic(dir_ / "crc_ok.png", rewritten);
+  std::string crc_out;
+  EXPECT_EQ(test::run_command("env -u OPENCV_LOG_LEVEL " + test::img2img_binary() + " ssim " +
+                                  (dir_ / "crc_ok.png").string() + " " + (dir_ / "ok.png").string(),
+                              &crc_out),
+            1)
+      << crc_out;
+  EXPECT_THAT(crc_out, HasSubstr("error: cannot decode PNG '" + (dir_ / "crc_ok.png").string() + "'"));
+  EXPECT_THAT(crc_out, HasSubstr("(libpng)"));
+  EXPECT_EQ(std::count(crc_out.begin(), crc_out.end(), '\n'), 1) << crc_out;
+  EXPECT_THAT(crc_out, Not(HasSubstr("libpng error"))) << crc_out;
+
   std::string out;
   test::run_command("env -u OPENCV_LOG_LEVEL " + test::img2img_binary() + " ssim " + (dir_ / "flipped.png").string() +
                         " " + (dir_ / "ok.png").string(),
