@@ -1,7 +1,7 @@
 // Times one pix2pix training step on this machine and compares it with the machine's measured
 // convolution throughput (oneDNN via libtorch). Prints seconds/step, GFLOP/s from an analytic
 // FLOP count, and the ratio to the measured convolution peak. Not a test: run it by hand,
-//   build/bench/train_step_bench [steps] [--profile]
+//   build/bench/train_step_bench [rounds] [--profile]
 // --profile also records one step of case (a) with LibTorch's autograd profiler and prints the
 // operators that take the most time (self + children, summed over calls).
 
@@ -18,6 +18,7 @@
 #include <cstring>  // std::strcmp
 #include <fstream>  // std::ifstream
 #include <map>      // std::map
+#include <vector>   // std::vector
 
 #include "img2img/config/run_config.h"
 #include "img2img/core/runtime.h"
@@ -54,21 +55,27 @@ double discriminator_flops(const img2img::PatchDiscriminatorImpl& d, int64_t siz
   return f;
 }
 
-// Peak-ish convolution throughput: a large 3x3 256->256 conv forward at 64x64, best of several.
+// Convolution throughput of this machine: a large 3x3 256->256 conv forward at 64x64, batch 4 (oneDNN),
+// best of three calls.
 double measure_conv_gflops() {
   torch::NoGradGuard no_grad;
-  const auto x = torch::randn({4, 256, 64, 64});
-  const auto w = torch::randn({256, 256, 3, 3});
+  static const auto x = torch::randn({4, 256, 64, 64});
+  static const auto w = torch::randn({256, 256, 3, 3});
   namespace F = torch::nn::functional;
-  for (int i = 0; i < 2; ++i) F::conv2d(x, w, F::Conv2dFuncOptions().padding(1));
+  F::conv2d(x, w, F::Conv2dFuncOptions().padding(1));
   double best = 1e9;
-  for (int i = 0; i < 5; ++i) {
+  for (int i = 0; i < 3; ++i) {
     const auto t = Clock::now();
     F::conv2d(x, w, F::Conv2dFuncOptions().padding(1));
     best = std::min(best, seconds_since(t));
   }
   const double flops = 2.0 * 4 * 256 * 256 * 9 * 64 * 64;
   return flops / best / 1e9;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
 // Prints the operators of one training step by total time (chrome-trace events of the legacy profiler).
@@ -94,44 +101,55 @@ void profile_step(img2img::Pix2PixModel& model, const torch::Tensor& a, const to
     fmt::print("  {:9.1f} {:5d}  {}\n", rows[i].second.second / 1e3, rows[i].second.first, rows[i].first);
 }
 
-void bench_case(const char* name, RunConfig config, int steps, double peak, bool profile = false) {
+// The machine's speed drifts by up to ~30% over seconds (shared host), so each round measures the
+// convolution peak right before timing `steps_per_round` steps, and the ratio is taken per round.
+void bench_case(const char* name, RunConfig config, int rounds, int steps_per_round, bool profile = false) {
   torch::manual_seed(0);
   img2img::Pix2PixModel model(config, torch::kCPU);
   const int64_t n = config.data.batch_size, c = config.data.channel_count, s = config.data.image_size;
   const auto a = torch::rand({n, c, s, s}) * 2 - 1, b = torch::rand({n, c, s, s}) * 2 - 1;
   model.train_step(a, b);  // warm-up: allocations, oneDNN primitive creation
-  const auto t = Clock::now();
-  for (int i = 0; i < steps; ++i) model.train_step(a, b);
-  const double per_step = seconds_since(t) / steps;
   // Step = G forward + backward (~3 G forwards) and D: 2 forwards + backward in its own step,
   // 1 forward + input-gradient backward in G's step (~8 D forwards).
   const double flops = n * (3.0 * generator_flops(*model.generator, s) + 8.0 * discriminator_flops(*model.discriminator, s));
-  const double gflops = flops / per_step / 1e9;
-  fmt::print("{:<44} {:8.3f} s/step  {:7.2f} img/s  {:7.1f} GFLOP/s  {:5.1f}% of conv peak\n", name, per_step,
-             n / per_step, gflops, 100.0 * gflops / peak);
+  std::vector<double> step_seconds, peaks, ratios;
+  for (int r = 0; r < rounds; ++r) {
+    const double peak = measure_conv_gflops();
+    const auto t = Clock::now();
+    for (int i = 0; i < steps_per_round; ++i) model.train_step(a, b);
+    const double per_step = seconds_since(t) / steps_per_round;
+    step_seconds.push_back(per_step), peaks.push_back(peak), ratios.push_back(flops / per_step / 1e9 / peak);
+  }
+  const double per_step = median(step_seconds);
+  fmt::print("{:<42} {:7.3f} s/step (best {:.3f})  {:6.2f} img/s  {:6.1f} GFLOP/s  conv peak {:5.1f} GFLOP/s  "
+             "{:5.1f}% of peak (rounds {:.0f}-{:.0f}%)\n",
+             name, per_step, *std::min_element(step_seconds.begin(), step_seconds.end()), n / per_step,
+             flops / per_step / 1e9, median(peaks), 100.0 * median(ratios),
+             100.0 * *std::min_element(ratios.begin(), ratios.end()),
+             100.0 * *std::max_element(ratios.begin(), ratios.end()));
   if (profile) profile_step(model, a, b);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  int steps = 5;
+  int rounds = 7;
   bool profile = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--profile") == 0) profile = true;
-    else steps = std::max(1, std::atoi(argv[i]));
+    else rounds = std::max(1, std::atoi(argv[i]));
   }
   img2img::configure_runtime(img2img::DeviceConfig{});
-  fmt::print("threads: {}\n", at::get_num_threads());
-  const double peak = measure_conv_gflops();
-  fmt::print("measured conv peak (3x3, 256->256, 64x64, batch 4): {:.1f} GFLOP/s\n", peak);
+  fmt::print("threads: {}; each of {} rounds measures the conv peak (3x3, 256->256, 64x64, batch 4, oneDNN) "
+             "then times the steps; medians over rounds\n",
+             at::get_num_threads(), rounds);
 
   RunConfig a;  // (a) pix2pix unet_256: 256 px, batch 1, 8 layers, 64 initial, cap 512
   a.data.image_size = 256, a.data.batch_size = 1, a.generator.max_layer_size = 512;
-  bench_case("(a) 256 px, batch 1, unet_256 + basic D", a, steps, peak, profile);
+  bench_case("(a) 256 px, batch 1, unet_256 + basic D", a, rounds, 2, profile);
 
   RunConfig b;  // (b) 64 px, batch 4, 6 layers, 32 initial
   b.data.image_size = 64, b.data.batch_size = 4, b.generator.layers = 6, b.generator.initial_layer_size = 32;
-  bench_case("(b) 64 px, batch 4, 6 layers, 32 initial", b, steps * 4, peak);
+  bench_case("(b) 64 px, batch 4, 6 layers, 32 initial", b, rounds, 8);
   return 0;
 }

@@ -15,6 +15,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache
   libtorch-dev            # LibTorch 1.13 (CPU)
   libopenblas0-openmp     # fast BLAS for libtorch (the reference BLAS is ~8x slower)
+  libdnnl-dev             # oneDNN's SGEMM for small-feature-map convolutions (models/fast_conv)
   libopencv-dev           # image I/O and geometry
   libjpeg-dev             # JPEG integrity check before OpenCV decodes (data/image_io.cpp)
   zlib1g-dev libpng-dev   # PNG chunk CRC check and silent libpng decode (same file)

@@ -4,6 +4,7 @@
 #include <string>     // std::to_string
 
 #include "img2img/models/activation.h"
+#include "img2img/models/fast_conv.h"
 #include "img2img/models/norm_layer.h"
 
 namespace img2img {
@@ -44,7 +45,7 @@ torch::Tensor PatchDiscriminatorImpl::forward(const torch::Tensor& x) {
   torch::Tensor h = x;
   const size_t last = convs.size() - 1;
   for (size_t i = 0; i < convs.size(); ++i) {
-    h = convs[i](h);
+    h = conv2d_fast(*convs[i], h);
     if (i == last) break;
     if (!norms[i].is_empty()) h = norms[i].forward(h);
     h = apply_activation(options.activation(), h);

@@ -6,7 +6,7 @@
 
 #include "img2img/export/onnx_graph.h"
 #include "img2img/models/activation.h"
-#include "img2img/models/conv_transpose.h"
+#include "img2img/models/fast_conv.h"
 #include "img2img/models/norm_layer.h"
 
 namespace img2img {
@@ -56,7 +56,7 @@ torch::Tensor UnetGeneratorImpl::forward(const torch::Tensor& x) {
   std::vector<torch::Tensor> skips;
   torch::Tensor h = x;  // [N, C_in, H, W]
   for (int64_t i = 0; i < n; ++i) {
-    h = down[i](h);  // [N, C_i, H/2^(i+1), W/2^(i+1)]
+    h = conv2d_fast(*down[i], h);  // [N, C_i, H/2^(i+1), W/2^(i+1)]
     if (!down_norm[i].is_empty()) h = down_norm[i].forward(h);
     if (i < n - 1) {
       h = apply_activation(options.down_activation(), h);
