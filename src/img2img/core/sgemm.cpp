@@ -2,6 +2,7 @@
 
 #include <ATen/ops/from_blob.h>  // at::from_blob
 #include <ATen/ops/mm.h>         // at::mm_out
+#include <ATen/record_function.h>  // RECORD_FUNCTION (named in profiler traces)
 #include <fmt/format.h>          // fmt::format
 
 #if IMG2IMG_DNNL_SGEMM
@@ -43,6 +44,7 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
                             "this is a bug in img2img, please report it",
                             m, n, k, lda, ldb, ldc, trans_a, trans_b));
   if (m == 0 || n == 0) return;
+  RECORD_FUNCTION("img2img::sgemm", std::vector<c10::IValue>());
   if (k == 0) {  // C = beta * C (oneDNN leaves C untouched then)
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];

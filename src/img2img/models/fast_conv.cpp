@@ -31,13 +31,12 @@ struct Geometry {
 // G [C_out, N L] the output gradient. The batch is folded into the columns, so the weights are read
 // (or the weight gradient written) once per pass whatever N is.
 
-// op(a) op(b) for 2-d contiguous float32 tensors.
-torch::Tensor matmul(const torch::Tensor& a, bool trans_a, const torch::Tensor& b, bool trans_b) {
-  const int64_t m = trans_a ? a.size(1) : a.size(0), k = trans_a ? a.size(0) : a.size(1);
-  const int64_t n = trans_b ? b.size(0) : b.size(1);
+// a b for 2-d contiguous float32 tensors. Every product here is a plain one: with a transposed
+// operand dnnl_sgemm ran 2-10x slower at these skinny shapes (<= 64 rows or columns).
+torch::Tensor product(const torch::Tensor& a, const torch::Tensor& b) {
+  const int64_t m = a.size(0), k = a.size(1), n = b.size(1);
   torch::Tensor c = at::empty({m, n}, a.options());
-  sgemm(trans_a, trans_b, m, n, k, 1.0f, a.data_ptr<float>(), a.size(1), b.data_ptr<float>(), b.size(1), 0.0f,
-        c.data_ptr<float>(), n);
+  sgemm(false, false, m, n, k, 1.0f, a.data_ptr<float>(), k, b.data_ptr<float>(), n, 0.0f, c.data_ptr<float>(), n);
   return c;
 }
 
@@ -60,18 +59,17 @@ torch::Tensor unfold_rows(const torch::Tensor& x, int64_t kh, int64_t kw, const 
   return cols.transpose(0, 1).reshape({cols.size(1), -1}).contiguous();
 }
 
-// U^T = im2col columns as [N L, K] (the weight-gradient product is then a plain one: a transposed
-// operand with a short leading dimension ran 5-10x slower in dnnl_sgemm).
+// U^T = im2col columns as [N L, K] (for the weight gradient G U^T as a plain product).
 torch::Tensor unfold_cols(const torch::Tensor& x, int64_t kh, int64_t kw, const Geometry& g) {
   const torch::Tensor cols = im2col(x, kh, kw, g);
   return cols.transpose(1, 2).reshape({-1, cols.size(1)}).contiguous();
 }
 
-// Adjoint of unfold_rows: sums columns [K, N L] back into [N, C, h, w].
-torch::Tensor fold_rows(const torch::Tensor& m, int64_t n, int64_t h, int64_t w, int64_t kh, int64_t kw,
+// Adjoint of unfold_cols: sums the columns of U^T [N L, K] back into [N, C, h, w].
+torch::Tensor fold_cols(const torch::Tensor& u_t, int64_t n, int64_t h, int64_t w, int64_t kh, int64_t kw,
                         const Geometry& g) {
-  return at::col2im(m.view({m.size(0), n, -1}).transpose(0, 1).contiguous(), {h, w}, {kh, kw}, {1, 1}, g.padding,
-                    g.stride);
+  const torch::Tensor cols = u_t.view({n, -1, u_t.size(1)}).transpose(1, 2).contiguous();  // [N, K, L]
+  return at::col2im(cols, {h, w}, {kh, kw}, {1, 1}, g.padding, g.stride);
 }
 
 // ---- The three passes of a convolution (no bias), on either path ------------------------------
@@ -83,7 +81,7 @@ torch::Tensor conv_forward(const torch::Tensor& x, const torch::Tensor& w, const
   const int64_t kh = w.size(2), kw = w.size(3);
   const int64_t ho = (x.size(2) + 2 * g.padding[0] - kh) / g.stride[0] + 1;
   const int64_t wo = (x.size(3) + 2 * g.padding[1] - kw) / g.stride[1] + 1;
-  const torch::Tensor y = matmul(w.contiguous().view({w.size(0), -1}), false, unfold_rows(x, kh, kw, g), false);
+  const torch::Tensor y = product(w.contiguous().view({w.size(0), -1}), unfold_rows(x, kh, kw, g));
   return from_channel_rows(y, x.size(0), ho, wo);
 }
 
@@ -98,8 +96,10 @@ torch::Tensor conv_input_grad(const torch::Tensor& gy, const torch::Tensor& w, i
     return std::get<0>(at::convolution_backward(gy.contiguous(), like, w, c10::nullopt, g.stride, g.padding, {1, 1},
                                                 false, {0, 0}, 1, mask));
   }
-  const torch::Tensor cols = matmul(w.contiguous().view({w.size(0), -1}), true, channel_rows(gy), false);
-  return fold_rows(cols, gy.size(0), in_h, in_w, w.size(2), w.size(3), g);
+  // The columns W^T G, computed as their transpose G^T W (a plain product).
+  const torch::Tensor g_t = gy.permute({0, 2, 3, 1}).reshape({-1, gy.size(1)}).contiguous();  // [N L, C_out]
+  const torch::Tensor cols_t = product(g_t, w.contiguous().view({w.size(0), -1}));  // [N L, K]
+  return fold_cols(cols_t, gy.size(0), in_h, in_w, w.size(2), w.size(3), g);
 }
 
 // Weight gradient of conv2d(x, ·) with output gradient gy: [C_out, C_in, kh, kw] like w.
@@ -110,7 +110,7 @@ torch::Tensor conv_weight_grad(const torch::Tensor& x, const torch::Tensor& gy, 
     return std::get<1>(at::convolution_backward(gy.contiguous(), x.contiguous(), w, c10::nullopt, g.stride,
                                                 g.padding, {1, 1}, false, {0, 0}, 1, mask));
   }
-  return matmul(channel_rows(gy), false, unfold_cols(x, w.size(2), w.size(3), g), false).view(w.sizes());
+  return product(channel_rows(gy), unfold_cols(x, w.size(2), w.size(3), g)).view(w.sizes());
 }
 
 // y = conv2d(x, w), or with `transposed` y = conv_transpose2d(x, w) = conv_input_grad(x, w) (w then
