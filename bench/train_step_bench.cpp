@@ -14,8 +14,7 @@
 
 #include <algorithm>  // std::sort, std::min
 #include <chrono>   // std::chrono
-#include <cstdlib>  // std::atoi
-#include <cstring>  // std::strcmp
+#include <string>   // std::string, std::stoi
 #include <fstream>  // std::ifstream
 #include <map>      // std::map
 #include <vector>   // std::vector
@@ -148,9 +147,24 @@ void bench_case(const char* name, RunConfig config, int rounds, int steps_per_ro
 int main(int argc, char** argv) {
   int rounds = 7;
   bool profile = false;
+  constexpr const char* kUsage =
+      "usage: train_step_bench [ROUNDS] [--profile]\n"
+      "  ROUNDS     rounds of steps, each between two measurements of the conv throughput (1-1000, default 7)\n"
+      "  --profile  also print the operators that take the most time in one step of case (a)\n";
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--profile") == 0) profile = true;
-    else rounds = std::max(1, std::atoi(argv[i]));
+    const std::string arg = argv[i];
+    if (arg == "--profile") {
+      profile = true;
+    } else if (arg == "-h" || arg == "--help") {
+      fmt::print("{}", kUsage);
+      return 0;
+    } else if (!arg.empty() && arg.size() <= 4 && arg.find_first_not_of("0123456789") == std::string::npos &&
+               std::stoi(arg) >= 1 && std::stoi(arg) <= 1000) {
+      rounds = std::stoi(arg);
+    } else {  // was: atoi, so '--help' or 'abc' silently ran a 1-round benchmark
+      fmt::print(stderr, "error: unknown argument '{}': expected ROUNDS (1-1000) or --profile\n{}", arg, kUsage);
+      return 1;
+    }
   }
   img2img::configure_runtime(img2img::DeviceConfig{});
   fmt::print("threads: {}; each of {} rounds measures the sustained conv throughput (3x3, 256->256, 64x64, "
