@@ -56,6 +56,25 @@ void install_stop_handlers() {
   ::sigaction(SIGINT, &action, nullptr);
   ::sigaction(SIGTERM, &action, nullptr);
 }
+
+// Installs the stop handlers when the subcommand (the first argument not starting with '-') is
+// `train`. Runs from the executable's .preinit_array, i.e. before the static initialisers of the
+// shared libraries: libtorch's operator registration alone takes ~0.4 s, and a Ctrl-C then would
+// kill the process by the signal with nothing printed. A signal that early only sets
+// g_stop_requested; the trainer sees it before its first step (nothing trained, status
+// "interrupted", exit 130/143). Only plain comparisons and sigaction here (libc is not initialised).
+void install_stop_handlers_for_train(int argc, char** argv, char** /*envp*/) {
+  for (int i = 1; i < argc && argv != nullptr && argv[i] != nullptr; ++i) {
+    const char* a = argv[i];
+    if (a[0] == '-') continue;
+    if (a[0] == 't' && a[1] == 'r' && a[2] == 'a' && a[3] == 'i' && a[4] == 'n' && a[5] == '\0')
+      install_stop_handlers();
+    return;
+  }
+}
+// glibc calls .preinit_array entries of the executable with (argc, argv, envp) before any DT_INIT.
+__attribute__((section(".preinit_array"), used)) void (*const kInstallStopHandlersEarly)(int, char**, char**) =
+    install_stop_handlers_for_train;
 }  // namespace
 
 Command setup_train(CLI::App& app) {
@@ -88,6 +107,9 @@ Command setup_train(CLI::App& app) {
                       "apply on top (e.g. a larger --train.max_iterations) but may not change the architecture"),
       "a run folder or checkpoint file");
   return {sub, [flags, plain, events, resume, resume_opt] {
+            // Already installed before main (install_stop_handlers_for_train) unless the arguments
+            // hid the subcommand from that scan; again first thing here, before the config is read.
+            install_stop_handlers();
             TrainOptions options;
             RunConfig config;
             if (resume_opt->count() > 0 && resume->empty())  // in case CLI11 skips the validator
@@ -116,8 +138,7 @@ Command setup_train(CLI::App& app) {
             }
             if (*plain) options.interactive = 0;
             options.events = *events;
-            options.stop_requested = &g_stop_requested;
-            install_stop_handlers();
+            options.stop_requested = &g_stop_requested;  // a stop before this point: nothing is trained
             const TrainSummary s = is_unpaired(config.data.input_type) ? train_cycle_gan(config, options)
                                                                        : train_pix2pix(config, options);
             // Interrupted runs exit 128 + signal (130 SIGINT, 143 SIGTERM), as shells report them.

@@ -6,6 +6,7 @@
 #include <fcntl.h>      // open
 #include <signal.h>     // kill, SIGINT, SIGTERM, SIGKILL
 #include <sys/mount.h>  // mount, umount2
+#include <sys/stat.h>   // mkfifo
 #include <sys/wait.h>   // waitpid
 #include <unistd.h>     // fork, execv
 
@@ -399,6 +400,59 @@ TEST_F(FaultsTest, SignalDuringSetupTrainsAndSavesNothing) {
   EXPECT_THAT(out, HasSubstr("nothing was trained; run the same command again to train"));
   EXPECT_THAT(out, Not(HasSubstr("resume with")));
   EXPECT_THAT(out, Not(HasSubstr("iteration 1/")));
+  EXPECT_TRUE(generator_metas(run).empty());
+  EXPECT_EQ(manifest_status(run), "interrupted");
+}
+
+// Whether `pid` catches SIGINT (bit 1 of SigCgt in /proc/PID/status).
+bool catches_sigint(pid_t pid) {
+  std::istringstream status(read_file(fmt::format("/proc/{}/status", pid)));
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("SigCgt:", 0) == 0) return (std::stoull(line.substr(7), nullptr, 16) & (1ULL << (SIGINT - 1))) != 0;
+  return false;
+}
+
+// A Ctrl-C right at the start of `img2img train` (libtorch's static initialisers take ~0.4 s before
+// main) is a clean stop: the handler is installed before any library initialiser runs, before the
+// configuration is read. The config is a FIFO, so the child waits in the config read until the
+// test writes it: the handler must be there before the child opens the FIFO (it was installed after
+// the config was resolved, and the signal killed the process silently: no message, no run folder).
+TEST_F(FaultsTest, SignalBeforeTheConfigIsReadStopsInOrder) {
+  make_data();
+  const fs::path run = dir_ / "run", log = dir_ / "log", fifo = dir_ / "config.toml";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::vector<std::string> args = train_args(run);
+  args.insert(args.begin() + 2, {"--config", fifo.string()});
+  const pid_t pid = spawn(args, log);
+  // A non-blocking open for writing succeeds once the child has opened the FIFO for reading.
+  int fd = -1;
+  bool handler_first = false;
+  for (int i = 0; i < 200000 && fd < 0 && !handler_first; ++i) {
+    handler_first = catches_sigint(pid);
+    if (!handler_first) fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    if (fd < 0 && !handler_first) std::this_thread::sleep_for(std::chrono::microseconds(300));
+  }
+  if (!handler_first) {
+    ::kill(pid, SIGKILL);
+    wait_exit(pid, 10);
+    if (fd >= 0) ::close(fd);
+    FAIL() << "the SIGINT handler was not installed before the config was read\n" << read_file(log);
+  }
+  ASSERT_EQ(::kill(pid, SIGINT), 0);
+  for (int i = 0; i < 60000 && fd < 0; ++i) {  // the child gets to the config; then it reads this file
+    fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    if (fd < 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_GE(fd, 0) << read_file(log);
+  const std::string toml = "[train]\nseed = 7\n";
+  EXPECT_EQ(::write(fd, toml.data(), toml.size()), static_cast<ssize_t>(toml.size()));
+  ::close(fd);
+  const int code = wait_exit(pid, 60);
+  const std::string out = read_file(log);
+  EXPECT_EQ(code, 128 + SIGINT) << out;
+  EXPECT_THAT(out, HasSubstr("stop requested"));
+  EXPECT_THAT(out, HasSubstr("interrupted before the first training step"));
+  EXPECT_THAT(out, HasSubstr("nothing was trained; run the same command again to train"));
   EXPECT_TRUE(generator_metas(run).empty());
   EXPECT_EQ(manifest_status(run), "interrupted");
 }
