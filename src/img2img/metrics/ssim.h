@@ -14,7 +14,7 @@ struct SsimOptions {
   double k1 = 0.01;    ///< C1 = (k1 * data_range)^2 (Wang et al.: 0.01)
   double k2 = 0.03;    ///< C2 = (k2 * data_range)^2 (Wang et al.: 0.03)
   /// Arithmetic: kFloat64 (scores, `img2img ssim`: matches scikit-image to ~1e-7) or kFloat32 (the
-  /// per-step train-SSIM curve: within ~1e-5 of float64, and oneDNN runs its convolutions, ~5x faster).
+  /// per-step train-SSIM curve: within ~1e-5 of float64, and vectorised float arithmetic, faster).
   torch::Dtype dtype = torch::kFloat64;
 };
 
@@ -23,7 +23,7 @@ struct SsimOptions {
 /// and over all pixels at least `radius` from the border, i.e. exactly scikit-image's
 /// structural_similarity(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
 /// data_range=1.0, channel_axis=-1). Symmetric; identical images give 1. Computed in options.dtype with a
-/// separable Gaussian conv2d. Throws DataError if the shapes differ, are not 4-D or H or W < 2*radius+1.
+/// separable Gaussian filter (shifted-slice sums over the valid region, no padding). Throws DataError if the shapes differ, are not 4-D or H or W < 2*radius+1.
 torch::Tensor ssim(const torch::Tensor& a, const torch::Tensor& b, const SsimOptions& options = {});
 
 /// The mean of ssim(a, b) over the batch, as a double (synchronises with the device).
