@@ -23,7 +23,8 @@ struct SsimOptions {
 /// and over all pixels at least `radius` from the border, i.e. exactly scikit-image's
 /// structural_similarity(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
 /// data_range=1.0, channel_axis=-1). Symmetric; identical images give 1. Computed in options.dtype with a
-/// separable Gaussian filter (shifted-slice sums over the valid region, no padding). Throws DataError if the shapes differ, are not 4-D or H or W < 2*radius+1.
+/// separable Gaussian filter (shifted-slice sums over the valid region, no padding). Throws DataError if
+/// the shapes differ, are not 4-D or H or W < 2*radius+1.
 torch::Tensor ssim(const torch::Tensor& a, const torch::Tensor& b, const SsimOptions& options = {});
 
 /// The mean of ssim(a, b) over the batch, as a double (synchronises with the device).
