@@ -4,7 +4,8 @@
 #include <fmt/format.h>     // fmt::format
 #include <malloc.h>         // mallopt
 
-#include <thread>  // std::thread::hardware_concurrency
+#include <algorithm>  // std::max
+#include <thread>     // std::thread::hardware_concurrency
 
 #include "img2img/core/error.h"
 #include "img2img/core/torch_compat.h"
@@ -27,8 +28,17 @@ torch::Device resolve_device(const std::string& device) {
   return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
 }
 
+int cpu_cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
+std::string cpu_threads_warning(const DeviceConfig& config, int cores) {
+  if (config.cpu_threads <= cores) return "";
+  return fmt::format("device.cpu_threads = {} is more than this machine's {} core(s): the threads wait for each "
+                     "other and every step gets slower. Use --device.cpu_threads=0 (one thread per core) or at most {}.",
+                     config.cpu_threads, cores, cores);
+}
+
 void configure_runtime(const DeviceConfig& config) {
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int cores = cpu_cores();
   at::set_num_threads(config.cpu_threads > 0 ? static_cast<int>(config.cpu_threads) : cores);
   // 256 MiB: keeps activation-sized blocks on the heap between steps.
   mallopt(M_MMAP_THRESHOLD, 256 * 1024 * 1024);
