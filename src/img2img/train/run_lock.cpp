@@ -15,6 +15,14 @@
 namespace img2img {
 namespace fs = std::filesystem;
 
+namespace {
+// The PID text of a lock file's content, "unknown" if there is none.
+std::string holder_pid(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text.empty() ? "unknown" : text;
+}
+}  // namespace
+
 RunFolderLock::RunFolderLock(const fs::path& run_dir) : path_(run_dir / kRunLockFileName) {
   std::error_code ec;
   fs::create_directories(run_dir, ec);
@@ -37,9 +45,7 @@ RunFolderLock::RunFolderLock(const fs::path& run_dir) : path_(run_dir / kRunLock
     if (err != EWOULDBLOCK)
       throw WriteError(fmt::format("cannot lock '{}': {}. Choose another output.run_dir.", path_.string(),
                                    std::strerror(err)));
-    std::string pid = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
-    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
-    if (pid.empty()) pid = "unknown";
+    const std::string pid = holder_pid(n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string());
     throw ConfigError(fmt::format("another img2img train (pid {}) is writing to {}; wait for it or choose another "
                                   "output.run_dir (lock file {})",
                                   pid, run_dir.string(), path_.string()));
@@ -51,6 +57,22 @@ RunFolderLock::RunFolderLock(const fs::path& run_dir) : path_(run_dir / kRunLock
 
 RunFolderLock::~RunFolderLock() {
   if (fd_ >= 0) ::close(fd_);  // closing the only descriptor releases the flock
+}
+
+std::string run_folder_lock_holder(const fs::path& run_dir) {
+  const int fd = ::open((run_dir / kRunLockFileName).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  int rc = 0;
+  while ((rc = ::flock(fd, LOCK_SH | LOCK_NB)) != 0 && errno == EINTR) {
+  }
+  std::string holder;
+  if (rc != 0 && errno == EWOULDBLOCK) {
+    char buf[32] = {};
+    const ssize_t n = ::pread(fd, buf, sizeof(buf) - 1, 0);
+    holder = holder_pid(n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string());
+  }
+  ::close(fd);  // also releases the shared probe lock
+  return holder;
 }
 
 }  // namespace img2img

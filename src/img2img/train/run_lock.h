@@ -2,6 +2,7 @@
 // One training run per run folder: an advisory lock (flock) on <run_dir>/.img2img-train.lock.
 
 #include <filesystem>  // std::filesystem::path
+#include <string>      // std::string
 
 namespace img2img {
 
@@ -32,5 +33,10 @@ class RunFolderLock {
   std::filesystem::path path_;
   int fd_ = -1;
 };
+
+/// The PID text of the process holding `run_dir`'s run lock right now ("unknown" if it has not
+/// written it yet), or "" when nobody holds it or the folder has no lock file. Creates and writes
+/// nothing (a shared flock probe, released at once).
+std::string run_folder_lock_holder(const std::filesystem::path& run_dir);
 
 }  // namespace img2img

@@ -14,6 +14,7 @@
 #include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
 #include "img2img/train/checkpoint.h"
+#include "img2img/train/run_lock.h"
 
 namespace img2img {
 namespace fs = std::filesystem;
@@ -183,7 +184,8 @@ std::vector<fs::path> generator_metas_newest_first(const fs::path& dir) {
 }
 }  // namespace
 
-ResumePoint find_resume_point(const fs::path& run_or_checkpoint) {
+namespace {
+ResumePoint find_resume_point_in(const fs::path& run_or_checkpoint) {
   std::error_code ec;
   if (fs::is_directory(run_or_checkpoint, ec)) {
     // A run killed while writing a checkpoint leaves its newest one incomplete (no training state or
@@ -275,6 +277,25 @@ ResumePoint find_resume_point(const fs::path& run_or_checkpoint) {
                                         point.generator_weights.string(),
                                         point.unpaired ? "checkpoint" : "discriminator", p.string()));
   return point;
+}
+}  // namespace
+
+ResumePoint find_resume_point(const fs::path& run_or_checkpoint) {
+  try {
+    return find_resume_point_in(run_or_checkpoint);
+  } catch (const CheckpointError&) {
+    // A live run that has not saved a complete checkpoint yet: say that it is running, not that
+    // the folder holds no checkpoint (its lock is checked only after the resume point is found).
+    std::error_code ec;
+    if (!fs::is_directory(run_or_checkpoint, ec)) throw;
+    const std::string pid = run_folder_lock_holder(run_or_checkpoint);
+    if (pid.empty()) throw;
+    throw ConfigError(fmt::format(
+        "another img2img train (pid {}) is writing to {} and has not saved a checkpoint that can be resumed yet; "
+        "wait for it to save one (every output.model_save_rate iterations) or to finish, or stop it first (lock file "
+        "{})",
+        pid, run_or_checkpoint.string(), (run_or_checkpoint / kRunLockFileName).string()));
+  }
 }
 
 namespace {

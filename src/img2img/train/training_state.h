@@ -65,7 +65,8 @@ struct ResumePoint {
 /// the discriminator checkpoint (unpaired: any of the other three networks' files) is missing, or the
 /// training state cannot be read. In a run folder, a newest checkpoint that cannot be resumed (a run
 /// killed while writing it, a damaged file) is skipped for the newest complete one, and listed in
-/// ResumePoint::skipped with the reason.
+/// ResumePoint::skipped with the reason. A run folder without a resumable checkpoint whose run lock
+/// (run_lock.h) a live run holds throws ConfigError naming that run's PID instead.
 ResumePoint find_resume_point(const std::filesystem::path& run_or_checkpoint);
 
 /// Checks a resumed run's resolved config against the checkpoint's (point.config_toml): every architecture key

@@ -18,12 +18,14 @@
 #include "img2img/train/run_lock.h"
 #include "img2img/train/run_outputs.h"
 #include "img2img/train/trainer.h"
+#include "img2img/train/training_state.h"
 #include "support/test_support.h"
 
 namespace img2img {
 namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::string lock_error(const fs::path& dir) {
   try {
@@ -82,6 +84,42 @@ TEST_F(RunLockTest, TrainAndResumeIntoALockedRunFolderFailAtStartAndTouchNothing
   EXPECT_EQ(read_file(run / "train.log"), "first run's log\n");
   EXPECT_FALSE(fs::exists(run / "outputs.json"));
   EXPECT_FALSE(fs::exists(run / "checkpoints"));
+}
+
+// `train --resume RUN` while a fresh run in RUN holds the lock but has saved no checkpoint yet names
+// that run and its PID (it said "holds no img2img generator checkpoint": the lock was checked only
+// after the resume point was found). Without a holder the folder message stays.
+TEST_F(RunLockTest, ResumeOfALockedRunWithoutCheckpointNamesTheHolder) {
+  const fs::path run = dir_ / "run";
+  fs::create_directories(run);
+  std::ofstream(run / "config.toml") << "[train]\nseed = 1\n";
+  EXPECT_EQ(run_folder_lock_holder(run), "");  // no lock file: nobody
+  std::string out;
+  {
+    RunFolderLock holder(run);  // "the fresh run", still decoding its data
+    EXPECT_EQ(run_folder_lock_holder(run), std::to_string(::getpid()));
+    const std::string expected = fmt::format(
+        "another img2img train (pid {}) is writing to {} and has not saved a checkpoint that can be resumed yet",
+        ::getpid(), run.string());
+    try {
+      find_resume_point(run);
+      ADD_FAILURE() << "find_resume_point of a locked folder without checkpoints did not throw";
+    } catch (const ConfigError& e) {
+      EXPECT_THAT(e.what(), HasSubstr(expected));
+    }
+    const int code = test::run_command(
+        fmt::format("{} train --resume {} --device.device=cpu", test::img2img_binary(), run.string()), &out);
+    EXPECT_EQ(code, 1) << out;
+    EXPECT_THAT(out, HasSubstr("error: " + expected)) << out;
+    EXPECT_THAT(out, Not(HasSubstr("holds no img2img generator checkpoint")));
+  }
+  EXPECT_EQ(run_folder_lock_holder(run), "");  // released: the file left behind is not a holder
+  try {
+    find_resume_point(run);
+    ADD_FAILURE() << "find_resume_point of a folder without checkpoints did not throw";
+  } catch (const CheckpointError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("holds no img2img generator checkpoint"));
+  }
 }
 
 TEST_F(RunLockTest, AKilledHolderLeavesNoStaleLock) {
