@@ -5,6 +5,7 @@
 #include <algorithm>  // std::max_element, std::none_of
 #include <cmath>      // std::isfinite
 #include <cstdint>    // INT64_MAX
+#include <map>        // std::map
 #include <optional>   // std::optional
 
 #include "img2img/config/config_keys.h"
@@ -90,6 +91,22 @@ void check_not_a_run(const fs::path& dir) {
                     "its first checkpoint, or they were copied without their .optim.pt files); delete the folder, "
                     "or "));
 }
+
+// `config` as recorded by a run continuing in `dir`: an output.run_dir without {date}/{time}-style
+// placeholders that no longer leads to `dir` (the folder was moved or copied, or the path was relative
+// to another working folder) becomes `dir` (absolute), so `train --config DIR/config.toml` and the
+// checkpoints' configs name the folder actually used. A template stays as it is: it names a new folder
+// per run, as in a fresh run's config.toml.
+RunConfig with_run_dir_used(const RunConfig& config, const fs::path& dir, const std::map<std::string, std::string>& values) {
+  const std::string& tmpl = config.output.run_dir;
+  for (size_t i = 0; i < tmpl.size(); ++i)
+    if (tmpl[i] == '{' && !(i > 0 && tmpl[i - 1] == '$')) return config;
+  std::error_code ec;
+  if (fs::equivalent(fs::path(expand_template(tmpl, values)), dir, ec)) return config;
+  RunConfig recorded = config;
+  recorded.output.run_dir = fs::absolute(dir).lexically_normal().string();
+  return recorded;
+}
 }  // namespace
 
 RunFolder create_run_folder(const RunConfig& config, const RunResume* resume) {
@@ -108,7 +125,7 @@ RunFolder create_run_folder(const RunConfig& config, const RunResume* resume) {
   }
   if (!run.continued) check_not_a_run(run.dir);
   run.values["run_dir"] = run.dir.string();
-  run.config_toml = config_to_toml(config);
+  run.config_toml = config_to_toml(run.continued ? with_run_dir_used(config, run.dir, run.values) : config);
   write_file_atomic(run.dir / "config.toml", run.config_toml);
   return run;
 }

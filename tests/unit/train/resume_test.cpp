@@ -11,6 +11,7 @@
 
 #include <map>  // std::map
 
+#include "img2img/config/config_keys.h"
 #include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
 #include "img2img/data/image_io.h"
@@ -217,6 +218,43 @@ TEST_F(ResumeTest, TemplateRunDirContinuesInTheEarlierFolder) {
   const TrainSummary resumed = train_pix2pix(c, options);
   EXPECT_TRUE(fs::equivalent(resumed.run_dir, first.run_dir));
   EXPECT_EQ(std::distance(fs::directory_iterator(dir_ / "runs"), fs::directory_iterator()), 1);
+  // A template names a new folder per run: the continued run records it unexpanded, as the first did.
+  EXPECT_EQ(apply_config(parse_config_text(read_file(resumed.run_dir / "config.toml"), "t")).output.run_dir,
+            c.output.run_dir);
+}
+
+// After a run folder was moved, the resumed run records where it now is: config.toml and the new
+// checkpoints' configs name the moved folder (they kept the old output.run_dir, so `train --config
+// RUN/config.toml` would have written to the old place), and a second --resume continues there too.
+TEST_F(ResumeTest, MovedRunFolderRecordsTheFolderUsed) {
+  RunConfig c = small_config();
+  c.train.max_iterations = 1;
+  c.output.run_dir = (dir_ / "run").string();
+  const TrainSummary first = train_pix2pix(c, TrainOptions{0});
+  const fs::path moved = dir_ / "moved";
+  fs::rename(first.run_dir, moved);
+  TrainOptions options{0};
+  options.resume = find_resume_point(moved);
+  // As `train --resume`: the checkpoint's configuration with a larger max_iterations.
+  RunConfig resumed_config = apply_config(parse_config_text(options.resume->config_toml, "checkpoint"));
+  ASSERT_EQ(resumed_config.output.run_dir, c.output.run_dir);
+  resumed_config.train.max_iterations = 2;
+  const TrainSummary resumed = train_pix2pix(resumed_config, options);
+  ASSERT_TRUE(fs::equivalent(resumed.run_dir, moved));
+  const std::string used = fs::absolute(moved).lexically_normal().string();
+  EXPECT_EQ(apply_config(parse_config_text(read_file(moved / "config.toml"), "t")).output.run_dir, used);
+  const CheckpointMeta meta = read_checkpoint_meta(resumed.final_generator);
+  EXPECT_EQ(meta.iteration, 2);
+  EXPECT_EQ(checkpoint_config(meta).output.run_dir, used);
+  EXPECT_FALSE(fs::exists(dir_ / "run"));
+
+  options.resume = find_resume_point(moved);  // continues in place, recording the same folder
+  resumed_config = apply_config(parse_config_text(options.resume->config_toml, "checkpoint"));
+  resumed_config.train.max_iterations = 3;
+  const TrainSummary again = train_pix2pix(resumed_config, options);
+  EXPECT_TRUE(fs::equivalent(again.run_dir, moved));
+  EXPECT_EQ(apply_config(parse_config_text(read_file(moved / "config.toml"), "t")).output.run_dir, used);
+  EXPECT_FALSE(fs::exists(dir_ / "run"));
 }
 
 // plot.type = image keeps its points in a CSV beside each PNG (listed in outputs.json), so 2 + resume 2
