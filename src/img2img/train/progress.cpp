@@ -38,6 +38,14 @@ void ProgressReporter::end_status() {
   status_open_ = false;
 }
 
+void append_log_line(const std::string& log_path, const std::string& text) noexcept {
+  try {
+    std::ofstream log(log_path, std::ios::app);
+    log << text << std::endl;
+  } catch (...) {  // e.g. std::bad_alloc; the log is best effort here
+  }
+}
+
 std::string format_duration(double seconds) {
   const long s = std::lround(std::max(0.0, seconds));
   if (s >= 3600) return fmt::format("{}h{:02d}m", s / 3600, (s % 3600) / 60);

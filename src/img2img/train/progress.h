@@ -24,6 +24,11 @@ class ProgressReporter {
   bool status_open_ = false;
 };
 
+/// Appends `text` and a newline to the log file `log_path` (created if missing). For the last line of a
+/// run whose ProgressReporter is gone (a failed run's "error: ..." in train.log). Never throws; a log
+/// that cannot be written is skipped (the error is reported on stderr and in outputs.json anyway).
+void append_log_line(const std::string& log_path, const std::string& text) noexcept;
+
 /// "1h02m", "3m05s", "12s" for an ETA or duration in seconds.
 std::string format_duration(double seconds);
 

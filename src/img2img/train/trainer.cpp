@@ -330,6 +330,8 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
     summary.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     finish_run(summary, *manifest, events, progress, fmt::format("; final G_L1 {:.4f}", summary.last.g_l1));
   } catch (const std::exception& e) {
+    // The run's folder is ours once its manifest exists; its log's reporter is gone with the try block.
+    if (manifest) append_log_line((summary.run_dir / "train.log").string(), std::string("error: ") + e.what());
     report_run_failure(events, manifest.get(), e.what(), summary.iterations, summary.skipped_steps);
     throw;
   }
