@@ -29,25 +29,37 @@ bool parse_bool(const std::string& s) {
   throw ConfigError(fmt::format("--dynamic-axes '{}' is not a boolean; expected true or false", s));
 }
 
+// The file name export suggests for `checkpoint`: its stem (generator_0_000004.pt -> generator_0_000004.onnx),
+// "generator.onnx" for a run folder.
+std::string suggested_onnx_name(const std::string& checkpoint) {
+  const std::filesystem::path p(checkpoint);
+  const std::string ext = p.extension().string();
+  return (ext == ".pt" || ext == ".json") && !p.stem().empty() ? p.stem().string() + ".onnx" : "generator.onnx";
+}
+
 // The --output path must name a new or existing .onnx file: anything else would replace a file the
-// user did not mean to lose (the checkpoint itself, its .json, an image).
-void check_export_output(const std::string& output) {
+// user did not mean to lose (the checkpoint itself, its .json, an image). A folder (existing, or a
+// path ending in '/') gets the checkpoint's name inside it as the suggestion.
+void check_export_output(const std::string& output, const std::string& checkpoint) {
   if (output.empty())
     throw ConfigError("--output is empty; give the .onnx file to write, e.g. --output generator.onnx");
-  std::string ext = std::filesystem::path(output).extension().string();
+  const std::filesystem::path path(output);
+  std::error_code ec;
+  const bool existing_folder = std::filesystem::is_directory(path, ec);
+  if (existing_folder || !path.has_filename())
+    throw ConfigError(fmt::format("--output '{}' {}; give the .onnx file to write inside it, e.g. '{}'", output,
+                                  existing_folder ? "is a folder" : "names a folder (it ends in a '/')",
+                                  (path / suggested_onnx_name(checkpoint)).string()));
+  std::string ext = path.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
   if (ext != ".onnx")
     throw ConfigError(fmt::format("--output '{}' does not end in .onnx; export writes an ONNX model and will not "
                                   "replace another kind of file. Give a path like '{}'",
                                   output, std::filesystem::path(output).replace_extension(".onnx").string()));
-  std::error_code ec;
-  if (std::filesystem::is_directory(output, ec))
-    throw ConfigError(fmt::format("--output '{}' is a folder; give the .onnx file to write inside it, e.g. '{}'",
-                                  output, (std::filesystem::path(output) / "generator.onnx").string()));
 }
 
 int run_export(const ExportArgs& args) {
-  check_export_output(args.output);
+  check_export_output(args.output, args.checkpoint);
   std::filesystem::path weights;
   const CheckpointMeta meta = read_checkpoint_meta(args.checkpoint, &weights, args.index);
   if (meta.network != "generator")
