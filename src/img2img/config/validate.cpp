@@ -208,12 +208,23 @@ std::vector<std::string> config_problems(const RunConfig& cfg, const ValidateOpt
   c.int_range("discriminator.kernel_size", ds.kernel_size, 1, 11);
   if (ds.layers >= 1 && ds.layers <= 10 && ds.kernel_size >= 1 && ds.kernel_size <= 11 && d.image_size >= 4 &&
       discriminator_output_size(ds, d.image_size) < 1) {
-    int64_t fit = ds.layers;
     DiscriminatorConfig probe = ds;
-    while (fit > 1 && (probe.layers = fit, discriminator_output_size(probe, d.image_size)) < 1) --fit;
-    c.fail("discriminator.layers = {} with kernel_size {} shrinks a {} px image to nothing; use at most {} "
-           "layers or a larger data.image_size.",
-           ds.layers, ds.kernel_size, d.image_size, fit);
+    int64_t fit = ds.layers;  // the most layers that fit at this kernel size, 0 if none
+    while (fit >= 1 && (probe.layers = fit, discriminator_output_size(probe, d.image_size)) < 1) --fit;
+    probe.layers = ds.layers;
+    int64_t kernel = ds.kernel_size;  // the largest kernel size that fits with these layers, 0 if none
+    while (kernel >= 1 && (probe.kernel_size = kernel, discriminator_output_size(probe, d.image_size)) < 1) --kernel;
+    probe.kernel_size = ds.kernel_size;
+    // The smallest image size that fits (the output grows with the input), a multiple of 2^generator.layers.
+    const int64_t step = g.layers >= 1 && g.layers <= 13 ? int64_t{1} << g.layers : 1;
+    int64_t size = (d.image_size + step - 1) / step * step;
+    while (size < 8192 && discriminator_output_size(probe, size) < 1) size += step;
+    std::string fixes;
+    if (fit >= 1) fixes += fmt::format("discriminator.layers <= {}, ", fit);
+    if (kernel >= 1) fixes += fmt::format("discriminator.kernel_size <= {}, ", kernel);
+    c.fail("discriminator.layers = {} with kernel_size {} shrinks a {} px image to nothing; use {}or "
+           "data.image_size >= {}.",
+           ds.layers, ds.kernel_size, d.image_size, fixes, size);
   }
 
   // [train]

@@ -128,6 +128,27 @@ TEST(ConfigTest, TooManyLayersNamesTheLargestAllowed) {
   EXPECT_THAT(q, HasSubstr("data.image_size = 96 is not divisible by 2^generator.layers = 64"));
 }
 
+// A PatchGAN that shrinks the image to nothing: the fixes offered must each work (it said "use at most
+// 1 layers" when 1 layer did not fit either).
+TEST(ConfigTest, TooSmallForTheDiscriminatorOffersFixesThatWork) {
+  const std::string p = problems_of({{"data.image_size", "4", "f"}, {"generator.layers", "2", "f"},
+                                     {"discriminator.layers", "1", "f"}});
+  EXPECT_THAT(p, HasSubstr("discriminator.layers = 1 with kernel_size 4 shrinks a 4 px image to nothing; use "
+                           "discriminator.kernel_size <= 3, or data.image_size >= 8."));  // a multiple of 2^2
+  const std::string q = problems_of({{"data.image_size", "8", "f"}, {"generator.layers", "2", "f"}});
+  EXPECT_THAT(q, HasSubstr("discriminator.layers = 3 with kernel_size 4 shrinks a 8 px image to nothing; use "
+                           "discriminator.layers <= 1, discriminator.kernel_size <= 3, or data.image_size >= 24."));
+  // Each offered value passes.
+  for (const auto& fix : std::vector<std::pair<std::string, std::string>>{
+           {"discriminator.kernel_size", "3"}, {"discriminator.layers", "1"}, {"data.image_size", "24"}})
+    EXPECT_EQ(problems_of({{"data.image_size", "8", "f"}, {"generator.layers", "2", "f"}, {fix.first, fix.second, "f"}}),
+              "")
+        << fix.first;
+  EXPECT_EQ(problems_of({{"data.image_size", "4", "f"}, {"generator.layers", "2", "f"},
+                         {"discriminator.layers", "1", "f"}, {"discriminator.kernel_size", "3", "f"}}),
+            "");
+}
+
 TEST(ConfigTest, UnknownTemplateNameIsAnError) {
   const std::string p = problems_of({{"output.model_path", "out/{netwrk}_{iteration}.pt", "f"}});
   EXPECT_THAT(p, HasSubstr("output.model_path = 'out/{netwrk}_{iteration}.pt': unknown {netwrk}; allowed: {run_dir}, "
