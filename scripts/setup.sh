@@ -19,6 +19,7 @@ PACKAGES=(
   libopencv-dev           # image I/O and geometry
   libjpeg-dev             # JPEG integrity check before OpenCV decodes (data/image_io.cpp)
   zlib1g-dev libpng-dev   # PNG chunk CRC check and silent libpng decode (same file)
+  libtiff-dev             # the sample format of TIFFs OpenCV cannot decode (same file)
   libcli11-dev nlohmann-json3-dev libfmt-dev
   libgtest-dev libgmock-dev
   libonnx-dev libprotobuf-dev protobuf-compiler  # ONNX export

@@ -7,6 +7,7 @@
 
 #include <jpeglib.h>                // libjpeg: jpeg_decompress_struct, jpeg_std_error
 #include <png.h>                    // libpng: silent full decode of PNGs (png_decode_problem)
+#include <tiffio.h>                 // libtiff: the sample format of a TIFF OpenCV cannot decode
 #include <zlib.h>                   // crc32 (PNG chunk check)
 
 #include <algorithm>  // std::transform
@@ -15,6 +16,7 @@
 #include <csetjmp>    // std::jmp_buf, setjmp, longjmp
 #include <cstdint>    // int64_t
 #include <cstdio>     // FILE, std::fopen
+#include <cstdarg>    // va_list
 #include <cstring>    // std::memcpy
 #include <fstream>    // std::ifstream
 #include <iterator>   // std::istreambuf_iterator
@@ -174,6 +176,29 @@ std::string png_problem(const fs::path& path) {
 // Whether `head` (a file's first bytes) starts a JPEG: SOI marker FF D8 then a marker FF.
 bool is_jpeg(const std::string& head) { return head.compare(0, 3, "\xFF\xD8\xFF") == 0; }
 
+// Silences libtiff for one open file (its default handlers print to stderr); returning 1 stops the
+// global handler too.
+int silent_tiff_handler(TIFF*, void*, const char*, const char*, va_list) { return 1; }
+
+// For a TIFF that OpenCV could not decode: why, when the first image's samples are 16-bit floats
+// (TIFF 6.0 SampleFormat = 3 IEEEFP with BitsPerSample = 16), which OpenCV 4.6's TIFF decoder does not
+// read; "" for anything else (not a TIFF libtiff opens, other sample types).
+std::string tiff_half_float_problem(const fs::path& path) {
+  TIFFOpenOptions* options = TIFFOpenOptionsAlloc();
+  if (options == nullptr) return "";
+  TIFFOpenOptionsSetErrorHandlerExtR(options, silent_tiff_handler, nullptr);
+  TIFFOpenOptionsSetWarningHandlerExtR(options, silent_tiff_handler, nullptr);
+  TIFF* tiff = TIFFOpenExt(path.c_str(), "r", options);
+  TIFFOpenOptionsFree(options);
+  if (tiff == nullptr) return "";
+  uint16_t bits = 0, format = SAMPLEFORMAT_UINT;
+  TIFFGetFieldDefaulted(tiff, TIFFTAG_BITSPERSAMPLE, &bits);
+  TIFFGetFieldDefaulted(tiff, TIFFTAG_SAMPLEFORMAT, &format);
+  TIFFClose(tiff);
+  if (format != SAMPLEFORMAT_IEEEFP || bits != 16) return "";
+  return "its samples are 16-bit floats (half), which are not supported (OpenCV cannot decode them)";
+}
+
 // PNG colour type 4 (grey + alpha) from the IHDR chunk, which the PNG spec (11.2.2) puts first:
 // bytes 0-7 signature, 8-11 length, 12-15 "IHDR", 16-23 width/height, 24 bit depth, 25 colour type.
 bool is_grey_alpha_png(const std::string& head) {
@@ -262,6 +287,14 @@ cv::Mat read_image_raw(const fs::path& path) {
   } catch (const cv::Exception& e) {  // e.g. a header declaring more than OpenCV's pixel limit (found by fuzzing)
     throw DataError(fmt::format("cannot decode image '{}': {}. Re-export it or remove it from the folder.",
                                 path.string(), e.err));
+  }
+  const bool tiff = head.compare(0, 4, std::string("II*\0", 4)) == 0 || head.compare(0, 4, std::string("MM\0*", 4)) == 0;
+  if (raw.empty() && tiff) {
+    const std::string problem = tiff_half_float_problem(path);
+    if (!problem.empty())
+      throw DataError(fmt::format("cannot read TIFF '{}': {}. Convert it to 32-bit float TIFF or to EXR (e.g. "
+                                  "oiiotool IN -d float -o OUT.tif), or remove it from the folder.",
+                                  path.string(), problem));
   }
   if (raw.empty())
     throw DataError(fmt::format("cannot decode image '{}': truncated, corrupt, or not a format OpenCV reads "

@@ -7,7 +7,8 @@
 #include <opencv2/core.hpp>       // cv::Mat, cv::mean
 #include <opencv2/imgcodecs.hpp>  // cv::imencode
 
-#include <zlib.h>  // crc32 (a damaged PNG with valid chunk CRCs)
+#include <tiffio.h>  // TIFFOpen (a 16-bit float TIFF, which OpenCV cannot write)
+#include <zlib.h>    // crc32 (a damaged PNG with valid chunk CRCs)
 
 #include <algorithm>  // std::count
 
@@ -236,6 +237,58 @@ TEST_F(ImageContentTest, DamagedPngTiffAndBmpGiveOurMessageOnly) {
                         " " + (dir_ / "ok.png").string(),
                     &out);
   EXPECT_THAT(out, HasSubstr("fails its CRC check: the file is damaged"));
+}
+
+// Writes `image` (CV_16FC1 or CV_32FC1) as an uncompressed TIFF with SampleFormat = IEEEFP.
+void write_float_tiff(const fs::path& path, const cv::Mat& image) {
+  TIFF* tiff = TIFFOpen(path.c_str(), "w");
+  ASSERT_NE(tiff, nullptr) << path;
+  TIFFSetField(tiff, TIFFTAG_IMAGEWIDTH, static_cast<uint32_t>(image.cols));
+  TIFFSetField(tiff, TIFFTAG_IMAGELENGTH, static_cast<uint32_t>(image.rows));
+  TIFFSetField(tiff, TIFFTAG_SAMPLESPERPIXEL, static_cast<uint16_t>(1));
+  TIFFSetField(tiff, TIFFTAG_BITSPERSAMPLE, static_cast<uint16_t>(image.elemSize1() * 8));
+  TIFFSetField(tiff, TIFFTAG_SAMPLEFORMAT, static_cast<uint16_t>(SAMPLEFORMAT_IEEEFP));
+  TIFFSetField(tiff, TIFFTAG_PHOTOMETRIC, static_cast<uint16_t>(PHOTOMETRIC_MINISBLACK));
+  TIFFSetField(tiff, TIFFTAG_PLANARCONFIG, static_cast<uint16_t>(PLANARCONFIG_CONTIG));
+  TIFFSetField(tiff, TIFFTAG_COMPRESSION, static_cast<uint16_t>(COMPRESSION_NONE));
+  TIFFSetField(tiff, TIFFTAG_ROWSPERSTRIP, static_cast<uint32_t>(image.rows));
+  for (int y = 0; y < image.rows; ++y) EXPECT_EQ(TIFFWriteScanline(tiff, const_cast<uchar*>(image.ptr(y)), y, 0), 1);
+  TIFFClose(tiff);
+}
+
+// A valid half-float TIFF (OpenCV 4.6 decodes none) is named as such with the fix, not as "truncated,
+// corrupt, or not a format OpenCV reads"; the same image as 32-bit float TIFF reads.
+TEST_F(ImageContentTest, HalfFloatTiffIsNamedAsUnsupported) {
+  cv::Mat ramp(8, 16, CV_32FC1);
+  for (int y = 0; y < ramp.rows; ++y)
+    for (int x = 0; x < ramp.cols; ++x) ramp.at<float>(y, x) = 0.0625f * static_cast<float>(x) - 0.25f * y;
+  cv::Mat half;
+  ramp.convertTo(half, CV_16F);
+  write_float_tiff(dir_ / "half.tif", half);
+  write_float_tiff(dir_ / "single.tif", ramp);
+  const std::string expected = "cannot read TIFF '" + (dir_ / "half.tif").string() +
+                               "': its samples are 16-bit floats (half), which are not supported (OpenCV cannot "
+                               "decode them). Convert it to 32-bit float TIFF or to EXR";
+  try {
+    read_image(dir_ / "half.tif");
+    ADD_FAILURE() << "a half-float TIFF was read";
+  } catch (const DataError& e) {
+    EXPECT_THAT(e.what(), HasSubstr(expected));
+    EXPECT_THAT(e.what(), Not(HasSubstr("truncated")));
+  }
+  const DecodedImage single = read_image(dir_ / "single.tif");
+  EXPECT_EQ(single.depth, PixelDepth::kFloat);
+  EXPECT_EQ(single.channels, 1);
+  EXPECT_FLOAT_EQ(single.pixels.at<float>(3, 5), 0.0625f * 5 - 0.25f * 3);
+  // Through the command line: our line only, no libtiff or OpenCV noise.
+  std::string out;
+  EXPECT_EQ(test::run_command("env -u OPENCV_LOG_LEVEL " + test::img2img_binary() + " ssim " +
+                                  (dir_ / "half.tif").string() + " " + (dir_ / "single.tif").string(),
+                              &out),
+            1)
+      << out;
+  EXPECT_THAT(out, HasSubstr("error: " + expected));
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
 }
 
 }  // namespace
