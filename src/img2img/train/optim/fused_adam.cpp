@@ -15,8 +15,9 @@ namespace {
 // p -= step_size * m / (sqrt(v) / sqrt(bc2) + eps), as torch/optim/_functional.py adam() computes it.
 // Memory-bound (7 floats moved per element), so it is compiled for AVX2 as well as the baseline and
 // picked at load time (GCC function multi-versioning); this file is built with -fno-math-errno so that
-// sqrt vectorises. Every operation is correctly rounded and none is contracted (ISO C++ mode, no FMA
-// target), so both versions give identical bits.
+// sqrt vectorises, and with -ffp-contract=off (CMakeLists.txt; GCC contracts to FMA by default even in
+// ISO C++ mode): every operation is then correctly rounded and none fused, so both versions give
+// identical bits.
 __attribute__((target_clones("avx2", "default"))) void adam_update(
     float* __restrict__ pd, const float* __restrict__ gd, float* __restrict__ md, float* __restrict__ vd,
     int64_t begin, int64_t end, float b1, float one_minus_b1, float b2, float one_minus_b2, float inv_sqrt_bc2,
