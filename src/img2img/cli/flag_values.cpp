@@ -2,10 +2,13 @@
 
 #include <fmt/format.h>  // fmt::format
 
+#include <algorithm>  // std::find_if, std::max
 #include <charconv>  // std::from_chars
 #include <cmath>     // std::isfinite
 #include <cstdlib>   // std::strtod
 #include <vector>    // std::vector
+
+#include "img2img/core/suggest.h"
 
 namespace img2img::cli {
 
@@ -131,6 +134,23 @@ std::string flag_missing_its_value(const std::string& message) {
   if (rest.find(" required ") == std::string::npos || rest.size() < 8 || rest.compare(rest.size() - 8, 8, " missing") != 0)
     return "";
   return message.substr(0, colon);
+}
+
+std::string unknown_subcommand_message(const CLI::App& app, const std::vector<std::string>& args) {
+  // img2img has no top-level option that takes a value, so the first other argument is the subcommand.
+  const auto given = std::find_if(args.begin() + (args.empty() ? 0 : 1), args.end(),
+                                  [](const std::string& a) { return a.empty() || a[0] != '-'; });
+  if (given == args.end()) return "";
+  std::vector<std::string> names;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    if (sub->get_name() == *given) return "";
+    names.push_back(sub->get_name());
+  }
+  const std::string close = closest_name(*given, names, std::max<size_t>(2, given->size() / 3));
+  std::string list;
+  for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
+  return fmt::format("unknown subcommand '{}'; {}expected one of: {} (img2img --help describes them)", *given,
+                     close.empty() ? "" : fmt::format("did you mean '{}'? ", close), list);
 }
 
 }  // namespace img2img::cli

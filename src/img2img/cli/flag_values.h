@@ -60,4 +60,10 @@ void reject_flags_as_values(CLI::App& app);
 /// else "".
 std::string flag_missing_its_value(const std::string& cli11_message);
 
+/// For `img2img ARGS` (args[0] = the program): "" if the first argument not starting with '-' is a
+/// subcommand of `app` or there is none; else "unknown subcommand 'bogus'; [did you mean 'train'? ]
+/// expected one of: train, config, ...; see img2img --help" (main prints it as an `error:` line,
+/// exit 1; CLI11 would say "A subcommand is required", exit 106).
+std::string unknown_subcommand_message(const CLI::App& app, const std::vector<std::string>& args);
+
 }  // namespace img2img::cli

@@ -1,6 +1,6 @@
 // img2img: command-line entry point. Parses arguments, dispatches to a subcommand, and is the only
 // place that prints errors and chooses the exit code (0 ok, 1 user error, including a bad or
-// missing value of a known flag, 2 internal error, 100+ other command-line syntax, as CLI11; `train` stopped by SIGINT/SIGTERM: 130/143 after writing a
+// missing value of a known flag, and an unknown subcommand, 2 internal error, 100+ other command-line syntax, as CLI11; `train` stopped by SIGINT/SIGTERM: 130/143 after writing a
 // checkpoint, 3 when a second signal aborted it at once, see cmd_train.cpp).
 
 #include <CLI/App.hpp>     // CLI::App
@@ -59,6 +59,10 @@ int main(int argc, char** argv) {
   img2img::cli::reject_flags_as_values(app);
   try {
     const std::vector<std::string> args = split_empty_assignments(argc, argv);
+    if (const std::string unknown = img2img::cli::unknown_subcommand_message(app, args); !unknown.empty()) {
+      std::cerr << "error: " << unknown << "\n";  // a usage error like a bad flag value (exit 1)
+      return 1;
+    }
     std::vector<const char*> arg_ptrs;
     for (const auto& a : args) arg_ptrs.push_back(a.c_str());
     app.parse(static_cast<int>(arg_ptrs.size()), arg_ptrs.data());

@@ -14,6 +14,7 @@
 
 #include "img2img/config/enum_names.h"
 #include "img2img/core/error.h"
+#include "img2img/core/suggest.h"
 
 namespace img2img {
 namespace {
@@ -241,18 +242,6 @@ std::vector<ConfigKey> make_keys() {
   k.push_back(key("device.cpu_threads", &R::device, &DeviceConfig::cpu_threads,
                   "intra-op CPU threads; 0 = number of cores"));
   return k;
-}
-
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j)
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
 }
 
 std::string strip_quotes(const std::string& v) {
