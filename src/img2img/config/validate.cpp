@@ -17,6 +17,7 @@
 #include "img2img/config/enum_names.h"
 #include "img2img/core/error.h"
 #include "img2img/core/path_template.h"
+#include "img2img/data/paired_dataset.h"
 
 namespace img2img {
 namespace fs = std::filesystem;
@@ -142,6 +143,14 @@ void check_source(Checker& c, const DataSource& s, const std::string& sec, bool 
     } else if (dir != fs::is_directory(path)) {
       c.fail("{}.{} = '{}': expected a {}, got a {}.", sec, key, path, dir ? "folder" : "file",
              dir ? "file" : "folder");
+    } else if (dir) {
+      // A folder without images (or with two images of one name) is found here, naming the key;
+      // training would stop on it only after the run folder was made, naming the folder alone.
+      try {
+        list_image_files(path);
+      } catch (const DataError& e) {
+        c.fail("{}.{}: {}", sec, key, e.what());
+      }
     }
   };
   switch (s.input_type) {

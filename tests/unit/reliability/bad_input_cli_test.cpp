@@ -84,8 +84,16 @@ TEST_F(BadInputCliTest, MissingAndEmptyFoldersAreNamed) {
   std::string out;
   expect_user_error(train("--data.input_dir=" + (dir_ / "nope").string(), &out), out, {(dir_ / "nope").string()});
   fs::create_directories(dir_ / "empty");
+  // The error names the config key of the empty folder (it named the folder alone), every one at once.
   expect_user_error(train("--data.input_dir=" + (dir_ / "empty").string(), &out), out,
-                    {(dir_ / "empty").string(), "no images"});
+                    {"data.input_dir: folder '" + (dir_ / "empty").string() + "' has no images"});
+  expect_user_error(train("--data.reference_dir=" + (dir_ / "empty").string() + " --test.enabled=true " +
+                              "--test.input_dir=" + (dir_ / "empty").string() + " --test.reference_dir=" + ref_.string(),
+                          &out),
+                    out,
+                    {"2 configuration problems", "data.reference_dir: folder '" + (dir_ / "empty").string() +
+                     "' has no images", "test.input_dir: folder '" + (dir_ / "empty").string() + "' has no images"});
+  EXPECT_FALSE(fs::exists(dir_ / "run")) << "the run folder was made before the empty folder was found";
 }
 
 TEST_F(BadInputCliTest, ClutterOnlyFolderHasNoImages) {
