@@ -244,6 +244,13 @@ std::string describe_storage(const std::string& mode, int64_t decoded_bytes, int
                      format_mib(budget_bytes));
 }
 
+std::string batch_size_warning(int64_t batch_size, int64_t samples, const std::string& what) {
+  if (batch_size <= samples) return "";
+  return fmt::format("data.batch_size = {} is more than the {} {}: each step uses all {} (one step per "
+                     "iteration, a batch of {}, not {}). Set --data.batch_size={} or lower, or add more data.",
+                     batch_size, samples, what, samples, samples, batch_size, samples);
+}
+
 std::string PairedDataset::storage_mode() const { return on_device_ ? "device" : streamed_ ? "streamed" : "cached"; }
 
 void PairedDataset::to(const torch::Device& device) {

@@ -62,6 +62,12 @@ int64_t memory_budget_bytes(double memory_budget_mb);
 std::string describe_storage(const std::string& mode, int64_t decoded_bytes, int64_t budget_bytes,
                              int64_t worker_threads, const std::string& budget_key);
 
+/// The run-start warning for a batch larger than the data set, or "" when `batch_size` <= `samples`:
+/// a step takes at most every sample once, so each step (one per iteration) uses all `samples` and the
+/// batch holds fewer images than data.batch_size says. `what` names the samples ("training pairs", or
+/// "images in the larger domain" for unpaired data). Names both numbers and the fix.
+std::string batch_size_warning(int64_t batch_size, int64_t samples, const std::string& what);
+
 /// A paired data set, decoded once. data.storage = device, or automatic when the decoded set
 /// ([N, C, S, S] float32 for inputs and references) fits memory_budget_bytes: cached, i.e. inputs
 /// and references as [N, C, S, S] float32 in [-1, 1] in memory. Otherwise streamed: every file is

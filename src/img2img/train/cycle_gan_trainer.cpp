@@ -231,6 +231,9 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
     if (const std::string w = schedule_warning(config.train); !w.empty()) progress.line("warning: " + w);
     if (const std::string w = optimizer_warning(config.train); !w.empty()) progress.line("warning: " + w);
     if (const std::string w = cpu_threads_warning(config.device); !w.empty()) progress.line("warning: " + w);
+    if (const std::string w = batch_size_warning(data.batch_size, std::max(na, nb), "images of the larger domain");
+        !w.empty())
+      progress.line("warning: " + w);
 
     // An iteration covers the larger domain in (shuffled) order; the other is drawn at random
     // (draw_unpaired_pass, all of an iteration's draws before its first image is loaded).

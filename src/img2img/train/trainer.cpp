@@ -162,6 +162,8 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options)
     if (const std::string w = schedule_warning(config.train); !w.empty()) progress.line("warning: " + w);
     if (const std::string w = optimizer_warning(config.train); !w.empty()) progress.line("warning: " + w);
     if (const std::string w = cpu_threads_warning(config.device); !w.empty()) progress.line("warning: " + w);
+    if (const std::string w = batch_size_warning(data.batch_size, dataset.size(), "training pairs"); !w.empty())
+      progress.line("warning: " + w);
 
     const int64_t n = dataset.size(), batch = data.batch_size;
     const int64_t steps_per_it = (n + batch - 1) / batch;

@@ -172,6 +172,20 @@ TEST_F(CycleGanTest, ShortRunLowersCycleLossAndMovesTowardTheTargetDomain) {
   EXPECT_LT(std::abs(back - in), 0.5 * std::abs(light - in)) << "B " << light << " -> " << back << " A " << in;
 }
 
+// Unpaired: the batch is compared with the larger domain, which each iteration covers.
+TEST_F(CycleGanTest, BatchLargerThanTheLargerDomainIsAWarning) {
+  RunConfig c = small_config(write_domains("d", 3, 2, 32));
+  c.data.batch_size = 4;
+  c.train.max_iterations = 1;
+  c.train.linear_decay = 0;
+  c.output.onnx_path = "";
+  const TrainSummary s = train_cycle_gan(c);
+  std::ifstream in(s.run_dir / "train.log");
+  const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(log, HasSubstr("warning: data.batch_size = 4 is more than the 3 images of the larger domain: each "
+                             "step uses all 3"));
+}
+
 TEST_F(CycleGanTest, FourCheckpointsTwoOnnxFilesAndIndexedRoundTrips) {
   RunConfig c = small_config(write_domains("d", 3, 2, 32));
   c.train.max_iterations = 3;

@@ -138,6 +138,23 @@ TEST_F(Pix2PixTrainingTest, SameSeedRepeatsBitForBit) {
   }
 }
 
+// A batch larger than the data set is one warning at run start naming both numbers: each step uses all pairs.
+TEST_F(Pix2PixTrainingTest, BatchLargerThanTheDataSetIsAWarning) {
+  EXPECT_EQ(batch_size_warning(3, 3, "training pairs"), "") << "a batch of exactly N needs no warning";
+  EXPECT_EQ(batch_size_warning(8, 3, "training pairs"),
+            "data.batch_size = 8 is more than the 3 training pairs: each step uses all 3 (one step per iteration, "
+            "a batch of 3, not 8). Set --data.batch_size=3 or lower, or add more data.");
+  RunConfig c = small_config(write_pairs("train", 3, 32, 4));
+  c.data.batch_size = 8;
+  c.train.max_iterations = 1;
+  c.train.linear_decay = 0;
+  c.output.onnx_path = "";
+  const TrainSummary s = train_pix2pix(c, TrainOptions{0});
+  std::ifstream in(s.run_dir / "train.log");
+  const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(log, HasSubstr("warning: data.batch_size = 8 is more than the 3 training pairs: each step uses all 3"));
+}
+
 TEST_F(Pix2PixTrainingTest, CheckpointsFollowTheTemplateAndRoundTrip) {
   const DataSource train = write_pairs("train", 8, 32, 4);
   RunConfig c = small_config(train);
