@@ -3,6 +3,7 @@
 #include <fmt/format.h>  // fmt::format
 
 #include "img2img/config/config_keys.h"
+#include "img2img/config/problem_origins.h"
 #include "img2img/config/unpaired_defaults.h"
 #include "img2img/core/error.h"
 
@@ -67,7 +68,8 @@ RunConfig resolve_config_flags(
   // Unpaired runs start from unpaired_defaults(): the file and flags decide the base, then apply on it.
   RunConfig config = apply_config(assignments, base_config_for(assignments), &problems);
   if (check_first && problems.empty()) check_first(config, assignments);
-  const auto more = config_problems(config, validate);
+  // Range problems name the FILE:LINE of a value from the config file, as type errors do.
+  const auto more = locate_config_problems(config_problems(config, validate), assignments);
   problems.insert(problems.end(), more.begin(), more.end());
   if (!problems.empty()) throw ConfigError(format_config_problems(problems));
   return config;
