@@ -192,6 +192,17 @@ int64_t memory_budget_bytes(double memory_budget_mb) {
   return memory / 2;
 }
 
+void throw_data_problems(const std::vector<std::string>& problems, const std::string& checked) {
+  if (problems.empty()) return;
+  std::string text = fmt::format("{} file problem(s) in the data set ({} checked); nothing was trained. Fix or "
+                                 "remove these files:",
+                                 problems.size(), checked);
+  for (size_t i = 0; i < problems.size() && i < kMaxListedDataProblems; ++i) text += "\n  " + problems[i];
+  if (problems.size() > kMaxListedDataProblems)
+    text += fmt::format("\n  ... and {} more", problems.size() - kMaxListedDataProblems);
+  throw DataError(text);
+}
+
 PairedDataset::PairedDataset(const DataSource& source, int64_t channel_count, int64_t image_size,
                              int64_t limit_count)
     : files_(list_paired_files(source, limit_count, &stats_)),
@@ -208,12 +219,29 @@ PairedDataset::PairedDataset(const DataSource& source, int64_t channel_count, in
     references_ = torch::empty_like(inputs_);
   }
   std::vector<PixelDepth> in_depth(static_cast<size_t>(n)), ref_depth(static_cast<size_t>(n));
+  // Every sample is checked, so one run names every bad file (per sample, in name order).
+  std::vector<std::vector<std::string>> problems(static_cast<size_t>(n));
   parallel_for_samples(n, source.worker_threads, [&](int64_t i) {
-    auto [a, b] = load_paired_sample(files_[i], channel_count, image_size, &in_depth[i], &ref_depth[i]);
-    if (streamed_) return;  // checked and depth known; decoded again per batch
-    inputs_[i].copy_(a);
-    references_[i].copy_(b);
+    const PairedFiles& f = files_[static_cast<size_t>(i)];
+    try {
+      auto [a, b] = load_paired_sample(f, channel_count, image_size, &in_depth[i], &ref_depth[i]);
+      if (streamed_) return;  // checked and depth known; decoded again per batch
+      inputs_[i].copy_(a);
+      references_[i].copy_(b);
+    } catch (const DataError& e) {
+      auto& p = problems[static_cast<size_t>(i)];
+      p.push_back(e.what());
+      if (f.composite) return;
+      try {  // an unreadable input stops load_paired_sample before its reference is read
+        read_image(f.reference);
+      } catch (const DataError& r) {
+        if (p.front() != r.what()) p.push_back(r.what());
+      }
+    }
   });
+  std::vector<std::string> all;
+  for (const auto& p : problems) all.insert(all.end(), p.begin(), p.end());
+  throw_data_problems(all, fmt::format("{} pair(s)", n));
   for (int64_t i = 0; i < n; ++i) {
     input_depth_ = deeper_depth(input_depth_, in_depth[i]);
     reference_depth_ = deeper_depth(reference_depth_, ref_depth[i]);

@@ -34,6 +34,15 @@ void parallel_for_samples(int64_t n, int64_t threads, const std::function<void(i
 /// The deeper of two pixel depths (k8 < k16 < kFloat): the depth a set of files is written back at.
 PixelDepth deeper_depth(PixelDepth a, PixelDepth b);
 
+/// The most problems one data set error lists; the rest are counted ("... and 5 more").
+constexpr size_t kMaxListedDataProblems = 20;
+
+/// Throws one DataError for the problems found by checking every file of a data set (each a message
+/// naming the file, what is wrong and the fix), in order: a headline with their count and `checked`
+/// (e.g. "12 training pairs"), the first kMaxListedDataProblems, and how many more there are. Returns
+/// when `problems` is empty.
+void throw_data_problems(const std::vector<std::string>& problems, const std::string& checked);
+
 /// Image files of `dir` (not recursive), sorted by name; hidden files, `._*`, Thumbs.db / desktop.ini
 /// and non-image extensions are skipped and counted. Throws DataError if `dir` is missing, has no
 /// images, or holds two images with the same stem (e.g. a.png and a.jpg).
@@ -76,7 +85,8 @@ std::string batch_size_warning(int64_t batch_size, int64_t samples, const std::s
 /// (results do not depend on the count, nor on cached vs streamed).
 class PairedDataset {
  public:
-  /// Throws DataError for any unreadable or inconsistent file (see load_paired_sample).
+  /// Decodes every sample; throws one DataError listing every unreadable or inconsistent file (see
+  /// load_paired_sample and throw_data_problems), not only the first.
   PairedDataset(const DataSource& source, int64_t channel_count, int64_t image_size, int64_t limit_count);
 
   int64_t size() const { return static_cast<int64_t>(files_.size()); }

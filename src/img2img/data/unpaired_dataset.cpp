@@ -30,16 +30,25 @@ torch::Tensor decode_image(const fs::path& file, int64_t channel_count, int64_t 
 }
 
 // Decodes every listed file of `d` with `threads` threads to find d.depth; keeps the images in
-// d.images ([N, C, S, S] float32 in [-1, 1]) unless `streamed` (then they are only checked).
-void decode_domain(ImageDomain& d, int64_t channel_count, int64_t image_size, int64_t threads, bool streamed) {
+// d.images ([N, C, S, S] float32 in [-1, 1]) unless `streamed` (then they are only checked). The
+// message of every file that cannot be decoded is appended to `problems` (in name order).
+void decode_domain(ImageDomain& d, int64_t channel_count, int64_t image_size, int64_t threads, bool streamed,
+                   std::vector<std::string>& problems) {
   const int64_t n = d.size();
   if (!streamed) d.images = torch::empty({n, channel_count, image_size, image_size}, torch::kFloat32);
   std::vector<PixelDepth> depths(static_cast<size_t>(n));
+  std::vector<std::string> failed(static_cast<size_t>(n));  // "" = decoded
   parallel_for_samples(n, threads, [&](int64_t i) {
-    const torch::Tensor image =
-        decode_image(d.files[static_cast<size_t>(i)], channel_count, image_size, &depths[static_cast<size_t>(i)]);
-    if (!streamed) d.images[i].copy_(image);
+    try {
+      const torch::Tensor image =
+          decode_image(d.files[static_cast<size_t>(i)], channel_count, image_size, &depths[static_cast<size_t>(i)]);
+      if (!streamed) d.images[i].copy_(image);
+    } catch (const DataError& e) {
+      failed[static_cast<size_t>(i)] = e.what();
+    }
   });
+  for (const auto& f : failed)
+    if (!f.empty()) problems.push_back(f);
   for (PixelDepth p : depths) d.depth = deeper_depth(d.depth, p);
 }
 }  // namespace
@@ -59,8 +68,10 @@ UnpairedDataset::UnpairedDataset(const DataSource& source, int64_t channel_count
   on_device_ = source.storage == Storage::kDevice;
   budget_bytes_ = on_device_ ? 0 : memory_budget_bytes(source.memory_budget_mb);
   streamed_ = !on_device_ && decoded_bytes_ > budget_bytes_;
-  decode_domain(a_, channel_count, image_size, source.worker_threads, streamed_);
-  decode_domain(b_, channel_count, image_size, source.worker_threads, streamed_);
+  std::vector<std::string> problems;  // every unreadable file of both domains, reported at once
+  decode_domain(a_, channel_count, image_size, source.worker_threads, streamed_, problems);
+  decode_domain(b_, channel_count, image_size, source.worker_threads, streamed_, problems);
+  throw_data_problems(problems, fmt::format("{} + {} image(s)", a_.size(), b_.size()));
 }
 
 torch::Tensor UnpairedDataset::image(int k, int64_t i) const {

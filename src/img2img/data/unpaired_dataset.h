@@ -42,7 +42,7 @@ class UnpairedDataset {
   /// nothing is kept) and decoded again when a batch needs it (UnpairedLoader). Decoding uses
   /// source.worker_threads threads; results depend neither on the count nor on the storage mode.
   /// Throws ConfigError if source.input_type is not multiple_unpaired, DataError for a missing
-  /// folder or an unreadable file (naming it).
+  /// folder, and one DataError listing every unreadable file (throw_data_problems).
   UnpairedDataset(const DataSource& source, int64_t channel_count, int64_t image_size, int64_t limit_count);
 
   const ImageDomain& domain_a() const { return a_; }  ///< input domain (generator 0 translates it)
