@@ -251,11 +251,6 @@ PixelDepth parse_pixel_depth(const std::string& text) {
   throw DataError(fmt::format("unknown pixel depth '{}'; expected 8-bit, 16-bit or float", text));
 }
 
-bool has_image_extension(const fs::path& path) {
-  static const std::set<std::string> kExt{".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".bmp",
-                                          ".webp", ".ppm", ".pgm", ".pnm", ".hdr"};
-  return kExt.count(lower_ext(path)) > 0;
-}
 
 cv::Mat read_image_raw(const fs::path& path) {
   std::error_code ec;

@@ -8,6 +8,8 @@
 #include <string>      // std::string
 #include <vector>      // std::vector
 
+#include "img2img/data/image_files.h"  // has_image_extension
+
 namespace img2img {
 
 /// Sample type of an image file: 8-bit, 16-bit unsigned, or floating point.
@@ -25,10 +27,6 @@ struct DecodedImage {
   PixelDepth depth = PixelDepth::k8;
   int channels = 0;
 };
-
-/// Whether the file extension is one OpenCV decodes here (png, jpg/jpeg, tif/tiff, exr, bmp, webp,
-/// ppm/pgm/pnm, hdr). Case-insensitive.
-bool has_image_extension(const std::filesystem::path& path);
 
 /// Decodes `path` as stored: 8/16-bit or float samples, OpenCV channel order (grey; grey, alpha for
 /// 2-channel PNGs, which OpenCV alone would expand to 4; BGR; BGRA). JPEGs get their EXIF orientation

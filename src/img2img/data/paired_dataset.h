@@ -10,6 +10,7 @@
 
 #include "img2img/config/run_config.h"
 #include "img2img/data/batch_prefetcher.h"
+#include "img2img/data/image_files.h"  // list_image_files, ListingStats
 #include "img2img/data/image_io.h"
 
 namespace img2img {
@@ -20,11 +21,6 @@ struct PairedFiles {
   std::filesystem::path input;
   std::filesystem::path reference;
   bool composite = false;
-};
-
-/// What list_image_files skipped (hidden files, ._* AppleDouble, Thumbs.db, non-images), for the log.
-struct ListingStats {
-  int64_t ignored = 0;
 };
 
 /// Calls `fn(i)` for every i in [0, n) on `threads` threads (0 = on this thread). The first
@@ -42,11 +38,6 @@ constexpr size_t kMaxListedDataProblems = 20;
 /// (e.g. "12 training pairs"), the first kMaxListedDataProblems, and how many more there are. Returns
 /// when `problems` is empty.
 void throw_data_problems(const std::vector<std::string>& problems, const std::string& checked);
-
-/// Image files of `dir` (not recursive), sorted by name; hidden files, `._*`, Thumbs.db / desktop.ini
-/// and non-image extensions are skipped and counted. Throws DataError if `dir` is missing, has no
-/// images, or holds two images with the same stem (e.g. a.png and a.jpg).
-std::vector<std::filesystem::path> list_image_files(const std::filesystem::path& dir, ListingStats* stats = nullptr);
 
 /// The samples of a paired source, sorted by name, at most `limit_count` (0 = all). Throws
 /// DataError naming the files (names on one side only: up to 10 and the count).
