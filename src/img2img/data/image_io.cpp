@@ -176,6 +176,20 @@ std::string png_problem(const fs::path& path) {
 // Whether `head` (a file's first bytes) starts a JPEG: SOI marker FF D8 then a marker FF.
 bool is_jpeg(const std::string& head) { return head.compare(0, 3, "\xFF\xD8\xFF") == 0; }
 
+// Whether a file whose first bytes are `head` is one of the formats img2img reads: PNG, JPEG, TIFF or
+// BigTIFF, OpenEXR, BMP, WebP, PNM (P1-P6) or Radiance HDR, and not a DICOM file ("DICM" at byte 128).
+// OpenCV picks its decoder by content, not by extension, and its other decoders are not ours: DICOM
+// goes to GDCM, which aborts the process on malformed files (found by fuzzing a .hdr file).
+bool has_supported_signature(const std::string& head) {
+  const auto starts = [&](const std::string& magic) { return head.compare(0, magic.size(), magic) == 0; };
+  if (head.size() >= 132 && head.compare(128, 4, "DICM") == 0) return false;
+  return starts("\x89PNG\r\n\x1a\n") || is_jpeg(head) || starts(std::string("II*\0", 4)) ||
+         starts(std::string("MM\0*", 4)) || starts(std::string("II+\0", 4)) || starts(std::string("MM\0+", 4)) ||
+         starts("\x76\x2f\x31\x01") || starts("BM") || (starts("RIFF") && head.compare(8, 4, "WEBP") == 0) ||
+         (head.size() >= 2 && head[0] == 'P' && head[1] >= '1' && head[1] <= '6') || starts("#?RADIANCE") ||
+         starts("#?RGBE");
+}
+
 // Silences libtiff for one open file (its default handlers print to stderr); returning 1 stops the
 // global handler too.
 int silent_tiff_handler(TIFF*, void*, const char*, const char*, va_list) { return 1; }
@@ -261,7 +275,12 @@ cv::Mat read_image_raw(const fs::path& path) {
                                 path.string()));
   const std::string ext = lower_ext(path);
   const bool jpeg = ext == ".jpg" || ext == ".jpeg";
-  const std::string head = file_head(path, 26);  // OpenCV picks the decoder by signature too
+  const std::string head = file_head(path, 132);  // OpenCV picks the decoder by signature too
+  if (!has_supported_signature(head))
+    throw DataError(fmt::format("cannot decode image '{}': its content is not PNG, JPEG, TIFF, OpenEXR, BMP, "
+                                "WebP, PNM or Radiance HDR (the first bytes match none of them). Re-export it as "
+                                "one of these or remove it from the folder.",
+                                path.string()));
   if (head.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0) {
     const std::string problem = png_problem(path);
     if (!problem.empty())

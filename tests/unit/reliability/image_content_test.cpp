@@ -82,6 +82,28 @@ TEST_F(ImageContentTest, BadBytesAreDataErrorsNamingTheFile) {
   }
 }
 
+// OpenCV picks its decoder by content: a file with "DICM" at byte 128 went to GDCM, which aborted the
+// process on this one (the fuzz target's crash input, a .hdr file). Only our formats reach OpenCV now.
+TEST_F(ImageContentTest, ForeignFormatsNeverReachOpenCvDecoders) {
+  const std::string dicom_tail = std::string(124, '\xff') + std::string("DICM\0", 5);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"fuzz_crash.hdr", "II*\xff" + dicom_tail},                // starts like nothing we read
+      {"dicom_in_tiff.tif", std::string("II*\0", 4) + dicom_tail},  // TIFF magic, DICOM at 128
+      {"jpeg2000.png", std::string("\0\0\0\x0cjP  \r\n\x87\n", 12) + std::string(40, '\0')},
+  };
+  for (const auto& [name, bytes] : cases) {
+    SCOPED_TRACE(name);
+    write_file_atomic(dir_ / name, bytes);
+    try {
+      read_image(dir_ / name);
+      ADD_FAILURE() << "decoded a foreign format";
+    } catch (const DataError& e) {
+      EXPECT_THAT(e.what(), HasSubstr((dir_ / name).string()));
+      EXPECT_THAT(e.what(), HasSubstr("is not PNG, JPEG, TIFF, OpenEXR, BMP, WebP, PNM or Radiance HDR"));
+    }
+  }
+}
+
 TEST_F(ImageContentTest, ChannelRuleCoversOneToFourChannels) {
   for (int in = 1; in <= 4; ++in)
     for (int out = 1; out <= 4; ++out) {
