@@ -185,7 +185,7 @@ bool has_supported_signature(const std::string& head) {
   if (head.size() >= 132 && head.compare(128, 4, "DICM") == 0) return false;
   return starts("\x89PNG\r\n\x1a\n") || is_jpeg(head) || starts(std::string("II*\0", 4)) ||
          starts(std::string("MM\0*", 4)) || starts(std::string("II+\0", 4)) || starts(std::string("MM\0+", 4)) ||
-         starts("\x76\x2f\x31\x01") || starts("BM") || (starts("RIFF") && head.compare(8, 4, "WEBP") == 0) ||
+         starts("\x76\x2f\x31\x01") || starts("BM") || (head.size() >= 12 && starts("RIFF") && head.compare(8, 4, "WEBP") == 0) ||
          (head.size() >= 2 && head[0] == 'P' && head[1] >= '1' && head[1] <= '6') || starts("#?RADIANCE") ||
          starts("#?RGBE");
 }

@@ -90,6 +90,7 @@ TEST_F(ImageContentTest, ForeignFormatsNeverReachOpenCvDecoders) {
       {"fuzz_crash.hdr", "II*\xff" + dicom_tail},                // starts like nothing we read
       {"dicom_in_tiff.tif", std::string("II*\0", 4) + dicom_tail},  // TIFF magic, DICOM at 128
       {"jpeg2000.png", std::string("\0\0\0\x0cjP  \r\n\x87\n", 12) + std::string(40, '\0')},
+      {"short_riff.webp", "RIFF\xff\xd8"},  // shorter than a WebP signature (threw out_of_range once)
   };
   for (const auto& [name, bytes] : cases) {
     SCOPED_TRACE(name);
