@@ -276,6 +276,10 @@ cv::Mat read_image_raw(const fs::path& path) {
   const std::string ext = lower_ext(path);
   const bool jpeg = ext == ".jpg" || ext == ".jpeg";
   const std::string head = file_head(path, 132);  // OpenCV picks the decoder by signature too
+  if (head.empty())  // not empty (checked above), so it could not be opened or read
+    throw DataError(fmt::format("cannot read image '{}': the file cannot be opened or read (permissions?). Check "
+                                "the file's permissions or remove it from the folder.",
+                                path.string()));
   if (!has_supported_signature(head))
     throw DataError(fmt::format("cannot decode image '{}': its content is not PNG, JPEG, TIFF, OpenEXR, BMP, "
                                 "WebP, PNM or Radiance HDR (the first bytes match none of them). Re-export it as "
