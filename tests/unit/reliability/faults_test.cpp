@@ -152,8 +152,9 @@ class FaultsTest : public test::TempDirTest {
     return c;
   }
 
-  // `img2img train` on the tiny model, a checkpoint every iteration, practically endless.
-  std::vector<std::string> train_args(const fs::path& run) {
+  // `img2img train` on the tiny model, a checkpoint every iteration, practically endless; plot.type
+  // as given (disabled, csv or image).
+  std::vector<std::string> train_args(const fs::path& run, const std::string& plot_type = "disabled") {
     return {test::img2img_binary(),
             "train",
             "--plain-progress",
@@ -170,7 +171,7 @@ class FaultsTest : public test::TempDirTest {
             "--output.model_save_rate=1",
             "--output.onnx_path",  // "--key=" with nothing after '=' would take the next argument
             "",
-            "--plot.type=disabled",
+            "--plot.type=" + plot_type,
             "--test.enabled=false",
             "--device.device=cpu",
             "--device.cpu_threads=1"};
@@ -226,10 +227,8 @@ TEST_F(FaultsTest, SignalWritesCheckpointAndManifestThenExitsWithDistinctCode) {
 TEST_F(FaultsTest, UnpairedRunStopsOnSignalWithCheckpointAndResumes) {
   make_data();  // "in" and "ref" serve as the two unrelated domains
   const fs::path run = dir_ / "run", log = dir_ / "log";
-  std::vector<std::string> args = train_args(run);
+  std::vector<std::string> args = train_args(run, "csv");  // plots continue across the resume
   args.insert(args.begin() + 3, {"--data.input_type=multiple_unpaired", "--train.pool_size=2"});
-  for (auto& a : args)
-    if (a == "--plot.type=disabled") a = "--plot.type=csv";  // plots continue across the resume
   const pid_t pid = spawn(args, log);
   ASSERT_TRUE(wait_for_checkpoint(run, 120)) << read_file(log);
   ASSERT_EQ(::kill(pid, SIGINT), 0);
@@ -332,9 +331,7 @@ TEST_F(FaultsTest, CtrlCToTheProcessGroupStopsAnImagePlotRunInOrder) {
   for (int round = 0; round < 3; ++round) {
     SCOPED_TRACE(round);
     const fs::path run = dir_ / fmt::format("run{}", round), log = dir_ / fmt::format("log{}", round);
-    std::vector<std::string> args = train_args(run);
-    for (auto& a : args)
-      if (a == "--plot.type=disabled") a = "--plot.type=image";
+    std::vector<std::string> args = train_args(run, "image");
     args.push_back("--plot.rate=1");
     if (round == 2) args.insert(args.begin() + 3, {"--data.input_type=multiple_unpaired", "--train.pool_size=2"});
     const pid_t pid = spawn(args, log, /*own_group=*/true);
@@ -360,9 +357,7 @@ TEST_F(FaultsTest, KillIntWhileGnuplotDrawsReachesTheHandler) {
   for (int round = 0; round < 3; ++round) {
     SCOPED_TRACE(round);
     const fs::path run = dir_ / fmt::format("run{}", round), log = dir_ / fmt::format("log{}", round);
-    std::vector<std::string> args = train_args(run);
-    for (auto& a : args)
-      if (a == "--plot.type=disabled") a = "--plot.type=image";
+    std::vector<std::string> args = train_args(run, "image");
     args.push_back("--plot.rate=1");
     const pid_t pid = spawn(args, log);
     ASSERT_TRUE(wait_for_checkpoint(run, 60)) << read_file(log);
