@@ -22,7 +22,8 @@
 #include "img2img/config/run_config.h"
 #include "img2img/core/runtime.h"
 #include "img2img/models/factory.h"
-#include "img2img/train/pix2pix_model.h"
+#include "img2img/models/pix2pix_model.h"
+#include "img2img/train/optimizers.h"
 
 namespace {
 using Clock = std::chrono::steady_clock;
@@ -85,11 +86,12 @@ double median(std::vector<double> v) {
 }
 
 // Prints the operators of one training step by total time (chrome-trace events of the legacy profiler).
-void profile_step(img2img::Pix2PixModel& model, const torch::Tensor& a, const torch::Tensor& b) {
+void profile_step(img2img::Pix2PixModel& model, img2img::ModelOptimizers& optimizers, const torch::Tensor& a,
+                  const torch::Tensor& b) {
   const std::string path = "/tmp/img2img_train_step_trace.json";
   {
     torch::autograd::profiler::RecordProfile guard(path);
-    model.train_step(a, b);
+    model.train_step({a, b}, optimizers);
   }
   std::ifstream in(path);
   const auto trace = nlohmann::json::parse(in);
@@ -113,10 +115,11 @@ void profile_step(img2img::Pix2PixModel& model, const torch::Tensor& a, const to
 // Returns the median ratio of the step's GFLOP/s to the sustained conv throughput.
 double bench_case(const char* name, RunConfig config, int rounds, int steps_per_round, bool profile = false) {
   torch::manual_seed(0);
-  img2img::Pix2PixModel model(config, torch::kCPU);
+  img2img::Pix2PixModel model(img2img::pix2pix_options(config), torch::kCPU);
+  img2img::ModelOptimizers optimizers(model, config.train);  // the training loop's step path
   const int64_t n = config.data.batch_size, c = config.data.channel_count, s = config.data.image_size;
   const auto a = torch::rand({n, c, s, s}) * 2 - 1, b = torch::rand({n, c, s, s}) * 2 - 1;
-  model.train_step(a, b);  // warm-up: allocations, oneDNN primitive creation
+  model.train_step({a, b}, optimizers);  // warm-up: allocations, oneDNN primitive creation
   // Step = G forward + backward (~3 G forwards) and D: 2 forwards + backward in its own step,
   // 1 forward + input-gradient backward in G's step (~8 D forwards).
   const double flops = n * (3.0 * generator_flops(*model.generator, s) + 8.0 * discriminator_flops(*model.discriminator, s));
@@ -124,7 +127,7 @@ double bench_case(const char* name, RunConfig config, int rounds, int steps_per_
   for (int r = 0; r < rounds; ++r) {
     const ConvThroughput before = measure_conv_gflops(0.25);
     const auto t = Clock::now();
-    for (int i = 0; i < steps_per_round; ++i) model.train_step(a, b);
+    for (int i = 0; i < steps_per_round; ++i) model.train_step({a, b}, optimizers);
     const double per_step = seconds_since(t) / steps_per_round;
     const ConvThroughput after = measure_conv_gflops(0.25);
     const double gflops = flops / per_step / 1e9;
@@ -140,7 +143,7 @@ double bench_case(const char* name, RunConfig config, int rounds, int steps_per_
              flops / per_step / 1e9, median(peaks), 100.0 * median(ratios),
              100.0 * *std::min_element(ratios.begin(), ratios.end()),
              100.0 * *std::max_element(ratios.begin(), ratios.end()), median(best_peaks), 100.0 * median(best_ratios));
-  if (profile) profile_step(model, a, b);
+  if (profile) profile_step(model, optimizers, a, b);
   return median(ratios);
 }
 
@@ -168,7 +171,7 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  img2img::configure_runtime(img2img::DeviceConfig{});
+  img2img::configure_runtime(img2img::DeviceConfig{}.cpu_threads);
   fmt::print("threads: {}; each of {} rounds measures the sustained conv throughput (3x3, 256->256, 64x64, "
              "batch 4, oneDNN) before and after timing the steps; medians over rounds\n",
              at::get_num_threads(), rounds);

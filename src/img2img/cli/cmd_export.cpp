@@ -10,7 +10,7 @@
 #include "img2img/core/error.h"
 #include "img2img/export/onnx_export.h"
 #include "img2img/models/factory.h"
-#include "img2img/train/checkpoint.h"
+#include "img2img/run/checkpoint.h"
 
 namespace img2img::cli {
 

@@ -12,7 +12,7 @@
 #include "img2img/config/config_keys.h"
 #include "img2img/core/error.h"
 #include "img2img/config/unpaired_defaults.h"
-#include "img2img/train/cycle_gan_trainer.h"
+#include "img2img/train/trainer.h"
 #include "img2img/train/trainer.h"
 #include "img2img/train/training_state.h"
 
@@ -26,7 +26,7 @@ std::atomic<int> g_stop_signal{0};
 // stop (128 + signal, with a checkpoint and outputs.json status "interrupted"). docs/reliability.md.
 constexpr int kExitAborted = 3;
 
-// SIGINT/SIGTERM: the first asks train_pix2pix / train_cycle_gan to stop after the current step
+// SIGINT/SIGTERM: the first asks train() to stop after the current step
 // (checkpoint + manifest, exit 128 + signal); a second one exits at once with kExitAborted. Only
 // async-signal-safe calls here.
 extern "C" void on_stop_signal(int sig) {
@@ -139,8 +139,7 @@ Command setup_train(CLI::App& app) {
             if (*plain) options.interactive = 0;
             options.events = *events;
             options.stop_requested = &g_stop_requested;  // a stop before this point: nothing is trained
-            const TrainSummary s = is_unpaired(config.data.input_type) ? train_cycle_gan(config, options)
-                                                                       : train_pix2pix(config, options);
+            const TrainSummary s = train(config, options);
             // Interrupted runs exit 128 + signal (130 SIGINT, 143 SIGTERM), as shells report them.
             const int code = s.interrupted ? 128 + g_stop_signal.load() : 0;
             // With events on stdout, stdout stays pure JSON Lines (run_end carries the same facts).
@@ -148,7 +147,7 @@ Command setup_train(CLI::App& app) {
             std::cout << fmt::format("run folder: {}\n", s.run_dir.string());
             if (!s.final_generator.empty()) std::cout << fmt::format("generator: {}\n", s.final_generator.string());
             if (!s.final_onnx.empty()) std::cout << fmt::format("onnx: {}\n", s.final_onnx.string());
-            if (s.test_ssim > -2) std::cout << fmt::format("test SSIM: {:.4f}\n", s.test_ssim);
+            if (s.test_ssim) std::cout << fmt::format("test SSIM: {:.4f}\n", *s.test_ssim);
             std::cout << fmt::format("outputs: {}\n", s.outputs_manifest.string());
             if (s.stopped_early) std::cout << fmt::format("stopped early: {}\n", s.stop_reason);
             if (s.nothing_trained && resume->empty())  // the folder holds no model; it may be reused

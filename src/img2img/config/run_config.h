@@ -6,24 +6,18 @@
 #include <cstdint>  // int64_t
 #include <string>   // std::string
 
+#include "img2img/models/kinds.h"  // Activation, NormKind, InitKind, GanLoss
+
 namespace img2img {
 
 /// How training / test images are laid out on disk (spec: data.input_type).
 enum class InputType { kSinglePaired, kMultiplePaired, kMultipleUnpaired, kCompositePaired };
 /// Where decoded samples live (spec: data.storage).
 enum class Storage { kAutomatic, kDevice };
-/// Element-wise activation used by generator / discriminator layers.
-enum class Activation { kRelu, kLeakyRelu, kElu, kSelu, kGelu, kTanh, kSigmoid, kSilu };
-/// Normalisation layer after each inner convolution (pix2pix: batch, CycleGAN: instance).
-enum class NormKind { kBatch, kInstance, kNone };
 /// Learning-rate schedule, stepped once per iteration (epoch).
 enum class SchedulerKind { kCosine, kLinear, kStep };
-/// Weight initialiser (pix2pix networks.init_weights).
-enum class InitKind { kNormal, kOrthogonal, kXavier, kKaiming };
 /// Optimiser; each matches PyTorch's algorithm of the same name.
 enum class OptimizerKind { kAdam, kAdadelta, kSgd, kAsgd };
-/// GAN objective: vanilla = BCE with logits (pix2pix), lsgan = MSE (CycleGAN).
-enum class GanLoss { kVanilla, kLsgan };
 /// What a non-finite (NaN/inf) loss does: stop the run with an error, or skip that batch's update.
 enum class NanPolicy { kStop, kSkip };
 /// Plot output format.

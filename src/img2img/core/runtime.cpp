@@ -30,16 +30,16 @@ torch::Device resolve_device(const std::string& device) {
 
 int cpu_cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 
-std::string cpu_threads_warning(const DeviceConfig& config, int cores) {
-  if (config.cpu_threads <= cores) return "";
+std::string cpu_threads_warning(int64_t cpu_threads, int cores) {
+  if (cpu_threads <= cores) return "";
   return fmt::format("device.cpu_threads = {} is more than this machine's {} core(s): the threads wait for each "
                      "other and every step gets slower. Use --device.cpu_threads=0 (one thread per core) or at most {}.",
-                     config.cpu_threads, cores, cores);
+                     cpu_threads, cores, cores);
 }
 
-void configure_runtime(const DeviceConfig& config) {
+void configure_runtime(int64_t cpu_threads) {
   const int cores = cpu_cores();
-  at::set_num_threads(config.cpu_threads > 0 ? static_cast<int>(config.cpu_threads) : cores);
+  at::set_num_threads(cpu_threads > 0 ? static_cast<int>(cpu_threads) : cores);
   // 256 MiB: keeps activation-sized blocks on the heap between steps.
   mallopt(M_MMAP_THRESHOLD, 256 * 1024 * 1024);
   mallopt(M_TRIM_THRESHOLD, 512 * 1024 * 1024);

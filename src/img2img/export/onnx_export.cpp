@@ -8,7 +8,7 @@
 
 #include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
-#include "img2img/export/onnx_graph.h"
+#include "img2img/onnx/onnx_graph.h"
 
 namespace img2img {
 namespace {

@@ -9,7 +9,7 @@
 #include "img2img/config/run_config.h"
 #include "img2img/data/image_io.h"
 #include "img2img/models/unet_generator.h"
-#include "img2img/train/checkpoint.h"
+#include "img2img/run/checkpoint.h"
 
 namespace img2img {
 

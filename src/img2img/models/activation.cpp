@@ -4,7 +4,7 @@
 
 #include <cmath>  // std::sqrt
 
-#include "img2img/export/onnx_graph.h"
+#include "img2img/onnx/onnx_graph.h"
 
 namespace img2img {
 

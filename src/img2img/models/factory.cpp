@@ -3,7 +3,10 @@
 #include <torch/nn/init.h>                // torch::nn::init
 #include <torch/nn/modules/batchnorm.h>  // torch::nn::BatchNorm2dImpl
 
-#include "img2img/config/validate.h"
+#include "img2img/config/enum_names.h"  // to_string(InputType)
+#include "img2img/config/run_config.h"
+#include "img2img/config/validate.h"  // generator_channels
+#include "img2img/core/error.h"
 
 namespace img2img {
 
@@ -28,6 +31,25 @@ PatchDiscriminatorOptions discriminator_options(const RunConfig& config) {
       .kernel_size(d.kernel_size)
       .activation(d.activation)
       .norm(d.norm);
+}
+
+Pix2PixOptions pix2pix_options(const RunConfig& config) {
+  Pix2PixOptions o(generator_options(config), discriminator_options(config));
+  o.init = config.train.init, o.init_gain = config.train.init_gain;
+  o.gan_loss = config.train.gan_loss, o.l1_lambda = config.generator.l1_lambda;
+  return o;
+}
+
+CycleGanOptions cycle_gan_options(const RunConfig& config) {
+  if (!is_unpaired(config.data.input_type))
+    throw ConfigError("unpaired (CycleGAN) training needs data.input_type = multiple_unpaired, got " +
+                      to_string(config.data.input_type) + ". Paired data trains a paired (pix2pix) model.");
+  CycleGanOptions o(generator_options(config), discriminator_options(config));
+  o.init = config.train.init, o.init_gain = config.train.init_gain;
+  o.gan_loss = config.train.gan_loss, o.l1_lambda = config.generator.l1_lambda;
+  o.identity_lambda = config.train.identity_lambda, o.pool_size = config.train.pool_size;
+  o.pool_seed = static_cast<uint64_t>(config.train.seed);
+  return o;
 }
 
 void init_weights(torch::nn::Module& module, InitKind kind, double gain) {

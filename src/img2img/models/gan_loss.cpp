@@ -1,4 +1,4 @@
-#include "img2img/train/gan_loss.h"
+#include "img2img/models/gan_loss.h"
 
 #include <torch/nn/functional/loss.h>  // binary_cross_entropy_with_logits, mse_loss
 

@@ -2,7 +2,7 @@
 
 #include <torch/types.h>  // torch::Tensor
 
-#include "img2img/config/run_config.h"
+#include "img2img/models/kinds.h"
 
 namespace img2img {
 

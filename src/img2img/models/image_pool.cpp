@@ -1,4 +1,4 @@
-#include "img2img/train/image_pool.h"
+#include "img2img/models/image_pool.h"
 
 #include <algorithm>  // std::min
 #include <sstream>    // std::ostringstream, std::istringstream

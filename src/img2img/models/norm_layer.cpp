@@ -5,7 +5,7 @@
 #include <torch/nn/modules/instancenorm.h>    // torch::nn::InstanceNorm2d
 
 #include "img2img/core/error.h"
-#include "img2img/export/onnx_graph.h"
+#include "img2img/onnx/onnx_graph.h"
 
 namespace img2img {
 

@@ -4,7 +4,7 @@
 
 #include <string>  // std::string
 
-#include "img2img/config/run_config.h"
+#include "img2img/models/kinds.h"
 
 namespace img2img {
 

@@ -8,7 +8,7 @@
 
 #include <vector>  // std::vector
 
-#include "img2img/config/run_config.h"
+#include "img2img/models/kinds.h"
 
 namespace img2img {
 

@@ -1,55 +1,47 @@
 #pragma once
 
-#include <torch/optim/optimizer.h>  // torch::optim::Optimizer
+#include <torch/types.h>  // torch::Device
 
-#include <memory>  // std::unique_ptr
+#include <vector>  // std::vector
 
-#include "img2img/config/run_config.h"
+#include "img2img/models/gan_model.h"
+#include "img2img/models/kinds.h"
 #include "img2img/models/patch_discriminator.h"
 #include "img2img/models/unet_generator.h"
 
 namespace img2img {
 
-/// Losses and scores of one optimisation step (scalars, averaged over the batch).
-struct StepStats {
-  double g_gan = 0;    ///< generator GAN loss (fool D)
-  double g_l1 = 0;     ///< l1_lambda * L1(G(x), y)
-  double d_real = 0;   ///< discriminator loss on real pairs
-  double d_fake = 0;   ///< discriminator loss on generated pairs
-  double score_real = 0;  ///< D's mean probability of "real" on real pairs, in [0, 1]
-  double score_fake = 0;  ///< same on generated pairs
-  double ssim = 0;        ///< SSIM (metrics/ssim.h) of G(input) vs reference; NaN if images < 11 px
+/// How a Pix2PixModel is built (models/factory.h makes it from the resolved configuration).
+struct Pix2PixOptions {
+  Pix2PixOptions(UnetGeneratorOptions generator, PatchDiscriminatorOptions discriminator)
+      : generator(std::move(generator)), discriminator(std::move(discriminator)) {}
+  UnetGeneratorOptions generator;              ///< C_in = C_out = channels
+  PatchDiscriminatorOptions discriminator;     ///< in_channels = 2 x channels (input and output concatenated)
+  InitKind init = InitKind::kNormal;           ///< pix2pix: normal
+  double init_gain = 0.02;                     ///< pix2pix: 0.02
+  GanLoss gan_loss = GanLoss::kVanilla;        ///< pix2pix: vanilla
+  double l1_lambda = 100.0;                    ///< weight of L1(G(x), y) (pix2pix paper: 100)
 };
 
-/// Makes the optimiser train.optimizer for `params` with the config's hyper-parameters.
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainConfig& config,
-                                                        std::vector<torch::Tensor> params);
-
-/// Sets the learning rate of every parameter group of `optimizer`.
-void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
-
-/// Turns gradients of every parameter of `m` on or off (freezes D during the generator step).
-void set_requires_grad(torch::nn::Module& m, bool on);
-
-/// Throws NonFiniteLossError (train/non_finite.h) naming the loss `term` and the fix when `value` is NaN or infinite.
-void check_finite(double value, const char* term);
-
 /// pix2pix (Isola et al. 2017): a U-Net generator and a PatchGAN discriminator that sees the input
-/// concatenated with the real or generated output. Built from the resolved config; weights
-/// initialised with train.init / init_gain from torch's global RNG.
-class Pix2PixModel {
+/// concatenated with the real or generated output. Weights initialised with options.init /
+/// init_gain from torch's global RNG (generator, then discriminator). Parameter groups: 0 the
+/// generator, 1 the discriminator. Statistics: g_gan, g_l1, d_real, d_fake, score_real, score_fake
+/// (D's mean probability of "real", [0, 1]) and ssim (train SSIM of G(x) vs y; NaN below 11 px).
+class Pix2PixModel : public GanModel {
  public:
-  Pix2PixModel(const RunConfig& config, const torch::Device& device);
+  Pix2PixModel(const Pix2PixOptions& options, const torch::Device& device);
 
-  /// One optimisation step on a batch, as pix2pix_model.optimize_parameters: D step on
-  /// (real, detached fake), then G step with D frozen. `input`, `reference`: [N, C, S, S] in
-  /// [-1, 1] on the model's device. Throws Error if a loss is not finite (naming the term).
-  /// Data-parallel training all-reduces gradients between backward() and step() here.
-  StepStats train_step(const torch::Tensor& input, const torch::Tensor& reference);
+  std::vector<NamedNetwork> networks() override;
+  std::vector<ParameterGroup> parameter_groups() override;
+  std::vector<StatisticInfo> statistics() const override;
+  /// As pix2pix_model.optimize_parameters: D step on (real, detached fake), then G step with D
+  /// frozen. `batch` = {input, reference}, each [N, C, S, S] in [-1, 1] on the model's device.
+  std::vector<double> train_step(const std::vector<torch::Tensor>& batch, StepUpdater& updater) override;
+  std::vector<UnetGenerator> exported_generators() override { return {generator}; }
 
   UnetGenerator generator = nullptr;
   PatchDiscriminator discriminator = nullptr;
-  std::unique_ptr<torch::optim::Optimizer> generator_optimizer, discriminator_optimizer;
 
  private:
   GanLoss gan_loss_kind_;

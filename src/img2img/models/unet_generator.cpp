@@ -4,7 +4,7 @@
 
 #include <string>  // std::to_string
 
-#include "img2img/export/onnx_graph.h"
+#include "img2img/onnx/onnx_graph.h"
 #include "img2img/models/activation.h"
 #include "img2img/models/fast_conv.h"
 #include "img2img/models/norm_layer.h"

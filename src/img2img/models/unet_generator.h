@@ -9,7 +9,7 @@
 #include <string>  // std::string
 #include <vector>  // std::vector
 
-#include "img2img/config/run_config.h"
+#include "img2img/models/kinds.h"
 
 namespace img2img {
 

@@ -1,4 +1,4 @@
-#include "img2img/export/onnx_graph.h"
+#include "img2img/onnx/onnx_graph.h"
 
 #include <fmt/format.h>  // fmt::format
 

@@ -1,4 +1,4 @@
-#include "img2img/train/checkpoint.h"
+#include "img2img/run/checkpoint.h"
 
 #include <c10/util/Exception.h>   // c10::Error
 #include <fmt/format.h>           // fmt::format

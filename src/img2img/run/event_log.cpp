@@ -1,4 +1,4 @@
-#include "img2img/train/event_log.h"
+#include "img2img/run/event_log.h"
 
 #include <fmt/format.h>  // fmt::format
 

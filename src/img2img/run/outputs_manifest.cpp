@@ -1,10 +1,10 @@
-#include "img2img/train/outputs_manifest.h"
+#include "img2img/run/outputs_manifest.h"
 
 #include <fmt/format.h>  // fmt::format
 
 #include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
-#include "img2img/train/event_log.h"
+#include "img2img/run/event_log.h"
 
 namespace img2img {
 namespace fs = std::filesystem;

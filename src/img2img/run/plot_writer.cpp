@@ -1,4 +1,4 @@
-#include "img2img/train/plot_writer.h"
+#include "img2img/run/plot_writer.h"
 
 #include <fmt/format.h>  // fmt::format
 

@@ -1,4 +1,4 @@
-#include "img2img/train/progress.h"
+#include "img2img/run/progress.h"
 
 #include <fmt/format.h>  // fmt::format
 #include <unistd.h>      // isatty

@@ -1,4 +1,4 @@
-#include "img2img/train/run_lock.h"
+#include "img2img/run/run_lock.h"
 
 #include <fcntl.h>     // open
 #include <sys/file.h>  // flock

@@ -1,4 +1,4 @@
-#include "img2img/train/run_outputs.h"
+#include "img2img/run/run_outputs.h"
 
 #include <fmt/format.h>  // fmt::format
 
@@ -13,8 +13,7 @@
 #include "img2img/core/error.h"
 #include "img2img/core/path_template.h"
 #include "img2img/export/onnx_export.h"
-#include "img2img/train/lr_schedule.h"
-#include "img2img/train/training_state.h"
+#include "img2img/run/resume_point.h"
 
 namespace img2img {
 namespace fs = std::filesystem;
@@ -130,32 +129,6 @@ RunFolder create_run_folder(const RunConfig& config, const RunResume* resume) {
   return run;
 }
 
-StartedRun start_run(const RunConfig& config, const TrainOptions& options, EventLog& events,
-                     std::unique_ptr<OutputsManifest>& manifest, TrainSummary& summary) {
-  std::optional<RunResume> resume;
-  if (options.resume)
-    resume = run_resume(options.resume->run_dir, options.resume->config_toml, options.resume->iteration);
-  StartedRun started;
-  started.run = create_run_folder(config, resume ? &*resume : nullptr);
-  summary.run_dir = started.run.dir;
-  manifest = std::make_unique<OutputsManifest>(summary.run_dir, config, &events, earlier_outputs(started.run));
-  summary.outputs_manifest = manifest->path();
-  started.progress = std::make_unique<ProgressReporter>((summary.run_dir / "train.log").string(), options.interactive);
-  started.progress->line(fmt::format("run folder: {}", summary.run_dir.string()));
-  if (options.resume) {  // what a resume does not continue as it was: a warning line and event each
-    const ResumePoint& point = *options.resume;
-    std::vector<std::string> warnings = point.skipped;
-    const RunConfig before = apply_config(parse_config_text(point.config_toml, "checkpoint config"));
-    if (std::string w = resume_schedule_warning(before.train, config.train, point.iteration); !w.empty())
-      warnings.push_back(std::move(w));
-    for (const std::string& w : warnings) {
-      started.progress->line("warning: " + w);
-      events.emit("warning", {{"iteration", point.iteration}, {"message", w}});
-    }
-  }
-  return started;
-}
-
 std::vector<OutputEntry> earlier_outputs(const RunFolder& run) {
   if (run.resumed_from.empty()) return {};
   return read_manifest_entries(run.resumed_from / "outputs.json", run.resume_iteration);
@@ -213,66 +186,6 @@ void report_run_failure(EventLog& events, OutputsManifest* manifest, const std::
   }
   events.emit("run_end",
               {{"status", "failed"}, {"reason", what}, {"iterations", iterations}, {"skipped_steps", skipped_steps}});
-}
-
-std::string interrupted_checkpoint_note(int64_t iteration) {
-  return fmt::format("iteration {} has no checkpoint on disk (output.model_save_rate), so the weights after the last "
-                     "finished step of iteration {} were saved with '{}' in their name, labelled iteration {}; --resume "
-                     "continues from them and repeats iteration {} in full",
-                     iteration, iteration + 1, kInterruptedLabel, iteration, iteration + 1);
-}
-
-IterationEnd end_iteration(bool interrupted, int64_t it, int64_t steps_done, int64_t steps_per_it,
-                           std::string& stop_reason, ProgressReporter& progress) {
-  IterationEnd end;
-  end.partial = interrupted && steps_done < steps_per_it;
-  end.iteration = end.partial ? it : it + 1;
-  if (interrupted) {
-    stop_reason = end.partial ? fmt::format("interrupted in iteration {} after step {} of {}", it + 1, steps_done,
-                                            steps_per_it)
-                              : fmt::format("interrupted after iteration {}", it + 1);
-    progress.line(stop_reason + "; writing a checkpoint and the manifest");
-  }
-  return end;
-}
-
-bool stop_before_first_step(const TrainOptions& options, int64_t start_iteration, TrainSummary& summary,
-                            ProgressReporter& progress) {
-  if (options.stop_requested == nullptr || !options.stop_requested->load()) return false;
-  summary.interrupted = summary.nothing_trained = true;
-  summary.iterations = start_iteration;
-  summary.stop_reason = "interrupted before the first training step";
-  progress.line(start_iteration > 0
-                    ? fmt::format("{}: nothing was trained yet and nothing was saved; the checkpoint of iteration {} "
-                                  "it resumed from is unchanged",
-                                  summary.stop_reason, start_iteration)
-                    : fmt::format("{}: nothing was trained yet and no checkpoint was written", summary.stop_reason));
-  return true;
-}
-
-void finish_run(const TrainSummary& summary, OutputsManifest& manifest, EventLog& events, ProgressReporter& progress,
-                const std::string& detail) {
-  const std::string status = summary.interrupted     ? "interrupted"
-                             : summary.stopped_early ? "stopped_early"
-                                                     : "finished";
-  manifest.finish(status, summary.stop_reason, summary.iterations);
-  const std::string skipped =
-      summary.skipped_steps > 0
-          ? fmt::format("; {} step(s) skipped for non-finite losses (train.nan_policy = skip)", summary.skipped_steps)
-          : "";
-  progress.line(fmt::format("done: {} iterations in {}{}{}{}", summary.iterations, format_duration(summary.seconds),
-                            summary.interrupted ? " (interrupted)" : summary.stopped_early ? " (stopped early)" : "",
-                            detail, skipped));
-  const auto absolute = [](const fs::path& p) { return p.empty() ? std::string() : fs::absolute(p).string(); };
-  const bool tested = summary.test_ssim > -2 && std::isfinite(summary.test_ssim);
-  events.emit("run_end", {{"status", status},
-                          {"reason", summary.stop_reason},
-                          {"iterations", summary.iterations},
-                          {"seconds", summary.seconds},
-                          {"test_ssim", tested ? nlohmann::json(summary.test_ssim) : nlohmann::json()},
-                          {"final_generator", absolute(summary.final_generator)},
-                          {"final_onnx", absolute(summary.final_onnx)},
-                          {"skipped_steps", summary.skipped_steps}});
 }
 
 }  // namespace img2img

@@ -1,6 +1,6 @@
 #pragma once
-// Files a training run writes, shared by the paired and the unpaired trainer: the run folder,
-// checkpoints and ONNX files, each listed in outputs.json.
+// The run folder and the files listed in its outputs.json (checkpoints, ONNX files), and the record
+// of a failed run; RunWriter (run_writer.h) is what the training loop writes through.
 
 #include <filesystem>  // std::filesystem::path
 #include <map>         // std::map
@@ -10,12 +10,11 @@
 
 #include "img2img/config/run_config.h"
 #include "img2img/models/unet_generator.h"
-#include "img2img/train/checkpoint.h"
-#include "img2img/train/event_log.h"
-#include "img2img/train/outputs_manifest.h"
-#include "img2img/train/progress.h"
-#include "img2img/train/run_lock.h"
-#include "img2img/train/trainer.h"
+#include "img2img/run/checkpoint.h"
+#include "img2img/run/event_log.h"
+#include "img2img/run/outputs_manifest.h"
+#include "img2img/run/progress.h"
+#include "img2img/run/run_lock.h"
 
 namespace img2img {
 
@@ -45,23 +44,6 @@ struct RunFolder {
   /// The run folder's lock (RunFolderLock), held while any copy of this RunFolder lives: one run per folder.
   std::shared_ptr<const RunFolderLock> lock;
 };
-
-/// A started run (start_run): its folder and the reporter writing train.log.
-struct StartedRun {
-  RunFolder run;
-  std::unique_ptr<ProgressReporter> progress;
-};
-
-/// The start shared by both trainers: the run folder (from options.resume, if any, as
-/// create_run_folder decides: continued in place or new), its outputs.json written into `manifest`
-/// (owned by the caller, so its catch block can report_run_failure with it; keeps a resumed run's
-/// earlier entries), summary.run_dir and summary.outputs_manifest set, and train.log's reporter
-/// (options.interactive), which has printed the "run folder: DIR" line and, for a resume, a "warning: "
-/// line and a `warning` event for each newer checkpoint skipped (ResumePoint::skipped) and for a
-/// learning-rate schedule that does not continue (resume_schedule_warning). Throws as
-/// create_run_folder and OutputsManifest.
-StartedRun start_run(const RunConfig& config, const TrainOptions& options, EventLog& events,
-                     std::unique_ptr<OutputsManifest>& manifest, TrainSummary& summary);
 
 /// Expands output.run_dir with {date} and {time} of now, creates it and writes config.toml
 /// atomically. With `resume` (--resume) and output.run_dir unchanged from the earlier run's, the
@@ -105,38 +87,5 @@ std::filesystem::path save_listed_onnx(const RunConfig& config, UnetGeneratorImp
 /// skip dropped before the failure).
 void report_run_failure(EventLog& events, OutputsManifest* manifest, const std::string& what, int64_t iterations,
                         int64_t skipped_steps = 0);
-
-/// How an iteration's step loop ended. `partial`: a stop request (Ctrl-C/SIGTERM) cut it short after
-/// `steps_done` < steps_per_it steps; the weights then hold its first steps, but the checkpoint carries
-/// `iteration` = the last completed one, so --resume repeats the interrupted iteration in full.
-struct IterationEnd {
-  bool partial = false;
-  int64_t iteration = 0;  ///< 1-based iteration number for checkpoints and the summary
-};
-
-/// The log line after a kInterruptedLabel checkpoint: iteration `iteration` (last completed) had no
-/// checkpoint on disk, so the weights after the last finished step of the next one were saved under
-/// that label; --resume continues from them and repeats iteration `iteration` + 1 in full.
-std::string interrupted_checkpoint_note(int64_t iteration);
-
-/// Classifies the end of iteration `it` (0-based) of both trainers; when `interrupted`, sets
-/// `stop_reason` ("interrupted in iteration 3 after step 2 of 8" / "interrupted after iteration 3")
-/// and reports it on `progress`.
-IterationEnd end_iteration(bool interrupted, int64_t it, int64_t steps_done, int64_t steps_per_it,
-                           std::string& stop_reason, ProgressReporter& progress);
-
-/// The check both trainers make once before their first training step: when *options.stop_requested
-/// is already set (a Ctrl-C during setup), marks `summary` interrupted and nothing_trained with
-/// iterations = `start_iteration` (the resumed one, or 0) and a stop_reason, prints a line saying that
-/// nothing was trained or saved, and returns true; the trainer then goes straight to finish_run.
-bool stop_before_first_step(const TrainOptions& options, int64_t start_iteration, TrainSummary& summary,
-                            ProgressReporter& progress);
-
-/// Ends a run of either trainer: manifest status ("interrupted", "stopped_early" or "finished") with
-/// summary.stop_reason, the "done: N iterations in T" line (+ `detail`, e.g. "; final G_L1 8.6", + the
-/// count of summary.skipped_steps when > 0), and the run_end event (status, reason, iterations, seconds,
-/// test_ssim, final_generator, final_onnx, skipped_steps; docs/events.md). summary.seconds must be set.
-void finish_run(const TrainSummary& summary, OutputsManifest& manifest, EventLog& events, ProgressReporter& progress,
-                const std::string& detail = "");
 
 }  // namespace img2img

@@ -1,6 +1,6 @@
 #include "img2img/train/model_tester.h"
 
-#include <fmt/format.h>          // fmt::format
+#include <fmt/format.h>                     // fmt::format
 #include <torch/csrc/autograd/grad_mode.h>  // torch::NoGradGuard
 
 #include <algorithm>  // std::shuffle, std::sort
@@ -17,15 +17,24 @@ namespace fs = std::filesystem;
 
 namespace {
 const char* extension_for(PixelDepth depth) { return depth == PixelDepth::kFloat ? ".tif" : ".png"; }
-}  // namespace
 
-ModelTester::ModelTester(const RunConfig& config, const torch::Device& device)
-    : config_(config),
-      device_(device),
-      dataset_(config.test, config.data.channel_count, config.data.image_size, /*limit_count=*/0),
-      loader_(dataset_) {
-  if (config.test.storage == Storage::kDevice) dataset_.to(device);
+template <typename Dataset>
+std::string storage_line(const Dataset& d) {
+  return "test data storage: " + describe_storage(d.storage_mode(), d.decoded_bytes(), d.budget_bytes(),
+                                                  d.worker_threads(), "test.memory_budget_mb");
 }
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Eval mode for a test, train mode again when it ends (also when it throws).
+struct EvalScope {
+  explicit EvalScope(GanModel& m) : model(m) { set_train_mode(model, false); }
+  ~EvalScope() { set_train_mode(model, true); }
+  GanModel& model;
+};
+}  // namespace
 
 std::vector<int64_t> draw_test_samples(int64_t n, int64_t size, int64_t seed, int64_t iteration,
                                        uint32_t stream) {
@@ -41,55 +50,131 @@ std::vector<int64_t> draw_test_samples(int64_t n, int64_t size, int64_t seed, in
   return all;
 }
 
-TestResult ModelTester::run(UnetGenerator& generator, int64_t iteration,
-                            const std::map<std::string, std::string>& template_values) {
+PairedModelTest::PairedModelTest(const TestConfig& test, const DataConfig& data, int64_t seed,
+                                 const torch::Device& device)
+    : test_(test),
+      seed_(seed),
+      device_(device),
+      dataset_(test, data.channel_count, data.image_size, /*limit_count=*/0),
+      loader_(dataset_) {
+  if (test.storage == Storage::kDevice) dataset_.to(device);
+}
+
+std::vector<std::string> PairedModelTest::describe() const {
+  return {storage_line(dataset_),
+          fmt::format("test data: {} pairs; testing {} every {} iteration(s){}", dataset_.size(),
+                      test_.size > 0 ? fmt::format("{} random samples", test_.size) : "all", test_.frequency,
+                      test_.target_ssim > 0 ? fmt::format(", stopping once SSIM >= {}", test_.target_ssim) : "")};
+}
+
+TestResult PairedModelTest::run(GanModel& model, int64_t iteration, RunWriter* writer) {
   const auto t0 = std::chrono::steady_clock::now();
   TestResult result;
   result.iteration = iteration;
-  const std::vector<int64_t> samples =
-      draw_test_samples(dataset_.size(), config_.test.size, config_.train.seed, iteration);
+  const std::vector<int64_t> samples = draw_test_samples(dataset_.size(), test_.size, seed_, iteration);
   result.samples = static_cast<int64_t>(samples.size());
-
-  fs::path out_dir;
-  if (!config_.test.output_dir.empty()) {
-    auto values = template_values;
-    values["iteration"] = format_iteration(iteration);
-    out_dir = expand_template(config_.test.output_dir, values);
-  }
-  const bool was_training = generator->is_training();
-  generator->eval();
+  const bool write = writer != nullptr && writer->writes_test_images();
+  UnetGenerator generator = model.exported_generators().at(0);
+  EvalScope eval(model);
   torch::NoGradGuard no_grad;
   double ssim_sum = 0;
-  const int64_t batch = std::max<int64_t>(1, config_.test.batch_size);
+  const int64_t batch = std::max<int64_t>(1, test_.batch_size);
   loader_.start(samples, batch);
   for (size_t begin = 0; begin < samples.size(); begin += static_cast<size_t>(batch)) {
     const size_t end = std::min(samples.size(), begin + static_cast<size_t>(batch));
-    const std::vector<int64_t> chunk(samples.begin() + static_cast<std::ptrdiff_t>(begin),
-                                     samples.begin() + static_cast<std::ptrdiff_t>(end));
     const auto [loaded_input, loaded_reference] = loader_.next();
     const torch::Tensor input = loaded_input.to(device_);          // [B, C, S, S]
     const torch::Tensor reference = loaded_reference.to(device_);  // [B, C, S, S]
-    const torch::Tensor generated = generator(input);                                         // [B, C, S, S]
+    const torch::Tensor generated = generator(input);              // [B, C, S, S]
     ssim_sum += ssim(signed_to_unit(generated), signed_to_unit(reference)).sum().item<double>();
-    if (out_dir.empty()) continue;
-    for (size_t i = 0; i < chunk.size(); ++i) {
-      const PairedFiles& files = dataset_.files(chunk[i]);
-      const auto ii = static_cast<int64_t>(i);
+    if (!write) continue;
+    for (size_t i = begin; i < end; ++i) {
+      const PairedFiles& files = dataset_.files(samples[i]);
+      const auto j = static_cast<int64_t>(i - begin);
       const std::pair<const char*, std::pair<torch::Tensor, PixelDepth>> images[] = {
-          {"input", {input[ii], dataset_.input_depth()}},
-          {"generated", {generated[ii], dataset_.reference_depth()}},
-          {"reference", {reference[ii], dataset_.reference_depth()}}};
+          {"input", {input[j], dataset_.input_depth()}},
+          {"generated", {generated[j], dataset_.reference_depth()}},
+          {"reference", {reference[j], dataset_.reference_depth()}}};
       for (const auto& [role, image] : images) {
-        const fs::path path = out_dir / fmt::format("{}_{}_{}{}", format_iteration(iteration), files.name, role,
-                                                    extension_for(image.second));
-        write_image(path, tensor_to_image(image.first), image.second);
-        result.files.push_back({path, role, chunk[i]});
+        const std::string name =
+            fmt::format("{}_{}_{}{}", format_iteration(iteration), files.name, role, extension_for(image.second));
+        result.files.push_back(
+            {writer->write_test_image(iteration, name, image.first, image.second, role, samples[i]), role, samples[i]});
       }
     }
   }
-  if (was_training) generator->train();
   result.ssim = ssim_sum / std::max<double>(1.0, static_cast<double>(samples.size()));
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  result.seconds = seconds_since(t0);
+  return result;
+}
+
+CycleModelTest::CycleModelTest(const TestConfig& test, const DataConfig& data, int64_t seed,
+                               const torch::Device& device)
+    : test_(test), seed_(seed), device_(device), dataset_(test, data.channel_count, data.image_size, 0) {}
+
+std::vector<std::string> CycleModelTest::describe() const { return {storage_line(dataset_)}; }
+
+TestResult CycleModelTest::run(GanModel& model, int64_t iteration, RunWriter* writer) {
+  static const char* const kDomain[2] = {"A", "B"};
+  const auto t0 = std::chrono::steady_clock::now();
+  TestResult result;
+  result.iteration = iteration;
+  const bool write = writer != nullptr && writer->writes_test_images();
+  std::vector<UnetGenerator> generators = model.exported_generators();
+  EvalScope eval(model);
+  torch::NoGradGuard no_grad;
+  double ssim_sum = 0;
+  const ImageDomain* domains[2] = {&dataset_.domain_a(), &dataset_.domain_b()};
+  const int64_t batch = std::max<int64_t>(1, test_.batch_size);
+  // test.size random images of each domain (all when 0), drawn per (train.seed, iteration, domain)
+  // like the paired test's, so a --resume continuation tests the same images.
+  std::vector<int64_t> tested[2];
+  // One loader pass: domain A's test batches, then B's (streamed test data is decoded ahead).
+  std::vector<UnpairedBatch> batches;
+  for (int k = 0; k < 2; ++k) {
+    tested[k] = draw_test_samples(domains[k]->size(), test_.size, seed_, iteration, static_cast<uint32_t>(k));
+    const auto n = static_cast<int64_t>(tested[k].size());
+    for (int64_t begin = 0; begin < n; begin += batch) {
+      UnpairedBatch b;
+      std::vector<int64_t>& indices = k == 0 ? b.a : b.b;
+      for (int64_t j = begin; j < std::min(n, begin + batch); ++j) indices.push_back(tested[k][static_cast<size_t>(j)]);
+      batches.push_back(std::move(b));
+    }
+  }
+  UnpairedLoader loader(dataset_);
+  loader.start(batches);
+  for (int k = 0; k < 2; ++k) {
+    const ImageDomain& d = *domains[k];
+    const auto n = static_cast<int64_t>(tested[k].size());
+    for (int64_t begin = 0; begin < n; begin += batch) {
+      const int64_t end = std::min(n, begin + batch);
+      const auto [loaded_a, loaded_b] = loader.next();
+      const torch::Tensor input = (k == 0 ? loaded_a : loaded_b).to(device_);   // [B, C, S, S]
+      const torch::Tensor translated = generators[k](input);                     // other domain
+      const torch::Tensor reconstructed = generators[1 - k](translated);         // back
+      ssim_sum += ssim(signed_to_unit(reconstructed), signed_to_unit(input)).sum().item<double>();
+      result.samples += end - begin;
+      if (!write) continue;
+      const PixelDepth depth_in = d.depth, depth_out = domains[1 - k]->depth;
+      for (int64_t j = begin; j < end; ++j) {
+        const int64_t i = tested[k][static_cast<size_t>(j)];  // index in the domain (sorted by name)
+        const int64_t sample = k == 0 ? i : domains[0]->size() + i;
+        const std::pair<const char*, std::pair<torch::Tensor, PixelDepth>> images[] = {
+            {"input", {input[j - begin], depth_in}},
+            {"translated", {translated[j - begin], depth_out}},
+            {"reconstructed", {reconstructed[j - begin], depth_in}}};
+        for (const auto& [role, image] : images) {
+          const std::string name = fmt::format("{}_{}_{}_{}{}", format_iteration(iteration), kDomain[k],
+                                               d.files[static_cast<size_t>(i)].stem().string(), role,
+                                               extension_for(image.second));
+          result.files.push_back(
+              {writer->write_test_image(iteration, name, image.first, image.second, role, sample), role, sample});
+        }
+      }
+    }
+  }
+  result.ssim = ssim_sum / std::max<double>(1.0, static_cast<double>(result.samples));
+  result.seconds = seconds_since(t0);
   return result;
 }
 

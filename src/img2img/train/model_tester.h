@@ -1,35 +1,36 @@
 #pragma once
-// Testing during training (spec test.*): SSIM of the generator on a held-out paired set.
+// Testing during training (spec test.*): the SSIM of a model's generators on a held-out set, and the
+// test images of each test (written through the RunWriter).
 
 #include <torch/types.h>  // torch::Device
 
 #include <cstdint>     // int64_t, uint32_t
 #include <filesystem>  // std::filesystem::path
-#include <map>         // std::map
-#include <memory>      // std::unique_ptr
 #include <string>      // std::string
 #include <vector>      // std::vector
 
 #include "img2img/config/run_config.h"
 #include "img2img/data/paired_dataset.h"
-#include "img2img/models/unet_generator.h"
+#include "img2img/data/unpaired_dataset.h"
+#include "img2img/models/gan_model.h"
+#include "img2img/run/run_writer.h"
 
 namespace img2img {
 
-/// One test image written by ModelTester::run.
+/// One test image written by a test.
 struct TestImageFile {
   std::filesystem::path path;
-  std::string role;        ///< "input", "generated" or "reference"
+  std::string role;        ///< "input", "generated", "reference" (unpaired: "translated", "reconstructed")
   int64_t sample = 0;      ///< index of the sample in the test set (sorted by name)
 };
 
 /// What one test produced.
 struct TestResult {
   int64_t iteration = 0;
-  double ssim = 0;          ///< mean SSIM of generated vs reference over the tested samples, in [-1, 1]
+  double ssim = 0;          ///< mean SSIM over the tested samples, in [-1, 1]
   int64_t samples = 0;      ///< samples tested
   double seconds = 0;
-  std::vector<TestImageFile> files;  ///< 3 per sample (input, generated, reference); empty if output_dir is ""
+  std::vector<TestImageFile> files;  ///< the images written; empty without a writer or test.output_dir
 };
 
 /// The test.size samples tested at `iteration` out of `n` (0 or >= n: all), sorted: a shuffle by a
@@ -40,30 +41,68 @@ struct TestResult {
 std::vector<int64_t> draw_test_samples(int64_t n, int64_t size, int64_t seed, int64_t iteration,
                                        uint32_t stream = 0);
 
-/// Holds the decoded test set (test.* data source, decoded like data.*: data.channel_count and
-/// data.image_size) and tests a generator on it: test.size random samples (0 = all), in eval mode
-/// (no gradient, BatchNorm running statistics), batches of test.batch_size. The samples tested
-/// at an iteration come from draw_test_samples (training's RNG is untouched).
-class ModelTester {
+/// A test pass over a held-out set, as the training loop runs it every test.frequency iterations.
+class ModelTest {
+ public:
+  virtual ~ModelTest() = default;
+  /// Log lines that describe the test set at run start.
+  virtual std::vector<std::string> describe() const = 0;
+  /// Samples in the test set (both domains for unpaired data), for the run_start event.
+  virtual int64_t size() const = 0;
+  /// "cached", "streamed" or "device".
+  virtual std::string storage_mode() const = 0;
+  /// What the SSIM compares, for the log and the early-stop reason: "SSIM" or "cycle SSIM".
+  virtual std::string ssim_name() const = 0;
+  /// The series of the test SSIM in the ssim plot: "test" or "test_cycle".
+  virtual std::string plot_series() const = 0;
+  /// Tests the generators of `model` (eval mode, no gradient; restored to train mode afterwards)
+  /// at `iteration`; writes each sample's images through `writer` (nullptr: none). Throws DataError
+  /// for a test file that cannot be decoded any more, WriteError if an image cannot be written.
+  virtual TestResult run(GanModel& model, int64_t iteration, RunWriter* writer) = 0;
+};
+
+/// Paired test (test.* data source, decoded like data.*): SSIM of generator 0's output against the
+/// reference, test.size random samples (0 = all) in batches of test.batch_size. Images per sample:
+/// `<iteration>_<name>_{input,generated,reference}.png` (.tif for float data), zero-padded iteration.
+class PairedModelTest : public ModelTest {
  public:
   /// Decodes the test set with test.worker_threads threads (to `device` if test.storage = device;
-  /// streamed from disk when automatic storage exceeds test.memory_budget_mb, see PairedDataset).
-  /// Throws DataError for unreadable or inconsistent test files.
-  ModelTester(const RunConfig& config, const torch::Device& device);
-
-  /// Tests `generator` (restored to train mode afterwards) and writes each sample's input,
-  /// generated and reference image to test.output_dir (expanded with `template_values` plus
-  /// {iteration}), named `<iteration>_<name>_<role>.png` (.tif for float data) at the data's bit
-  /// depth, so files sort by iteration and never overwrite. Throws WriteError if a file fails.
-  TestResult run(UnetGenerator& generator, int64_t iteration, const std::map<std::string, std::string>& template_values);
-
-  const PairedDataset& dataset() const { return dataset_; }
+  /// streamed from disk over test.memory_budget_mb). Throws DataError for unreadable or inconsistent files.
+  PairedModelTest(const TestConfig& test, const DataConfig& data, int64_t seed, const torch::Device& device);
+  std::vector<std::string> describe() const override;
+  int64_t size() const override { return dataset_.size(); }
+  std::string storage_mode() const override { return dataset_.storage_mode(); }
+  std::string ssim_name() const override { return "SSIM"; }
+  std::string plot_series() const override { return "test"; }
+  TestResult run(GanModel& model, int64_t iteration, RunWriter* writer) override;
 
  private:
-  RunConfig config_;
+  TestConfig test_;
+  int64_t seed_;
   torch::Device device_;
   PairedDataset dataset_;
   PairedLoader loader_;  // after dataset_, which it reads
+};
+
+/// Unpaired test: each test image of domain k goes through generator k and back through generator
+/// 1 - k; SSIM(input, reconstruction) averaged over both domains. Images per sample:
+/// `<iteration>_<A|B>_<name>_{input,translated,reconstructed}.png`.
+class CycleModelTest : public ModelTest {
+ public:
+  /// Decodes both test domains (test.* as data.*). Throws as UnpairedDataset.
+  CycleModelTest(const TestConfig& test, const DataConfig& data, int64_t seed, const torch::Device& device);
+  std::vector<std::string> describe() const override;
+  int64_t size() const override { return dataset_.domain_a().size() + dataset_.domain_b().size(); }
+  std::string storage_mode() const override { return dataset_.storage_mode(); }
+  std::string ssim_name() const override { return "cycle SSIM"; }
+  std::string plot_series() const override { return "test_cycle"; }
+  TestResult run(GanModel& model, int64_t iteration, RunWriter* writer) override;
+
+ private:
+  TestConfig test_;
+  int64_t seed_;
+  torch::Device device_;
+  UnpairedDataset dataset_;
 };
 
 }  // namespace img2img

@@ -6,25 +6,13 @@
 #include <cstdint>     // int64_t
 #include <functional>  // std::function
 #include <string>      // std::string
-#include <utility>     // std::move
 #include <vector>      // std::vector
 
 #include "img2img/config/run_config.h"
 #include "img2img/core/error.h"
+#include "img2img/models/gan_model.h"  // NonFiniteLossError
 
 namespace img2img {
-
-/// A loss term became NaN/inf. Thrown by check_finite() inside a training step, before any
-/// optimiser step uses that loss. what() names the term and the fix.
-class NonFiniteLossError : public Error {
- public:
-  NonFiniteLossError(const std::string& what, std::string term) : Error(what), term_(std::move(term)) {}
-  /// The loss term, e.g. "generator L1".
-  const std::string& term() const { return term_; }
-
- private:
-  std::string term_;
-};
 
 /// Factor that turns an iteration's sums of (batch mean x batch size) into means over the `used`
 /// samples of the batches that train.nan_policy = skip did not drop: 1 / used, NaN when every batch

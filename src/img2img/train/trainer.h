@@ -3,13 +3,13 @@
 #include <atomic>      // std::atomic
 #include <filesystem>  // std::filesystem::path
 #include <functional>  // std::function
+#include <map>         // std::map
 #include <optional>    // std::optional
 #include <string>      // std::string
 #include <vector>      // std::vector
 
 #include "img2img/config/run_config.h"
-#include "img2img/train/pix2pix_model.h"
-#include "img2img/train/training_state.h"
+#include "img2img/run/resume_point.h"
 
 namespace img2img {
 
@@ -20,9 +20,11 @@ struct TrainSummary {
   std::vector<std::filesystem::path> checkpoints;  ///< every weights file written, in order
   std::filesystem::path final_generator;           ///< the last generator weights ("" if model_path is off)
   std::filesystem::path final_onnx;                ///< the last ONNX file ("" if onnx_path is off)
-  StepStats last;                                  ///< mean stats of the last iteration with a batch used
+  /// Means of the model's statistics (GanModel::statistics() keys, e.g. "g_l1") over the last
+  /// iteration that used a batch; empty when none did.
+  std::map<std::string, double> last;
   double seconds = 0;
-  double test_ssim = -2;                           ///< mean SSIM of the last test; -2 if never tested
+  std::optional<double> test_ssim;                 ///< mean SSIM of the last test; empty if never tested
   bool stopped_early = false;                      ///< test.target_ssim was reached
   std::string stop_reason;                         ///< why it stopped early ("" otherwise)
   bool interrupted = false;                        ///< *TrainOptions::stop_requested ended the run
@@ -52,15 +54,27 @@ struct TrainOptions {
   std::function<void(int64_t iteration, int64_t step)> after_step;
 };
 
-/// Trains a paired (pix2pix) model as configured: creates the run folder (config.toml, train.log,
-/// outputs.json), decodes the data, and runs train.max_iterations iterations, writing checkpoints
-/// at output.model_path every model_save_rate iterations and at the last, testing every
-/// test.frequency iterations (stopping early once test.target_ssim is reached; the final outputs
-/// are still written), and plots every plot.rate iterations. `config` must already be validated.
-/// Throws Error on data, write or divergence problems (after an "error" event and a "failed" manifest).
-/// A non-finite loss or weight stops the run before anything is saved, so the checkpoints already
-/// written stay the last good ones; NaN/inf weights are never written.
+/// Trains the model the configuration asks for (data.input_type: paired -> pix2pix, multiple_unpaired
+/// -> CycleGAN) through the one training loop (train/training_loop.h): creates the run folder
+/// (config.toml, train.log, outputs.json), decodes the data, and runs train.max_iterations iterations,
+/// writing checkpoints at output.model_path every model_save_rate iterations and at the last, testing
+/// every test.frequency iterations (stopping early once test.target_ssim is reached; the final outputs
+/// are still written), ONNX files and plots. `config` must already be validated. Throws Error on data,
+/// write or divergence problems (after an "error" event and a "failed" manifest). A non-finite loss or
+/// weight stops the run before anything is saved, so the checkpoints already written stay the last good
+/// ones; NaN/inf weights are never written.
+TrainSummary train(const RunConfig& config, const TrainOptions& options = {});
+
+/// train() for a paired (pix2pix) model: a U-Net generator and a PatchGAN discriminator on
+/// {input, reference} pairs. Throws DataError for unpaired data (no pairs).
 TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options = {});
+
+/// train() for an unpaired (CycleGAN) model (data.input_type = multiple_unpaired): an iteration covers
+/// the larger domain while the smaller one is sampled at random (train.seed); checkpoints are
+/// {network} x {index} (four files per save), ONNX files both generators ({index} 0 and 1); tests
+/// report the mean cycle-reconstruction SSIM of both directions. Throws ConfigError for other input
+/// types, CheckpointError for a paired resume point.
+TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& options = {});
 
 /// The run folder for `config` (output.run_dir with {date} and {time} of now, env vars expanded).
 std::filesystem::path make_run_dir_path(const RunConfig& config);

@@ -221,6 +221,7 @@ TEST_F(LoaderWorkersTest, StreamedTrainingEqualsCachedTraining) {
   }
   EXPECT_THAT(read_file(runs["streamed"].run_dir / "train.log"), HasSubstr("data storage: streamed from disk with 2"));
   EXPECT_THAT(read_file(runs["cached"].run_dir / "train.log"), HasSubstr("data storage: cached in host memory"));
+  ASSERT_TRUE(runs["streamed"].test_ssim);
   EXPECT_EQ(runs["streamed"].test_ssim, runs["cached"].test_ssim);
   for (const char* plot : {"loss.csv", "ssim.csv", "score.csv"})
     EXPECT_EQ(read_file(runs["streamed"].run_dir / "plots" / plot), read_file(runs["cached"].run_dir / "plots" / plot));

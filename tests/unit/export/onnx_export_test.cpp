@@ -15,7 +15,7 @@
 #include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
 #include "img2img/models/factory.h"
-#include "img2img/train/checkpoint.h"
+#include "img2img/run/checkpoint.h"
 #include "support/opencv_onnx.h"
 #include "support/test_support.h"
 #include "unit/export/onnx_cases.h"

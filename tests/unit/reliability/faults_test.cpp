@@ -28,7 +28,7 @@
 #include "img2img/core/error.h"
 #include "img2img/data/image_io.h"
 #include "img2img/models/factory.h"
-#include "img2img/train/checkpoint.h"
+#include "img2img/run/checkpoint.h"
 #include "img2img/train/trainer.h"
 #include "img2img/train/training_state.h"
 #include "support/test_support.h"
@@ -242,7 +242,7 @@ TEST_F(FaultsTest, UnpairedRunStopsOnSignalWithCheckpointAndResumes) {
   expect_checkpoints_load(run);
   const ResumePoint point = find_resume_point(run);
   EXPECT_TRUE(point.unpaired);
-  EXPECT_FALSE(point.discriminator_1_weights.empty());
+  EXPECT_FALSE(point.networks.at("discriminator_1").empty());
 
   // The command line resumes it: one more iteration, then a normal end.
   for (auto& a : args)

@@ -18,7 +18,7 @@
 #include "img2img/core/error.h"
 #include "img2img/data/image_io.h"
 #include "img2img/infer/inference.h"
-#include "img2img/train/cycle_gan_trainer.h"
+#include "img2img/train/trainer.h"
 #include "img2img/train/trainer.h"
 #include "support/test_support.h"
 

@@ -4,7 +4,7 @@
 #include <torch/torch.h>
 
 #include "img2img/config/run_config.h"
-#include "img2img/train/pix2pix_model.h"  // make_optimizer
+#include "img2img/train/optimizers.h"  // make_optimizer
 
 namespace img2img {
 namespace {

@@ -15,7 +15,7 @@
 
 #include "img2img/train/optim/adadelta.h"
 #include "img2img/train/optim/asgd.h"
-#include "img2img/train/pix2pix_model.h"
+#include "img2img/train/optimizers.h"
 #include "img2img/config/enum_names.h"
 
 namespace img2img {

@@ -16,7 +16,7 @@
 #include "img2img/data/image_io.h"
 #include "img2img/infer/inference.h"
 #include "img2img/models/factory.h"
-#include "img2img/train/checkpoint.h"
+#include "img2img/run/checkpoint.h"
 #include "img2img/train/trainer.h"
 #include "support/test_support.h"
 

@@ -15,8 +15,8 @@
 
 #include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
-#include "img2img/train/run_lock.h"
-#include "img2img/train/run_outputs.h"
+#include "img2img/run/run_lock.h"
+#include "img2img/run/run_outputs.h"
 #include "img2img/train/trainer.h"
 #include "img2img/train/training_state.h"
 #include "support/test_support.h"

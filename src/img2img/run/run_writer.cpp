@@ -1,0 +1,100 @@
+#include "img2img/run/run_writer.h"
+
+#include <fmt/format.h>  // fmt::format
+
+#include "img2img/core/path_template.h"
+
+namespace img2img {
+namespace fs = std::filesystem;
+
+RunWriter::RunWriter(const RunConfig& config, const RunResume* resume, const std::vector<std::string>& resume_warnings,
+                     int interactive, EventLog& events)
+    : config_(config), events_(events) {
+  run_ = create_run_folder(config, resume);
+  manifest_ = std::make_unique<OutputsManifest>(run_.dir, config, &events, earlier_outputs(run_));
+  progress_ = std::make_unique<ProgressReporter>((run_.dir / "train.log").string(), interactive);
+  plots_ = std::make_unique<PlotWriter>(run_.dir, config.plot);
+  progress_->line(fmt::format("run folder: {}", run_.dir.string()));
+  for (const std::string& w : resume_warnings)  // what a resume does not continue as it was
+    warning(w, {{"iteration", resume != nullptr ? resume->iteration : 0}});
+}
+
+void RunWriter::warning(const std::string& text, nlohmann::json fields) {
+  progress_->line("warning: " + text);
+  fields["message"] = text;
+  events_.emit("warning", fields);
+}
+
+int64_t RunWriter::load_plot_history() {
+  if (run_.resumed_from.empty()) return 0;
+  return plots_->load_csv_history(run_.resumed_from, run_.resume_iteration);
+}
+
+void RunWriter::add_plot_point(const std::string& plot, const std::string& series, int64_t iteration, double value) {
+  plots_->add(plot, series, iteration, value);
+}
+
+void RunWriter::write_plot_points(int64_t iteration) {
+  for (const PlotFile& f : plots_->write_points()) manifest_->add("plot", f.path, f.plot, 0, iteration);
+}
+
+void RunWriter::write_plots_if_due(int64_t iteration, bool force, bool points_written) {
+  for (const PlotFile& f : plots_->write_if_due(iteration, force, points_written))
+    manifest_->add("plot", f.path, f.plot, 0, iteration);
+}
+
+fs::path RunWriter::save_checkpoint(const torch::nn::Module& module, CheckpointMeta meta,
+                                    const std::string& label_suffix) {
+  meta.config_toml = run_.config_toml;
+  return save_listed_checkpoint(config_, module, meta, run_.values, *manifest_, label_suffix);
+}
+
+void RunWriter::list_training_state(const fs::path& path, const std::string& network, int64_t index,
+                                    int64_t iteration) {
+  manifest_->add("checkpoint_state", path, network, index, iteration);
+}
+
+fs::path RunWriter::save_onnx(UnetGeneratorImpl& generator, int64_t index, int64_t iteration) {
+  return save_listed_onnx(config_, generator, index, iteration, run_.values, *manifest_);
+}
+
+fs::path RunWriter::write_test_image(int64_t iteration, const std::string& file_name, const torch::Tensor& image,
+                                     PixelDepth depth, const std::string& role, int64_t sample) {
+  TemplateValues values = run_.values;
+  values["iteration"] = format_iteration(iteration);
+  const fs::path path = fs::path(expand_template(config_.test.output_dir, values)) / file_name;
+  write_image(path, tensor_to_image(image), depth);
+  manifest_->add("test_image", path, role, sample, iteration);
+  return path;
+}
+
+void RunWriter::finish(const RunEnd& end) {
+  manifest_->finish(end.status, end.reason, end.iterations);
+  const std::string skipped =
+      end.skipped_steps > 0
+          ? fmt::format("; {} step(s) skipped for non-finite losses (train.nan_policy = skip)", end.skipped_steps)
+          : "";
+  progress_->line(fmt::format("done: {} iterations in {}{}{}{}", end.iterations, format_duration(end.seconds),
+                              end.status == "interrupted"     ? " (interrupted)"
+                              : end.status == "stopped_early" ? " (stopped early)"
+                                                              : "",
+                              end.detail, skipped));
+  const auto absolute = [](const fs::path& p) { return p.empty() ? std::string() : fs::absolute(p).string(); };
+  const bool tested = end.test_ssim && std::isfinite(*end.test_ssim);
+  events_.emit("run_end", {{"status", end.status},
+                           {"reason", end.reason},
+                           {"iterations", end.iterations},
+                           {"seconds", end.seconds},
+                           {"test_ssim", tested ? nlohmann::json(*end.test_ssim) : nlohmann::json()},
+                           {"final_generator", absolute(end.final_generator)},
+                           {"final_onnx", absolute(end.final_onnx)},
+                           {"skipped_steps", end.skipped_steps}});
+}
+
+void RunWriter::fail(const std::string& what, int64_t iterations, int64_t skipped_steps) {
+  progress_.reset();  // its last line stays; the error goes after it
+  append_log_line((run_.dir / "train.log").string(), "error: " + what);
+  report_run_failure(events_, manifest_.get(), what, iterations, skipped_steps);
+}
+
+}  // namespace img2img

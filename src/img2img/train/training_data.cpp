@@ -1,0 +1,145 @@
+#include "img2img/train/training_data.h"
+
+#include <fmt/format.h>  // fmt::format
+
+#include <algorithm>  // std::shuffle, std::max
+#include <numeric>    // std::iota
+
+#include "img2img/data/augment.h"
+#include "img2img/data/paired_dataset.h"
+#include "img2img/data/unpaired_dataset.h"
+
+namespace img2img {
+
+namespace {
+template <typename Dataset>
+std::string storage_line(const Dataset& d) {
+  return "data storage: " + describe_storage(d.storage_mode(), d.decoded_bytes(), d.budget_bytes(),
+                                             d.worker_threads(), "data.memory_budget_mb");
+}
+
+class PairedTrainingData : public TrainingData {
+ public:
+  PairedTrainingData(const DataConfig& data, const torch::Device& device)
+      : data_(data), device_(device), dataset_(data, data.channel_count, data.image_size, data.limit_count),
+        loader_(dataset_) {
+    if (data.storage == Storage::kDevice) dataset_.to(device);
+    order_.resize(static_cast<size_t>(dataset_.size()));
+    std::iota(order_.begin(), order_.end(), 0);
+  }
+
+  int64_t size() const override { return dataset_.size(); }
+
+  std::vector<std::string> describe() const override {
+    const int64_t ignored = dataset_.ignored_files();
+    return {fmt::format("data: {} pairs at {} px, {} channel(s); input {}, reference {}{}", dataset_.size(),
+                        data_.image_size, data_.channel_count, to_string(dataset_.input_depth()),
+                        to_string(dataset_.reference_depth()),
+                        ignored ? fmt::format("; {} non-image/hidden files ignored", ignored) : ""),
+            storage_line(dataset_)};
+  }
+
+  nlohmann::json event_fields() const override {
+    return {{"train_samples", dataset_.size()}, {"data_storage", dataset_.storage_mode()}};
+  }
+
+  std::string batch_size_warning(int64_t batch_size) const override {
+    return img2img::batch_size_warning(batch_size, dataset_.size(), "training pairs");
+  }
+
+  void start_iteration(std::mt19937_64& rng) override {
+    if (data_.shuffle) {  // a fresh permutation of 0..n-1: the order depends only on the RNG (resume)
+      std::iota(order_.begin(), order_.end(), 0);
+      std::shuffle(order_.begin(), order_.end(), rng);
+    }
+    loader_.start(order_, data_.batch_size);
+  }
+
+  std::vector<torch::Tensor> next_batch(std::mt19937_64& rng) override {
+    const auto [input, reference] = loader_.next();
+    auto [a, b] = augment_pair(input.to(device_), reference.to(device_), data_, rng);
+    return {a, b};
+  }
+
+  std::pair<PixelDepth, PixelDepth> depths(int64_t /*index*/) const override {
+    return {dataset_.input_depth(), dataset_.reference_depth()};
+  }
+
+ private:
+  DataConfig data_;
+  torch::Device device_;
+  PairedDataset dataset_;
+  PairedLoader loader_;  // after dataset_, which it reads
+  std::vector<int64_t> order_;
+};
+
+class UnpairedTrainingData : public TrainingData {
+ public:
+  UnpairedTrainingData(const DataConfig& data, const torch::Device& device)
+      : data_(data), device_(device), dataset_(data, data.channel_count, data.image_size, data.limit_count),
+        loader_(dataset_) {
+    if (data.storage == Storage::kDevice) dataset_.to(device);
+  }
+
+  int64_t size() const override { return std::max(dataset_.domain_a().size(), dataset_.domain_b().size()); }
+
+  std::vector<std::string> describe() const override {
+    const ImageDomain &a = dataset_.domain_a(), &b = dataset_.domain_b();
+    return {fmt::format("data (unpaired): domain A {} images ({}), domain B {} images ({}) at {} px, {} channel(s)",
+                        a.size(), to_string(a.depth), b.size(), to_string(b.depth), data_.image_size,
+                        data_.channel_count),
+            storage_line(dataset_)};
+  }
+
+  nlohmann::json event_fields() const override {
+    return {{"train_samples", size()},
+            {"train_samples_per_domain", {dataset_.domain_a().size(), dataset_.domain_b().size()}},
+            {"data_storage", dataset_.storage_mode()},
+            {"model", "cycle_gan"}};
+  }
+
+  std::string batch_size_warning(int64_t batch_size) const override {
+    return img2img::batch_size_warning(batch_size, size(), "images of the larger domain");
+  }
+
+  void start_iteration(std::mt19937_64& rng) override {
+    pass_ = draw_unpaired_pass(dataset_.domain_a().size(), dataset_.domain_b().size(), data_, rng);
+    loader_.start(pass_);
+    step_ = 0;
+  }
+
+  std::vector<torch::Tensor> next_batch(std::mt19937_64& /*rng*/) override {
+    const auto [loaded_a, loaded_b] = loader_.next();
+    // The A and B images of a batch position are unrelated: each has its own augmentation draw.
+    const UnpairedBatch& drawn = pass_.at(step_++);
+    torch::Tensor a = loaded_a.to(device_), b = loaded_b.to(device_);
+    if (drawn.augment_a) a = apply_augmentation(a, *drawn.augment_a, data_);
+    if (drawn.augment_b) b = apply_augmentation(b, *drawn.augment_b, data_);
+    return {a, b};
+  }
+
+  // Generator k translates domain k into domain 1 - k.
+  std::pair<PixelDepth, PixelDepth> depths(int64_t index) const override {
+    const PixelDepth d[2] = {dataset_.domain_a().depth, dataset_.domain_b().depth};
+    return {d[index == 0 ? 0 : 1], d[index == 0 ? 1 : 0]};
+  }
+
+ private:
+  DataConfig data_;
+  torch::Device device_;
+  UnpairedDataset dataset_;
+  UnpairedLoader loader_;  // after dataset_, which it reads
+  std::vector<UnpairedBatch> pass_;
+  size_t step_ = 0;
+};
+}  // namespace
+
+std::unique_ptr<TrainingData> make_paired_training_data(const DataConfig& data, const torch::Device& device) {
+  return std::make_unique<PairedTrainingData>(data, device);
+}
+
+std::unique_ptr<TrainingData> make_unpaired_training_data(const DataConfig& data, const torch::Device& device) {
+  return std::make_unique<UnpairedTrainingData>(data, device);
+}
+
+}  // namespace img2img

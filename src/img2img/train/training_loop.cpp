@@ -1,0 +1,396 @@
+#include "img2img/train/training_loop.h"
+
+#include <ATen/Parallel.h>                   // at::get_num_threads
+#include <fmt/format.h>                      // fmt::format
+#include <torch/csrc/autograd/grad_mode.h>  // torch::NoGradGuard
+#include <torch/utils.h>                     // torch::manual_seed
+
+#include <algorithm>  // std::find, std::min
+#include <chrono>     // std::chrono
+#include <cmath>      // std::isfinite
+#include <map>        // std::map
+#include <optional>   // std::optional
+#include <random>     // std::mt19937_64
+#include <tuple>      // std::tie
+
+#include "img2img/config/config_keys.h"
+#include "img2img/core/error.h"
+#include "img2img/core/runtime.h"
+#include "img2img/run/run_writer.h"
+#include "img2img/train/lr_schedule.h"
+#include "img2img/train/non_finite.h"
+#include "img2img/train/optimizers.h"
+#include "img2img/train/training_state.h"
+
+namespace img2img {
+namespace fs = std::filesystem;
+
+namespace {
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// JSON null for NaN / inf (a diverged loss or an SSIM on images below the window).
+nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
+int64_t parameter_count(torch::nn::Module& module) {
+  int64_t n = 0;
+  for (const auto& p : module.parameters()) n += p.numel();
+  return n;
+}
+
+std::string network_label(const NamedNetwork& n) {
+  return n.index == 0 ? n.network : fmt::format("{} {}", n.network, n.index);
+}
+
+// The run folder a --resume continues and the warnings of what it does not continue as it was.
+std::optional<RunResume> resume_of(const TrainOptions& options) {
+  if (!options.resume) return std::nullopt;
+  return run_resume(options.resume->run_dir, options.resume->config_toml, options.resume->iteration);
+}
+
+std::vector<std::string> resume_warnings(const RunConfig& config, const TrainOptions& options) {
+  if (!options.resume) return {};
+  const ResumePoint& point = *options.resume;
+  std::vector<std::string> warnings = point.skipped;
+  const RunConfig before = apply_config(parse_config_text(point.config_toml, "checkpoint config"));
+  if (std::string w = resume_schedule_warning(before.train, config.train, point.iteration); !w.empty())
+    warnings.push_back(std::move(w));
+  return warnings;
+}
+
+// Throws (before anything is saved) if a weight or buffer of `network` is NaN/inf, so a diverged
+// model never overwrites or adds to the good checkpoints.
+void check_finite_weights(const NamedNetwork& network, int64_t iteration) {
+  torch::NoGradGuard no_grad;
+  auto check = [&](const std::string& name, const torch::Tensor& t) {
+    if (t.is_floating_point() && !torch::isfinite(t).all().item<bool>())
+      throw Error(fmt::format("iteration {}: the {} weights became NaN/inf ('{}'); training diverged. Nothing was "
+                              "saved for this iteration: the checkpoints already written are the last good ones. "
+                              "Lower train.learning_rate or check float images for extreme values.",
+                              iteration, network_label(network), name));
+  };
+  for (const auto& p : network.module->named_parameters(/*recurse=*/true)) check(p.key(), p.value());
+  for (const auto& b : network.module->named_buffers(/*recurse=*/true)) check(b.key(), b.value());
+}
+
+// The statistics line of an iteration: labels in order of first appearance, each with the values of
+// every statistic that shares it ("G_GAN 0.7012 0.6930  cycle 1.2 1.3").
+std::string format_statistics(const std::vector<StatisticInfo>& info, const std::vector<double>& values,
+                              int precision_cap = 99) {
+  std::vector<std::string> labels, parts;
+  for (size_t k = 0; k < info.size(); ++k) {
+    if (info[k].label.empty()) continue;
+    const auto found = std::find(labels.begin(), labels.end(), info[k].label);
+    const std::string value = fmt::format("{:.{}f}", values[k], std::min(info[k].precision, precision_cap));
+    if (found == labels.end()) {
+      labels.push_back(info[k].label);
+      parts.push_back(info[k].label + " " + value);
+    } else {
+      parts[static_cast<size_t>(found - labels.begin())] += " " + value;
+    }
+  }
+  std::string out;
+  for (const std::string& p : parts) out += (out.empty() ? "" : "  ") + p;
+  return out;
+}
+
+// The statistics of the `iteration` event: one field per StatisticInfo::event, an array when several share it.
+nlohmann::json statistics_event(const std::vector<StatisticInfo>& info, const std::vector<double>& values) {
+  nlohmann::json fields = nlohmann::json::object();
+  std::map<std::string, int> count;
+  for (const StatisticInfo& s : info)
+    if (!s.event.empty()) ++count[s.event];
+  for (size_t k = 0; k < info.size(); ++k) {
+    const std::string& e = info[k].event;
+    if (e.empty()) continue;
+    if (count[e] == 1)
+      fields[e] = number(values[k]);
+    else
+      fields[e].push_back(number(values[k]));
+  }
+  return fields;
+}
+
+// How an iteration's step loop ended. `partial`: a stop request (Ctrl-C/SIGTERM) cut it short after
+// `steps_done` < steps_per_it steps; the weights then hold its first steps, but the checkpoint carries
+// `iteration` = the last completed one, so --resume repeats the interrupted iteration in full.
+struct IterationEnd {
+  bool partial = false;
+  int64_t iteration = 0;  // 1-based iteration number for checkpoints and the summary
+};
+
+IterationEnd end_iteration(bool interrupted, int64_t it, int64_t steps_done, int64_t steps_per_it,
+                           std::string& stop_reason, RunWriter& writer) {
+  IterationEnd end;
+  end.partial = interrupted && steps_done < steps_per_it;
+  end.iteration = end.partial ? it : it + 1;
+  if (interrupted) {
+    stop_reason = end.partial ? fmt::format("interrupted in iteration {} after step {} of {}", it + 1, steps_done,
+                                            steps_per_it)
+                              : fmt::format("interrupted after iteration {}", it + 1);
+    writer.line(stop_reason + "; writing a checkpoint and the manifest");
+  }
+  return end;
+}
+
+// The log line after a kInterruptedLabel checkpoint (run/run_outputs.h).
+std::string interrupted_checkpoint_note(int64_t iteration) {
+  return fmt::format("iteration {} has no checkpoint on disk (output.model_save_rate), so the weights after the last "
+                     "finished step of iteration {} were saved with '{}' in their name, labelled iteration {}; --resume "
+                     "continues from them and repeats iteration {} in full",
+                     iteration, iteration + 1, kInterruptedLabel, iteration, iteration + 1);
+}
+
+// When *options.stop_requested is already set before the first step (a Ctrl-C during setup): marks
+// `summary` interrupted and nothing_trained at `start_iteration` and says that nothing was trained.
+void stop_before_first_step(const TrainOptions& options, int64_t start_iteration, TrainSummary& summary,
+                            RunWriter& writer) {
+  if (options.stop_requested == nullptr || !options.stop_requested->load()) return;
+  summary.interrupted = summary.nothing_trained = true;
+  summary.iterations = start_iteration;
+  summary.stop_reason = "interrupted before the first training step";
+  writer.line(start_iteration > 0
+                  ? fmt::format("{}: nothing was trained yet and nothing was saved; the checkpoint of iteration {} "
+                                "it resumed from is unchanged",
+                                summary.stop_reason, start_iteration)
+                  : fmt::format("{}: nothing was trained yet and no checkpoint was written", summary.stop_reason));
+}
+}  // namespace
+
+TrainSummary run_training(const RunConfig& config, const TrainOptions& options, const ModelRecipe& recipe) {
+  const auto t0 = Clock::now();
+  TrainSummary summary;
+  EventLog events(options.events);
+  std::unique_ptr<RunWriter> writer;
+  try {
+    if (recipe.check) recipe.check(config);
+    const torch::Device device = resolve_device(config.device.device);
+    configure_runtime(config.device.cpu_threads);
+
+    // --resume continues the earlier run's folder, plots and outputs.json (or branches into a new folder).
+    const std::optional<RunResume> resume = resume_of(options);
+    writer = std::make_unique<RunWriter>(config, resume ? &*resume : nullptr, resume_warnings(config, options),
+                                         options.interactive, events);
+    summary.run_dir = writer->dir();
+    summary.outputs_manifest = writer->manifest_path();
+
+    const std::unique_ptr<TrainingData> data = recipe.data(config, device);
+    for (const std::string& l : data->describe()) writer->line(l);
+    std::unique_ptr<ModelTest> tester;
+    if (config.test.enabled) {
+      tester = recipe.test(config, device);
+      for (const std::string& l : tester->describe()) writer->line(l);
+    }
+    if (const RunFolder& run = writer->folder(); !run.resumed_from.empty()) {
+      const int64_t points = writer->load_plot_history();
+      writer->line(fmt::format("{} run {} after iteration {}: kept its outputs.json entries and {} plot point(s) up "
+                               "to there",
+                               run.continued ? "continuing" : "resuming into a new folder from",
+                               run.resumed_from.string(), run.resume_iteration, points));
+    }
+
+    torch::manual_seed(static_cast<uint64_t>(config.train.seed));
+    std::mt19937_64 rng(static_cast<uint64_t>(config.train.seed));
+    const std::unique_ptr<GanModel> model = recipe.model(config, device);
+    ModelOptimizers optimizers(*model, config.train);
+    const std::vector<NamedNetwork> networks = model->networks();
+    const std::vector<StatisticInfo> stats = model->statistics();
+    // --resume: weights, optimiser, model and RNG states; the schedule follows the iteration.
+    const int64_t start_it =
+        options.resume ? restore_training_state(*options.resume, *model, optimizers, rng, device,
+                                                is_unpaired(config.data.input_type))
+                       : 0;
+    if (options.resume)
+      writer->line(fmt::format("resumed {} after iteration {}", options.resume->generator_weights.string(), start_it));
+    set_train_mode(*model, true);
+    std::string sizes;
+    for (const NamedNetwork& n : networks)
+      sizes += fmt::format("{}{} {} parameters", sizes.empty() ? "" : ", ", network_label(n), parameter_count(*n.module));
+    writer->line(fmt::format("device: {}, {} CPU threads; {}", device.str(), at::get_num_threads(), sizes));
+    const int64_t batch = config.data.batch_size;
+    for (const std::string& w : {schedule_warning(config.train), optimizer_warning(config.train),
+                                 cpu_threads_warning(config.device.cpu_threads), data->batch_size_warning(batch)})
+      if (!w.empty()) writer->line("warning: " + w);
+
+    const int64_t n = data->size();
+    const int64_t steps_per_it = (n + batch - 1) / batch, max_it = config.train.max_iterations;
+    nlohmann::json start = {{"run_dir", fs::absolute(summary.run_dir).string()},
+                            {"outputs_manifest", summary.outputs_manifest.string()},
+                            {"log", fs::absolute(summary.run_dir / "train.log").string()},
+                            {"max_iterations", max_it},
+                            {"device", device.str()},
+                            {"test_samples", tester ? tester->size() : 0},
+                            {"test_storage", tester ? tester->storage_mode() : std::string()},
+                            {"image_size", config.data.image_size},
+                            {"channel_count", config.data.channel_count}};
+    start.update(data->event_fields());
+    writer->event("run_start", start);
+    NanGuard nan_guard(config.train);
+    std::vector<torch::nn::Module*> modules;  // whose buffers a skipped step restores
+    for (const NamedNetwork& net : networks) modules.push_back(net.module.get());
+
+    // Iteration whose complete checkpoint is on disk in this run folder: the one this run wrote last,
+    // or, continuing in place, the one it resumed from. A Ctrl-C inside the next iteration keeps it
+    // untouched; without one, the partial weights get kInterruptedLabel (never a completed label).
+    int64_t saved_iteration = writer->folder().continued ? start_it : -1;
+    // Until this run completes an iteration it stands at the resumed one (outputs.json, run_end, the
+    // done line), and its newest model is the checkpoint it resumed from when that stays in place.
+    summary.iterations = start_it;
+    if (writer->folder().continued && options.resume) summary.final_generator = options.resume->generator_weights;
+    // A stop requested during setup (Ctrl-C before the first step) trains and saves nothing.
+    stop_before_first_step(options, start_it, summary, *writer);
+    for (int64_t it = start_it; it < max_it && !summary.nothing_trained; ++it) {
+      const double lr = scheduled_learning_rate(config.train, it);
+      optimizers.set_learning_rate(lr);
+      data->start_iteration(rng);
+      std::vector<double> sum(stats.size(), 0.0);  // batch means x batch sizes of the batches used
+      const auto it_start = Clock::now();
+      int64_t steps_done = 0, used = 0, skipped_steps = 0;
+      for (int64_t step = 0; step < steps_per_it; ++step) {
+        const int64_t end = std::min(n, (step + 1) * batch), count = end - step * batch;
+        std::vector<torch::Tensor> tensors;
+        try {
+          tensors = data->next_batch(rng);
+        } catch (const DataError& e) {
+          throw DataError(fmt::format("iteration {}, step {}: {}", it + 1, step + 1, e.what()));
+        }
+        std::vector<double> s;
+        const std::string skipped =
+            nan_guard.run(modules, it + 1, step + 1, [&] { s = model->train_step(tensors, optimizers); });
+        steps_done = step + 1;
+        if (!skipped.empty()) {  // train.nan_policy = skip: this batch changed nothing
+          writer->warning(skipped, {{"iteration", it + 1}, {"step", step + 1}});
+          ++skipped_steps;
+          summary.skipped_steps = nan_guard.skipped();
+          continue;
+        }
+        for (size_t k = 0; k < stats.size(); ++k) sum[k] += s[k] * static_cast<double>(count);
+        used += count;
+        const double rate = static_cast<double>(end) / std::max(seconds_since(it_start), 1e-9);
+        const double remaining = (static_cast<double>(max_it - it) * n - end) / std::max(rate, 1e-9);
+        writer->status(fmt::format("iteration {}/{} step {}/{}  {}  {:.1f} img/s  ETA {}", it + 1, max_it, step + 1,
+                                   steps_per_it, format_statistics(stats, s, 3), rate, format_duration(remaining)));
+        if (options.after_step) options.after_step(it + 1, step + 1);
+        if (options.stop_requested != nullptr && options.stop_requested->load()) {
+          summary.interrupted = true;
+          break;
+        }
+      }
+      const auto [partial, iteration] =
+          end_iteration(summary.interrupted, it, steps_done, steps_per_it, summary.stop_reason, *writer);
+      if (!partial) {
+        const double it_seconds = seconds_since(it_start);
+        const double images_per_s = static_cast<double>(n) / std::max(it_seconds, 1e-9);
+        // Means over the samples of the batches used; NaN when all were skipped.
+        std::vector<double> mean(stats.size());
+        for (size_t k = 0; k < stats.size(); ++k) mean[k] = sum[k] * used_samples_factor(used);
+        if (used > 0) {
+          summary.last.clear();
+          for (size_t k = 0; k < stats.size(); ++k) summary.last[stats[k].key] = mean[k];
+        }
+        summary.iterations = iteration;
+        const double eta = it_seconds * static_cast<double>(max_it - iteration);
+        const std::string head = fmt::format("iteration {}/{}  lr {:.3g}  ", iteration, max_it, lr);
+        if (used == 0)
+          writer->line(head + fmt::format("losses skipped: all {} step(s) had non-finite losses (train.nan_policy = "
+                                          "skip)  ETA {}",
+                                          steps_per_it, format_duration(eta)));
+        else
+          writer->line(head + fmt::format("{}  {:.1f} img/s  ETA {}{}", format_statistics(stats, mean), images_per_s,
+                                          format_duration(eta),
+                                          skipped_steps > 0 ? fmt::format("  ({} of {} step(s) skipped)",
+                                                                          skipped_steps, steps_per_it)
+                                                            : ""));
+        nlohmann::json fields = {{"iteration", iteration}, {"max_iterations", max_it}, {"lr", lr},
+                                 {"images_per_s", images_per_s}, {"seconds", it_seconds}, {"eta_s", eta},
+                                 {"skipped_steps", skipped_steps}};
+        fields.update(statistics_event(stats, mean));
+        writer->event("iteration", fields);
+        if (used > 0)  // no made-up points for a fully skipped iteration
+          for (size_t k = 0; k < stats.size(); ++k)
+            if (!stats[k].plot.empty()) writer->add_plot_point(stats[k].plot, stats[k].series, iteration, mean[k]);
+      }
+
+      bool last = iteration == max_it || summary.interrupted;
+      if (tester && !summary.interrupted && (iteration % config.test.frequency == 0 || last)) {
+        const TestResult t = tester->run(*model, iteration, writer.get());
+        summary.test_ssim = t.ssim;
+        writer->add_plot_point("ssim", tester->plot_series(), iteration, t.ssim);
+        writer->line(fmt::format("test at iteration {}: {} {:.4f} on {} sample(s) ({})", iteration,
+                                 tester->ssim_name(), t.ssim, t.samples, format_duration(t.seconds)));
+        writer->event("test", {{"iteration", iteration}, {"ssim", number(t.ssim)}, {"samples", t.samples},
+                               {"seconds", t.seconds}, {"images", t.files.size()}});
+        if (config.test.target_ssim > 0 && t.ssim >= config.test.target_ssim && !last) {
+          summary.stopped_early = true;
+          summary.stop_reason = fmt::format("test {} {:.4f} reached test.target_ssim {} at iteration {} of {}",
+                                            tester->ssim_name(), t.ssim, config.test.target_ssim, iteration, max_it);
+          writer->line("early stop: " + summary.stop_reason + "; writing the final outputs");
+          writer->event("early_stop", {{"iteration", iteration}, {"test_ssim", t.ssim},
+                                       {"target_ssim", config.test.target_ssim}, {"reason", summary.stop_reason}});
+          last = true;
+        }
+      }
+
+      const int64_t rate = config.output.model_save_rate, onnx_rate = config.output.onnx_save_rate;
+      const bool keep_saved = partial && iteration == saved_iteration;
+      const bool save = !keep_saved && !config.output.model_path.empty() && (last || (rate > 0 && iteration % rate == 0));
+      if (keep_saved) {
+        writer->line(fmt::format("the checkpoint of iteration {} is already on disk and is kept; the steps of the "
+                                 "interrupted iteration are not saved (--resume repeats it)",
+                                 iteration));
+      } else if (save) {
+        for (const NamedNetwork& net : networks) check_finite_weights(net, iteration);
+        // The plot points (CSV) before the checkpoint, whatever plot.rate says: a run killed (kill -9)
+        // later still has every point up to its newest checkpoint for --resume.
+        writer->write_plot_points(iteration);
+        std::vector<fs::path> weights;
+        for (const NamedNetwork& net : networks) {
+          CheckpointMeta meta;
+          meta.network = net.network, meta.index = net.index, meta.iteration = iteration;
+          std::tie(meta.input_depth, meta.reference_depth) = data->depths(net.index);
+          weights.push_back(writer->save_checkpoint(*net.module, meta, partial ? kInterruptedLabel : ""));
+          summary.checkpoints.push_back(weights.back());
+        }
+        summary.final_generator = weights.front();
+        if (!partial) saved_iteration = iteration;
+        for (const SavedState& s : save_training_state(weights, *model, optimizers, iteration, rng, device))
+          writer->list_training_state(s.path, s.network, s.index, iteration);
+        writer->line(fmt::format("checkpoint: {}", summary.final_generator.string()));
+        if (partial) writer->line(interrupted_checkpoint_note(iteration));
+      }
+      if (!config.output.onnx_path.empty() && !summary.interrupted &&
+          (last || (onnx_rate > 0 && iteration % onnx_rate == 0))) {
+        std::vector<UnetGenerator> generators = model->exported_generators();
+        for (size_t k = 0; k < generators.size(); ++k) {
+          check_finite_weights({"generator", static_cast<int64_t>(k), generators[k].ptr()}, iteration);
+          const fs::path onnx = writer->save_onnx(*generators[k], static_cast<int64_t>(k), iteration);
+          if (k == 0) summary.final_onnx = onnx;
+          writer->line(fmt::format("onnx: {}", onnx.string()));
+        }
+      }
+      writer->write_plots_if_due(iteration, last, save);
+      if (last) break;
+    }
+    summary.seconds = seconds_since(t0);
+    RunEnd end;
+    end.status = summary.interrupted ? "interrupted" : summary.stopped_early ? "stopped_early" : "finished";
+    end.reason = summary.stop_reason, end.iterations = summary.iterations, end.seconds = summary.seconds;
+    end.test_ssim = summary.test_ssim, end.skipped_steps = summary.skipped_steps;
+    end.final_generator = summary.final_generator, end.final_onnx = summary.final_onnx;
+    for (const StatisticInfo& s : stats)
+      if (s.headline && summary.last.count(s.key))
+        end.detail += fmt::format("; final {} {:.4f}", s.label, summary.last.at(s.key));
+    writer->finish(end);
+  } catch (const std::exception& e) {
+    // The run's folder is ours once its writer exists: train.log ends with the error.
+    if (writer)
+      writer->fail(e.what(), summary.iterations, summary.skipped_steps);
+    else
+      report_run_failure(events, nullptr, e.what(), summary.iterations, summary.skipped_steps);
+    throw;
+  }
+  return summary;
+}
+
+}  // namespace img2img
