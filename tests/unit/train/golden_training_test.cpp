@@ -48,7 +48,6 @@
 #include "img2img/config/config_keys.h"
 #include "img2img/config/validate.h"
 #include "img2img/models/factory.h"
-#include "img2img/train/cycle_gan_trainer.h"
 #include "img2img/train/trainer.h"
 #include "support/test_support.h"
 

@@ -9,6 +9,7 @@
 #include <opencv2/core.hpp>
 #include <torch/nn/functional/loss.h>
 
+#include "img2img/core/atomic_file.h"
 #include "img2img/data/image_io.h"
 #include "img2img/models/factory.h"
 #include "img2img/models/gan_model.h"
@@ -58,8 +59,8 @@ class ModelContractTest : public TempDirTest {
     c.data.input_dir = in.string(), c.data.reference_dir = ref.string();
     c.data.image_size = 16, c.data.batch_size = 4;
     c.generator.layers = 2, c.generator.initial_layer_size = 4, c.generator.dropout = 0;
-    c.train.max_iterations = 4, c.train.learning_rate = 0.01, c.train.scheduler = SchedulerKind::kLinear;
-    c.train.linear_decay = 2;
+    c.train.max_iterations = 4, c.train.learning_rate = 0.01;
+    c.train.scheduler = SchedulerKind::kStep, c.train.step_size = 1000;  // constant: 2 + resume 2 == 4
     c.output.model_save_rate = 1;
     c.plot.type = PlotType::kCsv;
     c.device.device = "cpu", c.device.cpu_threads = 1;
@@ -117,7 +118,7 @@ TEST_F(ModelContractTest, AThirdModelTrainsSavesAndResumesBitForBit) {
 TEST_F(ModelContractTest, AThirdModelStopsEarlyAtTheTargetSsim) {
   RunConfig c = config();
   c.output.run_dir = (dir_ / "run").string();
-  c.train.max_iterations = 40, c.train.linear_decay = 20;
+  c.train.max_iterations = 40;
   c.test.enabled = true;
   c.test.input_dir = c.data.input_dir, c.test.reference_dir = c.data.reference_dir;
   c.test.target_ssim = 0.5;
