@@ -5,7 +5,7 @@
 
 #include "img2img/cli/commands.h"
 #include "img2img/core/error.h"
-#include "img2img/metrics/ssim_files.h"
+#include "img2img/infer/ssim_files.h"
 
 namespace img2img::cli {
 namespace fs = std::filesystem;

@@ -17,7 +17,7 @@
 #include "img2img/config/enum_names.h"
 #include "img2img/core/error.h"
 #include "img2img/core/path_template.h"
-#include "img2img/data/image_files.h"  // list_image_files
+#include "img2img/core/image_files.h"  // list_image_files
 
 namespace img2img {
 namespace fs = std::filesystem;

@@ -8,7 +8,7 @@
 #include <string>      // std::string
 #include <vector>      // std::vector
 
-#include "img2img/data/image_files.h"  // has_image_extension
+#include "img2img/core/image_files.h"  // has_image_extension
 
 namespace img2img {
 

@@ -10,7 +10,7 @@
 
 #include "img2img/config/run_config.h"
 #include "img2img/data/batch_prefetcher.h"
-#include "img2img/data/image_files.h"  // list_image_files, ListingStats
+#include "img2img/core/image_files.h"  // list_image_files, ListingStats
 #include "img2img/data/image_io.h"
 
 namespace img2img {

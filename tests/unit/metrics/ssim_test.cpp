@@ -9,7 +9,7 @@
 
 #include "img2img/core/error.h"
 #include "img2img/data/image_io.h"
-#include "img2img/metrics/ssim_files.h"
+#include "img2img/infer/ssim_files.h"
 #include "support/test_support.h"
 
 namespace img2img {

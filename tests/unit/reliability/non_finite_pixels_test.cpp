@@ -18,7 +18,7 @@
 #include "img2img/data/paired_dataset.h"
 #include "img2img/data/unpaired_dataset.h"
 #include "img2img/infer/inference.h"
-#include "img2img/metrics/ssim_files.h"
+#include "img2img/infer/ssim_files.h"
 #include "img2img/train/trainer.h"
 #include "support/test_support.h"
 

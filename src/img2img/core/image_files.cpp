@@ -1,4 +1,4 @@
-#include "img2img/data/image_files.h"
+#include "img2img/core/image_files.h"
 
 #include <fmt/format.h>  // fmt::format
 

@@ -1,4 +1,4 @@
-#include "img2img/metrics/ssim_files.h"
+#include "img2img/infer/ssim_files.h"
 
 #include <fmt/format.h>  // fmt::format
 
