@@ -53,7 +53,7 @@ TestResult ModelTester::run(UnetGenerator& generator, int64_t iteration,
   fs::path out_dir;
   if (!config_.test.output_dir.empty()) {
     auto values = template_values;
-    values["iteration"] = format_iteration(iteration);
+    values["iteration"] = std::to_string(iteration);
     out_dir = expand_template(config_.test.output_dir, values);
   }
   const bool was_training = generator->is_training();

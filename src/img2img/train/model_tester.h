@@ -53,8 +53,9 @@ class ModelTester {
 
   /// Tests `generator` (restored to train mode afterwards) and writes each sample's input,
   /// generated and reference image to test.output_dir (expanded with `template_values` plus
-  /// {iteration}), named `<iteration>_<name>_<role>.png` (.tif for float data) at the data's bit
-  /// depth, so files sort by iteration and never overwrite. Throws WriteError if a file fails.
+  /// {iteration}, the plain number), named `<iteration>_<name>_<role>.png` (iteration zero-padded to
+  /// 6 digits; .tif for float data) at the data's bit depth, so files sort by iteration and never
+  /// overwrite. Throws WriteError if a file fails.
   TestResult run(UnetGenerator& generator, int64_t iteration, const std::map<std::string, std::string>& template_values);
 
   const PairedDataset& dataset() const { return dataset_; }

@@ -168,7 +168,7 @@ fs::path save_listed_checkpoint(const RunConfig& config, const torch::nn::Module
     meta.run_dir = fs::absolute(values.at("run_dir")).lexically_normal().string();
   values["network"] = meta.network;
   values["index"] = std::to_string(meta.index);
-  values["iteration"] = format_iteration(meta.iteration);
+  values["iteration"] = std::to_string(meta.iteration);
   fs::path path = expand_template(config.output.model_path, values);
   if (!label_suffix.empty())
     path = path.parent_path() / (path.stem().string() + label_suffix + path.extension().string());
@@ -182,7 +182,7 @@ fs::path save_listed_onnx(const RunConfig& config, UnetGeneratorImpl& generator,
                           TemplateValues values, OutputsManifest& manifest) {
   values["network"] = "generator";
   values["index"] = std::to_string(index);
-  values["iteration"] = format_iteration(iteration);
+  values["iteration"] = std::to_string(iteration);
   const fs::path path = expand_template(config.output.onnx_path, values);
   OnnxExportOptions options;
   options.opset = config.output.onnx_opset;
