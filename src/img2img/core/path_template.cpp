@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>  // fmt::format
 
+#include <algorithm>     // std::find
 #include <cctype>        // std::isalnum, std::isdigit
 #include <charconv>      // std::from_chars
 #include <cstdlib>       // std::getenv
@@ -91,6 +92,12 @@ std::vector<std::string> template_names(const std::string& tmpl) {
     i = close;
   }
   return names;
+}
+
+bool names_folder_per_run(const std::string& tmpl) {
+  const std::vector<std::string> names = template_names(tmpl);
+  return std::find(names.begin(), names.end(), "date") != names.end() ||
+         std::find(names.begin(), names.end(), "time") != names.end();
 }
 
 std::string expand_template(const std::string& tmpl, const std::map<std::string, std::string>& values) {

@@ -20,6 +20,10 @@ std::vector<std::string> template_names(const std::string& tmpl);
 /// or zero-filled with `{iteration:0N}` (N = 1 to 20). Throws ConfigError for a malformed format.
 std::string expand_template(const std::string& tmpl, const std::map<std::string, std::string>& values);
 
+/// Whether `tmpl` uses {date} or {time}: an output.run_dir template that names a new folder per run
+/// (create_run_folder adds -2, -3, ... when that folder exists). Throws as template_names.
+bool names_folder_per_run(const std::string& tmpl);
+
 /// {date} (YYYY-MM-DD) and {time} (HHMMSS) of now, local time, for expand_template.
 std::map<std::string, std::string> date_time_template_values();
 

@@ -85,6 +85,11 @@ TEST(PathTemplateTest, NamesComeWithoutTheirFormat) {
   EXPECT_EQ(template_names("{run_dir}/{network}_{index:02}_{iteration:06}_{iteration}.pt"),
             (std::vector<std::string>{"run_dir", "network", "index", "iteration", "iteration"}));
   EXPECT_EQ(template_names("${HOME}/{iter:06}"), std::vector<std::string>{"iter"});  // reported as unknown
+  EXPECT_TRUE(names_folder_per_run("runs/{date}-{time}"));
+  EXPECT_TRUE(names_folder_per_run("runs/{date}"));
+  EXPECT_TRUE(names_folder_per_run("runs/x-{time}"));
+  EXPECT_FALSE(names_folder_per_run("runs/x"));
+  EXPECT_FALSE(names_folder_per_run("runs/${date}"));  // an environment variable, not {date}
 }
 
 // `img2img train` reports a malformed format with the key before anything runs, and {index:02}
