@@ -55,10 +55,10 @@ run_checked(train "${EXE}" train --plain-progress
   --device.device=cpu --device.cpu_threads=1)
 
 # Four checkpoints (+ metadata), the resume state, both generators as ONNX, the manifest.
-foreach(f checkpoints/generator_0_000002.pt checkpoints/generator_1_000002.pt
-          checkpoints/discriminator_0_000002.pt checkpoints/discriminator_1_000002.pt
-          checkpoints/generator_1_000002.json checkpoints/generator_0_000002.optim.pt
-          onnx/generator_0_000002.onnx onnx/generator_1_000002.onnx
+foreach(f checkpoints/generator_0_2.pt checkpoints/generator_1_2.pt
+          checkpoints/discriminator_0_2.pt checkpoints/discriminator_1_2.pt
+          checkpoints/generator_1_2.json checkpoints/generator_0_2.optim.pt
+          onnx/generator_0_2.onnx onnx/generator_1_2.onnx
           outputs.json config.toml train.log plots/loss.csv)
   if(NOT EXISTS "${RUN}/${f}")
     message(FATAL_ERROR "the unpaired run did not write ${RUN}/${f}")

@@ -29,7 +29,7 @@ bool parse_bool(const std::string& s) {
   throw ConfigError(fmt::format("--dynamic-axes '{}' is not a boolean; expected true or false", s));
 }
 
-// The file name export suggests for `checkpoint`: its stem (generator_0_000004.pt -> generator_0_000004.onnx),
+// The file name export suggests for `checkpoint`: its stem (generator_0_4.pt -> generator_0_4.onnx),
 // "generator.onnx" for a run folder.
 std::string suggested_onnx_name(const std::string& checkpoint) {
   const std::filesystem::path p(checkpoint);

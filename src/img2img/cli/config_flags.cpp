@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>  // fmt::format
 
+#include <algorithm>  // std::find
+
 #include "img2img/config/config_keys.h"
 #include "img2img/config/problem_origins.h"
 #include "img2img/config/unpaired_defaults.h"
@@ -22,6 +24,8 @@ std::shared_ptr<ConfigFlags> add_config_flags(CLI::App* app) {
       std::string names;
       for (const auto& n : key.template_names) names += (names.empty() ? "{" : ", {") + n + "}";
       help += "; template names: " + names;
+      if (std::find(key.template_names.begin(), key.template_names.end(), "iteration") != key.template_names.end())
+        help += " ({iteration:06} zero-fills to 6 digits)";
     }
     CLI::Option* opt = app->add_option("--" + key.name)->description(help)->group("[" + section + "]");
     opt->type_name(key.type.rfind("one of", 0) == 0 ? key.type.substr(7) : key.type);

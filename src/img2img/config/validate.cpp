@@ -117,7 +117,7 @@ void check_output_paths(Checker& c, const RunConfig& cfg) {
   }
   values["network"] = "generator";
   values["index"] = "0";
-  values["iteration"] = format_iteration(1);
+  values["iteration"] = "1";
   check_writable_dir(c, "output.run_dir", cfg.output.run_dir, values);
   if (!cfg.output.model_path.empty()) check_writable_dir(c, "output.model_path", cfg.output.model_path, values, true);
   if (!cfg.output.onnx_path.empty()) check_writable_dir(c, "output.onnx_path", cfg.output.onnx_path, values, true);
@@ -278,16 +278,24 @@ std::vector<std::string> config_problems(const RunConfig& cfg, const ValidateOpt
   // Templates under which two networks would write the same file (the last one written wins, so a
   // "generator" checkpoint would hold the discriminator).
   const bool unpaired = is_unpaired(cfg.data.input_type);
-  const auto lacks = [](const std::string& t, const char* name) { return t.find(name) == std::string::npos; };
-  if (!o.model_path.empty() && lacks(o.model_path, "{network}"))
+  // `name` is missing from template `t` ({index:02} counts); a malformed template is reported below.
+  const auto lacks = [](const std::string& t, const char* name) {
+    try {
+      const std::vector<std::string> names = template_names(t);
+      return std::find(names.begin(), names.end(), name) == names.end();
+    } catch (const ConfigError&) {
+      return false;
+    }
+  };
+  if (!o.model_path.empty() && lacks(o.model_path, "network"))
     c.fail("output.model_path = '{}' has no {{network}}: the generator and the discriminator would be written to "
            "the same file. Add {{network}}, e.g. '{}'",
            o.model_path, RunConfig{}.output.model_path);
-  if (unpaired && !o.model_path.empty() && lacks(o.model_path, "{index}"))
+  if (unpaired && !o.model_path.empty() && lacks(o.model_path, "index"))
     c.fail("output.model_path = '{}' has no {{index}}: unpaired training has two generators and two "
            "discriminators (index 0: input -> reference, 1: back) that would share files. Add {{index}}, e.g. '{}'",
            o.model_path, RunConfig{}.output.model_path);
-  if (unpaired && !o.onnx_path.empty() && lacks(o.onnx_path, "{index}"))
+  if (unpaired && !o.onnx_path.empty() && lacks(o.onnx_path, "index"))
     c.fail("output.onnx_path = '{}' has no {{index}}: unpaired training exports two generators (index 0 and 1) "
            "that would share one file. Add {{index}}, e.g. '{}'",
            o.onnx_path, RunConfig{}.output.onnx_path);

@@ -1,6 +1,7 @@
 #pragma once
 // Output path templates (spec "Path templates"): {network}, {index}, {iteration}, {run_dir}, {date},
-// {time}, plus environment variables ($VAR, ${VAR}) and a leading ~.
+// {time}, plus environment variables ($VAR, ${VAR}) and a leading ~. The numbers {iteration} and
+// {index} are written plain ({iteration} -> 7) or zero-filled to a width ({iteration:06} -> 000007).
 
 #include <map>     // std::map
 #include <string>  // std::string
@@ -8,19 +9,26 @@
 
 namespace img2img {
 
-/// The {names} used in `tmpl`, in order of appearance (duplicates kept). Throws ConfigError on an
-/// unclosed '{'.
+/// The {names} used in `tmpl`, in order of appearance (duplicates kept), without their format
+/// (`{iteration:06}` -> "iteration"). Throws ConfigError on an unclosed '{' and on a malformed format
+/// of a known name (`{iteration:x}`, `{network:06}`), naming the template and the fix.
 std::vector<std::string> template_names(const std::string& tmpl);
 
 /// Expands `tmpl`: each {name} from `values` (an unknown name throws ConfigError listing the known
 /// ones), then $VAR / ${VAR} from the environment (unset -> ConfigError naming it) and a leading ~
-/// ($HOME). {iteration} values are passed in already formatted (zero-padded so files sort).
+/// ($HOME). {iteration} and {index} values are integers (decimal text): written as the plain number,
+/// or zero-filled with `{iteration:0N}` (N = 1 to 20). Throws ConfigError for a malformed format.
 std::string expand_template(const std::string& tmpl, const std::map<std::string, std::string>& values);
+
+/// Whether `tmpl` uses {date} or {time}: an output.run_dir template that names a new folder per run
+/// (create_run_folder adds -2, -3, ... when that folder exists). Throws as template_names.
+bool names_folder_per_run(const std::string& tmpl);
 
 /// {date} (YYYY-MM-DD) and {time} (HHMMSS) of now, local time, for expand_template.
 std::map<std::string, std::string> date_time_template_values();
 
-/// Zero-padded iteration for file names: 7 -> "000007".
+/// Zero-padded iteration for the test image FILE names (`<iteration>_<name>_<role>.png`, not a
+/// template), so they sort: 7 -> "000007". Template values take the plain number (std::to_string).
 std::string format_iteration(long long iteration);
 
 }  // namespace img2img

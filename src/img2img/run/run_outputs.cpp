@@ -1,6 +1,10 @@
 #include "img2img/run/run_outputs.h"
 
 #include <fmt/format.h>  // fmt::format
+#include <sys/stat.h>    // mkdir
+
+#include <cerrno>     // errno
+#include <cstring>    // std::strerror
 
 #include <algorithm>  // std::max_element, std::none_of
 #include <cmath>      // std::isfinite
@@ -106,15 +110,47 @@ RunConfig with_run_dir_used(const RunConfig& config, const fs::path& dir, const 
   recorded.output.run_dir = fs::absolute(dir).lexically_normal().string();
   return recorded;
 }
+
+// A run folder of its own for output.run_dir template `tmpl` (with {date}/{time}), which expanded to
+// `expanded`: that folder if it does not exist yet, else the first of EXPANDED-2, EXPANDED-3, ... that
+// does not. mkdir(2) creates a folder or fails when the name exists, so of two runs started in the
+// same second (two processes, or two threads) each gets a folder it created itself.
+fs::path claim_new_folder(const std::string& tmpl, std::string expanded) {
+  while (expanded.size() > 1 && expanded.back() == '/') expanded.pop_back();  // the suffix goes on the name
+  const fs::path base(expanded);
+  std::error_code ec;
+  if (!base.parent_path().empty()) fs::create_directories(base.parent_path(), ec);
+  if (ec)
+    throw WriteError(fmt::format("cannot create folder '{}' for output.run_dir = '{}': {}. Choose a writable "
+                                 "output.run_dir.",
+                                 base.parent_path().string(), tmpl, ec.message()));
+  constexpr int kMaxSuffix = 1000;
+  for (int n = 1; n <= kMaxSuffix; ++n) {
+    const fs::path dir = n == 1 ? base : fs::path(expanded + "-" + std::to_string(n));
+    if (::mkdir(dir.c_str(), 0777) == 0) return dir;
+    if (errno != EEXIST)
+      throw WriteError(fmt::format("cannot create run folder '{}' for output.run_dir = '{}': {}. Choose a writable "
+                                   "output.run_dir.",
+                                   dir.string(), tmpl, std::strerror(errno)));
+  }
+  throw ConfigError(fmt::format("output.run_dir = '{}': '{}' and '{}-2' to '{}-{}' all exist already, so this run has "
+                                "no new folder. Remove old run folders, or choose another output.run_dir.",
+                                tmpl, expanded, expanded, expanded, kMaxSuffix));
+}
 }  // namespace
 
-RunFolder create_run_folder(const RunConfig& config, const RunResume* resume) {
+RunFolder create_run_folder(const RunConfig& config, const RunResume* resume, const TemplateValues* date_time) {
   RunFolder run;
-  run.values = date_time_template_values();
+  run.values = date_time != nullptr ? *date_time : date_time_template_values();
   std::error_code ec;
   const bool known = resume != nullptr && !resume->run_dir.empty() && fs::is_directory(resume->run_dir, ec);
   run.continued = known && config.output.run_dir == resume->run_dir_template;
-  run.dir = run.continued ? resume->run_dir : fs::path(expand_template(config.output.run_dir, run.values));
+  if (run.continued)
+    run.dir = resume->run_dir;
+  else if (names_folder_per_run(config.output.run_dir))  // one new folder per run, even two in one second
+    run.dir = claim_new_folder(config.output.run_dir, expand_template(config.output.run_dir, run.values));
+  else
+    run.dir = expand_template(config.output.run_dir, run.values);
   run.lock = std::make_shared<const RunFolderLock>(run.dir);  // before any check or write: one run per folder
   if (known) {
     run.resumed_from = resume->run_dir;
@@ -141,7 +177,7 @@ fs::path save_listed_checkpoint(const RunConfig& config, const torch::nn::Module
     meta.run_dir = fs::absolute(values.at("run_dir")).lexically_normal().string();
   values["network"] = meta.network;
   values["index"] = std::to_string(meta.index);
-  values["iteration"] = format_iteration(meta.iteration);
+  values["iteration"] = std::to_string(meta.iteration);
   fs::path path = expand_template(config.output.model_path, values);
   if (!label_suffix.empty())
     path = path.parent_path() / (path.stem().string() + label_suffix + path.extension().string());
@@ -155,7 +191,7 @@ fs::path save_listed_onnx(const RunConfig& config, UnetGeneratorImpl& generator,
                           TemplateValues values, OutputsManifest& manifest) {
   values["network"] = "generator";
   values["index"] = std::to_string(index);
-  values["iteration"] = format_iteration(iteration);
+  values["iteration"] = std::to_string(iteration);
   const fs::path path = expand_template(config.output.onnx_path, values);
   OnnxExportOptions options;
   options.opset = config.output.onnx_opset;

@@ -45,9 +45,12 @@ struct RunFolder {
   std::shared_ptr<const RunFolderLock> lock;
 };
 
-/// Expands output.run_dir with {date} and {time} of now, creates it and writes config.toml
-/// atomically. With `resume` (--resume) and output.run_dir unchanged from the earlier run's, the
-/// run continues in the earlier run's folder instead (train.log appended, config.toml replaced by
+/// Expands output.run_dir with {date} and {time} of now (`date_time` when given, for tests), creates
+/// it and writes config.toml atomically. A template with {date} or {time} gets a folder of its own:
+/// when the expanded folder exists already (another run started in the same second), the first free
+/// one of FOLDER-2, FOLDER-3, ... (claimed with mkdir, so concurrent runs never share one); a folder
+/// without them that holds another run's checkpoints is an error. With `resume` (--resume) and
+/// output.run_dir unchanged from the earlier run's, the run continues in the earlier run's folder instead (train.log appended, config.toml replaced by
 /// the resumed configuration; plots and outputs.json continued, see earlier_outputs); a changed
 /// output.run_dir starts a new folder that still carries the earlier plots and outputs.json entries.
 /// Before anything is checked or written there, the folder is locked (RunFolderLock, kept in
@@ -55,7 +58,8 @@ struct RunFolder {
 /// Throws ConfigError (template; another live run holds the folder, naming its PID; or continuing in
 /// place would overwrite checkpoints written after the resume point, naming one and the way out) or
 /// WriteError (folder not writable).
-RunFolder create_run_folder(const RunConfig& config, const RunResume* resume = nullptr);
+RunFolder create_run_folder(const RunConfig& config, const RunResume* resume = nullptr,
+                            const TemplateValues* date_time = nullptr);
 
 /// The outputs.json entries a resumed run keeps: those of run.resumed_from's manifest up to
 /// run.resume_iteration (none for a fresh run). Throws DataError for a damaged manifest.

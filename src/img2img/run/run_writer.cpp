@@ -61,7 +61,7 @@ fs::path RunWriter::save_onnx(UnetGeneratorImpl& generator, int64_t index, int64
 fs::path RunWriter::write_test_image(int64_t iteration, const std::string& file_name, const torch::Tensor& image,
                                      PixelDepth depth, const std::string& role, int64_t sample) {
   TemplateValues values = run_.values;
-  values["iteration"] = format_iteration(iteration);
+  values["iteration"] = std::to_string(iteration);
   const fs::path path = fs::path(expand_template(config_.test.output_dir, values)) / file_name;
   write_image(path, tensor_to_image(image), depth);
   manifest_->add("test_image", path, role, sample, iteration);

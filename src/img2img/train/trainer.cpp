@@ -1,13 +1,10 @@
 #include "img2img/train/trainer.h"
 
 #include "img2img/core/error.h"
-#include "img2img/core/path_template.h"
 #include "img2img/models/factory.h"
 #include "img2img/train/training_loop.h"
 
 namespace img2img {
-namespace fs = std::filesystem;
-
 ModelRecipe pix2pix_recipe() {
   ModelRecipe r;
   r.data = [](const RunConfig& c, const torch::Device& d) { return make_paired_training_data(c.data, d); };
@@ -49,8 +46,5 @@ TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& option
   return run_training(config, options, cycle_gan_recipe());
 }
 
-fs::path make_run_dir_path(const RunConfig& config) {
-  return fs::path(expand_template(config.output.run_dir, date_time_template_values()));
-}
 
 }  // namespace img2img

@@ -76,7 +76,5 @@ TrainSummary train_pix2pix(const RunConfig& config, const TrainOptions& options 
 /// types, CheckpointError for a paired resume point.
 TrainSummary train_cycle_gan(const RunConfig& config, const TrainOptions& options = {});
 
-/// The run folder for `config` (output.run_dir with {date} and {time} of now, env vars expanded).
-std::filesystem::path make_run_dir_path(const RunConfig& config);
 
 }  // namespace img2img

@@ -41,7 +41,7 @@ TEST_F(OutputPathsTest, EveryBadOutputPathIsListedWithItsKeyBeforeTraining) {
                            "' is a file, not a folder."));
   // /proc refuses new files even for root (access() alone would pass there).
   EXPECT_THAT(p, HasSubstr("output.model_path = '/proc/img2img_x/{network}_{iteration}.pt': cannot create "
-                           "'/proc/img2img_x' (the folder of '/proc/img2img_x/generator_000001.pt'): folder '/proc' "
+                           "'/proc/img2img_x' (the folder of '/proc/img2img_x/generator_1.pt'): folder '/proc' "
                            "is not writable"));
   EXPECT_THAT(p, Not(HasSubstr("output.run_dir =")));
   EXPECT_FALSE(std::filesystem::exists(dir_ / "run"));  // nothing created by the check
@@ -59,7 +59,7 @@ TEST_F(OutputPathsTest, RunDirInTheTemplateIsExpandedAndGoodPathsPass) {
   EXPECT_THAT(p, Not(HasSubstr("output.model_path =")));
   EXPECT_THAT(p, HasSubstr("output.onnx_path = '" + (dir_ / "taken" / "{iteration}.onnx").string() +
                            "': cannot create '" + (dir_ / "taken").string() + "' (the folder of '" +
-                           (dir_ / "taken" / "000001.onnx").string() + "')"));
+                           (dir_ / "taken" / "1.onnx").string() + "')"));
   // A run folder that is a file is named under output.run_dir, and so are the paths below it.
   const std::string q = problems({{"output.run_dir", (dir_ / "taken").string(), "f"}});
   EXPECT_THAT(q, HasSubstr("output.run_dir = '" + (dir_ / "taken").string() + "': cannot create"));

@@ -374,7 +374,7 @@ TEST_F(FaultsTest, KillIntWhileGnuplotDrawsReachesTheHandler) {
 
 // Ctrl-C during setup (here while 16 large images are decoded, right after the "run folder" line):
 // exit 130 without training a step or writing a checkpoint (was: one step trained, then
-// generator_0_000000_interrupted.pt labelled iteration 0), manifest status interrupted.
+// generator_0_0_interrupted.pt labelled iteration 0), manifest status interrupted.
 TEST_F(FaultsTest, SignalDuringSetupTrainsAndSavesNothing) {
   cv::RNG rng(5);
   for (int i = 0; i < 8; ++i) {  // decoding takes a while: the signal lands before the first step

@@ -111,7 +111,7 @@ TEST_P(InterruptedCheckpointTest, ResumeInPlaceThenStopKeepsTheResumedCheckpoint
   // newest model is the kept checkpoint.
   EXPECT_EQ(s.iterations, 2);
   EXPECT_EQ(nlohmann::json::parse(read_file(run / "outputs.json")).value("iterations", -1), 2);
-  EXPECT_EQ(s.final_generator.filename().string(), "generator_0_000002.pt");
+  EXPECT_EQ(s.final_generator.filename().string(), "generator_0_2.pt");
   EXPECT_THAT(read_file(run / "train.log"), HasSubstr("done: 2 iterations"));
 
   // A second --resume continues from it and runs to the end.
@@ -132,13 +132,13 @@ TEST_P(InterruptedCheckpointTest, WithoutACheckpointOfTheLastIterationThePartial
   // output.model_save_rate > 1): stopped inside iteration 3.
   const TrainSummary s = train(config(branch, 4), run, Stop::kAfterFirstStep);
   EXPECT_TRUE(s.interrupted);
-  EXPECT_EQ(s.final_generator.filename(), "generator_0_000002_interrupted.pt");
+  EXPECT_EQ(s.final_generator.filename(), "generator_0_2_interrupted.pt");
   const auto written = files_below(branch / "checkpoints");
-  EXPECT_EQ(written.count("generator_0_000002.pt"), 0u);  // never under a completed iteration's name
-  EXPECT_EQ(written.count("generator_0_000002_interrupted.json"), 1u);
-  EXPECT_EQ(written.count("generator_0_000002_interrupted.optim.pt"), 1u);
-  EXPECT_EQ(written.count("discriminator_0_000002_interrupted.pt"), 1u);
-  EXPECT_EQ(written.count("generator_1_000002_interrupted.pt"), unpaired() ? 1u : 0u);
+  EXPECT_EQ(written.count("generator_0_2.pt"), 0u);  // never under a completed iteration's name
+  EXPECT_EQ(written.count("generator_0_2_interrupted.json"), 1u);
+  EXPECT_EQ(written.count("generator_0_2_interrupted.optim.pt"), 1u);
+  EXPECT_EQ(written.count("discriminator_0_2_interrupted.pt"), 1u);
+  EXPECT_EQ(written.count("generator_1_2_interrupted.pt"), unpaired() ? 1u : 0u);
   EXPECT_EQ(read_checkpoint_meta(s.final_generator).iteration, 2);
   EXPECT_THAT(read_file(branch / "train.log"), HasSubstr("iteration 2 has no checkpoint on disk"));
   // The run it came from is untouched (its outputs.json included).
@@ -146,21 +146,21 @@ TEST_P(InterruptedCheckpointTest, WithoutACheckpointOfTheLastIterationThePartial
 
   // --resume picks the labelled checkpoint and repeats iteration 3 in full.
   const ResumePoint point = find_resume_point(branch);
-  EXPECT_EQ(point.generator_weights.filename(), "generator_0_000002_interrupted.pt");
+  EXPECT_EQ(point.generator_weights.filename(), "generator_0_2_interrupted.pt");
   EXPECT_EQ(point.iteration, 2);
   const TrainSummary done = train(config(branch, 3), branch, Stop::kNone);
   EXPECT_EQ(done.iterations, 3);
-  EXPECT_EQ(done.final_generator.filename(), "generator_0_000003.pt");
+  EXPECT_EQ(done.final_generator.filename(), "generator_0_3.pt");
   EXPECT_EQ(manifest_status(branch), "finished");
 
   // A fresh run stopped inside iteration 1 has no completed iteration at all: "_interrupted" too.
   const TrainSummary fresh = train(config(dir_ / "fresh", 2), "", Stop::kAfterFirstStep);
-  EXPECT_EQ(fresh.final_generator.filename(), "generator_0_000000_interrupted.pt");
+  EXPECT_EQ(fresh.final_generator.filename(), "generator_0_0_interrupted.pt");
   EXPECT_EQ(train(config(dir_ / "fresh", 1), dir_ / "fresh", Stop::kNone).iterations, 1);
 }
 
 TEST_P(InterruptedCheckpointTest, StopBeforeTheFirstStepTrainsAndSavesNothing) {
-  // A fresh run: no step, no checkpoint (was: one step trained, then generator_0_000000_interrupted.pt).
+  // A fresh run: no step, no checkpoint (was: one step trained, then generator_0_0_interrupted.pt).
   const fs::path fresh = dir_ / "fresh";
   const TrainSummary s = train(config(fresh, 2), "", Stop::kBeforeFirstStep);
   EXPECT_TRUE(s.interrupted);

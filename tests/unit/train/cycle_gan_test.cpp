@@ -194,24 +194,24 @@ TEST_F(CycleGanTest, FourCheckpointsTwoOnnxFilesAndIndexedRoundTrips) {
   const TrainSummary s = train_cycle_gan(c);
   std::vector<std::string> names;
   for (const auto& p : s.checkpoints) names.push_back(p.filename().string());
-  EXPECT_EQ(names, (std::vector<std::string>{"generator_0_000002.pt", "discriminator_0_000002.pt",
-                                             "generator_1_000002.pt", "discriminator_1_000002.pt",
-                                             "generator_0_000003.pt", "discriminator_0_000003.pt",
-                                             "generator_1_000003.pt", "discriminator_1_000003.pt"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"generator_0_2.pt", "discriminator_0_2.pt",
+                                             "generator_1_2.pt", "discriminator_1_2.pt",
+                                             "generator_0_3.pt", "discriminator_0_3.pt",
+                                             "generator_1_3.pt", "discriminator_1_3.pt"}));
   for (int64_t k = 0; k < 2; ++k) {
     fs::path weights;
     const CheckpointMeta meta = read_checkpoint_meta(s.run_dir, &weights, k);
     EXPECT_EQ(meta.index, k);
     EXPECT_EQ(meta.iteration, 3);
-    EXPECT_EQ(weights.filename().string(), fmt::format("generator_{}_000003.pt", k));
-    EXPECT_TRUE(fs::exists(s.run_dir / "onnx" / fmt::format("generator_{}_000003.onnx", k)));
+    EXPECT_EQ(weights.filename().string(), fmt::format("generator_{}_3.pt", k));
+    EXPECT_TRUE(fs::exists(s.run_dir / "onnx" / fmt::format("generator_{}_3.onnx", k)));
     UnetGenerator g(generator_options(checkpoint_config(meta)));
     load_weights(weights, *g);
     g->eval();
     // The ONNX file of index k is generator k: same output as the checkpoint ([0, 1] images in and out).
     const torch::Tensor x = torch::rand({1, 3, 32, 32});
     const torch::Tensor expected = (g(x * 2 - 1) + 1) / 2;
-    const fs::path onnx_file = s.run_dir / "onnx" / fmt::format("generator_{}_000003.onnx", k);
+    const fs::path onnx_file = s.run_dir / "onnx" / fmt::format("generator_{}_3.onnx", k);
     const torch::Tensor onnx = test::run_onnx_in_opencv(onnx_file, x);
     EXPECT_LE((onnx - expected).abs().max().item<double>(), 1e-4) << "index " << k;
   }
@@ -221,8 +221,8 @@ TEST_F(CycleGanTest, FourCheckpointsTwoOnnxFilesAndIndexedRoundTrips) {
   ASSERT_TRUE(s.test_ssim);
   EXPECT_GT(*s.test_ssim, -1.0);
   EXPECT_LE(*s.test_ssim, 1.0);
-  EXPECT_TRUE(fs::exists(s.run_dir / "test" / "000003" / "000003_A_a00_reconstructed.png"));
-  EXPECT_TRUE(fs::exists(s.run_dir / "test" / "000003" / "000003_B_b01_translated.png"));
+  EXPECT_TRUE(fs::exists(s.run_dir / "test" / "3" / "000003_A_a00_reconstructed.png"));
+  EXPECT_TRUE(fs::exists(s.run_dir / "test" / "3" / "000003_B_b01_translated.png"));
 }
 
 // test.size = 2 tests two random images of each domain, drawn per (train.seed, iteration, domain)
@@ -242,7 +242,7 @@ TEST_F(CycleGanTest, TestSizeDrawsRandomImagesOfEachDomainPerSeed) {
     c.output.run_dir = (dir_ / fmt::format("seed{}", seed)).string();
     const TrainSummary s = train_cycle_gan(c);
     std::set<std::string> names;
-    for (const auto& e : fs::directory_iterator(s.run_dir / "test" / "000001")) {
+    for (const auto& e : fs::directory_iterator(s.run_dir / "test" / "1")) {
       const std::string name = e.path().filename().string();  // 000001_A_a03_input.png
       if (name.size() > 17 && name.substr(12) == "_input.png") names.insert(name.substr(7, 5));
     }
@@ -424,7 +424,7 @@ TEST_F(CycleGanTest, TwoPlusResumeTwoEqualsFourForAllNetworks) {
   // A checkpoint whose discriminator 1 state is gone (a run killed while saving) cannot resume.
   fs::remove(training_state_path(two.checkpoints[3]));
   EXPECT_THAT([&] { find_resume_point(two.checkpoints[0]); },
-              ::testing::ThrowsMessage<CheckpointError>(HasSubstr("discriminator_1_000002.optim.pt")));
+              ::testing::ThrowsMessage<CheckpointError>(HasSubstr("discriminator_1_2.optim.pt")));
 }
 
 TEST_F(CycleGanTest, ResumingAcrossPairedAndUnpairedIsAnErrorNamingBothInputTypes) {

@@ -163,8 +163,8 @@ TEST_F(Pix2PixTrainingTest, CheckpointsFollowTheTemplateAndRoundTrip) {
   const TrainSummary s = train_pix2pix(c, TrainOptions{0});
   std::vector<std::string> names;
   for (const auto& p : s.checkpoints) names.push_back(p.filename().string());
-  EXPECT_EQ(names, (std::vector<std::string>{"generator_0_000002.pt", "discriminator_0_000002.pt",
-                                             "generator_0_000003.pt", "discriminator_0_000003.pt"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"generator_0_2.pt", "discriminator_0_2.pt",
+                                             "generator_0_3.pt", "discriminator_0_3.pt"}));
   EXPECT_TRUE(fs::exists(s.run_dir / "config.toml"));
   EXPECT_TRUE(fs::exists(s.run_dir / "train.log"));
   // The stored config reproduces the architecture without flags.

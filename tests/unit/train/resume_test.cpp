@@ -351,7 +351,7 @@ TEST_F(ResumeTest, OlderCheckpointInPlaceIsRefused) {
     FAIL() << "expected ConfigError";
   } catch (const ConfigError& e) {
     EXPECT_THAT(e.what(), HasSubstr("already holds later checkpoints"));
-    EXPECT_THAT(e.what(), HasSubstr("000004"));
+    EXPECT_THAT(e.what(), HasSubstr("generator_0_4.pt"));
     EXPECT_THAT(e.what(), HasSubstr("--output.run_dir=NEW_FOLDER"));
   }
   EXPECT_EQ(read_file(s.run_dir / "outputs.json"), manifest);
@@ -459,7 +459,7 @@ TEST_F(ResumeTest, CopiedRunFolderContinuesInTheCopy) {
   EXPECT_TRUE(fs::equivalent(resumed.final_generator.parent_path().parent_path(), dir_ / "copy"));
   EXPECT_EQ(read_file(first.run_dir / "outputs.json"), original_manifest);
   for (const auto& f : fs::recursive_directory_iterator(first.run_dir))
-    EXPECT_EQ(f.path().filename().string().find("000003"), std::string::npos) << f.path();
+    EXPECT_EQ(f.path().filename().string().find("_3."), std::string::npos) << f.path();
 }
 
 // Manifest paths below the folder a manifest was written in follow the folder when it is moved or
@@ -521,7 +521,7 @@ TEST_F(ResumeTest, CopyWithIncompleteNewestCheckpointResumesInTheCopy) {
   const TrainSummary original = train_pix2pix(c, TrainOptions{0});
   const std::string original_manifest = read_file(original.run_dir / "outputs.json");
   fs::copy(original.run_dir, dir_ / "inc_copy", fs::copy_options::recursive);
-  const fs::path newest = dir_ / "inc_copy" / "checkpoints" / "generator_0_000003.optim.pt";
+  const fs::path newest = dir_ / "inc_copy" / "checkpoints" / "generator_0_3.optim.pt";
   ASSERT_TRUE(fs::remove(newest));
   TrainOptions options{0};
   options.resume = find_resume_point(dir_ / "inc_copy");
@@ -546,22 +546,22 @@ TEST_F(ResumeTest, SkippedNewestCheckpointIsReported) {
   c.output.model_save_rate = 1;
   c.output.run_dir = (dir_ / "inc3").string();
   const TrainSummary s = train_pix2pix(c, TrainOptions{0});
-  const fs::path state = s.run_dir / "checkpoints" / "generator_0_000003.optim.pt";
+  const fs::path state = s.run_dir / "checkpoints" / "generator_0_3.optim.pt";
   const std::string bytes = read_file(state);
   write_file_atomic(state, bytes.substr(0, bytes.size() / 2));
   TrainOptions options{0};
   options.resume = find_resume_point(s.run_dir);
   EXPECT_EQ(options.resume->iteration, 2);
   ASSERT_EQ(options.resume->skipped.size(), 1u);
-  EXPECT_THAT(options.resume->skipped[0], HasSubstr("generator_0_000003.pt' of iteration 3"));
+  EXPECT_THAT(options.resume->skipped[0], HasSubstr("generator_0_3.pt' of iteration 3"));
   EXPECT_THAT(options.resume->skipped[0], HasSubstr("is truncated"));
-  EXPECT_TRUE(find_resume_point(s.run_dir / "checkpoints" / "generator_0_000002.pt").skipped.empty());
+  EXPECT_TRUE(find_resume_point(s.run_dir / "checkpoints" / "generator_0_2.pt").skipped.empty());
   options.events = (dir_ / "events.jsonl").string();
   c.train.max_iterations = 4;
   train_pix2pix(c, options);
   EXPECT_THAT(read_file(s.run_dir / "train.log"),
               HasSubstr("warning: --resume skips the newer checkpoint '" + (s.run_dir / "checkpoints").string() +
-                        "/generator_0_000003.pt' of iteration 3, which cannot be resumed: training state"));
+                        "/generator_0_3.pt' of iteration 3, which cannot be resumed: training state"));
   EXPECT_THAT(read_file(dir_ / "events.jsonl"), HasSubstr(R"("event":"warning")"));
 }
 
