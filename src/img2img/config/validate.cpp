@@ -18,28 +18,10 @@
 #include "img2img/core/error.h"
 #include "img2img/core/path_template.h"
 #include "img2img/data/image_files.h"  // list_image_files
+#include "img2img/models/shape_rules.h"  // patch_output_size
 
 namespace img2img {
 namespace fs = std::filesystem;
-
-std::vector<int64_t> generator_channels(const GeneratorConfig& g, int64_t image_size) {
-  const int64_t cap = g.max_layer_size > 0 ? g.max_layer_size : image_size;
-  std::vector<int64_t> channels;
-  int64_t c = g.initial_layer_size;
-  for (int64_t i = 0; i < g.layers; ++i) {
-    channels.push_back(std::min(c, std::max(cap, g.initial_layer_size)));
-    if (c < (int64_t{1} << 40)) c *= 2;
-  }
-  return channels;
-}
-
-int64_t discriminator_output_size(const DiscriminatorConfig& d, int64_t image_size) {
-  const int64_t k = d.kernel_size, p = (k - 1) / 2;
-  int64_t s = image_size;
-  for (int64_t i = 0; i < d.layers; ++i) s = (s + 2 * p - k) / 2 + 1;  // stride-2 convs
-  for (int i = 0; i < 2; ++i) s = s + 2 * p - k + 1;                    // two stride-1 convs
-  return s;
-}
 
 namespace {
 
@@ -216,18 +198,15 @@ std::vector<std::string> config_problems(const RunConfig& cfg, const ValidateOpt
   c.int_range("discriminator.initial_layer_size", ds.initial_layer_size, 1, 4096);
   c.int_range("discriminator.kernel_size", ds.kernel_size, 1, 11);
   if (ds.layers >= 1 && ds.layers <= 10 && ds.kernel_size >= 1 && ds.kernel_size <= 11 && d.image_size >= 4 &&
-      discriminator_output_size(ds, d.image_size) < 1) {
-    DiscriminatorConfig probe = ds;
+      patch_output_size(ds.layers, ds.kernel_size, d.image_size) < 1) {
     int64_t fit = ds.layers;  // the most layers that fit at this kernel size, 0 if none
-    while (fit >= 1 && (probe.layers = fit, discriminator_output_size(probe, d.image_size)) < 1) --fit;
-    probe.layers = ds.layers;
+    while (fit >= 1 && patch_output_size(fit, ds.kernel_size, d.image_size) < 1) --fit;
     int64_t kernel = ds.kernel_size;  // the largest kernel size that fits with these layers, 0 if none
-    while (kernel >= 1 && (probe.kernel_size = kernel, discriminator_output_size(probe, d.image_size)) < 1) --kernel;
-    probe.kernel_size = ds.kernel_size;
+    while (kernel >= 1 && patch_output_size(ds.layers, kernel, d.image_size) < 1) --kernel;
     // The smallest image size that fits (the output grows with the input), a multiple of 2^generator.layers.
     const int64_t step = g.layers >= 1 && g.layers <= 13 ? int64_t{1} << g.layers : 1;
     int64_t size = (d.image_size + step - 1) / step * step;
-    while (size < 8192 && discriminator_output_size(probe, size) < 1) size += step;
+    while (size < 8192 && patch_output_size(ds.layers, ds.kernel_size, size) < 1) size += step;
     std::string fixes;
     if (fit >= 1) fixes += fmt::format("discriminator.layers <= {}, ", fit);
     if (kernel >= 1) fixes += fmt::format("discriminator.kernel_size <= {}, ", kernel);

@@ -21,11 +21,4 @@ std::vector<std::string> config_problems(const RunConfig& config, const Validate
 /// Throws ConfigError listing all config_problems at once; returns normally when there are none.
 void validate_config(const RunConfig& config, const ValidateOptions& options = {});
 
-/// Channels of the U-Net's down-sampling layers: min(initial * 2^i, cap), cap = max_layer_size or,
-/// when 0, image_size (node's documented example: 256 px, 8 layers -> 64,128,256,256,...).
-std::vector<int64_t> generator_channels(const GeneratorConfig& g, int64_t image_size);
-
-/// Side of the PatchGAN's output map for an input of `image_size` pixels (<= 0: too small).
-int64_t discriminator_output_size(const DiscriminatorConfig& d, int64_t image_size);
-
 }  // namespace img2img

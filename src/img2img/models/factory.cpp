@@ -3,14 +3,14 @@
 #include <torch/nn/init.h>                // torch::nn::init
 #include <torch/nn/modules/batchnorm.h>  // torch::nn::BatchNorm2dImpl
 
-#include "img2img/config/validate.h"
+#include "img2img/models/shape_rules.h"  // unet_channels
 
 namespace img2img {
 
 UnetGeneratorOptions generator_options(const RunConfig& config) {
   const GeneratorConfig& g = config.generator;
   return UnetGeneratorOptions(config.data.channel_count, config.data.channel_count)
-      .channels(generator_channels(g, config.data.image_size))
+      .channels(unet_channels(g.initial_layer_size, g.max_layer_size, g.layers, config.data.image_size))
       .kernel_size(g.kernel_size)
       .down_activation(g.down_activation)
       .up_activation(g.up_activation)
