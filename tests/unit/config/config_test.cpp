@@ -13,14 +13,15 @@ namespace img2img {
 namespace {
 using ::testing::HasSubstr;
 
+// Type and range problems of `a`, one rendered line each (range problems without origins).
 std::string problems_of(const std::vector<ConfigAssignment>& a, bool check_paths = false) {
-  std::vector<std::string> problems;
+  std::vector<ConfigProblem> problems;
   const RunConfig c = apply_config(a, {}, &problems);
   ValidateOptions v;
   v.check_paths = check_paths;
   for (const auto& p : config_problems(c, v)) problems.push_back(p);
   std::string all;
-  for (const auto& p : problems) all += p + "\n";
+  for (const auto& p : problems) all += format_config_problem(p) + "\n";
   return all;
 }
 
