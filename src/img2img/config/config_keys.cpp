@@ -209,7 +209,7 @@ std::vector<ConfigKey> make_keys() {
   // [test]
   k.push_back(key("test.enabled", &R::test, &TestConfig::enabled, "test on a held-out set during training"));
   k.push_back(key("test.target_ssim", &R::test, &TestConfig::target_ssim,
-                  "0 = off; stop once the mean test SSIM reaches this"));
+                  "0 = off; stop once the mean test SSIM reaches this (needs test.enabled)"));
   k.push_back(key("test.output_dir", &R::test, &TestConfig::output_dir, "test images folder", kOutputNames));
   add_source_keys(k, "test", &R::test);
   k.push_back(key("test.frequency", &R::test, &TestConfig::frequency, "test every N iterations"));

@@ -263,6 +263,13 @@ std::vector<ConfigProblem> config_problems(const RunConfig& cfg, const ValidateO
   }
   if (!(ts.target_ssim >= 0.0 && ts.target_ssim <= 1.0))
     c.fail("test.target_ssim", "test.target_ssim = {}: expected [0, 1] (0 = off)", ts.target_ssim);
+  // Early stopping compares the test SSIM, which is only measured when testing is on.
+  if (ts.target_ssim > 0.0 && !ts.enabled)
+    c.fail_with("test.target_ssim", {"test.enabled"},
+                "test.target_ssim = {} has no effect with test.enabled = false: early stopping compares the "
+                "test SSIM, which is measured only when testing is on. Set test.enabled = true with test data, "
+                "or drop test.target_ssim (0 = off).",
+                ts.target_ssim);
   c.int_min("test.frequency", ts.frequency, 1);
   c.int_min("test.size", ts.size, 0, " (0 = all)");
 

@@ -150,6 +150,20 @@ TEST(ConfigTest, TooSmallForTheDiscriminatorOffersFixesThatWork) {
             "");
 }
 
+// Early stopping needs the test SSIM: a target with testing off was silently ignored.
+TEST(ConfigTest, TargetSsimWithoutTestingIsAProblemNamingBothKeysAndTheFix) {
+  EXPECT_EQ(problems_of({{"test.target_ssim", "0.8", "f"}}),
+            "test.target_ssim = 0.8 has no effect with test.enabled = false: early stopping compares the test SSIM, "
+            "which is measured only when testing is on. Set test.enabled = true with test data, or drop "
+            "test.target_ssim (0 = off).\n");
+  EXPECT_EQ(problems_of({{"test.target_ssim", "0.8", "f"}, {"test.enabled", "true", "f"}}), "");
+  EXPECT_EQ(problems_of({{"test.target_ssim", "0", "f"}, {"test.enabled", "false", "f"}}), "");
+  // Out of range and testing off: both problems at once.
+  const std::string p = problems_of({{"test.target_ssim", "1.5", "f"}});
+  EXPECT_THAT(p, HasSubstr("test.target_ssim = 1.5: expected [0, 1] (0 = off)"));
+  EXPECT_THAT(p, HasSubstr("test.target_ssim = 1.5 has no effect with test.enabled = false"));
+}
+
 TEST(ConfigTest, UnknownTemplateNameIsAnError) {
   const std::string p = problems_of({{"output.model_path", "out/{netwrk}_{iteration}.pt", "f"}});
   EXPECT_THAT(p, HasSubstr("output.model_path = 'out/{netwrk}_{iteration}.pt': unknown {netwrk}; allowed: {run_dir}, "

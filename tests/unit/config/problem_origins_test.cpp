@@ -74,6 +74,19 @@ TEST_F(ProblemOriginsTest, BothKeysOfACombinationAreLocated) {
                                   toml.string() + ":2)"));
 }
 
+TEST_F(ProblemOriginsTest, TargetSsimWithoutTestingNamesBothLines) {
+  const fs::path toml = dir_ / "ssim.toml";
+  write_file_atomic(toml, "[test]\ntarget_ssim = 0.5\nenabled = false\n");
+  const std::vector<ConfigAssignment> a = read_config_file(toml.string());
+  const auto located = lines_of(locate_config_problems(config_problems(apply_config(a), no_paths()), a));
+  ASSERT_EQ(located.size(), 1u);
+  EXPECT_EQ(located[0], toml.string() +
+                            ":2: test.target_ssim = 0.5 has no effect with test.enabled = false: early stopping "
+                            "compares the test SSIM, which is measured only when testing is on. Set test.enabled = "
+                            "true with test data, or drop test.target_ssim (0 = off). (test.enabled is set at " +
+                            toml.string() + ":3)");
+}
+
 TEST_F(ProblemOriginsTest, AnOriginAlreadyGivenIsKept) {
   const std::vector<ConfigAssignment> a = {{"data.image_size", "x", "a.toml:4"}};
   std::vector<ConfigProblem> problems;
