@@ -9,18 +9,18 @@
 namespace img2img {
 
 /// A further key a problem names beside its leading one (generator.layers vs data.image_size), and
-/// where its value was last set in a file ("terrain.toml:7"; "" for a default or a flag).
+/// where its value was last set ("terrain.toml:7", a resumed checkpoint; "" for a default or a flag).
 struct RelatedKey {
   std::string key;
   std::string origin;
 };
 
 /// One configuration problem. Rendered as "ORIGIN: MESSAGE" (just MESSAGE when origin is empty), then
-/// " (KEY is set at ORIGIN)" for each related key with an origin.
+/// " (KEY is set at ORIGIN)" for each related key with an origin. Validation messages start with `key`.
 struct ConfigProblem {
   std::string key;      ///< the key the message is about ("data.batch_size"); "" when not about one key
   std::string origin;   ///< "terrain.toml:3", "command line", or "" (a default, or a flag naming itself)
-  std::string message;  ///< "data.batch_size = -2: expected >= 1"
+  std::string message;  ///< the text after the origin: "data.batch_size = -2: expected >= 1"
   std::vector<RelatedKey> related;  ///< other keys whose values the message names
 };
 
