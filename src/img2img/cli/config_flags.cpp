@@ -58,21 +58,23 @@ RunConfig resolve_config_flags(
     std::string value = bare && find_config_key(name)->is_bool ? "true" : results.empty() ? "" : results.back();
     assignments.push_back({name, value, "command line"});
   }
-  std::vector<std::string> problems;
+  std::vector<ConfigProblem> problems;
   for (const auto& extra : flags.app->remaining()) {
     if (extra.rfind("--", 0) != 0) {
-      problems.push_back(fmt::format("command line: unexpected argument '{}'; values go as --section.key=value", extra));
+      problems.push_back(
+          {"", "command line", fmt::format("unexpected argument '{}'; values go as --section.key=value", extra), {}});
       continue;
     }
     std::string name = extra.substr(2);
     name = name.substr(0, name.find('='));
     const std::string hint = suggest_config_key(name);
-    problems.push_back(fmt::format("command line: unknown flag '--{}'{}", name, hint.empty() ? "" : "; " + hint));
+    problems.push_back(
+        {"", "command line", fmt::format("unknown flag '--{}'{}", name, hint.empty() ? "" : "; " + hint), {}});
   }
   // Unpaired runs start from unpaired_defaults(): the file and flags decide the base, then apply on it.
   RunConfig config = apply_config(assignments, base_config_for(assignments), &problems);
   if (check_first && problems.empty()) check_first(config, assignments);
-  // Range problems name the FILE:LINE of a value from the config file, as type errors do.
+  // Range problems name the FILE:LINE of each value from the config file they are about, as type errors do.
   const auto more = locate_config_problems(config_problems(config, validate), assignments);
   problems.insert(problems.end(), more.begin(), more.end());
   if (!problems.empty()) throw ConfigError(format_config_problems(problems));

@@ -28,7 +28,8 @@ std::shared_ptr<ConfigFlags> add_config_flags(CLI::App* app);
 /// Defaults (unpaired_defaults() when data.input_type = multiple_unpaired) <- config file (and
 /// `base_toml`, e.g. a checkpoint's config, before it) <- flags, then
 /// validation; every problem (unknown flag or key with did-you-mean, wrong type, range) is reported
-/// in one ConfigError, a value from the config file with its "FILE:LINE: " (locate_config_problems). `check_first`, when given, sees the applied configuration and the assignments
+/// in one ConfigError, a value from the config file with its "FILE:LINE: " (locate_config_problems).
+/// `check_first`, when given, sees the applied configuration and the assignments
 /// that made it (in order, each with its origin "FILE:LINE", "command line" or `base_origin`) before
 /// validation (only if every key and value was understood) and may throw its own error first, e.g. a
 /// resumed run's contradictions with its checkpoint, which would otherwise surface as consequences

@@ -209,7 +209,7 @@ std::vector<ConfigKey> make_keys() {
   // [test]
   k.push_back(key("test.enabled", &R::test, &TestConfig::enabled, "test on a held-out set during training"));
   k.push_back(key("test.target_ssim", &R::test, &TestConfig::target_ssim,
-                  "0 = off; stop once the mean test SSIM reaches this"));
+                  "0 = off; stop once the mean test SSIM reaches this (needs test.enabled)"));
   k.push_back(key("test.output_dir", &R::test, &TestConfig::output_dir, "test images folder", kOutputNames));
   add_source_keys(k, "test", &R::test);
   k.push_back(key("test.frequency", &R::test, &TestConfig::frequency, "test every N iterations"));
@@ -522,20 +522,15 @@ std::vector<ConfigAssignment> read_config_file(const std::string& path) {
   return parse_toml(text.str(), path, true);
 }
 
-std::string format_config_problems(const std::vector<std::string>& problems) {
-  std::string msg = fmt::format("{} configuration problem{}:", problems.size(), problems.size() > 1 ? "s" : "");
-  for (const auto& p : problems) msg += "\n  - " + p;
-  return msg;
-}
-
 RunConfig apply_config(const std::vector<ConfigAssignment>& assignments, RunConfig config,
-                       std::vector<std::string>* collect) {
-  std::vector<std::string> problems;
+                       std::vector<ConfigProblem>* collect) {
+  std::vector<ConfigProblem> problems;
   for (const auto& a : assignments) {
     const ConfigKey* k = find_config_key(a.key);
     if (k == nullptr) {
       const std::string hint = suggest_config_key(a.key);
-      problems.push_back(fmt::format("{}: unknown key '{}'{}", a.origin, a.key, hint.empty() ? "" : "; " + hint));
+      problems.push_back(
+          {"", a.origin, fmt::format("unknown key '{}'{}", a.key, hint.empty() ? "" : "; " + hint), {}});
       continue;
     }
     try {
@@ -543,9 +538,9 @@ RunConfig apply_config(const std::vector<ConfigAssignment>& assignments, RunConf
     } catch (const std::invalid_argument& e) {
       // A flag is named as typed (--data.image_size), a file's key as written there.
       if (a.origin == "command line")
-        problems.push_back(fmt::format("{}: --{} '{}': {}", a.origin, a.key, a.value, e.what()));
+        problems.push_back({a.key, a.origin, fmt::format("--{} '{}': {}", a.key, a.value, e.what()), {}});
       else
-        problems.push_back(fmt::format("{}: {} = '{}': {}", a.origin, a.key, a.value, e.what()));
+        problems.push_back({a.key, a.origin, fmt::format("{} = '{}': {}", a.key, a.value, e.what()), {}});
     }
   }
   if (collect != nullptr) {

@@ -6,6 +6,7 @@
 #include <string>      // std::string
 #include <vector>      // std::vector
 
+#include "img2img/config/config_problem.h"
 #include "img2img/config/run_config.h"
 
 namespace img2img {
@@ -48,13 +49,11 @@ std::vector<ConfigAssignment> read_config_file(const std::string& path);
 std::vector<ConfigAssignment> parse_config_text(const std::string& text, const std::string& origin);
 
 /// Applies assignments in order (later ones override) on top of `base` (the defaults unless given).
-/// Unknown keys (with a did-you-mean) and values of the wrong type are all collected: appended to
-/// `problems` when given, else thrown as one ConfigError. Does not check ranges: see validate_config.
+/// Unknown keys (with a did-you-mean) and values of the wrong type are all collected, each with its
+/// assignment's origin: appended to `problems` when given, else thrown as one ConfigError. Does not
+/// check ranges: see validate_config.
 RunConfig apply_config(const std::vector<ConfigAssignment>& assignments, RunConfig base = {},
-                       std::vector<std::string>* problems = nullptr);
-
-/// "N configuration problems:\n  - ..." for a ConfigError message.
-std::string format_config_problems(const std::vector<std::string>& problems);
+                       std::vector<ConfigProblem>* problems = nullptr);
 
 /// The whole configuration as TOML, one `[section]` per struct, every key with its help as a
 /// comment; re-readable by read_config_file.

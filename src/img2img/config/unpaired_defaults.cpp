@@ -17,7 +17,7 @@ RunConfig unpaired_defaults() {
 }
 
 RunConfig base_config_for(const std::vector<ConfigAssignment>& assignments) {
-  std::vector<std::string> ignored;  // reported by the real pass on the chosen base
+  std::vector<ConfigProblem> ignored;  // reported by the real pass on the chosen base
   const RunConfig first = apply_config(assignments, {}, &ignored);
   return is_unpaired(first.data.input_type) ? unpaired_defaults() : RunConfig{};
 }

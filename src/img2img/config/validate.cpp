@@ -18,51 +18,42 @@
 #include "img2img/core/error.h"
 #include "img2img/core/path_template.h"
 #include "img2img/core/image_files.h"  // list_image_files
+#include "img2img/models/shape_rules.h"  // patch_output_size
 
 namespace img2img {
 namespace fs = std::filesystem;
 
-std::vector<int64_t> generator_channels(const GeneratorConfig& g, int64_t image_size) {
-  const int64_t cap = g.max_layer_size > 0 ? g.max_layer_size : image_size;
-  std::vector<int64_t> channels;
-  int64_t c = g.initial_layer_size;
-  for (int64_t i = 0; i < g.layers; ++i) {
-    channels.push_back(std::min(c, std::max(cap, g.initial_layer_size)));
-    if (c < (int64_t{1} << 40)) c *= 2;
-  }
-  return channels;
-}
-
-int64_t discriminator_output_size(const DiscriminatorConfig& d, int64_t image_size) {
-  const int64_t k = d.kernel_size, p = (k - 1) / 2;
-  int64_t s = image_size;
-  for (int64_t i = 0; i < d.layers; ++i) s = (s + 2 * p - k) / 2 + 1;  // stride-2 convs
-  for (int i = 0; i < 2; ++i) s = s + 2 * p - k + 1;                    // two stride-1 convs
-  return s;
-}
-
 namespace {
 
+// Collects problems, each tagged with the key its message starts with (and, for a combination, the
+// other keys whose values it names), so that origins are found without reading the message.
 struct Checker {
-  std::vector<std::string> problems;
+  std::vector<ConfigProblem> problems;
   template <class... Args>
-  void fail(fmt::format_string<Args...> f, Args&&... args) {
-    problems.push_back(fmt::format(f, std::forward<Args>(args)...));
+  void fail(const std::string& key, fmt::format_string<Args...> f, Args&&... args) {
+    problems.push_back({key, "", fmt::format(f, std::forward<Args>(args)...), {}});
   }
-  void int_min(const char* key, int64_t v, int64_t lo, const char* fix = "") {
-    if (v < lo) fail("{} = {}: expected >= {}{}", key, v, lo, fix);
+  template <class... Args>
+  void fail_with(const std::string& key, const std::vector<std::string>& related, fmt::format_string<Args...> f,
+                 Args&&... args) {
+    ConfigProblem p{key, "", fmt::format(f, std::forward<Args>(args)...), {}};
+    for (const auto& r : related) p.related.push_back({r, ""});
+    problems.push_back(std::move(p));
   }
-  void int_range(const char* key, int64_t v, int64_t lo, int64_t hi) {
-    if (v < lo || v > hi) fail("{} = {}: expected {}..{}", key, v, lo, hi);
+  void int_min(const std::string& key, int64_t v, int64_t lo, const char* fix = "") {
+    if (v < lo) fail(key, "{} = {}: expected >= {}{}", key, v, lo, fix);
   }
-  void probability(const char* key, double v) {
-    if (!(v >= 0.0 && v <= 1.0)) fail("{} = {}: expected a probability in [0, 1] (0 = off)", key, v);
+  void int_range(const std::string& key, int64_t v, int64_t lo, int64_t hi) {
+    if (v < lo || v > hi) fail(key, "{} = {}: expected {}..{}", key, v, lo, hi);
   }
-  void positive(const char* key, double v) {
-    if (!(v > 0.0)) fail("{} = {}: expected > 0", key, v);
+  void probability(const std::string& key, double v) {
+    if (!(v >= 0.0 && v <= 1.0)) fail(key, "{} = {}: expected a probability in [0, 1] (0 = off)", key, v);
   }
-  void non_negative(const char* key, double v) {
-    if (!(v >= 0.0)) fail("{} = {}: expected >= 0", key, v);
+  void positive(const std::string& key, double v) {
+    if (!(v > 0.0)) fail(key, "{} = {}: expected > 0", key, v);
+  }
+  void non_negative(const std::string& key, double v) {
+    if (!(v >= 0.0)) fail(key, "{} = {}: expected >= 0", key, v);
   }
 };
 
@@ -98,10 +89,10 @@ void check_writable_dir(Checker& c, const char* key, const std::string& tmpl,
   const std::string what = is_file ? fmt::format("'{}' (the folder of '{}')", target.string(), expanded)
                                    : fmt::format("'{}'", expanded);
   if (!fs::is_directory(q, ec))
-    c.fail("{} = '{}': cannot create {} because '{}' is a file, not a folder. Choose another {}.", key, tmpl, what,
+    c.fail(key, "{} = '{}': cannot create {} because '{}' is a file, not a folder. Choose another {}.", key, tmpl, what,
            q.string(), key);
   else if (!folder_accepts_files(q))
-    c.fail("{} = '{}': cannot create {}: folder '{}' is not writable ({}). Choose a writable {}.", key, tmpl, what,
+    c.fail(key, "{} = '{}': cannot create {}: folder '{}' is not writable ({}). Choose a writable {}.", key, tmpl, what,
            q.string(), std::strerror(errno), key);
 }
 
@@ -126,22 +117,25 @@ void check_output_paths(Checker& c, const RunConfig& cfg) {
 }
 
 void check_source(Checker& c, const DataSource& s, const std::string& sec, bool check_paths) {
-  c.int_min((sec + ".batch_size").c_str(), s.batch_size, 1);
-  c.int_range((sec + ".worker_threads").c_str(), s.worker_threads, 0, 64);
+  c.int_min(sec + ".batch_size", s.batch_size, 1);
+  c.int_range(sec + ".worker_threads", s.worker_threads, 0, 64);
   if (!(s.memory_budget_mb >= 0.0 && s.memory_budget_mb <= kMaxMemoryBudgetMb))
-    c.fail("{}.memory_budget_mb = {}: expected 0..{:.0f} MiB (0 = half of the machine's memory; the maximum is "
+    c.fail(sec + ".memory_budget_mb",
+           "{}.memory_budget_mb = {}: expected 0..{:.0f} MiB (0 = half of the machine's memory; the maximum is "
            "2^40 MiB)",
            sec, s.memory_budget_mb, kMaxMemoryBudgetMb);
   auto need = [&](const std::string& key, const std::string& path, bool dir) {
     if (!check_paths) return;
     if (path.empty()) {
-      c.fail("{}.{} is empty but {}.input_type = {} needs it. Set --{}.{}=PATH.", sec, key, sec,
-             to_string(s.input_type), sec, key);
+      c.fail_with(sec + "." + key, {sec + ".input_type"},
+                  "{}.{} is empty but {}.input_type = {} needs it. Set --{}.{}=PATH.", sec, key, sec,
+                  to_string(s.input_type), sec, key);
     } else if (!fs::exists(path)) {
-      c.fail("{}.{} = '{}': no such {}. Check the path (relative paths start at the current folder).", sec, key,
+      c.fail(sec + "." + key,
+             "{}.{} = '{}': no such {}. Check the path (relative paths start at the current folder).", sec, key,
              path, dir ? "folder" : "file");
     } else if (dir != fs::is_directory(path)) {
-      c.fail("{}.{} = '{}': expected a {}, got a {}.", sec, key, path, dir ? "folder" : "file",
+      c.fail(sec + "." + key, "{}.{} = '{}': expected a {}, got a {}.", sec, key, path, dir ? "folder" : "file",
              dir ? "file" : "folder");
     } else if (dir) {
       // A folder without images (or with two images of one name) is found here, naming the key;
@@ -149,7 +143,7 @@ void check_source(Checker& c, const DataSource& s, const std::string& sec, bool 
       try {
         list_image_files(path);
       } catch (const DataError& e) {
-        c.fail("{}.{}: {}", sec, key, e.what());
+        c.fail(sec + "." + key, "{}.{}: {}", sec, key, e.what());
       }
     }
   };
@@ -171,7 +165,7 @@ void check_source(Checker& c, const DataSource& s, const std::string& sec, bool 
 
 }  // namespace
 
-std::vector<std::string> config_problems(const RunConfig& cfg, const ValidateOptions& options) {
+std::vector<ConfigProblem> config_problems(const RunConfig& cfg, const ValidateOptions& options) {
   Checker c;
   // [data]
   const DataConfig& d = cfg.data;
@@ -182,7 +176,8 @@ std::vector<std::string> config_problems(const RunConfig& cfg, const ValidateOpt
   c.int_range("data.image_size", d.image_size, 4, 8192);
   c.int_min("data.limit_count", d.limit_count, 0, " (0 = all samples)");
   if (!(d.crop == 0.0 || (d.crop > 0.0 && d.crop < 1.0)))
-    c.fail("data.crop = {}: expected 0 (off) or a value in (0, 1), the smallest crop as a fraction of the side",
+    c.fail("data.crop",
+           "data.crop = {}: expected 0 (off) or a value in (0, 1), the smallest crop as a fraction of the side",
            d.crop);
   c.probability("data.flip_horizontal", d.flip_horizontal);
   c.probability("data.flip_vertical", d.flip_vertical);
@@ -195,20 +190,23 @@ std::vector<std::string> config_problems(const RunConfig& cfg, const ValidateOpt
     int64_t largest = 0;
     while ((int64_t{1} << (largest + 1)) <= d.image_size) ++largest;
     if ((int64_t{1} << g.layers) > d.image_size) {
-      c.fail("generator.layers = {} needs 2^{} = {} <= data.image_size = {}; the largest allowed value for "
-             "this image size is {}.",
-             g.layers, g.layers, int64_t{1} << g.layers, d.image_size, largest);
+      c.fail_with("generator.layers", {"data.image_size"},
+                  "generator.layers = {} needs 2^{} = {} <= data.image_size = {}; the largest allowed value for "
+                  "this image size is {}.",
+                  g.layers, g.layers, int64_t{1} << g.layers, d.image_size, largest);
     } else if (d.image_size % (int64_t{1} << g.layers) != 0) {
-      c.fail("data.image_size = {} is not divisible by 2^generator.layers = {}; each layer halves the size "
-             "exactly. Use an image size that is a multiple of {}.",
-             d.image_size, int64_t{1} << g.layers, int64_t{1} << g.layers);
+      c.fail_with("data.image_size", {"generator.layers"},
+                  "data.image_size = {} is not divisible by 2^generator.layers = {}; each layer halves the size "
+                  "exactly. Use an image size that is a multiple of {}.",
+                  d.image_size, int64_t{1} << g.layers, int64_t{1} << g.layers);
     }
   }
   c.int_range("generator.initial_layer_size", g.initial_layer_size, 1, 4096);
   if (g.max_layer_size != 0) c.int_range("generator.max_layer_size", g.max_layer_size, 1, 8192);
   c.int_range("generator.kernel_size", g.kernel_size, 1, 11);
   c.non_negative("generator.l1_lambda", g.l1_lambda);
-  if (!(g.dropout >= 0.0 && g.dropout < 1.0)) c.fail("generator.dropout = {}: expected [0, 1) (0 = off)", g.dropout);
+  if (!(g.dropout >= 0.0 && g.dropout < 1.0))
+    c.fail("generator.dropout", "generator.dropout = {}: expected [0, 1) (0 = off)", g.dropout);
 
   // [discriminator]
   const DiscriminatorConfig& ds = cfg.discriminator;
@@ -216,24 +214,22 @@ std::vector<std::string> config_problems(const RunConfig& cfg, const ValidateOpt
   c.int_range("discriminator.initial_layer_size", ds.initial_layer_size, 1, 4096);
   c.int_range("discriminator.kernel_size", ds.kernel_size, 1, 11);
   if (ds.layers >= 1 && ds.layers <= 10 && ds.kernel_size >= 1 && ds.kernel_size <= 11 && d.image_size >= 4 &&
-      discriminator_output_size(ds, d.image_size) < 1) {
-    DiscriminatorConfig probe = ds;
+      patch_output_size(ds.layers, ds.kernel_size, d.image_size) < 1) {
     int64_t fit = ds.layers;  // the most layers that fit at this kernel size, 0 if none
-    while (fit >= 1 && (probe.layers = fit, discriminator_output_size(probe, d.image_size)) < 1) --fit;
-    probe.layers = ds.layers;
+    while (fit >= 1 && patch_output_size(fit, ds.kernel_size, d.image_size) < 1) --fit;
     int64_t kernel = ds.kernel_size;  // the largest kernel size that fits with these layers, 0 if none
-    while (kernel >= 1 && (probe.kernel_size = kernel, discriminator_output_size(probe, d.image_size)) < 1) --kernel;
-    probe.kernel_size = ds.kernel_size;
+    while (kernel >= 1 && patch_output_size(ds.layers, kernel, d.image_size) < 1) --kernel;
     // The smallest image size that fits (the output grows with the input), a multiple of 2^generator.layers.
     const int64_t step = g.layers >= 1 && g.layers <= 13 ? int64_t{1} << g.layers : 1;
     int64_t size = (d.image_size + step - 1) / step * step;
-    while (size < 8192 && discriminator_output_size(probe, size) < 1) size += step;
+    while (size < 8192 && patch_output_size(ds.layers, ds.kernel_size, size) < 1) size += step;
     std::string fixes;
     if (fit >= 1) fixes += fmt::format("discriminator.layers <= {}, ", fit);
     if (kernel >= 1) fixes += fmt::format("discriminator.kernel_size <= {}, ", kernel);
-    c.fail("discriminator.layers = {} with kernel_size {} shrinks a {} px image to nothing; use {}or "
-           "data.image_size >= {}.",
-           ds.layers, ds.kernel_size, d.image_size, fixes, size);
+    c.fail_with("discriminator.layers", {"discriminator.kernel_size", "data.image_size"},
+                "discriminator.layers = {} with kernel_size {} shrinks a {} px image to nothing; use {}or "
+                "data.image_size >= {}.",
+                ds.layers, ds.kernel_size, d.image_size, fixes, size);
   }
 
   // [train]
@@ -244,10 +240,11 @@ std::vector<std::string> config_problems(const RunConfig& cfg, const ValidateOpt
   c.int_min("train.step_size", t.step_size, 1);
   c.positive("train.gamma", t.gamma);
   c.positive("train.init_gain", t.init_gain);
-  if (!(t.beta1 >= 0.0 && t.beta1 < 1.0)) c.fail("train.beta1 = {}: expected [0, 1)", t.beta1);
-  if (!(t.beta2 >= 0.0 && t.beta2 < 1.0)) c.fail("train.beta2 = {}: expected [0, 1)", t.beta2);
+  if (!(t.beta1 >= 0.0 && t.beta1 < 1.0)) c.fail("train.beta1", "train.beta1 = {}: expected [0, 1)", t.beta1);
+  if (!(t.beta2 >= 0.0 && t.beta2 < 1.0)) c.fail("train.beta2", "train.beta2 = {}: expected [0, 1)", t.beta2);
   if (!(t.rho >= 0.0 && t.rho <= 1.0))
-    c.fail("train.rho = {}: expected [0, 1] (Adadelta's decay of its running averages; PyTorch default 0.9)", t.rho);
+    c.fail("train.rho",
+           "train.rho = {}: expected [0, 1] (Adadelta's decay of its running averages; PyTorch default 0.9)", t.rho);
   c.non_negative("train.momentum", t.momentum);
   c.non_negative("train.identity_lambda", t.identity_lambda);
   c.int_min("train.pool_size", t.pool_size, 0);
@@ -259,12 +256,20 @@ std::vector<std::string> config_problems(const RunConfig& cfg, const ValidateOpt
   if (ts.enabled) {
     check_source(c, ts, "test", options.check_paths);
     if (is_unpaired(ts.input_type) != is_unpaired(d.input_type))
-      c.fail("test.input_type = {} does not match data.input_type = {}: paired training needs paired test data "
-             "and unpaired training unpaired test data.",
-             to_string(ts.input_type), to_string(d.input_type));
+      c.fail_with("test.input_type", {"data.input_type"},
+                  "test.input_type = {} does not match data.input_type = {}: paired training needs paired test data "
+                  "and unpaired training unpaired test data.",
+                  to_string(ts.input_type), to_string(d.input_type));
   }
   if (!(ts.target_ssim >= 0.0 && ts.target_ssim <= 1.0))
-    c.fail("test.target_ssim = {}: expected [0, 1] (0 = off)", ts.target_ssim);
+    c.fail("test.target_ssim", "test.target_ssim = {}: expected [0, 1] (0 = off)", ts.target_ssim);
+  // Early stopping compares the test SSIM, which is only measured when testing is on.
+  if (ts.target_ssim > 0.0 && !ts.enabled)
+    c.fail_with("test.target_ssim", {"test.enabled"},
+                "test.target_ssim = {} has no effect with test.enabled = false: early stopping compares the "
+                "test SSIM, which is measured only when testing is on. Set test.enabled = true with test data, "
+                "or drop test.target_ssim (0 = off).",
+                ts.target_ssim);
   c.int_min("test.frequency", ts.frequency, 1);
   c.int_min("test.size", ts.size, 0, " (0 = all)");
 
@@ -273,7 +278,8 @@ std::vector<std::string> config_problems(const RunConfig& cfg, const ValidateOpt
   c.int_min("output.model_save_rate", o.model_save_rate, 0, " (0 = only the last iteration)");
   c.int_min("output.onnx_save_rate", o.onnx_save_rate, 0, " (0 = only the last iteration)");
   c.int_range("output.onnx_opset", o.onnx_opset, 11, 17);
-  if (o.run_dir.empty()) c.fail("output.run_dir is empty; expected a folder, e.g. runs/{{date}}-{{time}}");
+  if (o.run_dir.empty())
+    c.fail("output.run_dir", "output.run_dir is empty; expected a folder, e.g. runs/{{date}}-{{time}}");
   if (options.check_paths && !o.run_dir.empty()) check_output_paths(c, cfg);
   // Templates under which two networks would write the same file (the last one written wins, so a
   // "generator" checkpoint would hold the discriminator).
@@ -288,17 +294,21 @@ std::vector<std::string> config_problems(const RunConfig& cfg, const ValidateOpt
     }
   };
   if (!o.model_path.empty() && lacks(o.model_path, "network"))
-    c.fail("output.model_path = '{}' has no {{network}}: the generator and the discriminator would be written to "
+    c.fail("output.model_path",
+           "output.model_path = '{}' has no {{network}}: the generator and the discriminator would be written to "
            "the same file. Add {{network}}, e.g. '{}'",
            o.model_path, RunConfig{}.output.model_path);
   if (unpaired && !o.model_path.empty() && lacks(o.model_path, "index"))
-    c.fail("output.model_path = '{}' has no {{index}}: unpaired training has two generators and two "
-           "discriminators (index 0: input -> reference, 1: back) that would share files. Add {{index}}, e.g. '{}'",
-           o.model_path, RunConfig{}.output.model_path);
+    c.fail_with("output.model_path", {"data.input_type"},
+                "output.model_path = '{}' has no {{index}}: unpaired training has two generators and two "
+                "discriminators (index 0: input -> reference, 1: back) that would share files. Add {{index}}, "
+                "e.g. '{}'",
+                o.model_path, RunConfig{}.output.model_path);
   if (unpaired && !o.onnx_path.empty() && lacks(o.onnx_path, "index"))
-    c.fail("output.onnx_path = '{}' has no {{index}}: unpaired training exports two generators (index 0 and 1) "
-           "that would share one file. Add {{index}}, e.g. '{}'",
-           o.onnx_path, RunConfig{}.output.onnx_path);
+    c.fail_with("output.onnx_path", {"data.input_type"},
+                "output.onnx_path = '{}' has no {{index}}: unpaired training exports two generators (index 0 and 1) "
+                "that would share one file. Add {{index}}, e.g. '{}'",
+                o.onnx_path, RunConfig{}.output.onnx_path);
 
   // path templates: every {name} must be allowed for its key
   for (const auto& k : config_keys()) {
@@ -310,11 +320,11 @@ std::vector<std::string> config_problems(const RunConfig& cfg, const ValidateOpt
         if (std::find(k.template_names.begin(), k.template_names.end(), name) == k.template_names.end()) {
           std::string allowed;
           for (const auto& a : k.template_names) allowed += (allowed.empty() ? "{" : ", {") + a + "}";
-          c.fail("{} = '{}': unknown {{{}}}; allowed: {}", k.name, value, name, allowed);
+          c.fail(k.name, "{} = '{}': unknown {{{}}}; allowed: {}", k.name, value, name, allowed);
         }
       }
     } catch (const ConfigError& e) {
-      c.fail("{}: {}", k.name, e.what());
+      c.fail(k.name, "{}: {}", k.name, e.what());
     }
   }
 
@@ -322,7 +332,7 @@ std::vector<std::string> config_problems(const RunConfig& cfg, const ValidateOpt
   c.int_min("plot.rate", cfg.plot.rate, 1);
   static const std::regex device_re("auto|cpu|cuda|cuda:[0-9]+");
   if (!std::regex_match(cfg.device.device, device_re))
-    c.fail("device.device = '{}': expected auto, cpu, cuda or cuda:N", cfg.device.device);
+    c.fail("device.device", "device.device = '{}': expected auto, cpu, cuda or cuda:N", cfg.device.device);
   c.int_range("device.cpu_threads", cfg.device.cpu_threads, 0, 1024);
   return c.problems;
 }

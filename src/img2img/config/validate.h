@@ -1,8 +1,8 @@
 #pragma once
 
-#include <string>  // std::string
 #include <vector>  // std::vector
 
+#include "img2img/config/config_problem.h"
 #include "img2img/config/run_config.h"
 
 namespace img2img {
@@ -14,18 +14,12 @@ struct ValidateOptions {
   bool check_paths = true;
 };
 
-/// Every problem with `config` (ranges, combinations, path templates, missing data paths), one
-/// human-readable line each naming the key, the value, what is expected and the fix. Empty = valid.
-std::vector<std::string> config_problems(const RunConfig& config, const ValidateOptions& options = {});
+/// Every problem with `config` (ranges, combinations, path templates, missing data paths), each with
+/// its key (and the other keys a combination names) and a message naming the value, what is expected
+/// and the fix; origins are left empty (locate_config_problems fills them). Empty = valid.
+std::vector<ConfigProblem> config_problems(const RunConfig& config, const ValidateOptions& options = {});
 
 /// Throws ConfigError listing all config_problems at once; returns normally when there are none.
 void validate_config(const RunConfig& config, const ValidateOptions& options = {});
-
-/// Channels of the U-Net's down-sampling layers: min(initial * 2^i, cap), cap = max_layer_size or,
-/// when 0, image_size (node's documented example: 256 px, 8 layers -> 64,128,256,256,...).
-std::vector<int64_t> generator_channels(const GeneratorConfig& g, int64_t image_size);
-
-/// Side of the PatchGAN's output map for an input of `image_size` pixels (<= 0: too small).
-int64_t discriminator_output_size(const DiscriminatorConfig& d, int64_t image_size);
 
 }  // namespace img2img

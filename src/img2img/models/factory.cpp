@@ -5,15 +5,15 @@
 
 #include "img2img/config/enum_names.h"  // to_string(InputType)
 #include "img2img/config/run_config.h"
-#include "img2img/config/validate.h"  // generator_channels
 #include "img2img/core/error.h"
+#include "img2img/models/shape_rules.h"  // unet_channels
 
 namespace img2img {
 
 UnetGeneratorOptions generator_options(const RunConfig& config) {
   const GeneratorConfig& g = config.generator;
   return UnetGeneratorOptions(config.data.channel_count, config.data.channel_count)
-      .channels(generator_channels(g, config.data.image_size))
+      .channels(unet_channels(g.initial_layer_size, g.max_layer_size, g.layers, config.data.image_size))
       .kernel_size(g.kernel_size)
       .down_activation(g.down_activation)
       .up_activation(g.up_activation)

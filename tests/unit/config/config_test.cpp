@@ -13,14 +13,15 @@ namespace img2img {
 namespace {
 using ::testing::HasSubstr;
 
+// Type and range problems of `a`, one rendered line each (range problems without origins).
 std::string problems_of(const std::vector<ConfigAssignment>& a, bool check_paths = false) {
-  std::vector<std::string> problems;
+  std::vector<ConfigProblem> problems;
   const RunConfig c = apply_config(a, {}, &problems);
   ValidateOptions v;
   v.check_paths = check_paths;
   for (const auto& p : config_problems(c, v)) problems.push_back(p);
   std::string all;
-  for (const auto& p : problems) all += p + "\n";
+  for (const auto& p : problems) all += format_config_problem(p) + "\n";
   return all;
 }
 
@@ -147,6 +148,20 @@ TEST(ConfigTest, TooSmallForTheDiscriminatorOffersFixesThatWork) {
   EXPECT_EQ(problems_of({{"data.image_size", "4", "f"}, {"generator.layers", "2", "f"},
                          {"discriminator.layers", "1", "f"}, {"discriminator.kernel_size", "3", "f"}}),
             "");
+}
+
+// Early stopping needs the test SSIM: a target with testing off was silently ignored.
+TEST(ConfigTest, TargetSsimWithoutTestingIsAProblemNamingBothKeysAndTheFix) {
+  EXPECT_EQ(problems_of({{"test.target_ssim", "0.8", "f"}}),
+            "test.target_ssim = 0.8 has no effect with test.enabled = false: early stopping compares the test SSIM, "
+            "which is measured only when testing is on. Set test.enabled = true with test data, or drop "
+            "test.target_ssim (0 = off).\n");
+  EXPECT_EQ(problems_of({{"test.target_ssim", "0.8", "f"}, {"test.enabled", "true", "f"}}), "");
+  EXPECT_EQ(problems_of({{"test.target_ssim", "0", "f"}, {"test.enabled", "false", "f"}}), "");
+  // Out of range and testing off: both problems at once.
+  const std::string p = problems_of({{"test.target_ssim", "1.5", "f"}});
+  EXPECT_THAT(p, HasSubstr("test.target_ssim = 1.5: expected [0, 1] (0 = off)"));
+  EXPECT_THAT(p, HasSubstr("test.target_ssim = 1.5 has no effect with test.enabled = false"));
 }
 
 TEST(ConfigTest, UnknownTemplateNameIsAnError) {

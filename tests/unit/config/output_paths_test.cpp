@@ -21,7 +21,7 @@ class OutputPathsTest : public test::TempDirTest {
   std::string problems(const std::vector<ConfigAssignment>& a) {
     const RunConfig c = apply_config(a);
     std::string all;
-    for (const auto& p : config_problems(c, ValidateOptions{})) all += p + "\n";
+    for (const auto& p : config_problems(c, ValidateOptions{})) all += format_config_problem(p) + "\n";
     return all;
   }
 };

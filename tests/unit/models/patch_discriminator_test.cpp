@@ -2,8 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include "img2img/config/validate.h"
 #include "img2img/models/factory.h"
+#include "img2img/models/shape_rules.h"
 
 namespace img2img {
 namespace {
@@ -26,7 +26,7 @@ TEST(PatchDiscriminatorTest, SeventyPixelPatchesGiveThirtyByThirtyAt256) {
   const auto y = d(torch::rand({2, 6, 256, 256}));
   EXPECT_EQ(y.sizes().vec(), (std::vector<int64_t>{2, 1, 30, 30}));
   DiscriminatorConfig config;
-  EXPECT_EQ(discriminator_output_size(config, 256), 30);
+  EXPECT_EQ(patch_output_size(config.layers, config.kernel_size, 256), 30);
 }
 
 TEST(PatchDiscriminatorTest, ChannelsDoubleUpToEightTimesInitial) {
@@ -43,7 +43,8 @@ TEST(PatchDiscriminatorTest, OutputSizeFormulaMatchesForwardForEveryKernel) {
       config.layers = layers, config.kernel_size = k, config.initial_layer_size = 4;
       PatchDiscriminator d(PatchDiscriminatorOptions(2).layers(layers).kernel_size(k).initial_layer_size(4));
       const auto y = d(torch::rand({1, 2, 64, 64}));
-      EXPECT_EQ(y.size(2), discriminator_output_size(config, 64)) << "k=" << k << " layers=" << layers;
+      EXPECT_EQ(y.size(2), patch_output_size(config.layers, config.kernel_size, 64))
+          << "k=" << k << " layers=" << layers;
     }
   }
 }

@@ -5,7 +5,6 @@
 #include <torch/nn/modules/batchnorm.h>
 
 #include "img2img/config/enum_names.h"
-#include "img2img/config/validate.h"
 #include "img2img/models/factory.h"
 
 namespace img2img {
@@ -36,9 +35,9 @@ TEST_F(UnetGeneratorTest, Pix2PixUnet256ParameterCount) {
 TEST_F(UnetGeneratorTest, NodeDefaultChannelsAreCappedAtImageSize) {
   // The node's documented example: 256 px, 8 layers -> 64, 128, 256, 256, 256, 256, 256, 256.
   RunConfig config;
-  EXPECT_EQ(generator_channels(config.generator, 256), (std::vector<int64_t>{64, 128, 256, 256, 256, 256, 256, 256}));
+  EXPECT_EQ(generator_options(config).channels(), (std::vector<int64_t>{64, 128, 256, 256, 256, 256, 256, 256}));
   config.generator.max_layer_size = 512;
-  EXPECT_EQ(generator_channels(config.generator, 256), (std::vector<int64_t>{64, 128, 256, 512, 512, 512, 512, 512}));
+  EXPECT_EQ(generator_options(config).channels(), (std::vector<int64_t>{64, 128, 256, 512, 512, 512, 512, 512}));
 }
 
 TEST_F(UnetGeneratorTest, PreservesSpatialSizeAndMapsChannels) {

@@ -1,0 +1,27 @@
+#include "img2img/models/shape_rules.h"
+
+#include <algorithm>  // std::min, std::max
+
+namespace img2img {
+
+std::vector<int64_t> unet_channels(int64_t initial_layer_size, int64_t max_layer_size, int64_t layers,
+                                   int64_t image_size) {
+  const int64_t cap = std::max(max_layer_size > 0 ? max_layer_size : image_size, initial_layer_size);
+  std::vector<int64_t> channels;
+  int64_t c = initial_layer_size;
+  for (int64_t i = 0; i < layers; ++i) {
+    channels.push_back(std::min(c, cap));
+    if (c < (int64_t{1} << 40)) c *= 2;  // stops doubling long before int64_t overflows
+  }
+  return channels;
+}
+
+int64_t patch_output_size(int64_t layers, int64_t kernel_size, int64_t image_size) {
+  const int64_t k = kernel_size, p = (k - 1) / 2;
+  int64_t s = image_size;
+  for (int64_t i = 0; i < layers; ++i) s = (s + 2 * p - k) / 2 + 1;  // stride-2 convs
+  for (int i = 0; i < 2; ++i) s = s + 2 * p - k + 1;                  // two stride-1 convs
+  return s;
+}
+
+}  // namespace img2img
