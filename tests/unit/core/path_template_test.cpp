@@ -99,7 +99,7 @@ TEST(PathTemplateTest, ConfigProblemsNameTheKeyAndTheFix) {
     ValidateOptions v;
     v.check_paths = false;
     std::string all;
-    for (const auto& p : config_problems(apply_config(a), v)) all += p + "\n";
+    for (const auto& p : config_problems(apply_config(a), v)) all += format_config_problem(p) + "\n";
     return all;
   };
   const std::string p = problems({{"output.model_path", "{run_dir}/c/{network}_{index}_{iteration:x}.pt", "f"},

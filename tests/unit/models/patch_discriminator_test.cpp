@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "img2img/config/run_config.h"
 #include "img2img/models/factory.h"
 #include "img2img/models/shape_rules.h"
 

@@ -12,7 +12,7 @@
 
 #include "img2img/core/atomic_file.h"
 #include "img2img/data/image_io.h"
-#include "img2img/train/checkpoint.h"
+#include "img2img/run/checkpoint.h"
 #include "img2img/train/trainer.h"
 #include "img2img/train/training_state.h"
 #include "support/test_support.h"

@@ -18,8 +18,8 @@
 #include "img2img/core/error.h"
 #include "img2img/core/path_template.h"
 #include "img2img/data/image_io.h"
-#include "img2img/train/checkpoint.h"
-#include "img2img/train/run_outputs.h"
+#include "img2img/run/checkpoint.h"
+#include "img2img/run/run_outputs.h"
 #include "img2img/train/trainer.h"
 #include "support/test_support.h"
 
