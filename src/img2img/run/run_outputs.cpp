@@ -170,7 +170,7 @@ std::vector<OutputEntry> earlier_outputs(const RunFolder& run) {
   return read_manifest_entries(run.resumed_from / "outputs.json", run.resume_iteration);
 }
 
-fs::path save_listed_checkpoint(const RunConfig& config, const torch::nn::Module& module, const CheckpointMeta& meta_in,
+fs::path save_listed_checkpoint(const OutputConfig& output, const torch::nn::Module& module, const CheckpointMeta& meta_in,
                                 TemplateValues values, OutputsManifest& manifest, const std::string& label_suffix) {
   CheckpointMeta meta = meta_in;
   if (meta.run_dir.empty() && values.count("run_dir"))
@@ -178,7 +178,7 @@ fs::path save_listed_checkpoint(const RunConfig& config, const torch::nn::Module
   values["network"] = meta.network;
   values["index"] = std::to_string(meta.index);
   values["iteration"] = std::to_string(meta.iteration);
-  fs::path path = expand_template(config.output.model_path, values);
+  fs::path path = expand_template(output.model_path, values);
   if (!label_suffix.empty())
     path = path.parent_path() / (path.stem().string() + label_suffix + path.extension().string());
   save_checkpoint(path, module, meta);
@@ -187,16 +187,16 @@ fs::path save_listed_checkpoint(const RunConfig& config, const torch::nn::Module
   return path;
 }
 
-fs::path save_listed_onnx(const RunConfig& config, UnetGeneratorImpl& generator, int64_t index, int64_t iteration,
+fs::path save_listed_onnx(const OutputConfig& output, int64_t image_size, UnetGeneratorImpl& generator, int64_t index, int64_t iteration,
                           TemplateValues values, OutputsManifest& manifest) {
   values["network"] = "generator";
   values["index"] = std::to_string(index);
   values["iteration"] = std::to_string(iteration);
-  const fs::path path = expand_template(config.output.onnx_path, values);
+  const fs::path path = expand_template(output.onnx_path, values);
   OnnxExportOptions options;
-  options.opset = config.output.onnx_opset;
-  options.dynamic_axes = config.output.onnx_dynamic_axes;
-  options.image_size = config.data.image_size;
+  options.opset = output.onnx_opset;
+  options.dynamic_axes = output.onnx_dynamic_axes;
+  options.image_size = image_size;
   options.iteration = iteration;
   export_generator_onnx(generator, options, path);
   manifest.add("onnx", path, "generator", index, iteration);

@@ -65,10 +65,10 @@ RunFolder create_run_folder(const RunConfig& config, const RunResume* resume = n
 /// run.resume_iteration (none for a fresh run). Throws DataError for a damaged manifest.
 std::vector<OutputEntry> earlier_outputs(const RunFolder& run);
 
-/// Saves `module` at output.model_path for meta.network / meta.index / meta.iteration (weights +
+/// Saves `module` at `output`.model_path for meta.network / meta.index / meta.iteration (weights +
 /// .json metadata) and lists both in `manifest`. `label_suffix` is appended to the file stem
 /// (kInterruptedLabel for weights taken inside an iteration). Returns the weights path. Throws WriteError.
-std::filesystem::path save_listed_checkpoint(const RunConfig& config, const torch::nn::Module& module,
+std::filesystem::path save_listed_checkpoint(const OutputConfig& output, const torch::nn::Module& module,
                                              const CheckpointMeta& meta, TemplateValues values,
                                              OutputsManifest& manifest, const std::string& label_suffix = "");
 
@@ -79,11 +79,13 @@ std::filesystem::path save_listed_checkpoint(const RunConfig& config, const torc
 /// checkpoint of a completed iteration. docs/reliability.md.
 inline constexpr const char* kInterruptedLabel = "_interrupted";
 
-/// Exports `generator` (eval-mode graph; the module keeps its mode) at output.onnx_path for
+/// Exports `generator` (eval-mode graph; the module keeps its mode; trained at `image_size` px, recorded in
+/// the file) at `output`.onnx_path (opset, dynamic axes) for
 /// {index} = `index`, {iteration} = `iteration`, and lists it in `manifest`. Returns the path.
 /// Throws ExportError or WriteError.
-std::filesystem::path save_listed_onnx(const RunConfig& config, UnetGeneratorImpl& generator, int64_t index,
-                                       int64_t iteration, TemplateValues values, OutputsManifest& manifest);
+std::filesystem::path save_listed_onnx(const OutputConfig& output, int64_t image_size, UnetGeneratorImpl& generator,
+                                       int64_t index, int64_t iteration, TemplateValues values,
+                                       OutputsManifest& manifest);
 
 /// Records a failed run: an `error` event, outputs.json finished as "failed" with `what` as the
 /// reason, plus a note that the folder may be reused when it lists no checkpoint (a manifest write

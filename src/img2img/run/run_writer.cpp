@@ -46,7 +46,7 @@ void RunWriter::write_plots_if_due(int64_t iteration, bool force, bool points_wr
 fs::path RunWriter::save_checkpoint(const torch::nn::Module& module, CheckpointMeta meta,
                                     const std::string& label_suffix) {
   meta.config_toml = run_.config_toml;
-  return save_listed_checkpoint(config_, module, meta, run_.values, *manifest_, label_suffix);
+  return save_listed_checkpoint(config_.output, module, meta, run_.values, *manifest_, label_suffix);
 }
 
 void RunWriter::list_training_state(const fs::path& path, const std::string& network, int64_t index,
@@ -55,7 +55,8 @@ void RunWriter::list_training_state(const fs::path& path, const std::string& net
 }
 
 fs::path RunWriter::save_onnx(UnetGeneratorImpl& generator, int64_t index, int64_t iteration) {
-  return save_listed_onnx(config_, generator, index, iteration, run_.values, *manifest_);
+  return save_listed_onnx(config_.output, config_.data.image_size, generator, index, iteration, run_.values,
+                          *manifest_);
 }
 
 fs::path RunWriter::write_test_image(int64_t iteration, const std::string& file_name, const torch::Tensor& image,
