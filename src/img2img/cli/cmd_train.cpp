@@ -153,6 +153,10 @@ Command setup_train(CLI::App& app) {
             if (s.nothing_trained && resume->empty())  // the folder holds no model; it may be reused
               std::cout << fmt::format("{}: nothing was trained; run the same command again to train\n",
                                        s.stop_reason);
+            else if (s.interrupted && config.output.model_path.empty())
+              std::cout << fmt::format("{}; output.model_path is empty, so no checkpoint was written and the run "
+                                       "cannot be resumed\n",
+                                       s.stop_reason);
             else if (s.interrupted)
               std::cout << fmt::format("{}; resume with: img2img train --resume {}\n", s.stop_reason,
                                        s.nothing_trained ? *resume : s.run_dir.string());

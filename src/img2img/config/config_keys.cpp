@@ -176,7 +176,7 @@ std::vector<ConfigKey> make_keys() {
   k.push_back(key("train.pool_size", &R::train, &TrainConfig::pool_size,
                   "unpaired: generated-image pool per discriminator; 0 = off"));
   k.push_back(key("train.nan_policy", &R::train, &TrainConfig::nan_policy,
-                  "non-finite loss: stop (error, last good checkpoints kept) | skip (drop that batch's update)"));
+                  "non-finite loss: stop (error, last good checkpoints kept) | skip (no update uses that loss; docs/reliability.md)"));
   k.push_back(key("train.nan_max_skips", &R::train, &TrainConfig::nan_max_skips,
                   "nan_policy skip: consecutive skipped steps that stop the run"));
   // [generator]

@@ -268,7 +268,7 @@ std::vector<ConfigProblem> config_problems(const RunConfig& cfg, const ValidateO
     c.fail_with("test.target_ssim", {"test.enabled"},
                 "test.target_ssim = {} has no effect with test.enabled = false: early stopping compares the "
                 "test SSIM, which is measured only when testing is on. Set test.enabled = true with test data, "
-                "or drop test.target_ssim (0 = off).",
+                "or turn early stopping off with --test.target_ssim=0 (also for a --resume of a run that saved it).",
                 ts.target_ssim);
   c.int_min("test.frequency", ts.frequency, 1);
   c.int_min("test.size", ts.size, 0, " (0 = all)");

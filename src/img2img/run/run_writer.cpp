@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>  // fmt::format
 
+#include "img2img/core/atomic_file.h"
 #include "img2img/core/path_template.h"
 
 namespace img2img {
@@ -49,9 +50,13 @@ fs::path RunWriter::save_checkpoint(const torch::nn::Module& module, CheckpointM
   return save_listed_checkpoint(config_.output, module, meta, run_.values, *manifest_, label_suffix);
 }
 
-void RunWriter::list_training_state(const fs::path& path, const std::string& network, int64_t index,
-                                    int64_t iteration) {
-  manifest_->add("checkpoint_state", path, network, index, iteration);
+void RunWriter::save_training_state(const std::vector<TrainingStateFile>& files, int64_t iteration) {
+  for (const TrainingStateFile& f : files) write_file_atomic(f.path, f.bytes);
+  // Listed in networks() order (generator 0 first), as the checkpoints are.
+  for (size_t i = 0; i < files.size(); ++i) {
+    const TrainingStateFile& f = files[(i + files.size() - 1) % files.size()];
+    manifest_->add("checkpoint_state", f.path, f.network, f.index, iteration);
+  }
 }
 
 fs::path RunWriter::save_onnx(UnetGeneratorImpl& generator, int64_t index, int64_t iteration) {

@@ -38,6 +38,14 @@ struct RunEnd {
   std::string detail;                        ///< appended to the "done" line, e.g. "; final G_L1 8.6"
 };
 
+/// One training-state file (X.optim.pt beside a checkpoint's weights), as train/training_state.h makes it.
+struct TrainingStateFile {
+  std::filesystem::path path;  ///< where it goes: X.optim.pt beside X.pt
+  std::string bytes;           ///< its content (a torch::serialize archive)
+  std::string network;         ///< the network whose weights X.pt it belongs to
+  int64_t index = 0;
+};
+
 /// Writes one training run's folder (see the top of this file). Example:
 ///   RunWriter writer(config, resume ? &*resume : nullptr, warnings, options.interactive, events);
 ///   writer.line("data: ...");  writer.save_checkpoint(*g, meta);  writer.finish(end);
@@ -78,9 +86,9 @@ class RunWriter {
   /// Returns the weights path. Throws WriteError.
   std::filesystem::path save_checkpoint(const torch::nn::Module& module, CheckpointMeta meta,
                                         const std::string& label_suffix = "");
-  /// Lists a training-state file (X.optim.pt) written beside a checkpoint of this run.
-  void list_training_state(const std::filesystem::path& path, const std::string& network, int64_t index,
-                           int64_t iteration);
+  /// Writes the training-state files of one save of `iteration`, each atomically and in the given order
+  /// (generator 0's last), and lists them in outputs.json. Throws WriteError.
+  void save_training_state(const std::vector<TrainingStateFile>& files, int64_t iteration);
   /// Exports `generator` at output.onnx_path for {index} and {iteration}, listed. Throws ExportError, WriteError.
   std::filesystem::path save_onnx(UnetGeneratorImpl& generator, int64_t index, int64_t iteration);
 

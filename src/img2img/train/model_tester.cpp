@@ -63,7 +63,9 @@ PairedModelTest::PairedModelTest(const TestConfig& test, const DataConfig& data,
 std::vector<std::string> PairedModelTest::describe() const {
   return {storage_line(dataset_),
           fmt::format("test data: {} pairs; testing {} every {} iteration(s){}", dataset_.size(),
-                      test_.size > 0 ? fmt::format("{} random samples", test_.size) : "all", test_.frequency,
+                      test_.size > 0 && test_.size < dataset_.size() ? fmt::format("{} random samples", test_.size)
+                                                                     : "all",
+                      test_.frequency,
                       test_.target_ssim > 0 ? fmt::format(", stopping once SSIM >= {}", test_.target_ssim) : "")};
 }
 
@@ -112,7 +114,16 @@ CycleModelTest::CycleModelTest(const TestConfig& test, const DataConfig& data, i
                                const torch::Device& device)
     : test_(test), seed_(seed), device_(device), dataset_(test, data.channel_count, data.image_size, 0) {}
 
-std::vector<std::string> CycleModelTest::describe() const { return {storage_line(dataset_)}; }
+std::vector<std::string> CycleModelTest::describe() const {
+  const int64_t na = dataset_.domain_a().size(), nb = dataset_.domain_b().size();
+  const bool all = test_.size <= 0 || (test_.size >= na && test_.size >= nb);
+  return {storage_line(dataset_),
+          fmt::format("test data (unpaired): domain A {} images, domain B {}; testing {} every {} iteration(s) by "
+                      "cycle reconstruction (A -> B -> A, B -> A -> B){}",
+                      na, nb, all ? "all" : fmt::format("up to {} random images of each domain", test_.size),
+                      test_.frequency,
+                      test_.target_ssim > 0 ? fmt::format(", stopping once cycle SSIM >= {}", test_.target_ssim) : "")};
+}
 
 TestResult CycleModelTest::run(GanModel& model, int64_t iteration, RunWriter* writer) {
   static const char* const kDomain[2] = {"A", "B"};

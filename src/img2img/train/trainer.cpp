@@ -7,6 +7,7 @@
 namespace img2img {
 ModelRecipe pix2pix_recipe() {
   ModelRecipe r;
+  r.name = "pix2pix";
   r.data = [](const RunConfig& c, const torch::Device& d) { return make_paired_training_data(c.data, d); };
   r.test = [](const RunConfig& c, const torch::Device& d) {
     return std::make_unique<PairedModelTest>(c.test, c.data, c.train.seed, d);
@@ -19,6 +20,7 @@ ModelRecipe pix2pix_recipe() {
 
 ModelRecipe cycle_gan_recipe() {
   ModelRecipe r;
+  r.name = "cycle_gan", r.unpaired = true;
   r.check = [](const RunConfig& c) {
     if (!is_unpaired(c.data.input_type))
       throw ConfigError("unpaired (CycleGAN) training needs data.input_type = multiple_unpaired (two unrelated "

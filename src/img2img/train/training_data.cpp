@@ -94,8 +94,7 @@ class UnpairedTrainingData : public TrainingData {
   nlohmann::json event_fields() const override {
     return {{"train_samples", size()},
             {"train_samples_per_domain", {dataset_.domain_a().size(), dataset_.domain_b().size()}},
-            {"data_storage", dataset_.storage_mode()},
-            {"model", "cycle_gan"}};
+            {"data_storage", dataset_.storage_mode()}};
   }
 
   std::string batch_size_warning(int64_t batch_size) const override {

@@ -120,7 +120,7 @@ struct IterationEnd {
   int64_t iteration = 0;  // 1-based iteration number for checkpoints and the summary
 };
 
-IterationEnd end_iteration(bool interrupted, int64_t it, int64_t steps_done, int64_t steps_per_it,
+IterationEnd end_iteration(bool interrupted, int64_t it, int64_t steps_done, int64_t steps_per_it, bool saves,
                            std::string& stop_reason, RunWriter& writer) {
   IterationEnd end;
   end.partial = interrupted && steps_done < steps_per_it;
@@ -129,7 +129,9 @@ IterationEnd end_iteration(bool interrupted, int64_t it, int64_t steps_done, int
     stop_reason = end.partial ? fmt::format("interrupted in iteration {} after step {} of {}", it + 1, steps_done,
                                             steps_per_it)
                               : fmt::format("interrupted after iteration {}", it + 1);
-    writer.line(stop_reason + "; writing a checkpoint and the manifest");
+    writer.line(stop_reason + (saves ? "; writing a checkpoint and the manifest"
+                                     : "; writing the manifest (output.model_path is empty: no checkpoint, nothing to "
+                                       "resume)"));
   }
   return end;
 }
@@ -198,8 +200,7 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
     const std::vector<StatisticInfo> stats = model->statistics();
     // --resume: weights, optimiser, model and RNG states; the schedule follows the iteration.
     const int64_t start_it =
-        options.resume ? restore_training_state(*options.resume, *model, optimizers, rng, device,
-                                                is_unpaired(config.data.input_type))
+        options.resume ? restore_training_state(*options.resume, *model, optimizers, rng, device, recipe.unpaired)
                        : 0;
     if (options.resume)
       writer->line(fmt::format("resumed {} after iteration {}", options.resume->generator_weights.string(), start_it));
@@ -223,7 +224,8 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
                             {"test_samples", tester ? tester->size() : 0},
                             {"test_storage", tester ? tester->storage_mode() : std::string()},
                             {"image_size", config.data.image_size},
-                            {"channel_count", config.data.channel_count}};
+                            {"channel_count", config.data.channel_count},
+                            {"model", recipe.name}};
     start.update(data->event_fields());
     writer->event("run_start", start);
     NanGuard nan_guard(config.train);
@@ -259,7 +261,7 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
         const std::string skipped =
             nan_guard.run(modules, it + 1, step + 1, [&] { s = model->train_step(tensors, optimizers); });
         steps_done = step + 1;
-        if (!skipped.empty()) {  // train.nan_policy = skip: this batch changed nothing
+        if (!skipped.empty()) {  // train.nan_policy = skip: no update used the non-finite loss
           writer->warning(skipped, {{"iteration", it + 1}, {"step", step + 1}});
           ++skipped_steps;
           summary.skipped_steps = nan_guard.skipped();
@@ -278,7 +280,8 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
         }
       }
       const auto [partial, iteration] =
-          end_iteration(summary.interrupted, it, steps_done, steps_per_it, summary.stop_reason, *writer);
+          end_iteration(summary.interrupted, it, steps_done, steps_per_it, !config.output.model_path.empty(),
+                        summary.stop_reason, *writer);
       if (!partial) {
         const double it_seconds = seconds_since(it_start);
         const double images_per_s = static_cast<double>(n) / std::max(it_seconds, 1e-9);
@@ -354,8 +357,8 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
         }
         summary.final_generator = weights.front();
         if (!partial) saved_iteration = iteration;
-        for (const SavedState& s : save_training_state(weights, *model, optimizers, iteration, rng, device))
-          writer->list_training_state(s.path, s.network, s.index, iteration);
+        writer->save_training_state(training_state_files(weights, *model, optimizers, iteration, rng, device),
+                                    iteration);
         writer->line(fmt::format("checkpoint: {}", summary.final_generator.string()));
         if (partial) writer->line(interrupted_checkpoint_note(iteration));
       }

@@ -8,6 +8,7 @@
 
 #include <functional>  // std::function
 #include <memory>      // std::unique_ptr
+#include <string>      // std::string
 
 #include "img2img/config/run_config.h"
 #include "img2img/models/gan_model.h"
@@ -22,6 +23,10 @@ namespace img2img {
 /// problem costs no initialisation), test (only when test.enabled), then model (after torch's global
 /// RNG is seeded with train.seed: weight initialisation is part of the seeded run).
 struct ModelRecipe {
+  /// The model's name in the run_start event ("pix2pix", "cycle_gan").
+  std::string name;
+  /// Whether it trains on unpaired data: a --resume from a checkpoint of the other kind is refused.
+  bool unpaired = false;
   /// Throws ConfigError when `config` cannot train this model. Empty = nothing to check.
   std::function<void(const RunConfig& config)> check;
   std::function<std::unique_ptr<TrainingData>(const RunConfig& config, const torch::Device& device)> data;

@@ -8,7 +8,6 @@
 #include <sstream>  // std::stringstream
 #include <vector>   // std::vector
 
-#include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
 #include "img2img/run/checkpoint.h"
 
@@ -77,15 +76,15 @@ CheckpointError pairing_mismatch(const ResumePoint& point, bool model_unpaired) 
 }
 }  // namespace
 
-std::vector<SavedState> save_training_state(const std::vector<fs::path>& weights, GanModel& model,
-                                            ModelOptimizers& optimizers, int64_t iteration,
-                                            const std::mt19937_64& rng, const torch::Device& device) {
+std::vector<TrainingStateFile> training_state_files(const std::vector<fs::path>& weights, GanModel& model,
+                                                    ModelOptimizers& optimizers, int64_t iteration,
+                                                    const std::mt19937_64& rng, const torch::Device& device) {
   const std::vector<NamedNetwork> networks = model.networks();
   if (weights.size() != networks.size() || networks.empty() || networks[0].network != "generator" ||
       networks[0].index != 0)
-    throw Error(fmt::format("save_training_state: {} weights files for {} networks (generator 0 first)",
+    throw Error(fmt::format("training_state_files: {} weights files for {} networks (generator 0 first)",
                             weights.size(), networks.size()));
-  std::vector<SavedState> written(networks.size());
+  std::vector<TrainingStateFile> written(networks.size());
   std::vector<std::string> with_state;  // other networks that have a state file
   torch::serialize::OutputArchive first;  // generator 0's, written last
   for (size_t i = 0; i < networks.size(); ++i) {
@@ -105,19 +104,17 @@ std::vector<SavedState> save_training_state(const std::vector<fs::path>& weights
     first.write(weights_entry(n.network, n.index), c10::IValue(relative_to(weights[i], weights[0])));
     if (!any) continue;
     with_state.push_back(network_key(n.network, n.index));
-    written[i] = {training_state_path(weights[i]), n.network, n.index};
-    write_file_atomic(written[i].path, archive_bytes(own));
+    written[i] = {training_state_path(weights[i]), archive_bytes(own), n.network, n.index};
   }
   write_run_state(first, iteration, rng, device);
   std::string list;
   for (const std::string& k : with_state) list += (list.empty() ? "" : ",") + k;
   first.write("networks_with_state", c10::IValue(list));
   // Generator 0's last: a complete file set once it exists (a kill while saving leaves it missing).
-  written[0] = {training_state_path(weights[0]), networks[0].network, 0};
-  write_file_atomic(written[0].path, archive_bytes(first));
-  std::vector<SavedState> out;
-  for (SavedState& w : written)
-    if (!w.path.empty()) out.push_back(std::move(w));
+  std::vector<TrainingStateFile> out;
+  for (size_t i = 1; i < written.size(); ++i)
+    if (!written[i].path.empty()) out.push_back(std::move(written[i]));
+  out.push_back({training_state_path(weights[0]), archive_bytes(first), networks[0].network, 0});
   return out;
 }
 

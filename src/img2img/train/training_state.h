@@ -18,24 +18,19 @@
 
 #include "img2img/models/gan_model.h"
 #include "img2img/run/resume_point.h"
+#include "img2img/run/run_writer.h"  // TrainingStateFile
 #include "img2img/train/optimizers.h"
 
 namespace img2img {
 
-/// One training-state file written by save_training_state.
-struct SavedState {
-  std::filesystem::path path;  ///< X.optim.pt
-  std::string network;         ///< the network whose weights X.pt it belongs to
-  int64_t index = 0;
-};
-
-/// Writes the training state of one save (see the top of this file). `weights`: the weights files of
-/// this save, one per network of `model` in GanModel::networks() order (generator 0 first).
-/// Each file is written atomically, generator 0's last. Returns the files written, in networks() order.
-/// Throws WriteError.
-std::vector<SavedState> save_training_state(const std::vector<std::filesystem::path>& weights, GanModel& model,
-                                            ModelOptimizers& optimizers, int64_t iteration,
-                                            const std::mt19937_64& rng, const torch::Device& device);
+/// The training state of one save (see the top of this file), ready to be written: the X.optim.pt
+/// files of `weights`, one weights file per network of `model` in GanModel::networks() order
+/// (generator 0 first). Networks without state get no file. The files come in the order they must be
+/// written, generator 0's last (a save is complete once it exists); RunWriter::save_training_state
+/// writes them. Throws Error if `weights` does not match the networks.
+std::vector<TrainingStateFile> training_state_files(const std::vector<std::filesystem::path>& weights,
+                                                    GanModel& model, ModelOptimizers& optimizers, int64_t iteration,
+                                                    const std::mt19937_64& rng, const torch::Device& device);
 
 /// Loads the weights of every network of `model`, the optimiser states, the model's own state
 /// (GanModel::load_state) and the RNG states of `point` into `model` / `optimizers` / `rng` / torch's

@@ -83,7 +83,8 @@ TEST_F(ProblemOriginsTest, TargetSsimWithoutTestingNamesBothLines) {
   EXPECT_EQ(located[0], toml.string() +
                             ":2: test.target_ssim = 0.5 has no effect with test.enabled = false: early stopping "
                             "compares the test SSIM, which is measured only when testing is on. Set test.enabled = "
-                            "true with test data, or drop test.target_ssim (0 = off). (test.enabled is set at " +
+                            "true with test data, or turn early stopping off with --test.target_ssim=0 (also for a "
+                            "--resume of a run that saved it). (test.enabled is set at " +
                             toml.string() + ":3)");
 }
 

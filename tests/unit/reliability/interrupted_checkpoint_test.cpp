@@ -230,6 +230,24 @@ TEST_P(InterruptedCheckpointTest, KillAfterACheckpointBetweenPlotIterationsKeeps
   }
 }
 
+// With checkpoints off (output.model_path = ""), a stop writes no checkpoint and says so instead of
+// promising one; the manifest still records the interrupted run.
+TEST_P(InterruptedCheckpointTest, StopWithCheckpointsOffSaysNothingCanBeResumed) {
+  const fs::path run = dir_ / "run";
+  RunConfig c = config(run, 3);
+  c.output.model_path = "";
+  const TrainSummary s = train(c, "", Stop::kAfterFirstStep);
+  EXPECT_TRUE(s.interrupted);
+  EXPECT_TRUE(s.checkpoints.empty());
+  EXPECT_TRUE(s.final_generator.empty());
+  EXPECT_FALSE(fs::exists(run / "checkpoints"));
+  const std::string log = read_file(run / "train.log");
+  EXPECT_THAT(log, HasSubstr("interrupted in iteration 1 after step 1 of 2; writing the manifest (output.model_path "
+                             "is empty: no checkpoint, nothing to resume)"));
+  EXPECT_THAT(log, ::testing::Not(HasSubstr("writing a checkpoint")));
+  EXPECT_EQ(manifest_status(run), "interrupted");
+}
+
 INSTANTIATE_TEST_SUITE_P(Trainers, InterruptedCheckpointTest, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "Unpaired" : "Paired"; });
 
