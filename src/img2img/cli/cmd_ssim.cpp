@@ -1,5 +1,6 @@
 #include <fmt/format.h>  // fmt::format
 
+#include <cstdio>      // std::fprintf
 #include <filesystem>  // std::filesystem
 #include <iostream>    // std::cout
 
@@ -34,14 +35,15 @@ Command setup_ssim(CLI::App& app) {
             if (!fs::is_directory(a)) {
               std::string note;
               const double value = ssim_image_files(a, b, &note);
-              if (!note.empty()) std::cerr << "note: " << note << "\n";
+              // Through C stdio: main mutes std::cerr while a command runs (OpenCV's decoder chatter).
+              if (!note.empty()) std::fprintf(stderr, "note: %s\n", note.c_str());
               std::cout << fmt::format("{:.6f}\n", value);
               return 0;
             }
             double sum = 0;
             const auto scores = ssim_image_folders(a, b);
             for (const auto& s : scores) {
-              if (!s.note.empty()) std::cerr << "note: " << s.note << "\n";
+              if (!s.note.empty()) std::fprintf(stderr, "note: %s\n", s.note.c_str());
               std::cout << fmt::format("{}\t{:.6f}\n", s.name, s.ssim), sum += s.ssim;
             }
             std::cout << fmt::format("mean\t{:.6f}\n", sum / static_cast<double>(scores.size()));
