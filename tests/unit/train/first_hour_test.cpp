@@ -193,7 +193,8 @@ TEST_F(FirstHourTest, EveryTestWritesTheSameSamplesWithASideBySideImage) {
   }
   EXPECT_EQ(tests, 3);
   int listed = 0;
-  for (const auto& o : nlohmann::json::parse(read_file(s.outputs_manifest))["outputs"])
+  const nlohmann::json manifest = nlohmann::json::parse(read_file(s.outputs_manifest));
+  for (const auto& o : manifest["outputs"])
     if (o["kind"] == "test_image") {
       ++listed;
       EXPECT_EQ(o["iteration"], 3);
