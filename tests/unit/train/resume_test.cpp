@@ -327,8 +327,10 @@ TEST_F(ResumeTest, NewRunDirCarriesTheHistory) {
     EXPECT_EQ(p.string().rfind(fs::absolute(o["iteration"].get<int64_t>() <= 2 ? first.run_dir : second.run_dir)
                                    .lexically_normal().string(), 0), 0u) << p;
   }
-  EXPECT_EQ(earlier, 2 * (2 * 3 + 6));  // per iteration: 2 networks x 3 checkpoint files, 2 samples x 3 test images
-  EXPECT_EQ(later, 2 * 3 + 6);
+  // Per iteration 2 networks x 3 checkpoint files; test images of the latest test only (iteration 3:
+  // 2 samples x 4 images, the side-by-side one included), which replace the earlier tests' entries.
+  EXPECT_EQ(earlier, 2 * (2 * 3));
+  EXPECT_EQ(later, 2 * 3 + 2 * 4);
 }
 
 // Resuming an older checkpoint in place would overwrite later ones: an error naming a later
