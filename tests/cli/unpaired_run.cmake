@@ -40,6 +40,8 @@ function(run_checked name)
     message(FATAL_ERROR "${name} exited with ${code}:\n${out}\n${err}")
   endif()
   message(STATUS "${name}: ${out}")
+  set(LAST_OUT "${out}" PARENT_SCOPE)
+  set(LAST_ERR "${err}" PARENT_SCOPE)
 endfunction()
 
 set(RUN "${WORK}/run")
@@ -53,6 +55,18 @@ run_checked(train "${EXE}" train --plain-progress
   --output.run_dir=${RUN} --output.model_save_rate=0
   --plot.type=csv --test.enabled=false
   --device.device=cpu --device.cpu_threads=1)
+
+# The summary lists both generators and both ONNX files; grey PGM files with the default 3 channels get
+# the one-line channel hint.
+foreach(line "generator 0 \\(A->B\\): [^\n]*generator_0_2\\.pt" "generator 1 \\(B->A\\): [^\n]*generator_1_2\\.pt"
+             "onnx 0 \\(A->B\\): [^\n]*generator_0_2\\.onnx" "onnx 1 \\(B->A\\): [^\n]*generator_1_2\\.onnx")
+  if(NOT LAST_OUT MATCHES "${line}")
+    message(FATAL_ERROR "the train summary lacks '${line}':\n${LAST_OUT}")
+  endif()
+endforeach()
+if(NOT LAST_ERR MATCHES "warning: every training file \\(both domains\\) has at most 1 channel\\(s\\) but data\\.channel_count = 3[^\n]*--data\\.channel_count=1")
+  message(FATAL_ERROR "the train log lacks the channel hint:\n${LAST_ERR}")
+endif()
 
 # Four checkpoints (+ metadata), the resume state, both generators as ONNX, the manifest.
 foreach(f checkpoints/generator_0_2.pt checkpoints/generator_1_2.pt

@@ -13,7 +13,6 @@
 #include "img2img/core/error.h"
 #include "img2img/config/unpaired_defaults.h"
 #include "img2img/train/trainer.h"
-#include "img2img/train/trainer.h"
 #include "img2img/train/training_state.h"
 
 namespace img2img::cli {
@@ -145,9 +144,24 @@ Command setup_train(CLI::App& app) {
             // With events on stdout, stdout stays pure JSON Lines (run_end carries the same facts).
             if (*events == "-") return code;
             std::cout << fmt::format("run folder: {}\n", s.run_dir.string());
-            if (!s.final_generator.empty()) std::cout << fmt::format("generator: {}\n", s.final_generator.string());
-            if (!s.final_onnx.empty()) std::cout << fmt::format("onnx: {}\n", s.final_onnx.string());
-            if (s.test_ssim) std::cout << fmt::format("test SSIM: {:.4f}\n", *s.test_ssim);
+            // One line per generator and ONNX file; an unpaired run has two of each ("generator 0 (A->B)").
+            const bool unpaired = is_unpaired(config.data.input_type);
+            const auto label = [unpaired](const char* what, size_t k, size_t count) {
+              if (count < 2) return std::string(what);
+              return fmt::format("{} {}{}", what, k, unpaired ? (k == 0 ? " (A->B)" : " (B->A)") : "");
+            };
+            if (!s.final_generators.empty())
+              for (size_t k = 0; k < s.final_generators.size(); ++k)
+                std::cout << fmt::format("{}: {}\n", label("generator", k, s.final_generators.size()),
+                                         s.final_generators[k].string());
+            else if (!s.final_generator.empty())  // a resumed run that saved nothing new
+              std::cout << fmt::format("generator: {}\n", s.final_generator.string());
+            for (size_t k = 0; k < s.final_onnx_files.size(); ++k)
+              std::cout << fmt::format("{}: {}\n", label("onnx", k, s.final_onnx_files.size()),
+                                       s.final_onnx_files[k].string());
+            if (s.test_ssim)
+              std::cout << fmt::format("{}: {:.4f}\n", unpaired ? "test cycle SSIM (reconstruction)" : "test SSIM",
+                                       *s.test_ssim);
             std::cout << fmt::format("outputs: {}\n", s.outputs_manifest.string());
             if (s.stopped_early) std::cout << fmt::format("stopped early: {}\n", s.stop_reason);
             if (s.nothing_trained && resume->empty())  // the folder holds no model; it may be reused

@@ -19,7 +19,10 @@ std::shared_ptr<ConfigFlags> add_config_flags(CLI::App* app) {
   const RunConfig defaults;
   for (const auto& key : config_keys()) {
     const std::string section = key.name.substr(0, key.name.find('.'));
-    std::string help = fmt::format("{} (default: {})", key.help, key.get(defaults));
+    std::string help = key.default_note.empty()
+                           ? fmt::format("{} (default: {})", key.help, key.get(defaults))
+                           : fmt::format("{} (default: {}; {} at the defaults)", key.help, key.default_note,
+                                         key.get(defaults));
     if (!key.template_names.empty()) {
       std::string names;
       for (const auto& n : key.template_names) names += (names.empty() ? "{" : ", {") + n + "}";

@@ -159,6 +159,7 @@ std::vector<ConfigKey> make_keys() {
   k.push_back(key("train.linear_decay", &R::train, &TrainConfig::linear_decay,
                   "linear: iterations of linear decay at the end; the last rate is learning_rate / "
                   "(linear_decay + 1)"));
+  k.back().default_note = "follows train.max_iterations: half of it";
   k.push_back(key("train.step_size", &R::train, &TrainConfig::step_size, "step: iterations between LR drops"));
   k.push_back(key("train.gamma", &R::train, &TrainConfig::gamma, "step: LR multiplier per drop"));
   k.push_back(key("train.init", &R::train, &TrainConfig::init, "weight initialiser"));
@@ -182,6 +183,7 @@ std::vector<ConfigKey> make_keys() {
   // [generator]
   k.push_back(key("generator.layers", &R::generator, &GeneratorConfig::layers,
                   "U-Net down/up-sampling layers; 2^layers <= data.image_size"));
+  k.back().default_note = "follows data.image_size: the most layers with 2^layers dividing it, at most 8";
   k.push_back(key("generator.initial_layer_size", &R::generator, &GeneratorConfig::initial_layer_size,
                   "channels of the first layer, doubled per layer up to max_layer_size"));
   k.push_back(key("generator.max_layer_size", &R::generator, &GeneratorConfig::max_layer_size,
@@ -214,8 +216,11 @@ std::vector<ConfigKey> make_keys() {
   add_source_keys(k, "test", &R::test);
   k.push_back(key("test.frequency", &R::test, &TestConfig::frequency, "test every N iterations"));
   k.push_back(key("test.size", &R::test, &TestConfig::size,
-                  "test samples per test (unpaired: per domain), drawn at random per seed and iteration; 0 = all"));
-  k.push_back(key("test.add_outputs", &R::test, &TestConfig::add_outputs, "list test images in outputs.json"));
+                  "test samples per test (unpaired: per domain), drawn at random once per run (train.seed); 0 = all"));
+  k.push_back(key("test.image_count", &R::test, &TestConfig::image_count,
+                  "samples (unpaired: per domain) whose images are written per test, the same every test; 0 = none"));
+  k.push_back(key("test.add_outputs", &R::test, &TestConfig::add_outputs,
+                  "list the latest test's images in outputs.json"));
   // [output]
   k.push_back(key("output.run_dir", &R::output, &OutputConfig::run_dir,
                   "run folder: log, config, plots, outputs.json", kRunDirNames));
@@ -543,12 +548,27 @@ RunConfig apply_config(const std::vector<ConfigAssignment>& assignments, RunConf
         problems.push_back({a.key, a.origin, fmt::format("{} = '{}': {}", a.key, a.value, e.what()), {}});
     }
   }
+  resolve_derived_defaults(config, assignments);
   if (collect != nullptr) {
     collect->insert(collect->end(), problems.begin(), problems.end());
   } else if (!problems.empty()) {
     throw ConfigError(format_config_problems(problems));
   }
   return config;
+}
+
+void resolve_derived_defaults(RunConfig& config, const std::vector<ConfigAssignment>& assignments) {
+  const auto given = [&assignments](const char* name) {
+    return std::any_of(assignments.begin(), assignments.end(), [name](const ConfigAssignment& a) { return a.key == name; });
+  };
+  if (!given("generator.layers")) {
+    // The most layers whose 2^layers divides image_size (so <= it): a default that always validates.
+    int64_t layers = 1;  // an image_size below 4 or odd is reported by validation, not here
+    const int64_t size = config.data.image_size;
+    while (layers < 8 && size > 0 && size % (int64_t{1} << (layers + 1)) == 0) ++layers;
+    config.generator.layers = layers;
+  }
+  if (!given("train.linear_decay")) config.train.linear_decay = std::max<int64_t>(0, config.train.max_iterations / 2);
 }
 
 std::string config_to_toml(const RunConfig& config, bool with_comments) {
@@ -562,7 +582,7 @@ std::string config_to_toml(const RunConfig& config, bool with_comments) {
       section = sec;
     }
     out += k.name.substr(dot + 1) + " = " + k.get(config);
-    if (with_comments) out += "  # " + k.help;
+    if (with_comments) out += "  # " + k.help + (k.default_note.empty() ? "" : " (default " + k.default_note + ")");
     out += "\n";
   }
   return out;

@@ -21,6 +21,9 @@ struct ConfigKey {
   std::function<std::string(const RunConfig&)> get;
   std::function<void(RunConfig&, const std::string&)> set;
   bool is_bool = false;
+  /// For a default derived from other keys when the key is not given (resolve_derived_defaults):
+  /// what it follows, e.g. "follows data.image_size". "" = a plain default.
+  std::string default_note;
 };
 
 /// All keys, in documentation order (sections: data, train, generator, discriminator, test, output,
@@ -51,9 +54,17 @@ std::vector<ConfigAssignment> parse_config_text(const std::string& text, const s
 /// Applies assignments in order (later ones override) on top of `base` (the defaults unless given).
 /// Unknown keys (with a did-you-mean) and values of the wrong type are all collected, each with its
 /// assignment's origin: appended to `problems` when given, else thrown as one ConfigError. Does not
-/// check ranges: see validate_config.
+/// check ranges: see validate_config. Resolves the derived defaults last (resolve_derived_defaults).
 RunConfig apply_config(const std::vector<ConfigAssignment>& assignments, RunConfig base = {},
                        std::vector<ConfigProblem>* problems = nullptr);
+
+/// Sets the derived defaults of the keys not named in `assignments` (a file, a checkpoint's config or
+/// flags): generator.layers = the most layers whose 2^layers divides data.image_size (so <= it), at most 8
+/// (at least 1);
+/// train.linear_decay = train.max_iterations / 2. A key given explicitly keeps its value. Called by
+/// apply_config, so config.toml and checkpoints record the resolved numbers, and a --resume (whose
+/// checkpoint config names every key) keeps them.
+void resolve_derived_defaults(RunConfig& config, const std::vector<ConfigAssignment>& assignments);
 
 /// The whole configuration as TOML, one `[section]` per struct, every key with its help as a
 /// comment; re-readable by read_config_file.

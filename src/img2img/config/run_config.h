@@ -60,7 +60,9 @@ struct TrainConfig {
   int64_t max_iterations = 200;     ///< iterations (= epochs; pix2pix: 100 + 100 decay)
   double learning_rate = 0.0002;    ///< base LR (pix2pix: 2e-4)
   SchedulerKind scheduler = SchedulerKind::kLinear;
-  int64_t linear_decay = 100;       ///< linear: decay iterations at the end, to lr / (linear_decay + 1) (pix2pix)
+  /// linear: decay iterations at the end, to lr / (linear_decay + 1). Not given: max_iterations / 2
+  /// (resolve_derived_defaults; the pix2pix reference decays over the second half: 100 of 200).
+  int64_t linear_decay = 100;
   int64_t step_size = 50;           ///< step: iterations between LR drops
   double gamma = 0.1;               ///< step: LR factor per drop (PyTorch StepLR default)
   InitKind init = InitKind::kNormal;
@@ -82,7 +84,9 @@ struct TrainConfig {
 
 /// [generator]: U-Net architecture (stored in every checkpoint).
 struct GeneratorConfig {
-  int64_t layers = 8;              ///< down (and up) steps; 2^layers <= data.image_size
+  /// Down (and up) steps; 2^layers <= data.image_size. Not given: the most whose 2^layers divides
+  /// data.image_size, at most 8 (resolve_derived_defaults; 8 at the default 256 px, pix2pix unet_256).
+  int64_t layers = 8;
   int64_t initial_layer_size = 64; ///< channels of the first layer (ngf in pix2pix)
   int64_t max_layer_size = 0;      ///< channel cap; 0 = data.image_size (node); 512 = pix2pix unet_256
   int64_t kernel_size = 4;         ///< conv kernel, stride 2 (pix2pix: 4)
@@ -108,8 +112,11 @@ struct TestConfig : DataSource {
   double target_ssim = 0.0;  ///< 0 = off; stop early once mean test SSIM >= this
   std::string output_dir = "{run_dir}/test/{iteration}";  ///< where test images go (template)
   int64_t frequency = 1;     ///< test every N iterations
-  int64_t size = 0;          ///< samples per test, drawn at random; 0 = all
-  bool add_outputs = true;   ///< list test images in outputs.json
+  int64_t size = 0;          ///< samples per test, drawn at random once per run (train.seed); 0 = all
+  /// Samples whose images are written at each test (the same ones every test, drawn once per run
+  /// from train.seed); 0 = none. Every tested sample's SSIM counts whatever this is.
+  int64_t image_count = 8;
+  bool add_outputs = true;   ///< list the latest test's images in outputs.json
 };
 
 /// [output]: run folder, checkpoints and ONNX files.

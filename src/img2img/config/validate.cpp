@@ -272,6 +272,7 @@ std::vector<ConfigProblem> config_problems(const RunConfig& cfg, const ValidateO
                 ts.target_ssim);
   c.int_min("test.frequency", ts.frequency, 1);
   c.int_min("test.size", ts.size, 0, " (0 = all)");
+  c.int_min("test.image_count", ts.image_count, 0, " (0 = none)");
 
   // [output]
   const OutputConfig& o = cfg.output;

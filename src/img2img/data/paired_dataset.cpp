@@ -107,7 +107,7 @@ std::vector<PairedFiles> list_paired_files(const DataSource& source, int64_t lim
 
 std::pair<torch::Tensor, torch::Tensor> load_paired_sample(const PairedFiles& files, int64_t channel_count,
                                                            int64_t image_size, PixelDepth* input_depth,
-                                                           PixelDepth* reference_depth) {
+                                                           PixelDepth* reference_depth, int* file_channels) {
   cv::Mat a, b;
   if (files.composite) {
     const DecodedImage img = read_image(files.input);
@@ -120,12 +120,14 @@ std::pair<torch::Tensor, torch::Tensor> load_paired_sample(const PairedFiles& fi
     b = img.pixels(cv::Rect(half, 0, half, img.pixels.rows)).clone();
     if (input_depth) *input_depth = img.depth;
     if (reference_depth) *reference_depth = img.depth;
+    if (file_channels) *file_channels = img.channels;
   } else {
     const DecodedImage ia = read_image(files.input);
     const DecodedImage ib = read_image(files.reference);
     a = ia.pixels, b = ib.pixels;
     if (input_depth) *input_depth = ia.depth;
     if (reference_depth) *reference_depth = ib.depth;
+    if (file_channels) *file_channels = std::max(ia.channels, ib.channels);
     const double ra = static_cast<double>(a.cols) / a.rows, rb = static_cast<double>(b.cols) / b.rows;
     if (std::abs(ra - rb) > 0.01 * std::max(ra, rb))
       throw DataError(fmt::format("'{}' is {}x{} but its reference '{}' is {}x{}: a pair must show the same area "
@@ -176,12 +178,14 @@ PairedDataset::PairedDataset(const DataSource& source, int64_t channel_count, in
     references_ = torch::empty_like(inputs_);
   }
   std::vector<PixelDepth> in_depth(static_cast<size_t>(n)), ref_depth(static_cast<size_t>(n));
+  std::vector<int> channels(static_cast<size_t>(n), 0);
   // Every sample is checked, so one run names every bad file (per sample, in name order).
   std::vector<std::vector<std::string>> problems(static_cast<size_t>(n));
   parallel_for_samples(n, source.worker_threads, [&](int64_t i) {
     const PairedFiles& f = files_[static_cast<size_t>(i)];
     try {
-      auto [a, b] = load_paired_sample(f, channel_count, image_size, &in_depth[i], &ref_depth[i]);
+      auto [a, b] = load_paired_sample(f, channel_count, image_size, &in_depth[i], &ref_depth[i],
+                                        &channels[static_cast<size_t>(i)]);
       if (streamed_) return;  // checked and depth known; decoded again per batch
       inputs_[i].copy_(a);
       references_[i].copy_(b);
@@ -202,6 +206,7 @@ PairedDataset::PairedDataset(const DataSource& source, int64_t channel_count, in
   for (int64_t i = 0; i < n; ++i) {
     input_depth_ = deeper_depth(input_depth_, in_depth[i]);
     reference_depth_ = deeper_depth(reference_depth_, ref_depth[i]);
+    max_file_channels_ = std::max<int64_t>(max_file_channels_, channels[static_cast<size_t>(i)]);
   }
 }
 

@@ -46,9 +46,11 @@ std::vector<PairedFiles> list_paired_files(const DataSource& source, int64_t lim
 /// Decodes one paired sample: both sides at full precision, channel rule, resized to
 /// image_size. Returns {input, reference}, each [C, S, S] float32 in [-1, 1]. Throws DataError
 /// naming the file (unreadable, composite with odd width, sides of different aspect ratio).
+/// `file_channels`: the most channels of its files before the channel rule (1-4).
 std::pair<torch::Tensor, torch::Tensor> load_paired_sample(const PairedFiles& files, int64_t channel_count,
                                                            int64_t image_size, PixelDepth* input_depth = nullptr,
-                                                           PixelDepth* reference_depth = nullptr);
+                                                           PixelDepth* reference_depth = nullptr,
+                                                           int* file_channels = nullptr);
 
 /// Bytes of host memory data.storage = automatic may fill with decoded samples: `memory_budget_mb`
 /// MiB when > 0, else half of the machine's memory (physical RAM from sysconf, or the cgroup v2
@@ -102,6 +104,8 @@ class PairedDataset {
   PixelDepth input_depth() const { return input_depth_; }          ///< deepest input file
   PixelDepth reference_depth() const { return reference_depth_; }  ///< deepest reference file
   int64_t ignored_files() const { return stats_.ignored; }
+  /// The most channels of any file (input or reference side), 1-4, as decoded before the channel rule.
+  int64_t max_file_channels() const { return max_file_channels_; }
   /// Moves the decoded tensors to `device` (data.storage = device).
   void to(const torch::Device& device);
 
@@ -111,6 +115,7 @@ class PairedDataset {
   torch::Tensor inputs_, references_;
   PixelDepth input_depth_ = PixelDepth::k8, reference_depth_ = PixelDepth::k8;
   int64_t channel_count_ = 0, image_size_ = 0, decoded_bytes_ = 0, budget_bytes_ = 0, worker_threads_ = 0;
+  int64_t max_file_channels_ = 0;
   bool streamed_ = false, on_device_ = false;
 };
 

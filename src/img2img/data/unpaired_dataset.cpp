@@ -22,9 +22,11 @@ ImageDomain list_domain(const fs::path& dir, int64_t limit_count, ListingStats* 
 }
 
 // One decoded file: channel rule, resized to image_size; [C, S, S] float32 in [-1, 1].
-torch::Tensor decode_image(const fs::path& file, int64_t channel_count, int64_t image_size, PixelDepth* depth) {
+torch::Tensor decode_image(const fs::path& file, int64_t channel_count, int64_t image_size, PixelDepth* depth,
+                           int* channels = nullptr) {
   const DecodedImage img = read_image(file);
   if (depth != nullptr) *depth = img.depth;
+  if (channels != nullptr) *channels = img.channels;
   return image_to_tensor(
       resize_square(apply_channel_rule(img.pixels, static_cast<int>(channel_count)), static_cast<int>(image_size)));
 }
@@ -37,11 +39,13 @@ void decode_domain(ImageDomain& d, int64_t channel_count, int64_t image_size, in
   const int64_t n = d.size();
   if (!streamed) d.images = torch::empty({n, channel_count, image_size, image_size}, torch::kFloat32);
   std::vector<PixelDepth> depths(static_cast<size_t>(n));
+  std::vector<int> channels(static_cast<size_t>(n), 0);
   std::vector<std::string> failed(static_cast<size_t>(n));  // "" = decoded
   parallel_for_samples(n, threads, [&](int64_t i) {
     try {
       const torch::Tensor image =
-          decode_image(d.files[static_cast<size_t>(i)], channel_count, image_size, &depths[static_cast<size_t>(i)]);
+          decode_image(d.files[static_cast<size_t>(i)], channel_count, image_size, &depths[static_cast<size_t>(i)],
+                       &channels[static_cast<size_t>(i)]);
       if (!streamed) d.images[i].copy_(image);
     } catch (const DataError& e) {
       failed[static_cast<size_t>(i)] = e.what();
@@ -50,6 +54,7 @@ void decode_domain(ImageDomain& d, int64_t channel_count, int64_t image_size, in
   for (const auto& f : failed)
     if (!f.empty()) problems.push_back(f);
   for (PixelDepth p : depths) d.depth = deeper_depth(d.depth, p);
+  for (int c : channels) d.max_channels = std::max<int64_t>(d.max_channels, c);
 }
 }  // namespace
 

@@ -28,6 +28,7 @@ struct ImageDomain {
   std::vector<std::filesystem::path> files;  ///< sorted by name, at most limit_count
   torch::Tensor images;                      ///< [N, C, S, S] float32 in [-1, 1]; undefined when streamed
   PixelDepth depth = PixelDepth::k8;         ///< deepest file
+  int64_t max_channels = 0;                  ///< the most channels of any file, before the channel rule
   int64_t size() const { return static_cast<int64_t>(files.size()); }
 };
 

@@ -2,7 +2,8 @@
 
 #include <fmt/format.h>  // fmt::format
 
-#include <algorithm>  // std::max
+#include <algorithm>  // std::max, std::min
+#include <utility>    // std::move
 #include <map>        // std::map
 
 #include "img2img/core/error.h"
@@ -28,15 +29,38 @@ std::string missing_list(const std::vector<std::string>& names) {
   return out;
 }
 
+// "1 channel (grey)" ... for messages.
+std::string channel_name(int channels) {
+  static const char* const kNames[] = {"", "grey", "grey + alpha", "RGB", "RGBA"};
+  return fmt::format("{} channel{} ({})", channels, channels == 1 ? "" : "s",
+                     channels >= 1 && channels <= 4 ? kNames[channels] : "?");
+}
+
 }  // namespace
 
-double ssim_image_files(const fs::path& a, const fs::path& b) {
+double ssim_image_files(const fs::path& a, const fs::path& b, std::string* note) {
   const DecodedImage da = read_image(a), db = read_image(b);
   if (da.pixels.size() != db.pixels.size())
     throw DataError(fmt::format("cannot compare '{}' ({}x{}) with '{}' ({}x{}): SSIM needs images of the same size",
                                 a.string(), da.pixels.cols, da.pixels.rows, b.string(), db.pixels.cols,
                                 db.pixels.rows));
-  const int channels = std::max(da.pixels.channels(), db.pixels.channels());
+  const int ca = da.pixels.channels(), cb = db.pixels.channels();
+  const int channels = std::max(ca, cb);
+  if (note != nullptr) note->clear();
+  if (ca != cb) {
+    // Grey against RGB has one meaning (the grey image as RGB); any other mix would compare an alpha
+    // channel with a copied colour channel, so it is refused.
+    if (std::min(ca, cb) != 1 || channels != 3)
+      throw DataError(fmt::format("cannot compare '{}' ({}) with '{}' ({}): the channel counts differ, so SSIM would "
+                                  "compare {} with a copied channel. Save both with the same channels (e.g. both RGB, "
+                                  "without alpha) and compare again.",
+                                  a.string(), channel_name(ca), b.string(), channel_name(cb),
+                                  (ca == 2 || ca == 4 || cb == 2 || cb == 4) ? "an alpha channel" : "a channel"));
+    if (note != nullptr)
+      *note = fmt::format("'{}' is grey and '{}' RGB: the grey image was repeated to 3 channels (SSIM of the grey "
+                          "image as RGB against the colour one)",
+                          (ca == 1 ? a : b).string(), (ca == 1 ? b : a).string());
+  }
   try {
     return ssim_mean(to_batch(apply_channel_rule(da.pixels, channels)),
                      to_batch(apply_channel_rule(db.pixels, channels)));
@@ -61,7 +85,11 @@ std::vector<SsimFileScore> ssim_image_folders(const fs::path& a, const fs::path&
                                 !only_a.empty() && !only_b.empty() ? "; " : "",
                                 only_b.empty() ? "" : fmt::format("only in the second: {}", missing_list(only_b))));
   std::vector<SsimFileScore> scores;
-  for (const auto& [name, p] : files_a) scores.push_back({name, ssim_image_files(p, files_b.at(name))});
+  for (const auto& [name, p] : files_a) {
+    SsimFileScore score{name, 0.0, ""};
+    score.ssim = ssim_image_files(p, files_b.at(name), &score.note);
+    scores.push_back(std::move(score));
+  }
   return scores;
 }
 

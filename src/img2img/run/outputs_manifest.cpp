@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>  // fmt::format
 
+#include <algorithm>  // std::remove_if
+
 #include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
 #include "img2img/run/event_log.h"
@@ -80,6 +82,13 @@ void OutputsManifest::add(const std::string& kind, const fs::path& path, const s
     events_->emit("file", {{"kind", kind}, {"path", entry.path}, {"network", network}, {"index", index},
                            {"iteration", iteration}, {"listed", is_listed}});
   if (!is_listed) return;
+  // Test images: the latest test's only, so outputs.json stays small on long runs (docs/events.md).
+  if (kind == "test_image")
+    entries_.erase(std::remove_if(entries_.begin(), entries_.end(),
+                                  [&entry](const OutputEntry& e) {
+                                    return e.kind == "test_image" && e.iteration < entry.iteration;
+                                  }),
+                   entries_.end());
   for (OutputEntry& e : entries_)
     if (e.path == entry.path) {
       e = entry;

@@ -39,7 +39,8 @@ std::vector<OutputEntry> read_manifest_entries(const std::filesystem::path& path
 /// The outputs manifest of a run. add() lists a file (when its kind's add_*_outputs toggle is on),
 /// emits a "file" event, and rewrites the manifest atomically. Kinds and their toggles:
 /// checkpoint, checkpoint_meta, checkpoint_state <- output.add_model_outputs, onnx <- output.add_onnx_outputs, test_image <-
-/// test.add_outputs, plot <- always. Example: `manifest.add("onnx", path, "generator", 0, it);`
+/// test.add_outputs (the latest test's images only: a test's images replace the earlier tests'), plot <-
+/// always. Example: `manifest.add("onnx", path, "generator", 0, it);`
 class OutputsManifest {
  public:
   /// Writes `<run_dir>/outputs.json` at once (status "running", listing `earlier`: a resumed run's

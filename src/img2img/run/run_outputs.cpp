@@ -137,6 +137,9 @@ fs::path claim_new_folder(const std::string& tmpl, std::string expanded) {
                                 "no new folder. Remove old run folders, or choose another output.run_dir.",
                                 tmpl, expanded, expanded, expanded, kMaxSuffix));
 }
+// create_run_folder's steps after the folder is chosen: lock, checks, config.toml; and its undo.
+void fill_run_folder(RunFolder& run, const RunConfig& config, const RunResume* resume, bool known);
+void remove_unstarted_run_folder(const fs::path& dir);
 }  // namespace
 
 RunFolder create_run_folder(const RunConfig& config, const RunResume* resume, const TemplateValues* date_time) {
@@ -151,6 +154,27 @@ RunFolder create_run_folder(const RunConfig& config, const RunResume* resume, co
     run.dir = claim_new_folder(config.output.run_dir, expand_template(config.output.run_dir, run.values));
   else
     run.dir = expand_template(config.output.run_dir, run.values);
+  // A folder this call made is removed again if the run cannot start in it: no empty run folders.
+  const bool made_here = !run.continued && (names_folder_per_run(config.output.run_dir) || !fs::exists(run.dir, ec));
+  try {
+    fill_run_folder(run, config, resume, known);
+  } catch (...) {
+    if (made_here) remove_unstarted_run_folder(run.dir);
+    throw;
+  }
+  return run;
+}
+
+namespace {
+void remove_unstarted_run_folder(const fs::path& dir) {
+  std::error_code ec;
+  fs::remove(dir / "config.toml", ec);
+  fs::remove(dir / kRunLockFileName, ec);
+  fs::remove(dir, ec);  // only when nothing else is in it
+}
+
+void fill_run_folder(RunFolder& run, const RunConfig& config, const RunResume* resume, bool known) {
+  std::error_code ec;
   run.lock = std::make_shared<const RunFolderLock>(run.dir);  // before any check or write: one run per folder
   if (known) {
     run.resumed_from = resume->run_dir;
@@ -162,8 +186,8 @@ RunFolder create_run_folder(const RunConfig& config, const RunResume* resume, co
   run.values["run_dir"] = run.dir.string();
   run.config_toml = config_to_toml(run.continued ? with_run_dir_used(config, run.dir, run.values) : config);
   write_file_atomic(run.dir / "config.toml", run.config_toml);
-  return run;
 }
+}  // namespace
 
 std::vector<OutputEntry> earlier_outputs(const RunFolder& run) {
   if (run.resumed_from.empty()) return {};

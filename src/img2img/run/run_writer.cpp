@@ -4,6 +4,7 @@
 
 #include "img2img/core/atomic_file.h"
 #include "img2img/core/path_template.h"
+#include "img2img/run/run_lock.h"
 
 namespace img2img {
 namespace fs = std::filesystem;
@@ -12,8 +13,20 @@ RunWriter::RunWriter(const RunConfig& config, const RunResume* resume, const std
                      int interactive, EventLog& events)
     : config_(config), events_(events) {
   run_ = create_run_folder(config, resume);
-  manifest_ = std::make_unique<OutputsManifest>(run_.dir, config, &events, earlier_outputs(run_));
-  progress_ = std::make_unique<ProgressReporter>((run_.dir / "train.log").string(), interactive);
+  const bool fresh_folder = !run_.continued && !fs::exists(run_.dir / "train.log");
+  try {
+    manifest_ = std::make_unique<OutputsManifest>(run_.dir, config, &events, earlier_outputs(run_));
+    progress_ = std::make_unique<ProgressReporter>((run_.dir / "train.log").string(), interactive);
+  } catch (...) {
+    // Nothing useful is in a new folder yet (config.toml, maybe outputs.json): leave no folder behind.
+    if (fresh_folder) {
+      std::error_code ec;
+      for (const char* name : {"config.toml", "outputs.json", "train.log", kRunLockFileName}) fs::remove(run_.dir / name, ec);
+      run_.lock.reset();
+      fs::remove(run_.dir, ec);  // only when nothing else is in it
+    }
+    throw;
+  }
   plots_ = std::make_unique<PlotWriter>(run_.dir, config.plot);
   progress_->line(fmt::format("run folder: {}", run_.dir.string()));
   for (const std::string& w : resume_warnings)  // what a resume does not continue as it was

@@ -6,6 +6,7 @@
 
 #include <cstdint>     // int64_t, uint32_t
 #include <filesystem>  // std::filesystem::path
+#include <functional>  // std::function
 #include <string>      // std::string
 #include <vector>      // std::vector
 
@@ -20,7 +21,9 @@ namespace img2img {
 /// One test image written by a test.
 struct TestImageFile {
   std::filesystem::path path;
-  std::string role;        ///< "input", "generated", "reference" (unpaired: "translated", "reconstructed")
+  /// "input", "generated", "reference" (unpaired: "translated", "reconstructed"), and "side_by_side"
+  /// (the three next to each other, 8-bit PNG).
+  std::string role;
   int64_t sample = 0;      ///< index of the sample in the test set (sorted by name)
 };
 
@@ -30,16 +33,16 @@ struct TestResult {
   double ssim = 0;          ///< mean SSIM over the tested samples, in [-1, 1]
   int64_t samples = 0;      ///< samples tested
   double seconds = 0;
+  bool stopped = false;     ///< a stop request ended the test early; ssim covers `samples` only
   std::vector<TestImageFile> files;  ///< the images written; empty without a writer or test.output_dir
 };
 
-/// The test.size samples tested at `iteration` out of `n` (0 or >= n: all), sorted: a shuffle by a
-/// std::mt19937_64 seeded from (train.seed, iteration, stream) alone, so the choice at an iteration
-/// is the same in a run and in its --resume continuation, whatever was tested before. `stream`
-/// gives independent draws from one seed: 0 for a paired test set, 0 and 1 for the A and B images
-/// of an unpaired one.
-std::vector<int64_t> draw_test_samples(int64_t n, int64_t size, int64_t seed, int64_t iteration,
-                                       uint32_t stream = 0);
+/// `size` of the indices 0..n-1 (0 or >= n: all), sorted: a shuffle by a std::mt19937_64 seeded
+/// from (train.seed, stream) alone, so every test of a run, and of its --resume continuation, uses
+/// the same samples (the test SSIM curve compares like with like). `stream` gives independent draws
+/// from one seed: 0 for a paired test set, 0 and 1 for the A and B images of an unpaired one; the
+/// samples whose images are written are drawn from the tested ones with stream + 2 (test.image_count).
+std::vector<int64_t> draw_test_samples(int64_t n, int64_t size, int64_t seed, uint32_t stream = 0);
 
 /// A test pass over a held-out set, as the training loop runs it every test.frequency iterations.
 class ModelTest {
@@ -56,14 +59,18 @@ class ModelTest {
   /// The series of the test SSIM in the ssim plot: "test" or "test_cycle".
   virtual std::string plot_series() const = 0;
   /// Tests the generators of `model` (eval mode, no gradient; restored to train mode afterwards)
-  /// at `iteration`; writes each sample's images through `writer` (nullptr: none). Throws DataError
-  /// for a test file that cannot be decoded any more, WriteError if an image cannot be written.
-  virtual TestResult run(GanModel& model, int64_t iteration, RunWriter* writer) = 0;
+  /// at `iteration`; writes the images of test.image_count samples through `writer` (nullptr: none).
+  /// `stop` (empty = never) is called after every batch: once true the test ends early with
+  /// TestResult::stopped set. Throws DataError for a test file that cannot be decoded any more,
+  /// WriteError if an image cannot be written.
+  virtual TestResult run(GanModel& model, int64_t iteration, RunWriter* writer,
+                         const std::function<bool()>& stop = {}) = 0;
 };
 
 /// Paired test (test.* data source, decoded like data.*): SSIM of generator 0's output against the
-/// reference, test.size random samples (0 = all) in batches of test.batch_size. Images per sample:
-/// `<iteration>_<name>_{input,generated,reference}.png` (.tif for float data), zero-padded iteration.
+/// reference, test.size random samples (0 = all) in batches of test.batch_size. Images per written
+/// sample: `<iteration>_<name>_{input,generated,reference}.png` (.tif for float data), zero-padded
+/// iteration, and `<iteration>_<name>_side_by_side.png` (input | generated | reference).
 class PairedModelTest : public ModelTest {
  public:
   /// Decodes the test set with test.worker_threads threads (to `device` if test.storage = device;
@@ -74,7 +81,8 @@ class PairedModelTest : public ModelTest {
   std::string storage_mode() const override { return dataset_.storage_mode(); }
   std::string ssim_name() const override { return "SSIM"; }
   std::string plot_series() const override { return "test"; }
-  TestResult run(GanModel& model, int64_t iteration, RunWriter* writer) override;
+  TestResult run(GanModel& model, int64_t iteration, RunWriter* writer,
+                 const std::function<bool()>& stop = {}) override;
 
  private:
   TestConfig test_;
@@ -85,8 +93,9 @@ class PairedModelTest : public ModelTest {
 };
 
 /// Unpaired test: each test image of domain k goes through generator k and back through generator
-/// 1 - k; SSIM(input, reconstruction) averaged over both domains. Images per sample:
-/// `<iteration>_<A|B>_<name>_{input,translated,reconstructed}.png`.
+/// 1 - k; SSIM(input, reconstruction) averaged over both domains: the cycle reconstruction, not a
+/// comparison with a reference (unpaired data has none). Images per written sample:
+/// `<iteration>_<A|B>_<name>_{input,translated,reconstructed,side_by_side}.png`.
 class CycleModelTest : public ModelTest {
  public:
   /// Decodes both test domains (test.* as data.*). Throws as UnpairedDataset.
@@ -96,7 +105,8 @@ class CycleModelTest : public ModelTest {
   std::string storage_mode() const override { return dataset_.storage_mode(); }
   std::string ssim_name() const override { return "cycle SSIM"; }
   std::string plot_series() const override { return "test_cycle"; }
-  TestResult run(GanModel& model, int64_t iteration, RunWriter* writer) override;
+  TestResult run(GanModel& model, int64_t iteration, RunWriter* writer,
+                 const std::function<bool()>& stop = {}) override;
 
  private:
   TestConfig test_;

@@ -20,6 +20,10 @@ struct TrainSummary {
   std::vector<std::filesystem::path> checkpoints;  ///< every weights file written, in order
   std::filesystem::path final_generator;           ///< the last generator weights ("" if model_path is off)
   std::filesystem::path final_onnx;                ///< the last ONNX file ("" if onnx_path is off)
+  /// The last weights of every generator (index order; unpaired: A->B, B->A); empty if model_path is off.
+  std::vector<std::filesystem::path> final_generators;
+  /// The last ONNX file of every generator (index order); empty if onnx_path is off.
+  std::vector<std::filesystem::path> final_onnx_files;
   /// Means of the model's statistics (GanModel::statistics() keys, e.g. "g_l1") over the last
   /// iteration that used a batch; empty when none did.
   std::map<std::string, double> last;
@@ -47,11 +51,15 @@ struct TrainOptions {
   /// else writes one (inside an iteration: named with kInterruptedLabel, run_outputs.h), writes the
   /// manifest with status "interrupted", and returns with TrainSummary::interrupted set. Also checked
   /// once before the first step: set then (Ctrl-C during setup), nothing is trained or saved, the
-  /// manifest gets status "interrupted" and TrainSummary::nothing_trained is set. nullptr = never.
+  /// manifest gets status "interrupted" and TrainSummary::nothing_trained is set. Also checked after
+  /// every batch of a test: the test ends early and the run ends as interrupted. nullptr = never.
   const std::atomic<bool>* stop_requested = nullptr;
   /// Test hook: called after every training step that was used (1-based iteration and step), before
   /// *stop_requested is checked, e.g. to request a stop at an exact step. Empty = none.
   std::function<void(int64_t iteration, int64_t step)> after_step;
+  /// Test hook: called after every batch of a test during training (the test's iteration and the
+  /// 1-based batch), before *stop_requested is checked, e.g. to request a stop inside a test. Empty = none.
+  std::function<void(int64_t iteration, int64_t batch)> after_test_batch;
 };
 
 /// Trains the model the configuration asks for (data.input_type: paired -> pix2pix, multiple_unpaired

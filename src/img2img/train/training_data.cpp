@@ -12,6 +12,16 @@
 namespace img2img {
 
 namespace {
+// The channel hint (spec data.channel_count): every file has fewer channels than the setting.
+std::string fewer_channels_warning(int64_t file_channels, int64_t channel_count, const std::string& files) {
+  if (file_channels <= 0 || file_channels >= channel_count) return "";
+  return fmt::format("every {} has at most {} channel(s) but data.channel_count = {}: the last channel is repeated "
+                     "to fill {} (the run follows the setting). If the data is {}, set --data.channel_count={} for a "
+                     "smaller, faster model with {}-channel outputs",
+                     files, file_channels, channel_count, channel_count,
+                     file_channels == 1 ? "grey" : fmt::format("{}-channel", file_channels), file_channels,
+                     file_channels);
+}
 template <typename Dataset>
 std::string storage_line(const Dataset& d) {
   return "data storage: " + describe_storage(d.storage_mode(), d.decoded_bytes(), d.budget_bytes(),
@@ -37,6 +47,10 @@ class PairedTrainingData : public TrainingData {
                         to_string(dataset_.reference_depth()),
                         ignored ? fmt::format("; {} non-image/hidden files ignored", ignored) : ""),
             storage_line(dataset_)};
+  }
+
+  std::string channel_warning(int64_t channel_count) const override {
+    return fewer_channels_warning(dataset_.max_file_channels(), channel_count, "training file (input and reference)");
   }
 
   nlohmann::json event_fields() const override {
@@ -89,6 +103,11 @@ class UnpairedTrainingData : public TrainingData {
                         a.size(), to_string(a.depth), b.size(), to_string(b.depth), data_.image_size,
                         data_.channel_count),
             storage_line(dataset_)};
+  }
+
+  std::string channel_warning(int64_t channel_count) const override {
+    return fewer_channels_warning(std::max(dataset_.domain_a().max_channels, dataset_.domain_b().max_channels),
+                                  channel_count, "training file (both domains)");
   }
 
   nlohmann::json event_fields() const override {

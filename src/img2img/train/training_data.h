@@ -29,6 +29,9 @@ class TrainingData {
   virtual nlohmann::json event_fields() const = 0;
   /// The run-start warning for a batch larger than the data (batch_size_warning), or "".
   virtual std::string batch_size_warning(int64_t batch_size) const = 0;
+  /// The run-start warning when every file of the data has fewer channels than `channel_count`
+  /// (e.g. a grey data set trained with the default 3), naming the fix; "" otherwise.
+  virtual std::string channel_warning(int64_t channel_count) const = 0;
   /// Starts an iteration in batches of data.batch_size: its order (data.shuffle) and, for unpaired
   /// data, its pairing and augmentation draws, from `rng`.
   virtual void start_iteration(std::mt19937_64& rng) = 0;

@@ -211,7 +211,8 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
     writer->line(fmt::format("device: {}, {} CPU threads; {}", device.str(), at::get_num_threads(), sizes));
     const int64_t batch = config.data.batch_size;
     for (const std::string& w : {schedule_warning(config.train), optimizer_warning(config.train),
-                                 cpu_threads_warning(config.device.cpu_threads), data->batch_size_warning(batch)})
+                                 cpu_threads_warning(config.device.cpu_threads), data->batch_size_warning(batch),
+                                 data->channel_warning(config.data.channel_count)})
       if (!w.empty()) writer->line("warning: " + w);
 
     const int64_t n = data->size();
@@ -317,14 +318,31 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
 
       bool last = iteration == max_it || summary.interrupted;
       if (tester && !summary.interrupted && (iteration % config.test.frequency == 0 || last)) {
-        const TestResult t = tester->run(*model, iteration, writer.get());
-        summary.test_ssim = t.ssim;
-        writer->add_plot_point("ssim", tester->plot_series(), iteration, t.ssim);
-        writer->line(fmt::format("test at iteration {}: {} {:.4f} on {} sample(s) ({})", iteration,
-                                 tester->ssim_name(), t.ssim, t.samples, format_duration(t.seconds)));
-        writer->event("test", {{"iteration", iteration}, {"ssim", number(t.ssim)}, {"samples", t.samples},
-                               {"seconds", t.seconds}, {"images", t.files.size()}});
-        if (config.test.target_ssim > 0 && t.ssim >= config.test.target_ssim && !last) {
+        // A stop request (Ctrl-C) ends a long test after its current batch, not after the whole test.
+        int64_t test_batches = 0;
+        const int64_t tested_iteration = iteration;  // a structured binding cannot be captured in C++17
+        const auto stop_test = [&options, tested_iteration, &test_batches] {
+          if (options.after_test_batch) options.after_test_batch(tested_iteration, ++test_batches);
+          return options.stop_requested != nullptr && options.stop_requested->load();
+        };
+        const TestResult t = tester->run(*model, iteration, writer.get(), stop_test);
+        if (t.stopped) {  // a partial test is no point of the curve; the run ends as interrupted
+          summary.interrupted = true;
+          summary.stop_reason = fmt::format("interrupted during the test of iteration {} after {} sample(s)", iteration,
+                                            t.samples);
+          writer->line(summary.stop_reason + "; writing a checkpoint and the manifest");
+          writer->event("test", {{"iteration", iteration}, {"ssim", number(t.ssim)}, {"samples", t.samples},
+                                 {"seconds", t.seconds}, {"images", t.files.size()}, {"stopped", true}});
+          last = true;
+        } else {
+          summary.test_ssim = t.ssim;
+          writer->add_plot_point("ssim", tester->plot_series(), iteration, t.ssim);
+          writer->line(fmt::format("test at iteration {}: {} {:.4f} on {} sample(s) ({})", iteration,
+                                   tester->ssim_name(), t.ssim, t.samples, format_duration(t.seconds)));
+          writer->event("test", {{"iteration", iteration}, {"ssim", number(t.ssim)}, {"samples", t.samples},
+                                 {"seconds", t.seconds}, {"images", t.files.size()}});
+        }
+        if (!t.stopped && config.test.target_ssim > 0 && t.ssim >= config.test.target_ssim && !last) {
           summary.stopped_early = true;
           summary.stop_reason = fmt::format("test {} {:.4f} reached test.target_ssim {} at iteration {} of {}",
                                             tester->ssim_name(), t.ssim, config.test.target_ssim, iteration, max_it);
@@ -356,6 +374,9 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
           summary.checkpoints.push_back(weights.back());
         }
         summary.final_generator = weights.front();
+        summary.final_generators.clear();
+        for (size_t k = 0; k < networks.size(); ++k)
+          if (networks[k].network == "generator") summary.final_generators.push_back(weights[k]);
         if (!partial) saved_iteration = iteration;
         writer->save_training_state(training_state_files(weights, *model, optimizers, iteration, rng, device),
                                     iteration);
@@ -365,10 +386,12 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
       if (!config.output.onnx_path.empty() && !summary.interrupted &&
           (last || (onnx_rate > 0 && iteration % onnx_rate == 0))) {
         std::vector<UnetGenerator> generators = model->exported_generators();
+        summary.final_onnx_files.clear();
         for (size_t k = 0; k < generators.size(); ++k) {
           check_finite_weights({"generator", static_cast<int64_t>(k), generators[k].ptr()}, iteration);
           const fs::path onnx = writer->save_onnx(*generators[k], static_cast<int64_t>(k), iteration);
           if (k == 0) summary.final_onnx = onnx;
+          summary.final_onnx_files.push_back(onnx);
           writer->line(fmt::format("onnx: {}", onnx.string()));
         }
       }

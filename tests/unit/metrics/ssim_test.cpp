@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <opencv2/core.hpp>  // cv::merge
+
 #include <filesystem>  // std::filesystem
 #include <fstream>     // std::ifstream
 #include <sstream>     // std::stringstream
@@ -89,6 +91,53 @@ TEST_F(SsimTest, ComparesFoldersByName) {
   EXPECT_NEAR(scores[1].ssim, 1.0, 1e-12);
   fs::copy_file(kGoldenDir / "garden_rgb8_ref.png", dir / "a/z.png");
   EXPECT_THROW(ssim_image_folders(dir / "a", dir / "b"), DataError);
+  fs::remove_all(dir);
+}
+
+// Grey against RGB: the grey file as RGB (3 equal channels), with a note saying so. The reference is
+// the same comparison through a real 3-channel file (the same-channel path checked against
+// scikit-image above).
+TEST_F(SsimTest, GreyAgainstRgbIsComparedAsRgbWithANote) {
+  const fs::path dir = fs::temp_directory_path() / "img2img_ssim_channels";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const DecodedImage grey = read_image(kGoldenDir / "garden_grey8_ref.png");
+  ASSERT_EQ(grey.channels, 1);
+  cv::Mat as_rgb;
+  cv::merge(std::vector<cv::Mat>{grey.pixels, grey.pixels, grey.pixels}, as_rgb);
+  write_image(dir / "grey_as_rgb.png", as_rgb, PixelDepth::k8);
+  const fs::path rgb = kGoldenDir / "garden_rgb8_blur.png";
+  std::string note;
+  const double mixed = ssim_image_files(kGoldenDir / "garden_grey8_ref.png", rgb, &note);
+  EXPECT_NEAR(mixed, ssim_image_files(dir / "grey_as_rgb.png", rgb), 1e-12);
+  EXPECT_THAT(note, ::testing::HasSubstr("repeated to 3 channels"));
+  std::string same;
+  ssim_image_files(rgb, rgb, &same);
+  EXPECT_EQ(same, "");
+  fs::remove_all(dir);
+}
+
+// An alpha channel on one side only is refused with the fix (it would compare alpha with a copied channel).
+TEST_F(SsimTest, RefusesAnAlphaChannelOnOneSideOnly) {
+  const fs::path dir = fs::temp_directory_path() / "img2img_ssim_alpha";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const DecodedImage rgb = read_image(kGoldenDir / "garden_rgb8_ref.png");
+  cv::Mat rgba;
+  cv::merge(std::vector<cv::Mat>{rgb.pixels, cv::Mat(rgb.pixels.size(), CV_32FC1, cv::Scalar(1.0))}, rgba);
+  write_image(dir / "rgba.png", rgba, PixelDepth::k8);
+  ASSERT_EQ(read_image(dir / "rgba.png").channels, 4);
+  for (const fs::path& other : {kGoldenDir / "garden_rgb8_ref.png", kGoldenDir / "garden_grey8_ref.png"}) {
+    try {
+      ssim_image_files(dir / "rgba.png", other);
+      FAIL() << "expected DataError for " << other;
+    } catch (const DataError& e) {
+      EXPECT_THAT(e.what(), ::testing::HasSubstr("4 channels (RGBA)"));
+      EXPECT_THAT(e.what(), ::testing::HasSubstr("alpha"));
+      EXPECT_THAT(e.what(), ::testing::HasSubstr("Save both with the same channels"));
+    }
+  }
+  EXPECT_NEAR(ssim_image_files(dir / "rgba.png", dir / "rgba.png"), 1.0, 1e-12);
   fs::remove_all(dir);
 }
 

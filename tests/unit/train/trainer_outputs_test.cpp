@@ -127,15 +127,15 @@ TEST_F(TrainerOutputsTest, StopsEarlyAtTargetSsimAndWritesFinalOutputs) {
   EXPECT_EQ(csv_series_rows(s.run_dir / "plots/score.csv"),
             (std::map<std::string, int>{{"generated", s.iterations}, {"real", s.iterations}}));
 
-  // Test images: input, generated and reference per sample per test, named by iteration (the folder's
-  // {iteration} plain, the file names' prefix zero-padded so they sort).
+  // Test images: input, generated, reference and side by side per sample per test, named by iteration
+  // (the folder's {iteration} plain, the file names' prefix zero-padded so they sort).
   const fs::path first_test = s.run_dir / "test" / "2";
   int images = 0;
   for (const auto& e : fs::directory_iterator(first_test)) {
     EXPECT_THAT(e.path().filename().string(), ::testing::StartsWith(format_iteration(2) + "_"));
     ++images;
   }
-  EXPECT_EQ(images, 3 * 3);
+  EXPECT_EQ(images, 3 * 4);
 
   const auto events = read_events(dir_ / "events.jsonl");
   ASSERT_FALSE(events.empty());
@@ -180,14 +180,16 @@ TEST_F(TrainerOutputsTest, ManifestListsEveryFileWrittenWithPngPlots) {
     ++kinds[o["kind"].get<std::string>()];
   }
   // checkpoints at 3 and 4 (G + D, weights + metadata + optimiser state), the ONNX generator at the last iteration,
-  // 2 tests x 3 samples x 3 images, 3 plots as PNG charts and the CSV of their points.
+  // the latest test's 3 samples x 4 images, 3 plots as PNG charts and the CSV of their points.
   EXPECT_EQ(kinds, (std::map<std::string, int>{
                        {"checkpoint", 4}, {"checkpoint_meta", 4}, {"checkpoint_state", 4}, {"onnx", 1}, {"plot", 6},
-                       {"test_image", 18}}));
+                       {"test_image", 12}}));
   EXPECT_EQ(s.final_onnx.filename(), "generator_0_4.onnx");
   std::set<std::string> written = files_under(s.run_dir);
   for (const char* own : {"config.toml", "train.log", "outputs.json", ".img2img-train.lock"})
     written.erase(fs::absolute(s.run_dir / own).lexically_normal().string());
+  // The first test's images stay on disk but are no longer listed (outputs.json stays small).
+  for (const std::string& f : files_under(s.run_dir / "test" / "2")) EXPECT_EQ(written.erase(f), 1u) << f;
   EXPECT_EQ(written, listed);
   for (const char* plot : {"ssim", "loss", "score"}) {
     const cv::Mat png = read_image(s.run_dir / "plots" / (std::string(plot) + ".png")).pixels;

@@ -1,0 +1,303 @@
+// The first hour of a new user (issue 16): derived defaults, the channel hint, test images a person can
+// follow (the same samples every test, side-by-side images), a stop inside a test, the unpaired summary and
+// no empty run folders.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <fmt/format.h>        // fmt::format
+#include <nlohmann/json.hpp>  // nlohmann::json
+#include <opencv2/imgproc.hpp>  // cv::cvtColor
+
+#include <atomic>  // std::atomic
+#include <fstream>  // std::ifstream
+#include <set>      // std::set
+
+#include "img2img/config/config_keys.h"
+#include "img2img/config/unpaired_defaults.h"
+#include "img2img/config/validate.h"
+#include "img2img/core/atomic_file.h"
+#include "img2img/core/error.h"
+#include "img2img/data/image_io.h"
+#include "img2img/run/resume_point.h"
+#include "img2img/train/trainer.h"
+#include "support/test_support.h"
+
+namespace img2img {
+namespace {
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// ---- derived defaults ----
+
+RunConfig applied(const std::vector<ConfigAssignment>& a) { return apply_config(a); }
+
+TEST(DerivedDefaults, LayersFollowTheImageSize) {
+  // The most layers whose 2^layers divides the size, at most 8 (counted by hand: 64 = 2^6, 96 = 2^5 * 3).
+  EXPECT_EQ(applied({{"data.image_size", "64", "t"}}).generator.layers, 6);
+  EXPECT_EQ(applied({{"data.image_size", "96", "t"}}).generator.layers, 5);
+  EXPECT_EQ(applied({{"data.image_size", "32", "t"}}).generator.layers, 5);
+  EXPECT_EQ(applied({{"data.image_size", "256", "t"}}).generator.layers, 8);
+  EXPECT_EQ(applied({{"data.image_size", "1024", "t"}}).generator.layers, 8);
+  EXPECT_EQ(applied({}).generator.layers, 8);
+  // Every derived value validates at the sizes a user picks.
+  for (const char* size : {"16", "48", "64", "96", "100", "128", "200", "512"}) {
+    ValidateOptions v;
+    v.check_paths = false;
+    const RunConfig c = applied({{"data.image_size", size, "t"}});
+    for (const ConfigProblem& p : config_problems(c, v))
+      EXPECT_TRUE(p.key != "generator.layers" && p.key != "data.image_size") << size << ": " << format_config_problem(p);
+  }
+  // An explicit value is kept and checked as before.
+  EXPECT_EQ(applied({{"data.image_size", "64", "t"}, {"generator.layers", "3", "t"}}).generator.layers, 3);
+  ValidateOptions v;
+  v.check_paths = false;
+  const RunConfig too_many = applied({{"data.image_size", "64", "t"}, {"generator.layers", "8", "t"}});
+  EXPECT_FALSE(config_problems(too_many, v).empty());
+}
+
+TEST(DerivedDefaults, LinearDecayIsHalfOfMaxIterations) {
+  EXPECT_EQ(applied({}).train.linear_decay, 100);  // 200 iterations: the pix2pix 100 + 100
+  EXPECT_EQ(applied({{"train.max_iterations", "10", "t"}}).train.linear_decay, 5);
+  EXPECT_EQ(applied({{"train.max_iterations", "7", "t"}}).train.linear_decay, 3);
+  EXPECT_EQ(applied({{"train.max_iterations", "10", "t"}, {"train.linear_decay", "9", "t"}}).train.linear_decay, 9);
+}
+
+TEST(DerivedDefaults, RecordedNumbersAreKeptOnResume) {
+  // config.toml (and every checkpoint) records the resolved numbers ...
+  const RunConfig first = applied({{"data.image_size", "64", "t"}, {"train.max_iterations", "10", "t"}});
+  const std::string toml = config_to_toml(first);
+  EXPECT_THAT(toml, HasSubstr("\nlayers = 6  #"));
+  EXPECT_THAT(toml, HasSubstr("\nlinear_decay = 5  #"));
+  EXPECT_THAT(toml, HasSubstr("(default follows data.image_size"));
+  // ... so a resume with a larger max_iterations keeps them (the checkpoint config comes first).
+  std::vector<ConfigAssignment> resumed = parse_config_text(toml, "checkpoint");
+  resumed.push_back({"train.max_iterations", "40", "command line"});
+  const RunConfig again = applied(resumed);
+  EXPECT_EQ(again.train.max_iterations, 40);
+  EXPECT_EQ(again.train.linear_decay, 5);
+  EXPECT_EQ(again.generator.layers, 6);
+}
+
+// ---- training runs ----
+
+class FirstHourTest : public test::TempDirTest {
+ protected:
+  // `count` real photo crops as 8-bit PNG pairs under dir_/name/{in,ref} (`grey`: 1-channel files).
+  DataSource write_pairs(const std::string& name, int count, unsigned seed, bool grey = false) {
+    DataSource s;
+    s.input_dir = (dir_ / name / "in").string(), s.reference_dir = (dir_ / name / "ref").string();
+    const auto crops = test::photo_crops(count, 32, seed);
+    for (size_t i = 0; i < crops.size(); ++i) {
+      cv::Mat image = crops[i];
+      if (grey) cv::cvtColor(crops[i], image, cv::COLOR_RGB2GRAY);
+      const std::string file = fmt::format("{:03d}.png", i);
+      write_image(fs::path(s.input_dir) / file, image, PixelDepth::k8);
+      write_image(fs::path(s.reference_dir) / file, image, PixelDepth::k8);
+    }
+    return s;
+  }
+
+  RunConfig tiny_config(bool grey = false) {
+    RunConfig c;
+    static_cast<DataSource&>(c.data) = write_pairs("train", 4, 1, grey);
+    c.data.image_size = 32;
+    c.data.batch_size = 4;
+    c.generator.layers = 5;
+    c.generator.initial_layer_size = 8;
+    c.discriminator.initial_layer_size = 8;
+    c.discriminator.layers = 2;
+    c.train.max_iterations = 3;
+    c.train.linear_decay = 0;
+    c.output.run_dir = (dir_ / "run").string();
+    c.output.model_save_rate = 10;
+    c.output.onnx_path = "";
+    c.plot.type = PlotType::kDisabled;
+    c.device.device = "cpu";
+    c.device.cpu_threads = 1;
+    return c;
+  }
+
+  void enable_test(RunConfig& c, int samples) {
+    c.test.enabled = true;
+    static_cast<DataSource&>(c.test) = write_pairs("test", samples, 2);
+    c.test.batch_size = 1;
+  }
+
+  // The file names of a test folder without their iteration prefix ("000002_" + rest).
+  static std::set<std::string> names_in(const fs::path& folder) {
+    std::set<std::string> names;
+    for (const auto& e : fs::directory_iterator(folder)) names.insert(e.path().filename().string().substr(7));
+    return names;
+  }
+};
+
+TEST_F(FirstHourTest, GreyDataWithThreeChannelsGetsOneWarningLine) {
+  RunConfig c = tiny_config(/*grey=*/true);
+  c.train.max_iterations = 1;
+  TrainOptions options;
+  options.interactive = 0;
+  const TrainSummary s = train_pix2pix(c, options);
+  const std::string log = read_file(s.run_dir / "train.log");
+  EXPECT_THAT(log, HasSubstr("warning: every training file (input and reference) has at most 1 channel(s) but "
+                             "data.channel_count = 3"));
+  EXPECT_THAT(log, HasSubstr("--data.channel_count=1"));
+  // The run follows the setting: 3-channel outputs.
+  EXPECT_THAT(log, HasSubstr("3 channel(s)"));
+
+  c.data.channel_count = 1;
+  c.output.run_dir = (dir_ / "run1").string();
+  EXPECT_THAT(read_file(train_pix2pix(c, options).run_dir / "train.log"), Not(HasSubstr("channel_count")));
+  // Colour data at 3 channels: no warning.
+  RunConfig colour = tiny_config();
+  colour.train.max_iterations = 1;
+  colour.output.run_dir = (dir_ / "run3").string();
+  EXPECT_THAT(read_file(train_pix2pix(colour, options).run_dir / "train.log"), Not(HasSubstr("data.channel_count")));
+}
+
+TEST_F(FirstHourTest, EveryTestWritesTheSameSamplesWithASideBySideImage) {
+  RunConfig c = tiny_config();
+  enable_test(c, 6);
+  c.test.size = 4;         // the SSIM subset, drawn once per run
+  c.test.image_count = 2;  // images of 2 of them
+  TrainOptions options;
+  options.interactive = 0;
+  options.events = (dir_ / "events.jsonl").string();
+  const TrainSummary s = train_pix2pix(c, options);
+  ASSERT_EQ(s.iterations, 3);
+  const std::set<std::string> first = names_in(s.run_dir / "test" / "1");
+  EXPECT_EQ(first.size(), 2u * 4u);
+  for (int it : {2, 3}) EXPECT_EQ(names_in(s.run_dir / "test" / std::to_string(it)), first) << it;
+  int side_by_side = 0;
+  for (const std::string& name : first)
+    if (name.find("_side_by_side.png") != std::string::npos) {
+      ++side_by_side;
+      const cv::Mat image = read_image(s.run_dir / "test" / "1" / ("000001_" + name)).pixels;
+      EXPECT_EQ(image.cols, 3 * 32);
+      EXPECT_EQ(image.rows, 32);
+      // The left third is the input image as written beside it.
+      const std::string stem = name.substr(0, name.size() - std::string("_side_by_side.png").size());
+      const cv::Mat input = read_image(s.run_dir / "test" / "1" / ("000001_" + stem + "_input.png")).pixels;
+      EXPECT_EQ(cv::norm(image(cv::Rect(0, 0, 32, 32)), input, cv::NORM_INF), 0.0) << name;
+    }
+  EXPECT_EQ(side_by_side, 2);
+  // Each test counts the SSIM of all 4 drawn samples; outputs.json lists the latest test's 8 images only.
+  std::ifstream events(dir_ / "events.jsonl");
+  int tests = 0;
+  for (std::string line; std::getline(events, line);) {
+    const auto e = nlohmann::json::parse(line);
+    if (e["event"] != "test") continue;
+    ++tests;
+    EXPECT_EQ(e["samples"], 4);
+    EXPECT_EQ(e["images"], 8);
+  }
+  EXPECT_EQ(tests, 3);
+  int listed = 0;
+  const nlohmann::json manifest = nlohmann::json::parse(read_file(s.outputs_manifest));
+  for (const auto& o : manifest["outputs"])
+    if (o["kind"] == "test_image") {
+      ++listed;
+      EXPECT_EQ(o["iteration"], 3);
+    }
+  EXPECT_EQ(listed, 8);
+
+  // test.image_count = 0: SSIM only, no images.
+  c.test.image_count = 0;
+  c.output.run_dir = (dir_ / "run0").string();
+  const TrainSummary none = train_pix2pix(c, options);
+  EXPECT_FALSE(fs::exists(none.run_dir / "test" / "1") && !fs::is_empty(none.run_dir / "test" / "1"));
+  ASSERT_TRUE(none.test_ssim);
+}
+
+TEST_F(FirstHourTest, AStopRequestEndsALongTestEarly) {
+  RunConfig c = tiny_config();
+  enable_test(c, 6);
+  c.train.max_iterations = 4;
+  std::atomic<bool> stop{false};
+  TrainOptions options;
+  options.interactive = 0;
+  options.stop_requested = &stop;
+  int64_t batches_seen = 0;
+  options.after_test_batch = [&](int64_t iteration, int64_t batch) {
+    batches_seen = batch;
+    if (iteration == 2 && batch == 2) stop = true;  // Ctrl-C during the second test
+  };
+  const TrainSummary s = train_pix2pix(c, options);
+  EXPECT_TRUE(s.interrupted);
+  EXPECT_FALSE(s.nothing_trained);
+  EXPECT_EQ(s.iterations, 2);
+  EXPECT_EQ(batches_seen, 2);  // the test ended after its second of six batches
+  EXPECT_THAT(s.stop_reason, HasSubstr("during the test of iteration 2 after 2 sample(s)"));
+  // Interrupted as any stop: a checkpoint of the completed iteration, status "interrupted".
+  EXPECT_EQ(s.final_generator.filename(), "generator_0_2.pt");
+  EXPECT_TRUE(fs::exists(s.final_generator));
+  EXPECT_EQ(nlohmann::json::parse(read_file(s.outputs_manifest))["status"], "interrupted");
+  // The first test was complete (the first 6 samples' SSIM), the partial one is no curve point.
+  ASSERT_TRUE(s.test_ssim);
+  EXPECT_THAT(read_file(s.run_dir / "train.log"), HasSubstr("test at iteration 1: SSIM"));
+  EXPECT_THAT(read_file(s.run_dir / "train.log"), Not(HasSubstr("test at iteration 2: SSIM")));
+}
+
+TEST_F(FirstHourTest, UnpairedSummaryListsBothGeneratorsAndOnnxFiles) {
+  RunConfig c = unpaired_defaults();
+  DataSource source;
+  source.input_type = InputType::kMultipleUnpaired;
+  const DataSource pairs = write_pairs("u", 3, 4);
+  source.input_dir = pairs.input_dir, source.reference_dir = pairs.reference_dir;
+  static_cast<DataSource&>(c.data) = source;
+  c.data.image_size = 32, c.data.batch_size = 2;
+  c.generator.layers = 4, c.generator.initial_layer_size = 8;
+  c.discriminator.layers = 2, c.discriminator.initial_layer_size = 8;
+  c.train.max_iterations = 1, c.train.linear_decay = 0;
+  c.output.run_dir = (dir_ / "run").string();
+  c.plot.type = PlotType::kDisabled;
+  c.device.device = "cpu", c.device.cpu_threads = 1;
+  c.test.enabled = true;
+  static_cast<DataSource&>(c.test) = source;
+  TrainOptions options;
+  options.interactive = 0;
+  const TrainSummary s = train_cycle_gan(c, options);
+  ASSERT_EQ(s.final_generators.size(), 2u);
+  EXPECT_EQ(s.final_generators[0].filename(), "generator_0_1.pt");
+  EXPECT_EQ(s.final_generators[1].filename(), "generator_1_1.pt");
+  ASSERT_EQ(s.final_onnx_files.size(), 2u);
+  EXPECT_EQ(s.final_onnx_files[1].filename(), "generator_1_1.onnx");
+  // The start of the log says what the unpaired test measures.
+  EXPECT_THAT(read_file(s.run_dir / "train.log"), HasSubstr("cycle reconstruction"));
+  // Side-by-side image: input | translated | reconstructed.
+  EXPECT_TRUE(fs::exists(s.run_dir / "test" / "1" / "000001_A_000_side_by_side.png"));
+}
+
+TEST_F(FirstHourTest, ARunThatCannotStartLeavesNoEmptyFolder) {
+  RunConfig c = tiny_config();
+  c.train.max_iterations = 2;
+  c.output.model_save_rate = 1;
+  TrainOptions options;
+  options.interactive = 0;
+  const TrainSummary s = train_pix2pix(c, options);
+  // A resume into a new folder whose earlier outputs.json is damaged fails before anything is trained:
+  // the new folder is removed again, not left empty (or with only config.toml).
+  write_file_atomic(s.run_dir / "outputs.json", "{ damaged");
+  options.resume = find_resume_point(s.run_dir);
+  c.output.run_dir = (dir_ / "branch").string();
+  c.train.max_iterations = 3;
+  try {
+    train_pix2pix(c, options);
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("outputs.json"));
+  }
+  EXPECT_FALSE(fs::exists(dir_ / "branch"));
+  // A data problem found while decoding leaves the failed-run record (train.log ending in the error).
+  RunConfig bad = tiny_config();
+  bad.output.run_dir = (dir_ / "bad").string();
+  { std::ofstream(fs::path(bad.data.input_dir) / "zz.png") << "not a png"; }
+  { std::ofstream(fs::path(bad.data.reference_dir) / "zz.png") << "not a png"; }
+  options.resume.reset();
+  EXPECT_THROW(train_pix2pix(bad, options), DataError);
+  EXPECT_THAT(read_file(dir_ / "bad" / "train.log"), HasSubstr("error: "));
+  EXPECT_EQ(nlohmann::json::parse(read_file(dir_ / "bad" / "outputs.json"))["status"], "failed");
+}
+
+}  // namespace
+}  // namespace img2img
