@@ -13,8 +13,6 @@ stamp() { echo "[demo $(( $(date +%s) - start )) s] $*"; }
 if [ -z "${SKIP_SETUP:-}" ]; then scripts/setup.sh --main-only; fi
 scripts/fetch_data.sh
 bin="${IMG2IMG_BIN:-build/img2img}"
-# libtorch's OpenMP threads spin while waiting; on a busy 2-core machine that costs ~10x. Sleep instead.
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 
 max_train=800; train_flags=()
 if [ -n "${QUICK:-}" ]; then max_train=300; train_flags=(--train.max_iterations=3 --train.linear_decay=2 --test.frequency=3); fi

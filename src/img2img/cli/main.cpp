@@ -10,7 +10,8 @@
 #include <opencv2/core/utils/logger.hpp>  // cv::utils::logging::setLogLevel
 
 #include <cstdio>      // std::fprintf
-#include <cstdlib>     // std::getenv
+#include <cstdlib>     // std::getenv, std::malloc
+#include <unistd.h>    // execve
 #include <filesystem>  // std::filesystem::filesystem_error
 #include <iostream>    // std::cerr
 #include <string>      // std::string
@@ -19,8 +20,36 @@
 #include "img2img/cli/commands.h"
 #include "img2img/cli/flag_values.h"
 #include "img2img/core/error.h"
+#include "img2img/core/runtime.h"
 
 namespace {
+
+// LibTorch's OpenMP (libgomp) threads poll while they wait; beside another CPU-heavy program they burn
+// the time slices of the threads they wait for (issue 16: ~25x slower). libgomp reads GOMP_SPINCOUNT once,
+// in its constructor before main, so a setenv in main changes nothing; and in the executable's
+// .preinit_array (which runs before every library's constructor) a setenv is lost, because libc's own
+// initialiser, which runs after it, resets `environ` to the original array. So: when the user chose no
+// wait policy, re-execute this executable once with GOMP_SPINCOUNT = kOmpSpinCount added (cost: loading
+// the shared libraries again, before any of their constructors ran; the variable then stops the loop).
+// Only malloc and execve: libc is not fully initialised here. If execve fails, run on with libgomp's default.
+void set_omp_wait_early(int /*argc*/, char** argv, char** envp) {
+  if (argv == nullptr || img2img::omp_wait_chosen_by_user(envp)) return;
+  size_t n = 0;
+  while (envp != nullptr && envp[n] != nullptr) ++n;
+  char** env = static_cast<char**>(std::malloc((n + 2) * sizeof(char*)));
+  static char entry[64] = "GOMP_SPINCOUNT=";
+  if (env == nullptr) return;
+  size_t at = 15;
+  for (const char* v = img2img::kOmpSpinCount; *v != '\0' && at + 1 < sizeof entry; ++v) entry[at++] = *v;
+  entry[at] = '\0';
+  for (size_t i = 0; i < n; ++i) env[i] = envp[i];
+  env[n] = entry;
+  env[n + 1] = nullptr;
+  ::execve("/proc/self/exe", argv, env);
+  std::free(env);
+}
+__attribute__((section(".preinit_array"), used)) void (*const kSetOmpWaitEarly)(int, char**, char**) =
+    set_omp_wait_early;
 
 /// CLI11 treats `--name=` (nothing after '=') like `--name` and takes the NEXT argument as its value.
 /// Rewrites each such argument before a bare `--` into `--name` followed by an explicit empty value,

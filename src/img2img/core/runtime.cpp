@@ -5,6 +5,8 @@
 #include <malloc.h>         // mallopt
 
 #include <algorithm>  // std::max
+#include <cstdlib>    // std::getenv, std::strtol
+#include <cstring>    // std::strncmp
 #include <thread>     // std::thread::hardware_concurrency
 
 #include "img2img/core/error.h"
@@ -37,9 +39,34 @@ std::string cpu_threads_warning(int64_t cpu_threads, int cores) {
                      cpu_threads, cores, cores);
 }
 
+namespace {
+// The leading positive decimal number of `text` ("4", "4,2"), or 0 when there is none.
+int leading_positive(const char* text) {
+  if (text == nullptr) return 0;
+  char* end = nullptr;
+  const long value = std::strtol(text, &end, 10);
+  if (end == text || value <= 0 || value > 1 << 20 || (*end != '\0' && *end != ',')) return 0;
+  return static_cast<int>(value);
+}
+}  // namespace
+
+int default_cpu_threads(const char* omp_num_threads, const char* local_world_size, int cores) {
+  if (const int omp = leading_positive(omp_num_threads); omp > 0) return omp;
+  const int processes = std::max(1, leading_positive(local_world_size));
+  return std::max(1, std::max(1, cores) / processes);
+}
+
+bool omp_wait_chosen_by_user(char* const* envp) {
+  for (; envp != nullptr && *envp != nullptr; ++envp)
+    if (std::strncmp(*envp, "OMP_WAIT_POLICY=", 16) == 0 || std::strncmp(*envp, "GOMP_SPINCOUNT=", 15) == 0)
+      return true;
+  return false;
+}
+
 void configure_runtime(int64_t cpu_threads) {
-  const int cores = cpu_cores();
-  at::set_num_threads(cpu_threads > 0 ? static_cast<int>(cpu_threads) : cores);
+  at::set_num_threads(cpu_threads > 0 ? static_cast<int>(cpu_threads)
+                                      : default_cpu_threads(std::getenv("OMP_NUM_THREADS"),
+                                                            std::getenv("LOCAL_WORLD_SIZE"), cpu_cores()));
   // 256 MiB: keeps activation-sized blocks on the heap between steps.
   mallopt(M_MMAP_THRESHOLD, 256 * 1024 * 1024);
   mallopt(M_TRIM_THRESHOLD, 512 * 1024 * 1024);

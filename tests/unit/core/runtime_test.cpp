@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>  // std::string
+
 namespace img2img {
 namespace {
 
@@ -24,6 +26,43 @@ TEST(RuntimeTest, CpuThreadsWarningOnlyAboveTheCoreCount) {
 }
 
 TEST(RuntimeTest, CpuCoresIsAtLeastOne) { EXPECT_GE(cpu_cores(), 1); }
+
+TEST(RuntimeTest, DefaultCpuThreadsHonoursOmpNumThreads) {
+  EXPECT_EQ(default_cpu_threads("1", nullptr, 16), 1);  // torchrun's OMP_NUM_THREADS=1
+  EXPECT_EQ(default_cpu_threads("3", "4", 16), 3);      // wins over the division by LOCAL_WORLD_SIZE
+  EXPECT_EQ(default_cpu_threads("4,2", nullptr, 16), 4);  // a nested list: the outer level
+  EXPECT_EQ(default_cpu_threads("", nullptr, 16), 16);  // empty, zero or garbage: ignored
+  EXPECT_EQ(default_cpu_threads("0", nullptr, 16), 16);
+  EXPECT_EQ(default_cpu_threads("many", nullptr, 16), 16);
+}
+
+TEST(RuntimeTest, DefaultCpuThreadsDividesTheCoresAmongLocalProcesses) {
+  EXPECT_EQ(default_cpu_threads(nullptr, nullptr, 16), 16);
+  EXPECT_EQ(default_cpu_threads(nullptr, "1", 16), 16);
+  EXPECT_EQ(default_cpu_threads(nullptr, "2", 16), 8);
+  EXPECT_EQ(default_cpu_threads(nullptr, "3", 16), 5);
+  EXPECT_EQ(default_cpu_threads(nullptr, "2", 2), 1);  // two ranks on 2 cores: one each
+  EXPECT_EQ(default_cpu_threads(nullptr, "4", 2), 1);  // never 0
+  EXPECT_EQ(default_cpu_threads(nullptr, "x", 2), 2);
+}
+
+TEST(RuntimeTest, OmpWaitOfTheUserWins) {
+  char home[] = "HOME=/root", threads[] = "OMP_NUM_THREADS=1", policy[] = "OMP_WAIT_POLICY=PASSIVE",
+       spin[] = "GOMP_SPINCOUNT=", prefix[] = "GOMP_SPINCOUNTER=1";
+  char* none[] = {home, threads, prefix, nullptr};  // the thread count is no wait policy
+  char* with_policy[] = {home, policy, nullptr};
+  char* with_spin[] = {spin, home, nullptr};  // even empty
+  EXPECT_FALSE(omp_wait_chosen_by_user(none));
+  EXPECT_FALSE(omp_wait_chosen_by_user(nullptr));
+  EXPECT_TRUE(omp_wait_chosen_by_user(with_policy));
+  EXPECT_TRUE(omp_wait_chosen_by_user(with_spin));
+}
+
+TEST(RuntimeTest, SpinCountIsAPlainNumber) {
+  const std::string spin = kOmpSpinCount;
+  EXPECT_FALSE(spin.empty());
+  EXPECT_EQ(spin.find_first_not_of("0123456789"), std::string::npos);
+}
 
 }  // namespace
 }  // namespace img2img
