@@ -50,8 +50,10 @@ NamedTensors reference_step_weights(const torch::Device& device, int steps) {
     append(out, "pix2pix.discriminator.", *model.discriminator);
   }
   {
+    RunConfig unpaired = c;
+    unpaired.data.input_type = InputType::kMultipleUnpaired;  // what cycle_gan_options requires
     torch::manual_seed(0);
-    CycleGanModel model(cycle_gan_options(c), device);
+    CycleGanModel model(cycle_gan_options(unpaired), device);
     ModelOptimizers optimizers(model, c.train);
     for (int i = 0; i < steps; ++i) model.train_step({a, b}, optimizers);
     for (int k = 0; k < 2; ++k) {
