@@ -1,12 +1,12 @@
 #include "img2img/core/runtime.h"
 
 #include <ATen/Parallel.h>  // at::set_num_threads
-#include <fmt/format.h>     // fmt::format
 #include <malloc.h>         // mallopt
 
 #include <algorithm>  // std::max
 #include <cstdlib>    // std::getenv, std::strtol
 #include <cstring>    // std::strncmp
+#include <string>     // std::to_string
 #include <thread>     // std::thread::hardware_concurrency
 
 #include "img2img/core/error.h"
@@ -19,14 +19,15 @@ torch::Device resolve_device(const std::string& device) {
   const bool cuda = compat::cuda_available();
   if (device == "auto") return cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
   if (!cuda)
-    throw ConfigError(fmt::format("device '{}' (device.device, or --device of infer) but CUDA is not available ({}). "
-                                  "Use cpu or auto, or build against a CUDA libtorch (-DTorch_DIR=...).",
-                                  device, compat::kTorch2 ? "no usable GPU" : "this libtorch is CPU-only"));
+    throw ConfigError("device '" + device + "' (device.device, or --device of infer) but CUDA is not available (" +
+                      (compat::kTorch2 ? "no usable GPU" : "this libtorch is CPU-only") +
+                      "). Use cpu or auto, or build against a CUDA libtorch (-DTorch_DIR=...).");
   if (device == "cuda") return torch::Device(torch::kCUDA, 0);
   const int index = std::stoi(device.substr(5));
   if (index >= compat::cuda_device_count())
-    throw ConfigError(fmt::format("device.device = '{}' but only {} CUDA device(s) are visible (cuda:0..cuda:{}).",
-                                  device, compat::cuda_device_count(), compat::cuda_device_count() - 1));
+    throw ConfigError("device.device = '" + device + "' but only " + std::to_string(compat::cuda_device_count()) +
+                      " CUDA device(s) are visible (cuda:0..cuda:" + std::to_string(compat::cuda_device_count() - 1) +
+                      ").");
   return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
 }
 
@@ -34,9 +35,9 @@ int cpu_cores() { return static_cast<int>(std::max(1u, std::thread::hardware_con
 
 std::string cpu_threads_warning(int64_t cpu_threads, int cores) {
   if (cpu_threads <= cores) return "";
-  return fmt::format("device.cpu_threads = {} is more than this machine's {} core(s): the threads wait for each "
-                     "other and every step gets slower. Use --device.cpu_threads=0 (one thread per core) or at most {}.",
-                     cpu_threads, cores, cores);
+  return "device.cpu_threads = " + std::to_string(cpu_threads) + " is more than this machine's " + std::to_string(cores) +
+         " core(s): the threads wait for each other and every step gets slower. Use --device.cpu_threads=0 (one "
+         "thread per core) or at most " + std::to_string(cores) + ".";
 }
 
 namespace {

@@ -3,7 +3,8 @@
 #include <ATen/ops/from_blob.h>  // at::from_blob
 #include <ATen/ops/mm.h>         // at::mm_out
 #include <ATen/record_function.h>  // RECORD_FUNCTION (named in profiler traces)
-#include <fmt/format.h>          // fmt::format
+
+#include <string>  // std::string, std::to_string
 
 #if IMG2IMG_DNNL_SGEMM
 #include <dnnl.h>  // dnnl_sgemm
@@ -40,9 +41,10 @@ void sgemm_aten(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, flo
 void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
            const float* b, int64_t ldb, float beta, float* c, int64_t ldc, SgemmBackend backend) {
   if (m < 0 || n < 0 || k < 0 || lda < (trans_a ? m : k) || ldb < (trans_b ? k : n) || ldc < n)
-    throw Error(fmt::format("sgemm: bad sizes m={} n={} k={} lda={} ldb={} ldc={} (trans_a={}, trans_b={}); "
-                            "this is a bug in img2img, please report it",
-                            m, n, k, lda, ldb, ldc, trans_a, trans_b));
+    throw Error("sgemm: bad sizes m=" + std::to_string(m) + " n=" + std::to_string(n) + " k=" + std::to_string(k) +
+                " lda=" + std::to_string(lda) + " ldb=" + std::to_string(ldb) + " ldc=" + std::to_string(ldc) +
+                " (trans_a=" + (trans_a ? "true" : "false") + ", trans_b=" + (trans_b ? "true" : "false") +
+                "); this is a bug in img2img, please report it");
   if (m == 0 || n == 0) return;
   RECORD_FUNCTION("img2img::sgemm", std::vector<c10::IValue>());
   if (k == 0) {  // C = beta * C (oneDNN leaves C untouched then)
@@ -57,9 +59,9 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
     const dnnl_status_t status =
         dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     if (status != dnnl_success)
-      throw Error(fmt::format("sgemm: oneDNN's dnnl_sgemm failed with status {} for m={} n={} k={}; this is a bug "
-                              "in img2img or oneDNN, please report it",
-                              static_cast<int>(status), m, n, k));
+      throw Error("sgemm: oneDNN's dnnl_sgemm failed with status " + std::to_string(static_cast<int>(status)) +
+                  " for m=" + std::to_string(m) + " n=" + std::to_string(n) + " k=" + std::to_string(k) +
+                  "; this is a bug in img2img or oneDNN, please report it");
     return;
   }
 #endif

@@ -1,6 +1,6 @@
 #include "img2img/core/torch_compat.h"
 
-#include <torch/cuda.h>           // torch::cuda::is_available
+#include <torch/cuda.h>           // torch::cuda::is_available, torch::cuda::synchronize
 #include <torch/serialize.h>      // torch::pickle_save, torch::pickle_load
 
 namespace img2img::compat {
@@ -34,5 +34,9 @@ const torch::ExpandingArray<2>* explicit_conv_padding(const torch::nn::detail::c
 bool cuda_available() { return torch::cuda::is_available(); }
 
 int cuda_device_count() { return static_cast<int>(torch::cuda::device_count()); }
+
+void synchronize(const torch::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize(device.has_index() ? device.index() : -1);
+}
 
 }  // namespace img2img::compat

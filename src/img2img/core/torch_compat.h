@@ -1,6 +1,20 @@
 #pragma once
 // The one place for code that differs between Debian's libtorch 1.13 (CPU) and upstream libtorch 2.x.
 // Everything else in img2img uses APIs that exist in both.
+//
+// The LibTorch-only build (IMG2IMG_TORCH_ONLY: models/, train/optim, optimizers, lr_schedule, ssim, runtime,
+// sgemm, this file) relies on these APIs, checked against the libtorch 2.x C++ headers / docs
+// (pytorch/pytorch main: torch/csrc/api/include/torch/..., aten/src/ATen/...):
+// - modules: torch::nn::Module / Cloneable / TORCH_MODULE / AnyModule, Conv2d / ConvTranspose2d (+Options,
+//   padding as a variant: explicit_conv_padding above), BatchNorm2d, InstanceNorm2d, functional dropout,
+//   conv2d, activations (relu, leaky_relu, elu, selu, gelu, silu, tanh, sigmoid);
+// - optimisers: torch::optim::Optimizer (param_groups, state_ keyed by optimizer_state_key above),
+//   OptimizerParamState / OptimizerCloneableParamState, AdamOptions, SGD / SGDOptions, OptimizerOptions::set_lr;
+// - tensors: at::mm_out, at::from_blob, RECORD_FUNCTION, at::set_num_threads / get_num_threads,
+//   torch::manual_seed, NoGradGuard, Tensor::item / data_ptr / unsafeGetTensorImpl, c10::Dict;
+// - devices: torch::cuda::is_available / device_count (size_t in 1.13, c10::DeviceIndex in recent 2.x: cast) /
+//   synchronize(int64_t device_index = -1) (torch/cuda.h), torch::Device.
+// Serialisation: torch::pickle_save / pickle_load, torch::serialize::Input/OutputArchive.
 
 #include <torch/version.h>  // TORCH_VERSION_MAJOR
 
@@ -48,5 +62,9 @@ bool cuda_available();
 
 /// Number of visible CUDA devices (0 in CPU-only builds).
 int cuda_device_count();
+
+/// Waits until the queued work of `device` is done (CUDA kernels run asynchronously); a no-op on the CPU.
+/// Timings of a CUDA step call it before reading the clock.
+void synchronize(const torch::Device& device);
 
 }  // namespace img2img::compat

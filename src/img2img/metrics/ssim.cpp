@@ -1,9 +1,8 @@
 #include "img2img/metrics/ssim.h"
 
-#include <fmt/format.h>  // fmt::format
-
 #include <cmath>    // std::exp
 #include <sstream>  // std::ostringstream
+#include <string>   // std::to_string
 #include <vector>   // std::vector
 
 #include "img2img/core/error.h"
@@ -43,11 +42,12 @@ torch::Tensor filter_valid(const torch::Tensor& t, const std::vector<double>& ta
 torch::Tensor ssim(const torch::Tensor& a, const torch::Tensor& b, const SsimOptions& options) {
   const int64_t win = 2 * options.radius + 1;
   if (a.dim() != 4 || !a.sizes().equals(b.sizes()))
-    throw DataError(fmt::format("SSIM needs two [N, C, H, W] tensors of the same shape, got {} and {}",
-                                shape_string(a), shape_string(b)));
+    throw DataError("SSIM needs two [N, C, H, W] tensors of the same shape, got " + shape_string(a) + " and " +
+                    shape_string(b));
   if (a.size(2) < win || a.size(3) < win)
-    throw DataError(fmt::format("SSIM needs images of at least {0}x{0} pixels (the Gaussian window), got {1}x{2}",
-                                win, a.size(3), a.size(2)));
+    throw DataError("SSIM needs images of at least " + std::to_string(win) + "x" + std::to_string(win) +
+                    " pixels (the Gaussian window), got " + std::to_string(a.size(3)) + "x" +
+                    std::to_string(a.size(2)));
   const int64_t n = a.size(0), c = a.size(1), h = a.size(2), w = a.size(3);
   if (options.dtype != torch::kFloat64 && options.dtype != torch::kFloat32)
     throw DataError("SSIM computes in float64 or float32 only (SsimOptions::dtype)");

@@ -1,9 +1,9 @@
 #include "img2img/train/lr_schedule.h"
 
-#include <fmt/format.h>  // fmt::format
-
 #include <algorithm>  // std::max
 #include <cmath>      // std::cos
+#include <cstdio>     // std::snprintf
+#include <string>     // std::string, std::to_string
 
 #include "img2img/config/enum_names.h"
 
@@ -12,6 +12,12 @@ namespace img2img {
 namespace {
 // Python's a % b for b > 0 (non-negative result), used by CosineAnnealingLR's restart test.
 int64_t python_mod(int64_t a, int64_t b) { return ((a % b) + b) % b; }
+// printf's %.<precision>g (what the messages showed with fmt's {:.3g} / {:g}).
+std::string g(double v, int precision = 6) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+  return buf;
+}
 }  // namespace
 
 double scheduled_learning_rate(const TrainConfig& c, int64_t t) {
@@ -48,21 +54,18 @@ double scheduled_learning_rate(const TrainConfig& c, int64_t t) {
 
 std::string schedule_warning(const TrainConfig& c) {
   if (c.scheduler != SchedulerKind::kLinear || c.linear_decay < c.max_iterations || c.max_iterations < 1) return "";
-  return fmt::format(
-      "train.linear_decay = {} >= train.max_iterations = {}: the learning rate decays from the first iteration "
-      "({:.3g} at iteration 1, {:.3g} at the last, of train.learning_rate = {:.3g}). For a short run lower it, "
-      "e.g. --train.linear_decay={}.",
-      c.linear_decay, c.max_iterations, scheduled_learning_rate(c, 0), scheduled_learning_rate(c, c.max_iterations - 1),
-      c.learning_rate, c.max_iterations / 2);
+  return "train.linear_decay = " + std::to_string(c.linear_decay) + " >= train.max_iterations = " +
+         std::to_string(c.max_iterations) + ": the learning rate decays from the first iteration (" +
+         g(scheduled_learning_rate(c, 0), 3) + " at iteration 1, " + g(scheduled_learning_rate(c, c.max_iterations - 1), 3) +
+         " at the last, of train.learning_rate = " + g(c.learning_rate, 3) + "). For a short run lower it, " +
+         "e.g. --train.linear_decay=" + std::to_string(c.max_iterations / 2) + ".";
 }
 
 std::string optimizer_warning(const TrainConfig& c) {
   if (c.optimizer != OptimizerKind::kAdadelta || !(c.learning_rate < 0.01)) return "";
-  return fmt::format(
-      "train.optimizer = adadelta with train.learning_rate = {:g}: Adadelta multiplies its adaptive step by the "
-      "learning rate and PyTorch's default for it is 1.0, so at {:g} the weights barely change and the losses stay "
-      "flat. Use --train.learning_rate=1.0.",
-      c.learning_rate, c.learning_rate);
+  return "train.optimizer = adadelta with train.learning_rate = " + g(c.learning_rate) +
+         ": Adadelta multiplies its adaptive step by the learning rate and PyTorch's default for it is 1.0, so at " +
+         g(c.learning_rate) + " the weights barely change and the losses stay flat. Use --train.learning_rate=1.0.";
 }
 
 std::string resume_schedule_warning(const TrainConfig& before, const TrainConfig& now, int64_t done) {
@@ -71,15 +74,14 @@ std::string resume_schedule_warning(const TrainConfig& before, const TrainConfig
     return "";
   const double last = scheduled_learning_rate(before, done - 1), next = scheduled_learning_rate(now, done);
   const std::string change =
-      last > 0 && next != last ? fmt::format(" ({:.3g}x)", next / last) : next == last ? " (the same)" : "";
-  return fmt::format(
-      "train.scheduler = {} follows train.max_iterations, which changed from {} (checkpoint) to {}: the learning-rate "
-      "schedule restarts its shape over {} iterations instead of continuing. Iteration {} (the last trained) ran at "
-      "{:.3g}, iteration {} (the next) runs at {:.3g}{}. Only train.scheduler = step, or an unchanged "
-      "train.max_iterations, continues the schedule seamlessly; to get one schedule over the whole run, start it "
-      "with the final max_iterations.",
-      to_string(now.scheduler), before.max_iterations, now.max_iterations,
-      now.max_iterations, done, last, done + 1, next, change);
+      last > 0 && next != last ? " (" + g(next / last, 3) + "x)" : next == last ? " (the same)" : "";
+  return "train.scheduler = " + to_string(now.scheduler) + " follows train.max_iterations, which changed from " +
+         std::to_string(before.max_iterations) + " (checkpoint) to " + std::to_string(now.max_iterations) +
+         ": the learning-rate schedule restarts its shape over " + std::to_string(now.max_iterations) +
+         " iterations instead of continuing. Iteration " + std::to_string(done) + " (the last trained) ran at " +
+         g(last, 3) + ", iteration " + std::to_string(done + 1) + " (the next) runs at " + g(next, 3) + change +
+         ". Only train.scheduler = step, or an unchanged train.max_iterations, continues the schedule seamlessly; to "
+         "get one schedule over the whole run, start it with the final max_iterations.";
 }
 
 }  // namespace img2img

@@ -1,7 +1,8 @@
 #include "img2img/train/optimizers.h"
 
-#include <fmt/format.h>        // fmt::format
 #include <torch/optim/sgd.h>   // torch::optim::SGD
+
+#include <string>  // std::to_string
 
 #include "img2img/core/error.h"
 #include "img2img/train/optim/adadelta.h"
@@ -23,7 +24,7 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainConfig& c, st
     case OptimizerKind::kAsgd:  // lambd 1e-4, alpha 0.75, t0 1e6 (PyTorch defaults)
       return std::make_unique<Asgd>(std::move(params), AsgdOptions(c.learning_rate));
   }
-  throw ConfigError(fmt::format("unknown train.optimizer {}", static_cast<int>(c.optimizer)));
+  throw ConfigError("unknown train.optimizer " + std::to_string(static_cast<int>(c.optimizer)));
 }
 
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
