@@ -56,6 +56,8 @@ void install_stop_handlers() {
   ::sigaction(SIGTERM, &action, nullptr);
 }
 
+}  // namespace
+
 // Installs the stop handlers when the subcommand (the first argument not starting with '-') is
 // `train`. Runs from the executable's .preinit_array, i.e. before the static initialisers of the
 // shared libraries: libtorch's operator registration alone takes ~0.4 s, and a Ctrl-C then would
@@ -71,10 +73,8 @@ void install_stop_handlers_for_train(int argc, char** argv, char** /*envp*/) {
     return;
   }
 }
-// glibc calls .preinit_array entries of the executable with (argc, argv, envp) before any DT_INIT.
-__attribute__((section(".preinit_array"), used)) void (*const kInstallStopHandlersEarly)(int, char**, char**) =
-    install_stop_handlers_for_train;
-}  // namespace
+// (Called from main.cpp's .preinit_array entry, after the OpenMP re-exec: signal handlers do not survive
+// an execve, so they are installed in the process image that runs.)
 
 Command setup_train(CLI::App& app) {
   CLI::App* sub = app.add_subcommand(

@@ -48,8 +48,14 @@ void set_omp_wait_early(int /*argc*/, char** argv, char** envp) {
   ::execve("/proc/self/exe", argv, env);
   std::free(env);
 }
-__attribute__((section(".preinit_array"), used)) void (*const kSetOmpWaitEarly)(int, char**, char**) =
-    set_omp_wait_early;
+// The one .preinit_array entry (glibc calls it with (argc, argv, envp) before any DT_INIT): the
+// OpenMP re-exec first (it does not return when it re-executes), then `train`'s stop handlers, which
+// an execve would reset, in the image that runs.
+void early_start(int argc, char** argv, char** envp) {
+  set_omp_wait_early(argc, argv, envp);
+  img2img::cli::install_stop_handlers_for_train(argc, argv, envp);
+}
+__attribute__((section(".preinit_array"), used)) void (*const kEarlyStart)(int, char**, char**) = early_start;
 
 /// CLI11 treats `--name=` (nothing after '=') like `--name` and takes the NEXT argument as its value.
 /// Rewrites each such argument before a bare `--` into `--name` followed by an explicit empty value,

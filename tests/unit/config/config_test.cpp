@@ -154,8 +154,8 @@ TEST(ConfigTest, TooSmallForTheDiscriminatorOffersFixesThatWork) {
 TEST(ConfigTest, TargetSsimWithoutTestingIsAProblemNamingBothKeysAndTheFix) {
   EXPECT_EQ(problems_of({{"test.target_ssim", "0.8", "f"}}),
             "test.target_ssim = 0.8 has no effect with test.enabled = false: early stopping compares the test SSIM, "
-            "which is measured only when testing is on. Set test.enabled = true with test data, or drop "
-            "test.target_ssim (0 = off).\n");
+            "which is measured only when testing is on. Set test.enabled = true with test data, or turn early "
+            "stopping off with --test.target_ssim=0 (also for a --resume of a run that saved it).\n");
   EXPECT_EQ(problems_of({{"test.target_ssim", "0.8", "f"}, {"test.enabled", "true", "f"}}), "");
   EXPECT_EQ(problems_of({{"test.target_ssim", "0", "f"}, {"test.enabled", "false", "f"}}), "");
   // Out of range and testing off: both problems at once.
