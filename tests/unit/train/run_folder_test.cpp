@@ -22,6 +22,7 @@
 #include "img2img/run/run_outputs.h"
 #include "img2img/train/trainer.h"
 #include "support/test_support.h"
+#include "support/tiny_run.h"
 
 namespace img2img {
 namespace {
@@ -32,31 +33,8 @@ const TemplateValues kNoon{{"date", "2024-05-01"}, {"time", "120000"}};
 
 class RunFolderTest : public test::TempDirTest {
  protected:
-  // 4 random 32 px RGB pairs in dir_/in and dir_/ref, 8-bit PNG.
-  void write_pairs() {
-    cv::RNG rng(3);
-    for (int i = 0; i < 4; ++i) {
-      cv::Mat x(32, 32, CV_32FC3);
-      rng.fill(x, cv::RNG::UNIFORM, 0.0, 1.0);
-      write_image(dir_ / "in" / fmt::format("{}.png", i), x, PixelDepth::k8);
-      write_image(dir_ / "ref" / fmt::format("{}.png", i), cv::Scalar(1, 1, 1) - x, PixelDepth::k8);
-    }
-  }
-
-  // A tiny CPU run on those pairs, the default output templates, no ONNX file, no plots.
-  RunConfig small_config() {
-    write_pairs();
-    RunConfig c;
-    c.data.input_dir = (dir_ / "in").string(), c.data.reference_dir = (dir_ / "ref").string();
-    c.data.image_size = 32, c.data.batch_size = 2;
-    c.generator.layers = 5, c.generator.initial_layer_size = 8;
-    c.discriminator.layers = 2, c.discriminator.initial_layer_size = 8;
-    c.train.max_iterations = 1;
-    c.output.onnx_path = "";
-    c.plot.type = PlotType::kDisabled;
-    c.device.device = "cpu";
-    return c;
-  }
+  // 4 random 32 px RGB pairs in dir_/in and dir_/ref and a 1-iteration CPU run on them (tiny_run.h).
+  RunConfig small_config() { return test::tiny_paired_run(dir_); }
 };
 
 TEST_F(RunFolderTest, SameSecondRunsGetTheirOwnFolders) {
@@ -110,7 +88,7 @@ TEST_F(RunFolderTest, ConcurrentSameSecondRunsGetTheirOwnFolders) {
 // Two `img2img train` processes started together with a {date} template (both in the same day, so
 // both expand to the same folder) both train, in D and D-2; their files have plain iteration names.
 TEST_F(RunFolderTest, TwoTrainProcessesStartedTogetherBothFinish) {
-  write_pairs();
+  small_config();  // writes the pairs into dir_/in and dir_/ref
   write_file_atomic(dir_ / "run.toml",
                     "[data]\ninput_dir = \"in\"\nreference_dir = \"ref\"\nimage_size = 32\nbatch_size = 2\n"
                     "[train]\nmax_iterations = 2\n"
