@@ -66,9 +66,7 @@ std::vector<int64_t> draw_test_samples(int64_t n, int64_t size, int64_t seed, ui
 
 PairedModelTest::PairedModelTest(const TestConfig& test, const DataConfig& data, int64_t seed,
                                  const torch::Device& device)
-    : test_(test),
-      seed_(seed),
-      device_(device),
+    : HeldOutTest(test, seed, device),
       dataset_(test, data.channel_count, data.image_size, /*limit_count=*/0),
       loader_(dataset_) {
   if (test.storage == Storage::kDevice) dataset_.to(device);
@@ -134,7 +132,7 @@ TestResult PairedModelTest::run(GanModel& model, int64_t iteration, RunWriter* w
 
 CycleModelTest::CycleModelTest(const TestConfig& test, const DataConfig& data, int64_t seed,
                                const torch::Device& device)
-    : test_(test), seed_(seed), device_(device), dataset_(test, data.channel_count, data.image_size, 0) {}
+    : HeldOutTest(test, seed, device), dataset_(test, data.channel_count, data.image_size, 0) {}
 
 std::vector<std::string> CycleModelTest::describe() const {
   const int64_t na = dataset_.domain_a().size(), nb = dataset_.domain_b().size();

@@ -67,11 +67,22 @@ class ModelTest {
                          const std::function<bool()>& stop = {}) = 0;
 };
 
+/// What both test passes keep: the test.* settings, the seed of their sample draws (train.seed) and the
+/// device the generators run on.
+class HeldOutTest : public ModelTest {
+ protected:
+  HeldOutTest(const TestConfig& test, int64_t seed, const torch::Device& device)
+      : test_(test), seed_(seed), device_(device) {}
+  TestConfig test_;
+  int64_t seed_;
+  torch::Device device_;
+};
+
 /// Paired test (test.* data source, decoded like data.*): SSIM of generator 0's output against the
 /// reference, test.size random samples (0 = all) in batches of test.batch_size. Images per written
 /// sample: `<iteration>_<name>_{input,generated,reference}.png` (.tif for float data), zero-padded
 /// iteration, and `<iteration>_<name>_side_by_side.png` (input | generated | reference).
-class PairedModelTest : public ModelTest {
+class PairedModelTest : public HeldOutTest {
  public:
   /// Decodes the test set with test.worker_threads threads (to `device` if test.storage = device;
   /// streamed from disk over test.memory_budget_mb). Throws DataError for unreadable or inconsistent files.
@@ -85,9 +96,6 @@ class PairedModelTest : public ModelTest {
                  const std::function<bool()>& stop = {}) override;
 
  private:
-  TestConfig test_;
-  int64_t seed_;
-  torch::Device device_;
   PairedDataset dataset_;
   PairedLoader loader_;  // after dataset_, which it reads
 };
@@ -96,7 +104,7 @@ class PairedModelTest : public ModelTest {
 /// 1 - k; SSIM(input, reconstruction) averaged over both domains: the cycle reconstruction, not a
 /// comparison with a reference (unpaired data has none). Images per written sample:
 /// `<iteration>_<A|B>_<name>_{input,translated,reconstructed,side_by_side}.png`.
-class CycleModelTest : public ModelTest {
+class CycleModelTest : public HeldOutTest {
  public:
   /// Decodes both test domains (test.* as data.*). Throws as UnpairedDataset.
   CycleModelTest(const TestConfig& test, const DataConfig& data, int64_t seed, const torch::Device& device);
@@ -109,9 +117,6 @@ class CycleModelTest : public ModelTest {
                  const std::function<bool()>& stop = {}) override;
 
  private:
-  TestConfig test_;
-  int64_t seed_;
-  torch::Device device_;
   UnpairedDataset dataset_;
 };
 
