@@ -12,6 +12,7 @@
 #include <unistd.h>    // fork, execve
 
 #include <chrono>      // std::chrono
+#include <cmath>       // std::nan, std::isnan
 #include <fstream>     // std::ifstream
 #include <map>         // std::map
 #include <sstream>     // std::stringstream
@@ -203,9 +204,21 @@ std::map<std::string, torch::Tensor> checkpoint_weights(const fs::path& run, int
   return out;
 }
 
+// The test SSIM of a run's train.log at `iteration` ("test at iteration N: SSIM X on ..."); NaN if none.
+double logged_ssim(const fs::path& run, int64_t iteration) {
+  const std::string log = read_text(run / "train.log"), key = "test at iteration " + std::to_string(iteration) + ": SSIM ";
+  const size_t at = log.find(key);
+  return at == std::string::npos ? std::nan("") : std::atof(log.c_str() + at + key.size());
+}
+
 TEST_F(DistributedTest, TwoProcessesOfBatchOneEqualOneProcessOfBatchTwo) {
-  // 4 pairs: 1 process x batch 2 and 2 processes x batch 1 both take 2 steps per iteration, 2 iterations.
-  const RunConfig one = equivalence_run(dir_ / "one", 2, 2), two = equivalence_run(dir_ / "two", 1, 2);
+  // 4 pairs: 1 process x batch 2 and 2 processes x batch 1 both take 2 steps per iteration, 2 iterations;
+  // both test on the training pairs after every iteration (rank 0 tests, rank 1 waits).
+  RunConfig one = equivalence_run(dir_ / "one", 2, 2), two = equivalence_run(dir_ / "two", 1, 2);
+  for (RunConfig* c : {&one, &two}) {
+    c->test.enabled = true, c->test.image_count = 0;
+    c->test.input_dir = c->data.input_dir, c->test.reference_dir = c->data.reference_dir;
+  }
   ASSERT_EQ(wait_exit(spawn(train_args(one), {}, dir_ / "one.log"), 120), 0) << read_text(dir_ / "one.log");
   const int port = free_port();
   const pid_t r0 = spawn(train_args(two), rank_env(0, 2, port), dir_ / "r0.log");
@@ -235,6 +248,49 @@ TEST_F(DistributedTest, TwoProcessesOfBatchOneEqualOneProcessOfBatchTwo) {
     EXPECT_LE(delta, 1e-5) << name;
   }
   std::printf("largest relative weight difference: %g\n", worst);
+  // The group's test is rank 0's single-process test of (nearly) the same weights.
+  EXPECT_NEAR(logged_ssim(dir_ / "two", 2), logged_ssim(dir_ / "one", 2), 1e-4);
+  EXPECT_FALSE(std::isnan(logged_ssim(dir_ / "two", 1)));
+
+  // A single-process run resumes on two processes.
+  const std::vector<std::string> resume{test::img2img_binary(), "train", "--plain-progress", "--resume",
+                                        (dir_ / "one").string(), "--train.max_iterations=3"};
+  const int port2 = free_port();
+  const pid_t q0 = spawn(resume, rank_env(0, 2, port2), dir_ / "q0.log");
+  const pid_t q1 = spawn(resume, rank_env(1, 2, port2), dir_ / "q1.log");
+  ASSERT_EQ(wait_exit(q0, 120), 0) << read_text(dir_ / "q0.log");
+  ASSERT_EQ(wait_exit(q1, 120), 0) << read_text(dir_ / "q1.log");
+  EXPECT_THAT(read_text(dir_ / "one" / "train.log"), HasSubstr("iteration 3: weights identical on all 2 processes"));
+}
+
+TEST_F(DistributedTest, UnpairedTwoProcessesOfBatchOneEqualOneProcessOfBatchTwo) {
+  // CycleGAN on the two folders as domains, without image pools (their draws differ per rank) and with
+  // flips, whose draws every rank makes for the whole group's batch.
+  RunConfig one = equivalence_run(dir_ / "one", 2, 1), two = equivalence_run(dir_ / "two", 1, 1);
+  for (RunConfig* c : {&one, &two}) {
+    c->data.input_type = InputType::kMultipleUnpaired;
+    c->train.pool_size = 0;
+    c->data.flip_horizontal = 0.5;
+    c->output.model_path = "{run_dir}/checkpoints/{network}_{index}_{iteration}.pt";
+  }
+  ASSERT_EQ(wait_exit(spawn(train_args(one), {}, dir_ / "one.log"), 120), 0) << read_text(dir_ / "one.log");
+  const int port = free_port();
+  const pid_t r0 = spawn(train_args(two), rank_env(0, 2, port), dir_ / "r0.log");
+  const pid_t r1 = spawn(train_args(two), rank_env(1, 2, port), dir_ / "r1.log");
+  ASSERT_EQ(wait_exit(r0, 120), 0) << read_text(dir_ / "r0.log");
+  ASSERT_EQ(wait_exit(r1, 120), 0) << read_text(dir_ / "r1.log");
+  for (const char* file : {"generator_0_1.pt", "generator_1_1.pt", "discriminator_0_1.pt", "discriminator_1_1.pt"}) {
+    const std::string x = read_text(dir_ / "one" / "checkpoints" / file), y = read_text(dir_ / "two" / "checkpoints" / file);
+    const auto a = compat::unpickle_state_dict(std::vector<char>(x.begin(), x.end()));
+    const auto b = compat::unpickle_state_dict(std::vector<char>(y.begin(), y.end()));
+    double scale = 0, delta = 0;
+    for (const auto& item : a)
+      if (item.value().is_floating_point()) scale = std::max(scale, item.value().abs().max().item<double>());
+    for (const auto& item : a)
+      if (item.value().is_floating_point())
+        delta = std::max(delta, (item.value() - b.at(item.key())).abs().max().item<double>());
+    EXPECT_LE(delta / scale, 1e-5) << file;
+  }
 }
 
 // The newest iteration N of a generator_0_N[_interrupted].pt below `run`/checkpoints; 0 when none.
@@ -313,7 +369,7 @@ TEST_F(DistributedTest, KillNineOfOneRankStopsTheOtherAtOnceAndOneProcessResumes
 
 TEST_F(DistributedTest, SilentRankIsReportedAfterTheTimeout) {
   RunConfig c = equivalence_run(dir_ / "run", 1, 1000);
-  c.distributed.timeout = 3;
+  c.distributed.timeout = 5;  // short, but room for both processes to start on a loaded machine
   const int port = free_port();
   const pid_t r0 = spawn(train_args(c), rank_env(0, 2, port), dir_ / "r0.log");
   const pid_t r1 = spawn(train_args(c), rank_env(1, 2, port), dir_ / "r1.log");
@@ -323,7 +379,7 @@ TEST_F(DistributedTest, SilentRankIsReportedAfterTheTimeout) {
   ::kill(r1, SIGKILL);
   wait_exit(r1, 10);
   EXPECT_EQ(code, 1) << read_text(dir_ / "r0.log");
-  EXPECT_THAT(read_text(dir_ / "r0.log"), HasSubstr("rank 1 stayed silent for distributed.timeout = 3 s"));
+  EXPECT_THAT(read_text(dir_ / "r0.log"), HasSubstr("rank 1 stayed silent for distributed.timeout = 5 s"));
 }
 
 TEST_F(DistributedTest, SigintToTheTorchrunAgentStopsBothRanksWithAResumableCheckpoint) {

@@ -274,7 +274,16 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
     if (group) shared_run_dir = group->broadcast_string(lead ? fs::absolute(summary.run_dir).string() : "");
 
     const std::unique_ptr<TrainingData> data = recipe.data(config, device);
-    if (group) data->shard(group->rank(), world);
+    if (group) {  // every rank must hold the same data (the same files on every machine)
+      const double size = static_cast<double>(data->size());
+      const std::vector<double> sizes = group->sum({size, group->rank() == 0 ? size : 0.0});
+      if (sizes[0] != sizes[1] * static_cast<double>(world))
+        throw ConfigError(fmt::format("rank {} found {} training samples but the ranks together {} (rank 0: {}): every "
+                                      "process needs the same data set (the same files at the same paths on every "
+                                      "machine)",
+                                      group->rank(), data->size(), sizes[0], sizes[1]));
+      data->shard(group->rank(), world);
+    }
     for (const std::string& l : data->describe()) writer->line(l);
     std::unique_ptr<ModelTest> tester;
     if (config.test.enabled) {
