@@ -40,6 +40,7 @@ stamp "done"
 cat <<SUMMARY
 
 == img2img demo: sketch -> terrain (ETOPO5) ==
+report:            $run/report.html   (open it in a browser: status, curves, test images)
 test SSIM (generated vs real height, $(ls data/terrain/test/height | wc -l) held-out tiles): $ssim
 run folder:        $run
   checkpoints:     $run/checkpoints/

@@ -27,8 +27,9 @@ PACKAGES=(
   libgdal-dev             # elevation data for `img2img dataset terrain`
   gnuplot-nox             # PNG plots
 )
-# Test-only: independent references (torch.load of our checkpoints, scikit-image SSIM, golden files).
-TEST_PACKAGES=(python3-torch python3-skimage)
+# Test-only: independent references (torch.load of our checkpoints, scikit-image SSIM, golden files) and
+# a real browser for the run report (headless chromium renders report.html; docs/report.md).
+TEST_PACKAGES=(python3-torch python3-skimage chromium)
 mode="${1:-}"
 if [ "$mode" != "--main-only" ]; then PACKAGES+=("${TEST_PACKAGES[@]}"); fi
 

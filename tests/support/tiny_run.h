@@ -13,3 +13,15 @@ namespace img2img::test {
 RunConfig tiny_paired_run(const std::filesystem::path& dir);
 
 }  // namespace img2img::test
+
+namespace img2img::test {
+
+/// tiny_paired_run with 1-channel data: 8-bit grey inputs and 16-bit height-field references (a
+/// smooth hill per sample, as terrain tiles), data.channel_count = 1.
+RunConfig tiny_height_run(const std::filesystem::path& dir);
+
+/// tiny_paired_run's images as an unpaired (CycleGAN) run: domain A = dir/in, domain B = dir/ref, with
+/// the unpaired defaults (unpaired_defaults()), 4 generator layers.
+RunConfig tiny_unpaired_run(const std::filesystem::path& dir);
+
+}  // namespace img2img::test

@@ -23,5 +23,6 @@ Command setup_infer(CLI::App& app);   ///< img2img infer --checkpoint PATH --inp
 Command setup_export(CLI::App& app);  ///< img2img export --checkpoint PATH --output FILE.onnx
 Command setup_dataset(CLI::App& app); ///< img2img dataset terrain|pairs|combine|split ...
 Command setup_ssim(CLI::App& app);    ///< img2img ssim A B
+Command setup_report(CLI::App& app);  ///< img2img report RUN_DIR: (re)write RUN_DIR/report.html
 
 }  // namespace img2img::cli

@@ -103,7 +103,8 @@ int main(int argc, char** argv) {
   app.fallthrough(false);
   const std::vector<img2img::cli::Command> commands{
       img2img::cli::setup_train(app),  img2img::cli::setup_config(app),  img2img::cli::setup_infer(app),
-      img2img::cli::setup_export(app), img2img::cli::setup_dataset(app), img2img::cli::setup_ssim(app)};
+      img2img::cli::setup_export(app), img2img::cli::setup_dataset(app), img2img::cli::setup_ssim(app),
+      img2img::cli::setup_report(app)};
   img2img::cli::reject_flags_as_values(app);
   try {
     const std::vector<std::string> args = split_empty_assignments(argc, argv);

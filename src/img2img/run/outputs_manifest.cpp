@@ -63,13 +63,14 @@ OutputsManifest::OutputsManifest(const fs::path& run_dir, const RunConfig& confi
               {"checkpoint_state", config.output.add_model_outputs},
               {"onnx", config.output.add_onnx_outputs},
               {"test_image", config.test.add_outputs},
-              {"plot", true}};
+              {"plot", true},
+              {"report", true}};
   write();
 }
 
 bool OutputsManifest::listed(const std::string& kind) const {
   if (!toggles_.contains(kind))
-    throw ConfigError(fmt::format("unknown output kind '{}'; expected one of: checkpoint, checkpoint_meta, checkpoint_state, onnx, test_image, plot",
+    throw ConfigError(fmt::format("unknown output kind '{}'; expected one of: checkpoint, checkpoint_meta, checkpoint_state, onnx, test_image, plot, report",
                                   kind));
   return toggles_[kind].get<bool>();
 }

@@ -16,7 +16,7 @@ class EventLog;
 
 /// One file in the manifest.
 struct OutputEntry {
-  std::string kind;     ///< "checkpoint", "checkpoint_meta" (its .json), "checkpoint_state" (its .optim.pt), "onnx", "test_image" or "plot"
+  std::string kind;     ///< "checkpoint", "checkpoint_meta" (its .json), "checkpoint_state" (its .optim.pt), "onnx", "test_image", "plot" or "report" (report.html)
   std::string path;     ///< absolute path
   std::string network;  ///< "generator", "discriminator"; test images: "input", "generated", "reference"; plots: "ssim", "loss", "score"
   int64_t index = 0;    ///< network index (0 for pix2pix; CycleGAN: 0 = A->B, 1 = B->A); test images: sample index
@@ -39,8 +39,8 @@ std::vector<OutputEntry> read_manifest_entries(const std::filesystem::path& path
 /// The outputs manifest of a run. add() lists a file (when its kind's add_*_outputs toggle is on),
 /// emits a "file" event, and rewrites the manifest atomically. Kinds and their toggles:
 /// checkpoint, checkpoint_meta, checkpoint_state <- output.add_model_outputs, onnx <- output.add_onnx_outputs, test_image <-
-/// test.add_outputs (the latest test's images only: a test's images replace the earlier tests'), plot <-
-/// always. Example: `manifest.add("onnx", path, "generator", 0, it);`
+/// test.add_outputs (the latest test's images only: a test's images replace the earlier tests'), plot and
+/// report <- always. Example: `manifest.add("onnx", path, "generator", 0, it);`
 class OutputsManifest {
  public:
   /// Writes `<run_dir>/outputs.json` at once (status "running", listing `earlier`: a resumed run's

@@ -2,76 +2,16 @@
 
 #include <fmt/format.h>  // fmt::format
 
-#include <fcntl.h>     // O_WRONLY, O_CREAT
-#include <pthread.h>   // pthread_sigmask
-#include <signal.h>    // sigset_t, SIGINT, SIGTERM
-#include <spawn.h>     // posix_spawnp
-#include <sys/wait.h>  // waitpid, WIFEXITED
-
 #include <algorithm>  // std::find, std::sort
-#include <cerrno>     // errno, EINTR
 #include <cmath>      // std::isfinite
-#include <cstring>    // std::strerror
 #include <sstream>    // std::istringstream
 
 #include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
+#include "img2img/run/gnuplot.h"
 
 namespace img2img {
 namespace fs = std::filesystem;
-
-namespace {
-
-// 'text' for gnuplot (a quote is doubled inside single quotes).
-std::string gnuplot_quote(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);
-  return out + "'";
-}
-
-extern "C" char** environ;
-
-// Runs gnuplot with `args` (no shell) and waits for it: stdin and stdout /dev/null, stderr to
-// `stderr_path`. It gets its own process group, so a terminal's Ctrl-C (SIGINT to the foreground
-// group) reaches only img2img, whose handler stops the run in order; unlike std::system, our
-// SIGINT/SIGQUIT dispositions are left alone while it runs, so `kill -INT` reaches the handler too.
-// gnuplot runs with SIGINT and SIGTERM blocked (below).
-// Returns "" on exit status 0, else what went wrong ("exited with status 1", "was killed by signal 9",
-// "could not be started: No such file or directory").
-std::string run_gnuplot(const std::vector<std::string>& args, const fs::path& stderr_path) {
-  std::vector<char*> argv{const_cast<char*>("gnuplot")};
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t files;
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_init(&files);
-  posix_spawnattr_init(&attr);
-  posix_spawn_file_actions_addopen(&files, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&files, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&files, 2, stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  // SIGINT and SIGTERM blocked in gnuplot: one sent to our group in the instant before the child has
-  // left it stays pending there instead of killing gnuplot (img2img gets its own copy and stops in order).
-  sigset_t mask;
-  pthread_sigmask(SIG_BLOCK, nullptr, &mask);
-  sigaddset(&mask, SIGINT);
-  sigaddset(&mask, SIGTERM);
-  posix_spawnattr_setsigmask(&attr, &mask);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
-  posix_spawnattr_setpgroup(&attr, 0);  // a new group led by gnuplot
-  pid_t pid = 0;
-  const int err = posix_spawnp(&pid, "gnuplot", &files, &attr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&files);
-  posix_spawnattr_destroy(&attr);
-  if (err != 0) return fmt::format("could not be started: {}", std::strerror(err));
-  int status = 0;
-  while (::waitpid(pid, &status, 0) == -1)
-    if (errno != EINTR) return fmt::format("could not be waited for: {}", std::strerror(errno));
-  if (WIFEXITED(status)) return WEXITSTATUS(status) == 0 ? "" : fmt::format("exited with status {}", WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return fmt::format("was killed by signal {}", WTERMSIG(status));
-  return "ended abnormally";
-}
-
-}  // namespace
 
 PlotLabels plot_labels(const std::string& plot, const std::vector<std::string>& series) {
   const bool cycle = std::any_of(series.begin(), series.end(),

@@ -4,6 +4,7 @@
 
 #include "img2img/core/atomic_file.h"
 #include "img2img/core/path_template.h"
+#include "img2img/run/report.h"
 #include "img2img/run/run_lock.h"
 
 namespace img2img {
@@ -31,6 +32,8 @@ RunWriter::RunWriter(const RunConfig& config, const RunResume* resume, const std
   progress_->line(fmt::format("run folder: {}", run_.dir.string()));
   for (const std::string& w : resume_warnings)  // what a resume does not continue as it was
     warning(w, {{"iteration", resume != nullptr ? resume->iteration : 0}});
+  manifest_->add("report", run_.dir / kReportFileName, "report", 0, 0);
+  update_report(true);
 }
 
 std::unique_ptr<RunWriter> RunWriter::silent(const RunConfig& config, EventLog& events) {
@@ -64,6 +67,24 @@ void RunWriter::write_plots_if_due(int64_t iteration, bool force, bool points_wr
   if (!writes()) return;
   for (const PlotFile& f : plots_->write_if_due(iteration, force, points_written))
     manifest_->add("plot", f.path, f.plot, 0, iteration);
+  const int64_t rate = config_.plot.rate;
+  // Unforced: the end of the run rewrites it anyway (finish, fail).
+  if (force || test_images_since_report_ || (rate > 0 && iteration % rate == 0)) update_report(false);
+}
+
+void RunWriter::update_report(bool force) {
+  const auto now = std::chrono::steady_clock::now();
+  if (!force && std::chrono::duration<double>(now - report_written_).count() < kReportMinSeconds) return;
+  try {
+    write_run_report(run_.dir);
+    report_written_ = now, test_images_since_report_ = false;
+  } catch (const std::exception& e) {
+    if (!report_warned_ && progress_)
+      warning(fmt::format("the run report could not be written ({}); training goes on, and 'img2img report {}' "
+                          "writes it later",
+                          e.what(), run_.dir.string()));
+    report_warned_ = true;
+  }
 }
 
 fs::path RunWriter::save_checkpoint(const torch::nn::Module& module, CheckpointMeta meta,
@@ -97,6 +118,7 @@ fs::path RunWriter::write_test_image(int64_t iteration, const std::string& file_
   const fs::path path = fs::path(expand_template(config_.test.output_dir, values)) / file_name;
   write_image(path, tensor_to_image(image), depth);
   manifest_->add("test_image", path, role, sample, iteration);
+  test_images_since_report_ = true;
   return path;
 }
 
@@ -122,6 +144,7 @@ void RunWriter::finish(const RunEnd& end) {
                            {"final_generator", absolute(end.final_generator)},
                            {"final_onnx", absolute(end.final_onnx)},
                            {"skipped_steps", end.skipped_steps}});
+  update_report(true);
 }
 
 void RunWriter::fail(const std::string& what, int64_t iterations, int64_t skipped_steps) {
@@ -129,6 +152,7 @@ void RunWriter::fail(const std::string& what, int64_t iterations, int64_t skippe
   progress_.reset();  // its last line stays; the error goes after it
   append_log_line((run_.dir / "train.log").string(), "error: " + what);
   report_run_failure(events_, manifest_.get(), what, iterations, skipped_steps);
+  update_report(true);
 }
 
 }  // namespace img2img

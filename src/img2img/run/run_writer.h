@@ -6,6 +6,7 @@
 #include <torch/nn/module.h>  // torch::nn::Module
 #include <torch/types.h>      // torch::Tensor
 
+#include <chrono>      // std::chrono::steady_clock
 #include <cstdint>     // int64_t
 #include <filesystem>  // std::filesystem::path
 #include <memory>      // std::unique_ptr
@@ -90,6 +91,7 @@ class RunWriter {
   /// Writes every plot's points (CSV) now, listed; before each checkpoint so a killed run keeps them.
   void write_plot_points(int64_t iteration);
   /// Writes the plots due at `iteration` (plot.rate, or `force`), listed; `points_written`: CSVs already written.
+  /// Then rewrites report.html when plots were due or a test wrote images (update_report).
   void write_plots_if_due(int64_t iteration, bool force, bool points_written);
 
   /// Saves `module` at output.model_path for meta.network / index / iteration (weights + .json, with
@@ -111,10 +113,17 @@ class RunWriter {
   std::filesystem::path write_test_image(int64_t iteration, const std::string& file_name, const torch::Tensor& image,
                                          PixelDepth depth, const std::string& role, int64_t sample);
 
-  /// Ends the run: outputs.json status, the "done: N iterations in T" line, the run_end event.
+  /// Ends the run: outputs.json status, the "done: N iterations in T" line, the run_end event, report.html.
   void finish(const RunEnd& end);
-  /// Records a failed run: "error: WHAT" as train.log's last line, then report_run_failure.
+  /// Records a failed run: "error: WHAT" as train.log's last line, then report_run_failure and report.html.
   void fail(const std::string& what, int64_t iterations, int64_t skipped_steps);
+
+  /// Rewrites report.html (run/report.h) from the folder's files: always when `force`, else at most
+  /// once per kReportMinSeconds (a skipped update is done at the next call). A failure is a warning
+  /// (once per run), never an error: the page is a view of the run, not one of its outputs.
+  void update_report(bool force);
+  /// Seconds between two unforced rewrites of report.html.
+  static constexpr double kReportMinSeconds = 3.0;
 
  private:
   RunWriter(const RunConfig& config, EventLog& events) : config_(config), events_(events) {}
@@ -124,6 +133,9 @@ class RunWriter {
   std::unique_ptr<OutputsManifest> manifest_;
   std::unique_ptr<ProgressReporter> progress_;
   std::unique_ptr<PlotWriter> plots_;
+  std::chrono::steady_clock::time_point report_written_{};
+  bool test_images_since_report_ = false;
+  bool report_warned_ = false;
 };
 
 }  // namespace img2img

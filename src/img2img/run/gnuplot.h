@@ -1,0 +1,22 @@
+#pragma once
+// Running gnuplot (Debian's gnuplot-nox), the one drawing program of the plots (run/plot_writer.h) and
+// of the run report's charts (run/report.h).
+
+#include <filesystem>  // std::filesystem::path
+#include <string>      // std::string
+#include <vector>      // std::vector
+
+namespace img2img {
+
+/// Runs `gnuplot ARGS...` (no shell, found on PATH) and waits for it: stdin and stdout /dev/null,
+/// stderr to `stderr_path`. It gets a process group of its own and runs with SIGINT and SIGTERM
+/// blocked, so a terminal's Ctrl-C reaches only img2img, whose handler stops the run in order;
+/// unlike std::system, img2img's SIGINT/SIGQUIT dispositions are left alone while it runs.
+/// Returns "" on exit status 0, else what went wrong ("exited with status 1", "was killed by signal
+/// 9", "could not be started: No such file or directory"). Never throws.
+std::string run_gnuplot(const std::vector<std::string>& args, const std::filesystem::path& stderr_path);
+
+/// `text` as a gnuplot single-quoted string ('it''s').
+std::string gnuplot_quote(const std::string& text);
+
+}  // namespace img2img

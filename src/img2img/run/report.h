@@ -1,0 +1,40 @@
+#pragma once
+// The run report: RUN_DIR/report.html, one page that shows whether a run is working, getting better
+// and what it produces (status, curves, test images, outputs). It is built only from what is in the
+// run folder (config.toml, outputs.json, train.log, plots/*.csv, the test images), so it can be
+// (re)written for any run folder, including runs made before it existed (`img2img report RUN_DIR`),
+// and RunWriter rewrites it while a run goes (run/run_writer.h).
+//
+// Works from file:// without network: the data is inlined, the charts are inline SVG drawn by
+// gnuplot's svg terminal (Debian gnuplot-nox), the previews of 16-bit and float images are PNGs under
+// RUN_DIR/report/ (run/report_preview.h), and the test images are linked by relative paths.
+
+#include <filesystem>  // std::filesystem::path
+#include <string>      // std::string
+#include <vector>      // std::vector
+
+namespace img2img {
+
+/// Name of the page inside a run folder.
+inline constexpr const char* kReportFileName = "report.html";
+/// Folder (inside the run folder) of the page's previews and its cache.
+inline constexpr const char* kReportFilesFolder = "report";
+/// Most tested iterations the gallery offers (the latest, the first and evenly spread ones between).
+inline constexpr int kReportGalleryIterations = 12;
+
+/// What write_run_report did.
+struct ReportResult {
+  std::filesystem::path path;        ///< RUN_DIR/report.html
+  std::vector<std::string> notes;    ///< parts it could not show and why (also shown on the page)
+};
+
+/// (Re)writes `<run_dir>/report.html` atomically (write_file_atomic: a reader sees the old page or
+/// the new one) from the files in `run_dir`; previews and their cache go to `<run_dir>/report/`.
+/// Missing or damaged parts (no gnuplot, a malformed CSV, an unreadable test image) become notes
+/// on the page instead of errors. While outputs.json says "running" and a process holds the run
+/// folder's lock (run/run_lock.h), the page refreshes itself; otherwise it does not.
+/// Throws DataError when `run_dir` is not a run folder (none of config.toml, outputs.json, train.log),
+/// WriteError when the page cannot be written.
+ReportResult write_run_report(const std::filesystem::path& run_dir);
+
+}  // namespace img2img

@@ -1,0 +1,204 @@
+// report.html of real runs opened in a real browser (issue 17): Debian's chromium, headless, renders
+// the page from file:// with its scripts; the test checks the rendered DOM (status, the curves' SVG with
+// labelled axes and data points, one gallery row per test sample shown, every image loaded) and that a
+// screenshot is not blank. A paired run, an unpaired run and a run with 16-bit heights. Skipped with a
+// message where chromium is not installed (scripts/setup.sh installs it).
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <fmt/format.h>  // fmt::format
+#include <opencv2/imgcodecs.hpp>  // cv::imread
+#include <opencv2/imgproc.hpp>    // cv::cvtColor
+
+#include <regex>  // std::regex
+#include <set>    // std::set
+
+#include "img2img/core/atomic_file.h"
+#include "img2img/train/trainer.h"
+#include "support/test_support.h"
+#include "support/tiny_run.h"
+
+namespace img2img {
+namespace {
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+size_t count_of(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// The text from `start` up to the first `end` after it ("" when `start` is absent).
+std::string between(const std::string& text, const std::string& start, const std::string& end) {
+  const size_t a = text.find(start);
+  if (a == std::string::npos) return "";
+  const size_t b = text.find(end, a + start.size());
+  return text.substr(a, b == std::string::npos ? std::string::npos : b - a);
+}
+
+class ReportBrowserTest : public test::TempDirTest {
+ protected:
+  void SetUp() override {
+    test::TempDirTest::SetUp();
+    std::string path;
+    if (test::run_command("command -v chromium", &path) != 0)
+      GTEST_SKIP() << "chromium is not installed (Debian's chromium; scripts/setup.sh installs it): the report is "
+                      "not checked in a browser";
+  }
+
+  // Chromium, headless (--no-sandbox: CI runs as root), with a profile of its own (tests run in parallel).
+  std::string chromium(const std::string& args, const fs::path& page) {
+    const fs::path profile = dir_ / fmt::format("profile{}", runs_++);
+    std::string out;
+    const int rc = test::run_command(
+        fmt::format("timeout 90 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars "
+                    "--user-data-dir='{}' {} 'file://{}' 2>/dev/null",
+                    profile.string(), args, page.string()),
+        &out);
+    EXPECT_EQ(rc, 0) << out;
+    return out;
+  }
+
+  // The DOM after the page's scripts ran and its images loaded.
+  std::string rendered_dom(const fs::path& page) { return chromium("--virtual-time-budget=5000 --dump-dom", page); }
+
+  // A screenshot of the page's top: checks that it is not blank (many colours, not one flat tone).
+  void expect_screenshot_not_blank(const fs::path& page) {
+    const fs::path shot = dir_ / "shot.png";
+    chromium(fmt::format("--virtual-time-budget=5000 --window-size=1280,1600 --screenshot='{}'", shot.string()), page);
+    const cv::Mat image = cv::imread(shot.string(), cv::IMREAD_COLOR);
+    ASSERT_FALSE(image.empty()) << "no screenshot at " << shot;
+    std::set<int> colours;
+    for (int y = 0; y < image.rows; y += 2)
+      for (int x = 0; x < image.cols; x += 2) {
+        const cv::Vec3b p = image.at<cv::Vec3b>(y, x);
+        colours.insert(p[0] << 16 | p[1] << 8 | p[2]);
+      }
+    cv::Mat grey;
+    cv::cvtColor(image, grey, cv::COLOR_BGR2GRAY);
+    cv::Scalar mean, stddev;
+    cv::meanStdDev(grey, mean, stddev);
+    EXPECT_GT(colours.size(), 200u);
+    EXPECT_GT(stddev[0], 10.0);
+  }
+
+  // Checks every chart: its SVG is in the DOM, titled, with axis labels and a legend entry and a point
+  // per iteration for each series named.
+  void expect_charts(const std::string& dom, const std::map<std::string, std::vector<std::string>>& series,
+                     size_t points_per_series) {
+    for (const auto& [chart, names] : series) {
+      const std::string svg = between(dom, fmt::format("data-chart=\"{}\"", chart), "</svg>");
+      ASSERT_FALSE(svg.empty()) << "no chart " << chart;
+      EXPECT_THAT(svg, HasSubstr(">iteration<")) << chart;  // x axis label
+      for (const std::string& name : names) {
+        // gnuplot's svg terminal: one group per series, starting with its legend text, then a <use> per
+        // point (and one for the legend's sample).
+        const std::string group = between(svg, fmt::format("<text>{}</text>", name), "_gnuplot_plot_");
+        ASSERT_FALSE(group.empty()) << chart << ": no legend entry for " << name;
+        EXPECT_GE(count_of(group, "<use "), points_per_series) << chart << " " << name;
+      }
+    }
+  }
+
+  static void add_test(RunConfig& c, int images) {
+    c.test.enabled = true;
+    static_cast<DataSource&>(c.test) = static_cast<const DataSource&>(c.data);
+    c.test.batch_size = 1, c.test.frequency = 1, c.test.image_count = images;
+  }
+
+  int runs_ = 0;
+};
+
+TEST_F(ReportBrowserTest, PairedRunShowsStatusCurvesAndGallery) {
+  RunConfig c = test::tiny_paired_run(dir_);
+  c.output.run_dir = (dir_ / "run").string();
+  c.train.max_iterations = 3, c.train.linear_decay = 2;
+  c.plot.type = PlotType::kCsv;
+  c.test.target_ssim = 0.99;
+  add_test(c, 2);
+  TrainOptions options;
+  options.interactive = 0;
+  const TrainSummary s = train_pix2pix(c, options);
+  const fs::path page = s.run_dir / "report.html";
+  EXPECT_THAT(read_file(s.run_dir / "outputs.json"), HasSubstr("report.html"));
+  const std::string dom = rendered_dom(page);
+  EXPECT_THAT(dom, HasSubstr("id=\"status\">finished</span>"));
+  EXPECT_THAT(dom, HasSubstr("<td id=\"iteration\">3 of 3</td>"));
+  expect_charts(dom,
+                {{"loss", {"g_gan", "g_l1", "d_real", "d_fake"}},
+                 {"score", {"real", "generated"}},
+                 {"ssim", {"train", "test"}},
+                 {"lr", {"lr"}}},
+                3);
+  EXPECT_THAT(between(dom, "data-chart=\"ssim\"", "</svg>"), HasSubstr("test.target_ssim 0.99"));
+  EXPECT_THAT(between(dom, "data-chart=\"lr\"", "</svg>"), HasSubstr(">learning rate<"));  // y axis label
+  // The gallery: the latest test shown (2 samples), 3 tests offered, every image loaded.
+  const std::string latest = between(dom, "<div class=\"test\" data-iteration=\"3\"", "<div class=\"test\"");
+  ASSERT_FALSE(latest.empty());
+  EXPECT_EQ(count_of(latest, "<tr class=\"sample\""), 2u);
+  EXPECT_THAT(latest, HasSubstr("SSIM 0."));
+  EXPECT_EQ(count_of(dom, "<div class=\"test\""), 3u);
+  EXPECT_THAT(dom, HasSubstr("data-images-loaded=\"18/18\""));  // 3 tests x 2 samples x 3 images
+  EXPECT_THAT(dom, HasSubstr("train.log"));
+  expect_screenshot_not_blank(page);
+}
+
+TEST_F(ReportBrowserTest, UnpairedRunShowsBothDirections) {
+  RunConfig c = test::tiny_unpaired_run(dir_);
+  c.output.run_dir = (dir_ / "run").string();
+  add_test(c, 2);
+  TrainOptions options;
+  options.interactive = 0;
+  const TrainSummary s = train_cycle_gan(c, options);
+  const std::string dom = rendered_dom(s.run_dir / "report.html");
+  EXPECT_THAT(dom, HasSubstr("id=\"status\">finished</span>"));
+  // plot.type = disabled: the curves come from train.log.
+  expect_charts(dom, {{"loss", {"g_gan_0", "cycle_1", "d_0"}}, {"ssim", {"test_cycle"}}, {"lr", {"lr"}}}, 1);
+  for (const char* direction : {"A", "B"}) {
+    const std::string table = between(dom, fmt::format("data-direction=\"{}\"", direction), "</table>");
+    ASSERT_FALSE(table.empty()) << direction;
+    EXPECT_EQ(count_of(table, "<tr class=\"sample\""), 2u) << direction;
+    EXPECT_THAT(table, HasSubstr("data-role=\"translated\"")) << direction;
+    EXPECT_THAT(table, HasSubstr("data-role=\"reconstructed\"")) << direction;
+  }
+  EXPECT_THAT(dom, HasSubstr("A → B → A"));
+  EXPECT_THAT(dom, HasSubstr("B → A → B"));
+  EXPECT_THAT(dom, HasSubstr("data-images-loaded=\"12/12\""));  // 2 directions x 2 samples x 3 images
+  expect_screenshot_not_blank(s.run_dir / "report.html");
+}
+
+TEST_F(ReportBrowserTest, SixteenBitHeightsAreShownAsShadedPreviews) {
+  RunConfig c = test::tiny_height_run(dir_);
+  c.output.run_dir = (dir_ / "run").string();
+  c.train.max_iterations = 2;
+  add_test(c, 2);
+  TrainOptions options;
+  options.interactive = 0;
+  const TrainSummary s = train_pix2pix(c, options);
+  const std::string dom = rendered_dom(s.run_dir / "report.html");
+  EXPECT_THAT(dom, HasSubstr("id=\"status\">finished</span>"));
+  expect_charts(dom, {{"loss", {"g_l1"}}, {"ssim", {"train", "test"}}}, 2);
+  const std::string latest = between(dom, "<div class=\"test\" data-iteration=\"2\"", "<div class=\"test\"");
+  EXPECT_EQ(count_of(latest, "<tr class=\"sample\""), 2u);
+  // Generated and reference heights (16-bit) show their previews and link the raw files; the 8-bit
+  // input shows itself.
+  EXPECT_EQ(count_of(latest, "<img src=\"report/previews/2/"), 4u);
+  EXPECT_EQ(count_of(latest, "16-bit, 1 channel; shown colour-mapped and hill-shaded"), 4u);
+  EXPECT_THAT(latest, HasSubstr("_reference.png\"><img src=\"report/previews/2/"));
+  EXPECT_THAT(dom, HasSubstr("data-images-loaded=\"12/12\""));
+  // The preview is colour (a grey 16-bit file would have R = G = B everywhere).
+  const fs::path preview = s.run_dir / "report" / "previews" / "2";
+  ASSERT_TRUE(fs::exists(preview));
+  for (const auto& e : fs::directory_iterator(preview)) {
+    const cv::Mat p = cv::imread(e.path().string(), cv::IMREAD_UNCHANGED);
+    ASSERT_EQ(p.type(), CV_8UC3) << e.path();
+    std::vector<cv::Mat> ch;
+    cv::split(p, ch);
+    EXPECT_GT(cv::norm(ch[0], ch[2], cv::NORM_INF), 50) << e.path();
+  }
+  expect_screenshot_not_blank(s.run_dir / "report.html");
+}
+
+}  // namespace
+}  // namespace img2img

@@ -1,0 +1,351 @@
+// The run report's pieces (issue 17): train.log and CSV parsing, test image names, the height preview
+// against an independent computation (NumPy/SciPy/Matplotlib), the page of an old run folder made by
+// hand, the atomic rewrite, and the refresh only while a live run holds the folder.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <fmt/format.h>        // fmt::format
+#include <nlohmann/json.hpp>  // nlohmann::json
+#include <opencv2/imgcodecs.hpp>  // cv::imread
+
+#include <sys/stat.h>  // stat
+
+#include <fstream>  // std::ofstream, std::ifstream
+#include <regex>    // std::regex
+
+#include "img2img/core/atomic_file.h"
+#include "img2img/core/error.h"
+#include "img2img/data/image_io.h"
+#include "img2img/run/report.h"
+#include "img2img/run/report_data.h"
+#include "img2img/run/report_preview.h"
+#include "img2img/run/run_lock.h"
+#include "support/test_support.h"
+
+namespace img2img {
+namespace {
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+size_t count_of(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+class ReportFiles : public test::TempDirTest {};
+
+// ---- train.log, CSVs, file names ----
+
+TEST(ReportData, ParsesTheLinesOfTrainLog) {
+  const std::string text =
+      "run folder: /r\n"
+      "data: 4 pairs at 32 px, 3 channel(s); input 8-bit, reference 16-bit\n"
+      "data storage: cached in host memory (0.1 MiB of the 100 MiB memory budget)\n"
+      "test data: 6 pairs; testing 4 random samples (the same every test) every 1 iteration(s)\n"
+      "device: cpu, 2 CPU threads; generator 114131 parameters, discriminator 11625 parameters\n"
+      "warning: a warning\n"
+      "iteration 1/3  lr 0.0002  G_GAN 0.6653  G_L1 39.2533  D_real 0.6495  D_fake 0.7456  D(real) 0.524  "
+      "D(fake) 0.523  SSIM 0.1582  224.5 img/s  ETA 2s\n"
+      "test at iteration 1: SSIM 0.3485 on 4 sample(s) (0s)\n"
+      "iteration 2/3  lr 0.0001  G_GAN 0.7  G_L1 nan  D_real 0.6  D_fake 0.7  D(real) 0.5  D(fake) 0.5  SSIM 0.2  "
+      "100.0 img/s  ETA 1s  (1 of 2 step(s) skipped)\n"
+      "iteration 3/3  lr 5e-05  losses skipped: all 2 step(s) had non-finite losses (train.nan_policy = skip)  ETA 0s\n"
+      "done: 3 iterations in 1m05s; final G_L1 38.6564\n";
+  const RunLog log = parse_train_log(text);
+  ASSERT_EQ(log.iterations.size(), 3u);
+  EXPECT_EQ(log.iterations[0].iteration, 1);
+  EXPECT_EQ(log.iterations[0].max_iterations, 3);
+  EXPECT_DOUBLE_EQ(log.iterations[1].lr, 0.0001);
+  EXPECT_DOUBLE_EQ(*log.iterations[0].images_per_s, 224.5);
+  EXPECT_EQ(log.iterations[0].eta, "2s");
+  ASSERT_EQ(log.iterations[0].values.size(), 7u);
+  EXPECT_EQ(log.iterations[0].values[1].first, "G_L1");
+  EXPECT_DOUBLE_EQ(log.iterations[0].values[1].second.at(0), 39.2533);
+  EXPECT_FALSE(log.iterations[2].images_per_s);
+  EXPECT_TRUE(log.iterations[2].values.empty());
+  ASSERT_EQ(log.tests.size(), 1u);
+  EXPECT_EQ(log.tests[0].name, "SSIM");
+  EXPECT_DOUBLE_EQ(log.tests[0].ssim, 0.3485);
+  EXPECT_EQ(log.tests[0].samples, 4);
+  EXPECT_EQ(log.data_lines.size(), 2u);  // the storage line is not a size
+  EXPECT_THAT(log.device_line, HasSubstr("2 CPU threads"));
+  EXPECT_EQ(log.warnings, std::vector<std::string>{"a warning"});
+  EXPECT_THAT(log.done_line, HasSubstr("in 1m05s"));
+
+  const ChartSeries loss = log_series(log, "loss");
+  EXPECT_EQ(loss.at("g_l1").size(), 1u);  // the NaN of iteration 2 is left out
+  EXPECT_DOUBLE_EQ(loss.at("g_gan").at(2), 0.7);
+  EXPECT_EQ(loss.count("ssim"), 0u);
+  const ChartSeries score = log_series(log, "score");
+  EXPECT_DOUBLE_EQ(score.at("real").at(1), 0.524);
+  EXPECT_DOUBLE_EQ(score.at("generated").at(1), 0.523);
+  const ChartSeries ssim = log_series(log, "ssim");
+  EXPECT_DOUBLE_EQ(ssim.at("train").at(2), 0.2);
+  EXPECT_DOUBLE_EQ(ssim.at("test").at(1), 0.3485);
+  EXPECT_DOUBLE_EQ(log_series(log, "lr").at("lr").at(3), 5e-05);
+
+  // CycleGAN: labels with two values (one per direction), the cycle test; a resume in place appends.
+  const RunLog cycle = parse_train_log(
+      "run folder: /r\niteration 1/2  lr 0.0002  G_GAN 0.9 0.8  cycle 1.5 1.25  identity 0.5 0.25  D 0.3 0.2  "
+      "9.0 img/s  ETA 1s\ntest at iteration 1: cycle SSIM 0.5 on 3 sample(s) (0s)\nerror: boom\n"
+      "run folder: /r\niteration 1/2  lr 0.0002  G_GAN 1.0 0.8  cycle 1.5 1.25  identity 0.5 0.25  D 0.3 0.2  "
+      "9.0 img/s  ETA 1s\n");
+  const ChartSeries cycle_loss = log_series(cycle, "loss");
+  EXPECT_DOUBLE_EQ(cycle_loss.at("g_gan_0").at(1), 1.0);  // the later line of a repeated iteration
+  EXPECT_DOUBLE_EQ(cycle_loss.at("cycle_1").at(1), 1.25);
+  EXPECT_DOUBLE_EQ(cycle_loss.at("d_0").at(1), 0.3);
+  EXPECT_DOUBLE_EQ(log_series(cycle, "ssim").at("test_cycle").at(1), 0.5);
+  EXPECT_EQ(cycle.error, "");  // the resumed run has not failed
+}
+
+TEST_F(ReportFiles, ReportCsvRowsAndAMalformedRow) {
+  write_file_atomic(dir_ / "loss.csv", "iteration,series,value\n1,g_l1,38.5\n2,g_l1,nan\n2,g_gan,0.7\n1,g_l1,37\n");
+  const ChartSeries s = read_plot_csv(dir_ / "loss.csv");
+  EXPECT_DOUBLE_EQ(s.at("g_l1").at(1), 37);  // the later row of an iteration
+  EXPECT_EQ(s.at("g_l1").size(), 1u);
+  EXPECT_DOUBLE_EQ(s.at("g_gan").at(2), 0.7);
+  write_file_atomic(dir_ / "bad.csv", "iteration,series,value\n1,g_l1,38.5\nx,g_l1,1\n");
+  try {
+    read_plot_csv(dir_ / "bad.csv");
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("bad.csv' line 3 ('x,g_l1,1')"));
+  }
+}
+
+TEST(ReportData, TestImageNames) {
+  const auto paired = parse_test_image_name("000012_rock_01_generated.png");
+  ASSERT_TRUE(paired);
+  EXPECT_EQ(paired->iteration, 12);
+  EXPECT_EQ(paired->sample, "rock_01");
+  EXPECT_EQ(paired->role, "generated");
+  const auto unpaired = parse_test_image_name("000003_B_cat_reconstructed.tif");
+  ASSERT_TRUE(unpaired);
+  EXPECT_EQ(unpaired->sample, "B_cat");
+  EXPECT_EQ(unpaired->role, "reconstructed");
+  EXPECT_FALSE(parse_test_image_name("rock_generated.png"));
+  EXPECT_FALSE(parse_test_image_name("000003_rock_other.png"));
+}
+
+// ---- previews ----
+
+// The preview of a height field computed independently: SciPy's Sobel (mode 'nearest'), Matplotlib's
+// viridis, NumPy, from the formula in report_preview.h.
+const char* const kPreviewScript = R"(
+import sys, numpy as np
+from scipy import ndimage
+from matplotlib import cm
+rows, cols = int(sys.argv[3]), int(sys.argv[4])
+h = np.fromfile(sys.argv[1], dtype=np.float32).reshape(rows, cols).astype(np.float64)
+h = (h - h.min()) / (h.max() - h.min())
+idx = np.clip(np.round(h * 255), 0, 255).astype(int)
+colour = np.round(np.array(cm.get_cmap('viridis').colors)[idx] * 255)  # RGB
+z = h * 0.25 * max(rows, cols)
+gx = ndimage.sobel(z, axis=1, mode='nearest') / 8
+gy = ndimage.sobel(z, axis=0, mode='nearest') / 8
+l = np.array([-0.5, -0.5, 1 / np.sqrt(2)])
+shade = np.maximum(0, (-gx * l[0] - gy * l[1] + l[2]) / np.sqrt(gx * gx + gy * gy + 1))
+out = np.clip(np.round(colour * (0.35 + 0.65 * shade)[..., None]), 0, 255).astype(np.uint8)
+out[..., ::-1].tofile(sys.argv[2])  # BGR
+)";
+
+TEST_F(ReportFiles, HeightPreviewMatchesAnIndependentComputation) {
+  if (test::run_command("/usr/bin/python3 -c 'import numpy, scipy, matplotlib'") != 0)
+    GTEST_SKIP() << "needs Debian's python3-scipy and python3-matplotlib (with python3-skimage) at /usr/bin/python3";
+  const int rows = 40, cols = 56;
+  cv::Mat h(rows, cols, CV_32F);
+  for (int y = 0; y < rows; ++y)
+    for (int x = 0; x < cols; ++x)  // a hill, a ridge and a slope, in metres
+      h.at<float>(y, x) = static_cast<float>(1200 * std::exp(-((x - 20) * (x - 20) + (y - 15) * (y - 15)) / 60.0) +
+                                             300 * std::sin(x * 0.3 + y * 0.1) + 5 * y - 400);
+  std::ofstream(dir_ / "h.f32", std::ios::binary).write(reinterpret_cast<const char*>(h.data), h.total() * 4);
+  write_file_atomic(dir_ / "p.py", kPreviewScript);
+  std::string out;
+  ASSERT_EQ(test::run_command(fmt::format("/usr/bin/python3 {} {} {} {} {}", (dir_ / "p.py").string(),
+                                          (dir_ / "h.f32").string(), (dir_ / "ref.u8").string(), rows, cols),
+                              &out),
+            0)
+      << out;
+  const std::string ref = read_file(dir_ / "ref.u8");
+  ASSERT_EQ(ref.size(), static_cast<size_t>(rows * cols * 3));
+  const cv::Mat mine = height_preview(h);
+  ASSERT_EQ(mine.type(), CV_8UC3);
+  int worst = 0;
+  for (int i = 0; i < rows * cols * 3; ++i)
+    worst = std::max(worst, std::abs(static_cast<int>(mine.data[i]) - static_cast<int>(static_cast<uchar>(ref[i]))));
+  EXPECT_LE(worst, 2) << "OpenCV's and Matplotlib's viridis tables may differ by a step, no more";
+  // Not a flat image: the shading and the colours vary.
+  cv::Scalar mean, stddev;
+  cv::meanStdDev(mine, mean, stddev);
+  EXPECT_GT(stddev[0] + stddev[1] + stddev[2], 30);
+  // The same height at another scale (16-bit units vs metres) gives the same preview.
+  cv::Mat scaled = h * 21.0 + 7.0;
+  EXPECT_EQ(cv::norm(height_preview(scaled), mine, cv::NORM_INF), 0);
+  EXPECT_THROW(height_preview(cv::Mat(4, 4, CV_8U)), DataError);
+}
+
+TEST_F(ReportFiles, PreviewKindsFollowDepthAndChannels) {
+  cv::Mat grey(8, 8, CV_32FC1), rgb(8, 8, CV_32FC3);
+  cv::randu(grey, 0, 1), cv::randu(rgb, 0, 1);
+  cv::Mat equal;
+  cv::merge(std::vector<cv::Mat>{grey, grey, grey}, equal);
+  const auto kind = [this](const cv::Mat& image, PixelDepth depth, const std::string& name) {
+    write_image(dir_ / name, image, depth);
+    return preview_kind(read_image(dir_ / name), dir_ / name);
+  };
+  EXPECT_EQ(kind(grey, PixelDepth::k16, "g16.png"), PreviewKind::kHeight);
+  EXPECT_EQ(kind(equal, PixelDepth::k16, "e16.png"), PreviewKind::kHeight);  // a height repeated to RGB
+  EXPECT_EQ(kind(grey, PixelDepth::kFloat, "g.tif"), PreviewKind::kHeight);
+  EXPECT_EQ(kind(rgb, PixelDepth::k16, "c16.png"), PreviewKind::kNone);   // browsers show 16-bit colour
+  EXPECT_EQ(kind(rgb, PixelDepth::kFloat, "c.tif"), PreviewKind::kConvert);  // browsers do not decode TIFF
+  EXPECT_EQ(kind(grey, PixelDepth::k8, "g8.png"), PreviewKind::kNone);
+  // A converted RGBA float image keeps its alpha.
+  cv::Mat rgba(8, 8, CV_32FC4, cv::Scalar(0.2, 0.4, 0.6, 0.5));
+  write_image(dir_ / "a.tif", rgba, PixelDepth::kFloat);
+  const DecodedImage a = read_image(dir_ / "a.tif");
+  write_preview(a, preview_kind(a, dir_ / "a.tif"), dir_ / "a.png");
+  const DecodedImage p = read_image(dir_ / "a.png");
+  EXPECT_EQ(p.depth, PixelDepth::k8);
+  ASSERT_EQ(p.channels, 4);
+  EXPECT_NEAR(p.pixels.at<cv::Vec4f>(3, 3)[3], 0.5, 1.0 / 255);
+  EXPECT_NEAR(p.pixels.at<cv::Vec4f>(3, 3)[0], 0.2, 1.0 / 255);
+}
+
+// ---- the page ----
+
+// A run folder as a version before the report wrote it: no report.html, 16-bit 1-channel heights.
+class OldRunFolder : public test::TempDirTest {
+ protected:
+  fs::path run_;
+  void make(const std::string& status) {
+    run_ = dir_ / "old run";
+    write_file_atomic(run_ / "config.toml",
+                      "[data]\ninput_type = \"multiple_paired\"  # comment\n[train]\nmax_iterations = 4\n"
+                      "[test]\ntarget_ssim = 0.9\noutput_dir = \"{run_dir}/test/{iteration}\"\n[plot]\nrate = 2\n");
+    std::string log = "run folder: " + run_.string() + "\ndata: 5 pairs at 16 px, 1 channel(s)\ndevice: cpu, 1 CPU threads; x\n";
+    for (int it = 1; it <= 4; ++it) {
+      log += fmt::format("iteration {}/4  lr 0.0002  G_GAN 0.7  G_L1 {}  D_real 0.6  D_fake 0.7  D(real) 0.5  "
+                         "D(fake) 0.5  SSIM 0.{}  50.0 img/s  ETA 1s\n",
+                         it, 40 - it, it);
+      if (it % 2 == 0) log += fmt::format("test at iteration {}: SSIM 0.{} on 2 sample(s) (0s)\n", it, it + 2);
+    }
+    if (status != "running") log += "done: 4 iterations in 12s; final G_L1 36\n";
+    write_file_atomic(run_ / "train.log", log);
+    nlohmann::json outputs = nlohmann::json::array();
+    for (int it : {2, 4})
+      for (const char* sample : {"a", "b"})
+        for (const char* role : {"input", "generated", "reference"}) {
+          cv::Mat h(16, 16, CV_32F);
+          for (int y = 0; y < 16; ++y)
+            for (int x = 0; x < 16; ++x)  // the generated one on a narrower range than the others
+              h.at<float>(y, x) = static_cast<float>((x * y + it) % 17) / (std::string(role) == "generated" ? 34.0f : 17.0f);
+          const fs::path p = run_ / "test" / std::to_string(it) / fmt::format("{:06}_{}_{}.png", it, sample, role);
+          write_image(p, h, PixelDepth::k16);
+          if (it == 4)
+            outputs.push_back({{"kind", "test_image"}, {"path", p.string()}, {"network", role}, {"index", 0},
+                               {"iteration", it}});
+        }
+    write_file_atomic(run_ / "outputs.json", nlohmann::json{{"version", 1}, {"run_dir", run_.string()},
+                                                            {"status", status}, {"reason", ""}, {"iterations", 4},
+                                                            {"outputs", outputs}}
+                                                 .dump(2));
+  }
+};
+
+TEST_F(OldRunFolder, GetsAPageWithCurvesGalleryAndPreviews) {
+  make("finished");
+  const ReportResult r = write_run_report(run_);
+  EXPECT_EQ(r.path, run_ / "report.html");
+  EXPECT_TRUE(r.notes.empty()) << r.notes.front();
+  const std::string page = read_file(r.path);
+  EXPECT_THAT(page, HasSubstr("id=\"status\">finished<"));
+  EXPECT_THAT(page, Not(HasSubstr("http-equiv=\"refresh\"")));
+  EXPECT_THAT(page, HasSubstr("<td id=\"iteration\">4 of 4</td>"));
+  EXPECT_THAT(page, HasSubstr("<td id=\"elapsed\">12s</td>"));
+  // Curves from train.log (no CSV), the test.target_ssim line in the SSIM chart.
+  for (const char* chart : {"loss", "score", "ssim", "lr"}) EXPECT_THAT(page, HasSubstr(fmt::format("data-chart=\"{}\"", chart)));
+  EXPECT_THAT(page, HasSubstr("test.target_ssim 0.9"));
+  // Both tests offered, the latest first, 2 rows each; each image previewed (16-bit, 1 channel).
+  EXPECT_THAT(page, HasSubstr("<option>4</option><option>2</option>"));
+  EXPECT_EQ(count_of(page, "<tr class=\"sample\""), 4u);
+  EXPECT_EQ(count_of(page, "report/previews/"), 12u);
+  EXPECT_TRUE(fs::exists(run_ / "report" / "previews" / "2" / "000002_a_generated.png"));
+  EXPECT_THAT(page, HasSubstr("href=\"test/4/000004_a_generated.png\""));  // the raw file stays linked
+  // The per-sample SSIM is that of the files (generated is reference at half the height: below 1).
+  EXPECT_THAT(page, HasSubstr("SSIM 0."));
+  EXPECT_THAT(page, Not(HasSubstr("SSIM 1.0000")));
+  // Each preview is the height preview of the file on the row's common scale (the union of the ranges).
+  HeightRange range{1e9, -1e9};
+  std::map<std::string, DecodedImage> raw;
+  for (const char* role : {"input", "generated", "reference"}) {
+    raw[role] = read_image(run_ / "test" / "4" / fmt::format("000004_b_{}.png", role));
+    double lo = 0, hi = 0;
+    cv::minMaxLoc(raw[role].pixels, &lo, &hi);
+    range.lo = std::min(range.lo, lo), range.hi = std::max(range.hi, hi);
+  }
+  EXPECT_LT(range.lo, range.hi);
+  for (const auto& [role, image] : raw) {
+    const cv::Mat preview =
+        cv::imread((run_ / "report" / "previews" / "4" / fmt::format("000004_b_{}.png", role)).string());
+    EXPECT_EQ(cv::norm(preview, height_preview(image.pixels, range), cv::NORM_INF), 0) << role;
+  }
+  // The generated preview differs from a preview on its own range (which would hide the halved height).
+  EXPECT_GT(cv::norm(cv::imread((run_ / "report" / "previews" / "4" / "000004_b_generated.png").string()),
+                     height_preview(raw["generated"].pixels), cv::NORM_INF),
+            20);
+  // A folder moved elsewhere still links its own files (relative links).
+  fs::rename(run_, dir_ / "moved");
+  EXPECT_THAT(read_file(write_run_report(dir_ / "moved").path), HasSubstr("href=\"test/4/000004_a_input.png\""));
+}
+
+TEST_F(OldRunFolder, RefreshesOnlyWhileALiveRunHoldsTheFolder) {
+  make("running");
+  {
+    const RunFolderLock lock(run_);  // a live run
+    const std::string page = read_file(write_run_report(run_).path);
+    EXPECT_THAT(page, HasSubstr("id=\"status\">running<"));
+    EXPECT_THAT(page, HasSubstr("<meta http-equiv=\"refresh\" content=\""));
+    EXPECT_THAT(page, HasSubstr("<td id=\"eta\">1s</td>"));
+  }
+  // Killed: outputs.json still says running, nobody holds the folder.
+  const std::string page = read_file(write_run_report(run_).path);
+  EXPECT_THAT(page, HasSubstr("id=\"status\">not running<"));
+  EXPECT_THAT(page, HasSubstr("--resume"));
+  EXPECT_THAT(page, Not(HasSubstr("http-equiv=\"refresh\"")));
+}
+
+TEST_F(OldRunFolder, PageIsReplacedAtomically) {
+  make("finished");
+  const fs::path page = write_run_report(run_).path;
+  struct stat before {};
+  ASSERT_EQ(::stat(page.c_str(), &before), 0);
+  std::ifstream reader(page, std::ios::binary);  // a browser reading the old page
+  const std::string old_text = read_file(page);
+  fs::remove_all(run_ / "test" / "2");
+  write_run_report(run_);
+  struct stat after {};
+  ASSERT_EQ(::stat(page.c_str(), &after), 0);
+  EXPECT_NE(before.st_ino, after.st_ino) << "rewritten in place: a reader could see half a page";
+  const std::string seen((std::istreambuf_iterator<char>(reader)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(seen, old_text);  // the open reader still reads the whole old page
+  EXPECT_NE(read_file(page), old_text);
+  for (const auto& e : fs::directory_iterator(run_))  // no temporary left beside it
+    EXPECT_THAT(e.path().filename().string(), Not(HasSubstr("tmp")));
+}
+
+TEST_F(ReportFiles, NotARunFolderIsAClearError) {
+  try {
+    write_run_report(dir_);
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_THAT(e.what(), HasSubstr(dir_.string()));
+    EXPECT_THAT(e.what(), HasSubstr("config.toml, outputs.json and train.log"));
+  }
+  EXPECT_THROW(write_run_report(dir_ / "missing"), DataError);
+  EXPECT_FALSE(fs::exists(dir_ / "report.html"));
+}
+
+}  // namespace
+}  // namespace img2img
