@@ -227,6 +227,15 @@ std::string tail_of(const fs::path& file) {
   return s;
 }
 
+// The last lines of every process's stderr (the first to fail is often not the cause: a peer of a
+// dead rank fails too).
+std::string tails(const std::vector<fs::path>& errs) {
+  std::string s;
+  for (size_t i = 0; i < errs.size(); ++i)
+    s += fmt::format("\n  process {} stderr ends:{}", i, tail_of(errs[i]));
+  return s;
+}
+
 // Waits for every child; throws naming the first that failed (with its stderr's last lines).
 void reap(const std::vector<pid_t>& pids, const std::vector<fs::path>& errs, const std::string& what,
           const Watchdog& dog, int timeout) {
@@ -235,11 +244,11 @@ void reap(const std::vector<pid_t>& pids, const std::vector<fs::path>& errs, con
     int status = 0;
     ::waitpid(pids[i], &status, 0);
     if (failure.empty() && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
-      failure = fmt::format("{} (process {} of {}) {}; its stderr ends:{}", what, i, pids.size(),
+      failure = fmt::format("{} (process {} of {}) {}{}", what, i, pids.size(),
                             dog.fired()        ? fmt::format("ran past --timeout {} s and was killed", timeout)
                             : WIFEXITED(status) ? fmt::format("exited with status {}", WEXITSTATUS(status))
                                                 : fmt::format("was killed by signal {}", WTERMSIG(status)),
-                            tail_of(errs[i]));
+                            tails(errs));
   }
   if (!failure.empty()) throw std::runtime_error(failure);
 }
@@ -306,9 +315,8 @@ Img2imgRun run_img2img(const std::string& exe, const Model& m, const fs::path& d
     dog.kill_now();
     for (pid_t p : pids) ::waitpid(p, nullptr, 0);
     if (!saw_start)
-      throw std::runtime_error(fmt::format("img2img train ({}, {} processes) ended before its run_start event; rank 0's "
-                                           "stderr ends:{}",
-                                           m.name, world, tail_of(errs[0])));
+      throw std::runtime_error(
+          fmt::format("img2img train ({}, {} processes) ended before its run_start event{}", m.name, world, tails(errs)));
     throw NotDistributed(fmt::format(
         "{} did not train data-parallel: with RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT set, rank 0's run_start "
         "event had world_size {} instead of {} (a build without issue 15's distributed training; pass --img2img "
