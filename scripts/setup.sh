@@ -14,6 +14,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache
   libtorch-dev            # LibTorch 1.13 (CPU)
+  libgloo-dev             # Gloo headers for c10d data-parallel training (core/process_group.cpp; docs/distributed.md)
   libopenblas0-openmp     # fast BLAS for libtorch (the reference BLAS is ~8x slower)
   libdnnl-dev             # oneDNN's SGEMM for small-feature-map convolutions (models/fast_conv)
   libopencv-dev           # image I/O and geometry

@@ -138,11 +138,17 @@ Command setup_train(CLI::App& app) {
             if (*plain) options.interactive = 0;
             options.events = *events;
             options.stop_requested = &g_stop_requested;  // a stop before this point: nothing is trained
+            options.stop_signal = &g_stop_signal;
+            // RANK, WORLD_SIZE, ... of a launcher (torchrun, srun): a data-parallel run (docs/distributed.md).
+            options.launch = launch_env();
             const TrainSummary s = train(config, options);
-            // Interrupted runs exit 128 + signal (130 SIGINT, 143 SIGTERM), as shells report them.
-            const int code = s.interrupted ? 128 + g_stop_signal.load() : 0;
-            // With events on stdout, stdout stays pure JSON Lines (run_end carries the same facts).
-            if (*events == "-") return code;
+            // Interrupted runs exit 128 + signal (130 SIGINT, 143 SIGTERM), as shells report them; a
+            // data-parallel rank stopped by a peer's signal exits as that peer.
+            const int signal = g_stop_signal.load() != 0 ? g_stop_signal.load() : s.stop_signal;
+            const int code = s.interrupted ? 128 + (signal != 0 ? signal : 2) : 0;
+            // With events on stdout, stdout stays pure JSON Lines (run_end carries the same facts); the
+            // ranks other than 0 of a data-parallel run print nothing (rank 0 reports for the group).
+            if (*events == "-" || s.rank != 0) return code;
             std::cout << fmt::format("run folder: {}\n", s.run_dir.string());
             // One line per generator and ONNX file; an unpaired run has two of each ("generator 0 (A->B)").
             const bool unpaired = is_unpaired(config.data.input_type);

@@ -27,7 +27,7 @@ struct ConfigKey {
 };
 
 /// All keys, in documentation order (sections: data, train, generator, discriminator, test, output,
-/// plot, device).
+/// plot, device, distributed).
 const std::vector<ConfigKey>& config_keys();
 
 /// Looks a key up by its full name; nullptr when unknown.

@@ -72,5 +72,11 @@ const std::vector<std::pair<PlotType, std::string>>& enum_names<PlotType>() {
       {PlotType::kDisabled, "disabled"}, {PlotType::kCsv, "csv"}, {PlotType::kImage, "image"}};
   return k;
 }
+template <>
+const std::vector<std::pair<DistributedBackend, std::string>>& enum_names<DistributedBackend>() {
+  static const std::vector<std::pair<DistributedBackend, std::string>> k{
+      {DistributedBackend::kAuto, "auto"}, {DistributedBackend::kGloo, "gloo"}, {DistributedBackend::kNccl, "nccl"}};
+  return k;
+}
 
 }  // namespace img2img

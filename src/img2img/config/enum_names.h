@@ -23,6 +23,7 @@ template <> const std::vector<std::pair<OptimizerKind, std::string>>& enum_names
 template <> const std::vector<std::pair<GanLoss, std::string>>& enum_names<GanLoss>();
 template <> const std::vector<std::pair<NanPolicy, std::string>>& enum_names<NanPolicy>();
 template <> const std::vector<std::pair<PlotType, std::string>>& enum_names<PlotType>();
+template <> const std::vector<std::pair<DistributedBackend, std::string>>& enum_names<DistributedBackend>();
 
 /// Config spelling of `value`, e.g. Activation::kLeakyRelu -> "leaky_relu".
 template <class E>

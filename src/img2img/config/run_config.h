@@ -22,6 +22,9 @@ enum class OptimizerKind { kAdam, kAdadelta, kSgd, kAsgd };
 enum class NanPolicy { kStop, kSkip };
 /// Plot output format.
 enum class PlotType { kDisabled, kCsv, kImage };
+/// Collective backend of a data-parallel run (docs/distributed.md): kAuto = NCCL for a CUDA device where
+/// the build has it, else Gloo.
+enum class DistributedBackend { kAuto, kGloo, kNccl };
 
 /// Where the image pairs come from and how each sample is prepared. Shared by [data] and [test].
 struct DataSource {
@@ -144,6 +147,15 @@ struct DeviceConfig {
   int64_t cpu_threads = 0;      ///< intra-op threads; 0 = number of cores
 };
 
+/// [distributed]: data-parallel training over processes started by a launcher (torchrun, srun, ...;
+/// docs/distributed.md). Everything else (ranks, addresses) comes from the launcher's variables.
+struct DistributedConfig {
+  DistributedBackend backend = DistributedBackend::kAuto;
+  /// Seconds a rank waits for its peers (joining the group, one collective) before it gives up with an
+  /// error naming the silent rank; PyTorch's default is 1800, ours 5 minutes. At least 1.
+  double timeout = 300.0;
+};
+
 /// The whole resolved configuration of a run; saved with every checkpoint.
 struct RunConfig {
   DataConfig data;
@@ -154,6 +166,7 @@ struct RunConfig {
   OutputConfig output;
   PlotConfig plot;
   DeviceConfig device;
+  DistributedConfig distributed;
 };
 
 /// Whether this input type trains an unpaired (CycleGAN) model.

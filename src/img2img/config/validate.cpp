@@ -335,6 +335,11 @@ std::vector<ConfigProblem> config_problems(const RunConfig& cfg, const ValidateO
   if (!std::regex_match(cfg.device.device, device_re))
     c.fail("device.device", "device.device = '{}': expected auto, cpu, cuda or cuda:N", cfg.device.device);
   c.int_range("device.cpu_threads", cfg.device.cpu_threads, 0, 1024);
+  // [distributed]: at least a second (a collective of a 256 px step takes ~0.3 s on loopback), at most a
+  // week (milliseconds of it must fit the store's and Gloo's std::chrono timeouts).
+  if (!(cfg.distributed.timeout >= 1.0 && cfg.distributed.timeout <= 604800.0))
+    c.fail("distributed.timeout", "distributed.timeout = {}: expected seconds in [1, 604800] (default 300)",
+           cfg.distributed.timeout);
   return c.problems;
 }
 

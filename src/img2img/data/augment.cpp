@@ -43,6 +43,20 @@ AugmentDraw draw_augmentation(int64_t n, const DataConfig& config, std::mt19937_
   return d;
 }
 
+AugmentDraw gather_draws(const std::vector<std::pair<const AugmentDraw*, int64_t>>& samples) {
+  AugmentDraw out;
+  std::vector<torch::Tensor> rows;
+  for (const auto& [d, i] : samples) {
+    const auto k = static_cast<size_t>(i);
+    out.flip_horizontal.push_back(d->flip_horizontal.at(k));
+    out.flip_vertical.push_back(d->flip_vertical.at(k));
+    rows.push_back(d->theta[i]);
+    out.any_warp = out.any_warp || d->any_warp;
+  }
+  out.theta = rows.empty() ? torch::zeros({0, 2, 3}) : torch::stack(rows);
+  return out;
+}
+
 namespace {
 // [N] bool mask on `device` broadcastable to [N, C, H, W].
 torch::Tensor sample_mask(const std::vector<uint8_t>& flags, const torch::Device& device) {

@@ -55,6 +55,12 @@ torch::Tensor augment_images(const torch::Tensor& images, const DataConfig& conf
 std::pair<torch::Tensor, torch::Tensor> augment_unpaired(const torch::Tensor& a, const torch::Tensor& b,
                                                          const DataConfig& config, std::mt19937_64& rng);
 
+/// The draws of chosen samples of earlier draws, in the given order: each entry is (draws, sample index
+/// in them). any_warp is set when any source draw has it, so every sample is resampled exactly as in its
+/// source batch (a data-parallel rank's share of a batch drawn for all ranks). Throws std::out_of_range
+/// for an index outside its draws.
+AugmentDraw gather_draws(const std::vector<std::pair<const AugmentDraw*, int64_t>>& samples);
+
 /// Whether `config` enables any augmentation.
 bool augmentation_enabled(const DataConfig& config);
 

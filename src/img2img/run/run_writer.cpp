@@ -33,37 +33,48 @@ RunWriter::RunWriter(const RunConfig& config, const RunResume* resume, const std
     warning(w, {{"iteration", resume != nullptr ? resume->iteration : 0}});
 }
 
+std::unique_ptr<RunWriter> RunWriter::silent(const RunConfig& config, EventLog& events) {
+  return std::unique_ptr<RunWriter>(new RunWriter(config, events));
+}
+
 void RunWriter::warning(const std::string& text, nlohmann::json fields) {
+  if (!writes()) return;
   progress_->line("warning: " + text);
   fields["message"] = text;
   events_.emit("warning", fields);
 }
 
 int64_t RunWriter::load_plot_history() {
+  if (!writes()) return 0;
   if (run_.resumed_from.empty()) return 0;
   return plots_->load_csv_history(run_.resumed_from, run_.resume_iteration);
 }
 
 void RunWriter::add_plot_point(const std::string& plot, const std::string& series, int64_t iteration, double value) {
+  if (!writes()) return;
   plots_->add(plot, series, iteration, value);
 }
 
 void RunWriter::write_plot_points(int64_t iteration) {
+  if (!writes()) return;
   for (const PlotFile& f : plots_->write_points()) manifest_->add("plot", f.path, f.plot, 0, iteration);
 }
 
 void RunWriter::write_plots_if_due(int64_t iteration, bool force, bool points_written) {
+  if (!writes()) return;
   for (const PlotFile& f : plots_->write_if_due(iteration, force, points_written))
     manifest_->add("plot", f.path, f.plot, 0, iteration);
 }
 
 fs::path RunWriter::save_checkpoint(const torch::nn::Module& module, CheckpointMeta meta,
                                     const std::string& label_suffix) {
+  if (!writes()) return {};
   meta.config_toml = run_.config_toml;
   return save_listed_checkpoint(config_.output, module, meta, run_.values, *manifest_, label_suffix);
 }
 
 void RunWriter::save_training_state(const std::vector<TrainingStateFile>& files, int64_t iteration) {
+  if (!writes()) return;
   for (const TrainingStateFile& f : files) write_file_atomic(f.path, f.bytes);
   // Listed in networks() order (generator 0 first), as the checkpoints are.
   for (size_t i = 0; i < files.size(); ++i) {
@@ -73,12 +84,14 @@ void RunWriter::save_training_state(const std::vector<TrainingStateFile>& files,
 }
 
 fs::path RunWriter::save_onnx(UnetGeneratorImpl& generator, int64_t index, int64_t iteration) {
+  if (!writes()) return {};
   return save_listed_onnx(config_.output, config_.data.image_size, generator, index, iteration, run_.values,
                           *manifest_);
 }
 
 fs::path RunWriter::write_test_image(int64_t iteration, const std::string& file_name, const torch::Tensor& image,
                                      PixelDepth depth, const std::string& role, int64_t sample) {
+  if (!writes()) return {};
   TemplateValues values = run_.values;
   values["iteration"] = std::to_string(iteration);
   const fs::path path = fs::path(expand_template(config_.test.output_dir, values)) / file_name;
@@ -88,6 +101,7 @@ fs::path RunWriter::write_test_image(int64_t iteration, const std::string& file_
 }
 
 void RunWriter::finish(const RunEnd& end) {
+  if (!writes()) return;
   manifest_->finish(end.status, end.reason, end.iterations);
   const std::string skipped =
       end.skipped_steps > 0
@@ -111,6 +125,7 @@ void RunWriter::finish(const RunEnd& end) {
 }
 
 void RunWriter::fail(const std::string& what, int64_t iterations, int64_t skipped_steps) {
+  if (!writes()) return;
   progress_.reset();  // its last line stays; the error goes after it
   append_log_line((run_.dir / "train.log").string(), "error: " + what);
   report_run_failure(events_, manifest_.get(), what, iterations, skipped_steps);

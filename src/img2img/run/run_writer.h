@@ -58,19 +58,30 @@ class RunWriter {
   /// OutputsManifest (ConfigError, WriteError, DataError for a damaged earlier manifest).
   RunWriter(const RunConfig& config, const RunResume* resume, const std::vector<std::string>& resume_warnings,
             int interactive, EventLog& events);
+  /// The writer of a data-parallel rank other than 0 (docs/distributed.md): it creates and writes nothing,
+  /// every call below is a no-op (paths returned are empty), so the loop makes the same calls on every rank.
+  static std::unique_ptr<RunWriter> silent(const RunConfig& config, EventLog& events);
+  /// False for a silent() writer.
+  bool writes() const { return manifest_ != nullptr; }
 
   const RunFolder& folder() const { return run_; }
   const std::filesystem::path& dir() const { return run_.dir; }
-  const std::filesystem::path& manifest_path() const { return manifest_->path(); }
+  std::filesystem::path manifest_path() const { return manifest_ ? manifest_->path() : std::filesystem::path(); }
 
   /// A message line on stderr and in train.log.
-  void line(const std::string& text) { progress_->line(text); }
+  void line(const std::string& text) {
+    if (progress_) progress_->line(text);
+  }
   /// The transient step status (terminal only).
-  void status(const std::string& text) { progress_->status(text); }
+  void status(const std::string& text) {
+    if (progress_) progress_->status(text);
+  }
   /// "warning: TEXT" line and a `warning` event with `fields` (e.g. iteration, step) and "message".
   void warning(const std::string& text, nlohmann::json fields = nlohmann::json::object());
   /// An event on the --events stream (docs/events.md).
-  void event(const std::string& type, const nlohmann::json& fields) { events_.emit(type, fields); }
+  void event(const std::string& type, const nlohmann::json& fields) {
+    if (manifest_) events_.emit(type, fields);
+  }
 
   /// --resume: the earlier run's plot points up to the resumed iteration; returns how many.
   int64_t load_plot_history();
@@ -106,6 +117,7 @@ class RunWriter {
   void fail(const std::string& what, int64_t iterations, int64_t skipped_steps);
 
  private:
+  RunWriter(const RunConfig& config, EventLog& events) : config_(config), events_(events) {}
   RunConfig config_;
   EventLog& events_;
   RunFolder run_;

@@ -6,6 +6,8 @@
 
 #include <limits>  // std::numeric_limits
 
+#include "img2img/core/process_group.h"  // DistributedError
+
 namespace img2img {
 
 double used_samples_factor(int64_t used) {
@@ -36,6 +38,8 @@ std::string NanGuard::run(const std::vector<torch::nn::Module*>& modules, int64_
     return fmt::format("iteration {}, step {}: the {} loss is not finite; batch skipped (train.nan_policy = skip; "
                        "{} in a row, {} in a row stop the run)",
                        iteration, step_index, e.term(), consecutive_, max_skips_);
+  } catch (const DistributedError& e) {  // a lost peer stays what it is (the loop names the run folder)
+    throw DistributedError(fmt::format("iteration {}, step {}: {}", iteration, step_index, e.what()));
   } catch (const Error& e) {
     throw Error(fmt::format("iteration {}, step {}: {}", iteration, step_index, e.what()));
   }

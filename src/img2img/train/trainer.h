@@ -9,6 +9,7 @@
 #include <vector>      // std::vector
 
 #include "img2img/config/run_config.h"
+#include "img2img/core/process_group.h"
 #include "img2img/run/resume_point.h"
 
 namespace img2img {
@@ -37,6 +38,12 @@ struct TrainSummary {
   bool nothing_trained = false;
   int64_t skipped_steps = 0;                       ///< batches dropped by train.nan_policy = skip, this run
   std::filesystem::path outputs_manifest;          ///< <run_dir>/outputs.json
+  /// This process's rank in a data-parallel run (0 alone); only rank 0 writes the run folder, so the
+  /// paths above are empty on the others.
+  int rank = 0;
+  /// The stop signal (SIGINT 2, SIGTERM 15) that ended an interrupted data-parallel run on whichever
+  /// rank received it, for the exit code of the ranks that stopped with it; 0 otherwise.
+  int stop_signal = 0;
 };
 
 /// Runner options that are not part of the saved configuration.
@@ -54,6 +61,12 @@ struct TrainOptions {
   /// manifest gets status "interrupted" and TrainSummary::nothing_trained is set. Also checked after
   /// every batch of a test: the test ends early and the run ends as interrupted. nullptr = never.
   const std::atomic<bool>* stop_requested = nullptr;
+  /// The signal number behind *stop_requested (shared with the other ranks of a data-parallel run so
+  /// that all exit alike). nullptr = unknown.
+  const std::atomic<int>* stop_signal = nullptr;
+  /// The launcher's variables (launch_env()): with world_size > 1 the run joins a process group and
+  /// trains data-parallel (docs/distributed.md); empty or world_size 1 = alone.
+  std::optional<LaunchEnv> launch;
   /// Test hook: called after every training step that was used (1-based iteration and step), before
   /// *stop_requested is checked, e.g. to request a stop at an exact step. Empty = none.
   std::function<void(int64_t iteration, int64_t step)> after_step;

@@ -5,6 +5,7 @@
 #include <algorithm>  // std::shuffle, std::max
 #include <numeric>    // std::iota
 
+#include "img2img/core/error.h"
 #include "img2img/data/augment.h"
 #include "img2img/data/paired_dataset.h"
 #include "img2img/data/unpaired_dataset.h"
@@ -22,6 +23,16 @@ std::string fewer_channels_warning(int64_t file_channels, int64_t channel_count,
                      file_channels == 1 ? "grey" : fmt::format("{}-channel", file_channels), file_channels,
                      file_channels);
 }
+// PyTorch's DistributedSampler share of `order` for rank `rank` of `world`: positions rank, rank + W,
+// ... of `order` padded to a multiple of W by repeating its start.
+std::vector<int64_t> shard_positions(const std::vector<int64_t>& order, int64_t rank, int64_t world) {
+  const auto n = static_cast<int64_t>(order.size());
+  const int64_t total = (n + world - 1) / world * world;
+  std::vector<int64_t> mine;
+  for (int64_t p = rank; p < total; p += world) mine.push_back(order[static_cast<size_t>(p % n)]);
+  return mine;
+}
+
 template <typename Dataset>
 std::string storage_line(const Dataset& d) {
   return "data storage: " + describe_storage(d.storage_mode(), d.decoded_bytes(), d.budget_bytes(),
@@ -61,18 +72,33 @@ class PairedTrainingData : public TrainingData {
     return img2img::batch_size_warning(batch_size, dataset_.size(), "training pairs");
   }
 
+  void shard(int64_t rank, int64_t world_size) override { rank_ = rank, world_ = world_size; }
+  int64_t samples_per_iteration() const override { return (size() + world_ - 1) / world_; }
+
   void start_iteration(std::mt19937_64& rng) override {
     if (data_.shuffle) {  // a fresh permutation of 0..n-1: the order depends only on the RNG (resume)
       std::iota(order_.begin(), order_.end(), 0);
       std::shuffle(order_.begin(), order_.end(), rng);
     }
-    loader_.start(order_, data_.batch_size);
+    if (world_ == 1) return loader_.start(order_, data_.batch_size);
+    loader_.start(shard_positions(order_, rank_, world_), data_.batch_size);
   }
 
   std::vector<torch::Tensor> next_batch(std::mt19937_64& rng) override {
     const auto [input, reference] = loader_.next();
-    auto [a, b] = augment_pair(input.to(device_), reference.to(device_), data_, rng);
-    return {a, b};
+    if (world_ == 1 || !augmentation_enabled(data_)) {
+      auto [a, b] = augment_pair(input.to(device_), reference.to(device_), data_, rng);
+      return {a, b};
+    }
+    // Every rank draws the augmentation of the whole batch of all ranks (batch_size x W samples, as one
+    // process would) and applies its own samples' draws: positions rank, rank + W, ... of that batch.
+    const int64_t count = input.size(0), c = input.size(1);
+    const AugmentDraw all = draw_augmentation(count * world_, data_, rng);
+    std::vector<std::pair<const AugmentDraw*, int64_t>> mine;
+    for (int64_t j = 0; j < count; ++j) mine.emplace_back(&all, rank_ + j * world_);
+    const torch::Tensor both =
+        apply_augmentation(torch::cat({input.to(device_), reference.to(device_)}, 1), gather_draws(mine), data_);
+    return {both.slice(1, 0, c), both.slice(1, c)};
   }
 
   std::pair<PixelDepth, PixelDepth> depths(int64_t /*index*/) const override {
@@ -85,6 +111,7 @@ class PairedTrainingData : public TrainingData {
   PairedDataset dataset_;
   PairedLoader loader_;  // after dataset_, which it reads
   std::vector<int64_t> order_;
+  int64_t rank_ = 0, world_ = 1;
 };
 
 class UnpairedTrainingData : public TrainingData {
@@ -120,8 +147,17 @@ class UnpairedTrainingData : public TrainingData {
     return img2img::batch_size_warning(batch_size, size(), "images of the larger domain");
   }
 
+  void shard(int64_t rank, int64_t world_size) override { rank_ = rank, world_ = world_size; }
+  int64_t samples_per_iteration() const override { return (size() + world_ - 1) / world_; }
+
   void start_iteration(std::mt19937_64& rng) override {
-    pass_ = draw_unpaired_pass(dataset_.domain_a().size(), dataset_.domain_b().size(), data_, rng);
+    if (world_ == 1) {
+      pass_ = draw_unpaired_pass(dataset_.domain_a().size(), dataset_.domain_b().size(), data_, rng);
+    } else {  // the pass of one process with batches of batch_size x W; this rank's share of it
+      DataConfig all = data_;
+      all.batch_size = data_.batch_size * world_;
+      pass_ = shard_pass(draw_unpaired_pass(dataset_.domain_a().size(), dataset_.domain_b().size(), all, rng));
+    }
     loader_.start(pass_);
     step_ = 0;
   }
@@ -146,11 +182,50 @@ class UnpairedTrainingData : public TrainingData {
   DataConfig data_;
   torch::Device device_;
   UnpairedDataset dataset_;
+  // Positions rank, rank + W, ... of the samples of `all` (padded from its start), in batches of
+  // data.batch_size, each sample with its own A and B augmentation draws.
+  std::vector<UnpairedBatch> shard_pass(const std::vector<UnpairedBatch>& all) const {
+    struct Sample {
+      const UnpairedBatch* batch;
+      int64_t i;
+    };
+    std::vector<Sample> samples;
+    for (const UnpairedBatch& b : all)
+      for (size_t i = 0; i < b.a.size(); ++i) samples.push_back({&b, static_cast<int64_t>(i)});
+    std::vector<int64_t> positions(samples.size());
+    std::iota(positions.begin(), positions.end(), 0);
+    std::vector<UnpairedBatch> out;
+    const std::vector<int64_t> mine = shard_positions(positions, rank_, world_);
+    for (size_t begin = 0; begin < mine.size(); begin += static_cast<size_t>(data_.batch_size)) {
+      const size_t end = std::min(mine.size(), begin + static_cast<size_t>(data_.batch_size));
+      UnpairedBatch b;
+      std::vector<std::pair<const AugmentDraw*, int64_t>> draws_a, draws_b;
+      for (size_t k = begin; k < end; ++k) {
+        const Sample& s = samples[static_cast<size_t>(mine[k])];
+        b.a.push_back(s.batch->a[static_cast<size_t>(s.i)]);
+        b.b.push_back(s.batch->b[static_cast<size_t>(s.i)]);
+        if (s.batch->augment_a) draws_a.emplace_back(&*s.batch->augment_a, s.i);
+        if (s.batch->augment_b) draws_b.emplace_back(&*s.batch->augment_b, s.i);
+      }
+      if (!draws_a.empty()) b.augment_a = gather_draws(draws_a);
+      if (!draws_b.empty()) b.augment_b = gather_draws(draws_b);
+      out.push_back(std::move(b));
+    }
+    return out;
+  }
+
   UnpairedLoader loader_;  // after dataset_, which it reads
   std::vector<UnpairedBatch> pass_;
   size_t step_ = 0;
+  int64_t rank_ = 0, world_ = 1;
 };
 }  // namespace
+
+void TrainingData::shard(int64_t /*rank*/, int64_t world_size) {
+  if (world_size > 1)
+    throw ConfigError("this model's training data cannot be shared out over " + std::to_string(world_size) +
+                      " processes; train it in one process (unset WORLD_SIZE)");
+}
 
 std::unique_ptr<TrainingData> make_paired_training_data(const DataConfig& data, const torch::Device& device) {
   return std::make_unique<PairedTrainingData>(data, device);

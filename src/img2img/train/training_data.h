@@ -39,6 +39,15 @@ class TrainingData {
   /// Paired data draws the batch's augmentation from `rng` here. Throws DataError naming a file that
   /// cannot be decoded any more (streamed data).
   virtual std::vector<torch::Tensor> next_batch(std::mt19937_64& rng) = 0;
+  /// Data-parallel runs (docs/distributed.md): from the next start_iteration on, this process takes
+  /// rank `rank`'s share of every iteration: all ranks draw the same order (and augmentation) from the
+  /// same `rng` as one process with batches of batch_size x `world_size` would, and rank r takes the
+  /// positions r, r + W, r + 2W, ... of it (PyTorch's DistributedSampler), the order padded by repeating
+  /// its start when W does not divide it. `world_size` 1 = all (the default). This default throws
+  /// ConfigError for world_size > 1 (data that cannot be shared out).
+  virtual void shard(int64_t rank, int64_t world_size);
+  /// Samples this process trains on per iteration: size(), or its share ceil(size() / W) after shard().
+  virtual int64_t samples_per_iteration() const { return size(); }
   /// Bit depths recorded with the checkpoints of network index `index`: {its input, its output}.
   virtual std::pair<PixelDepth, PixelDepth> depths(int64_t index) const = 0;
 };

@@ -14,6 +14,7 @@
 #include <tuple>      // std::tie
 
 #include "img2img/config/config_keys.h"
+#include "img2img/config/enum_names.h"
 #include "img2img/core/error.h"
 #include "img2img/core/runtime.h"
 #include "img2img/run/run_writer.h"
@@ -144,11 +145,10 @@ std::string interrupted_checkpoint_note(int64_t iteration) {
                      iteration, iteration + 1, kInterruptedLabel, iteration, iteration + 1);
 }
 
-// When *options.stop_requested is already set before the first step (a Ctrl-C during setup): marks
+// When a stop was requested before the first step (`stop`: a Ctrl-C during setup, on any rank): marks
 // `summary` interrupted and nothing_trained at `start_iteration` and says that nothing was trained.
-void stop_before_first_step(const TrainOptions& options, int64_t start_iteration, TrainSummary& summary,
-                            RunWriter& writer) {
-  if (options.stop_requested == nullptr || !options.stop_requested->load()) return;
+void stop_before_first_step(bool stop, int64_t start_iteration, TrainSummary& summary, RunWriter& writer) {
+  if (!stop) return;
   summary.interrupted = summary.nothing_trained = true;
   summary.iterations = start_iteration;
   summary.stop_reason = "interrupted before the first training step";
@@ -158,26 +158,123 @@ void stop_before_first_step(const TrainOptions& options, int64_t start_iteration
                                 summary.stop_reason, start_iteration)
                   : fmt::format("{}: nothing was trained yet and no checkpoint was written", summary.stop_reason));
 }
+// Data-parallel agreement (docs/distributed.md): whether any rank asks to stop, after every step and
+// every test batch. One small all-reduce: [stop, SIGINT, SIGTERM]. Alone: this process's request.
+// Sets summary.stop_signal to the signal behind a peer's request (SIGTERM wins over SIGINT).
+bool stop_agreed(const TrainOptions& options, ProcessGroup* group, TrainSummary& summary) {
+  const bool stop = options.stop_requested != nullptr && options.stop_requested->load();
+  if (group == nullptr) return stop;
+  const int sig = options.stop_signal != nullptr ? options.stop_signal->load() : 0;
+  const std::vector<double> v = group->sum({stop ? 1.0 : 0.0, sig == 2 ? 1.0 : 0.0, sig == 15 ? 1.0 : 0.0});
+  if (v[0] > 0 && summary.stop_signal == 0) summary.stop_signal = v[2] > 0 ? 15 : v[1] > 0 ? 2 : 0;
+  return v[0] > 0;
+}
+
+// The floating-point buffers (BatchNorm running statistics) of `networks`: averaged over the ranks at
+// the end of every iteration, so that tests and checkpoints see one set (docs/distributed.md).
+std::vector<torch::Tensor> floating_buffers(const std::vector<NamedNetwork>& networks) {
+  std::vector<torch::Tensor> out;
+  for (const NamedNetwork& n : networks)
+    for (const torch::Tensor& b : n.module->buffers(/*recurse=*/true))
+      if (b.is_floating_point()) out.push_back(b);
+  return out;
+}
+
+// Everything every rank starts from rank 0: weights and buffers of `networks`.
+std::vector<torch::Tensor> network_state(const std::vector<NamedNetwork>& networks) {
+  std::vector<torch::Tensor> out;
+  for (const NamedNetwork& n : networks) {
+    for (const torch::Tensor& p : n.module->parameters(/*recurse=*/true)) out.push_back(p);
+    for (const torch::Tensor& b : n.module->buffers(/*recurse=*/true)) out.push_back(b);
+  }
+  return out;
+}
+
+// A 64-bit FNV-1a digest (hex) of the bytes of every parameter of `networks`, in order.
+std::string weights_digest(const std::vector<NamedNetwork>& networks) {
+  uint64_t h = 1469598103934665603ull;
+  for (const NamedNetwork& n : networks)
+    for (const torch::Tensor& p : n.module->parameters(/*recurse=*/true)) {
+      const torch::Tensor c = p.detach().to(torch::kCPU).contiguous();
+      const auto* bytes = static_cast<const uint8_t*>(c.data_ptr());
+      for (size_t i = 0, size = static_cast<size_t>(c.numel()) * c.element_size(); i < size; ++i)
+        h = (h ^ bytes[i]) * 1099511628211ull;
+    }
+  return fmt::format("{:016x}", h);
+}
+
+// Data-parallel runs, before each save: every rank's weights are rank 0's bit for bit (the same
+// averaged gradients applied to the same weights), or every rank throws. Rank 0 logs the digest.
+void check_same_weights(ProcessGroup& group, const std::vector<NamedNetwork>& networks, int64_t iteration,
+                        RunWriter& writer) {
+  const std::string mine = weights_digest(networks), first = group.broadcast_string(mine, 0);
+  const double differ = group.sum({mine == first ? 0.0 : 1.0})[0];
+  if (differ > 0)
+    throw Error(fmt::format("iteration {}: the weights of {} of the {} processes differ from rank 0's (digest {} here, "
+                            "{} on rank 0); the data-parallel run cannot go on. Please report this",
+                            iteration, differ, group.size(), mine, first));
+  writer.line(fmt::format("iteration {}: weights identical on all {} processes (digest {})", iteration, group.size(),
+                          first));
+}
+
+// A test in a data-parallel run: rank 0 tests (`test`, with `stop` after every batch) while the others
+// wait in one small all-reduce per test batch (a heartbeat, so a long test never reaches
+// distributed.timeout, and a stop request of any rank ends it); then every rank holds rank 0's
+// result: [done, ssim, samples, stopped, stop].
+TestResult shared_test(ProcessGroup& group, const std::function<TestResult(const std::function<bool()>&)>& test,
+                       const std::function<bool()>& local_stop) {
+  if (group.rank() == 0) {
+    TestResult t = test([&] { return group.sum({0, 0, 0, 0, local_stop() ? 1.0 : 0.0})[4] > 0; });
+    group.sum({1, t.ssim, static_cast<double>(t.samples), t.stopped ? 1.0 : 0.0, 0});
+    return t;
+  }
+  for (;;) {
+    const std::vector<double> v = group.sum({0, 0, 0, 0, local_stop() ? 1.0 : 0.0});
+    if (v[0] > 0) {
+      TestResult t;
+      t.ssim = v[1], t.samples = static_cast<int64_t>(v[2]), t.stopped = v[3] > 0;
+      return t;
+    }
+  }
+}
 }  // namespace
 
 TrainSummary run_training(const RunConfig& config, const TrainOptions& options, const ModelRecipe& recipe) {
   const auto t0 = Clock::now();
   TrainSummary summary;
-  EventLog events(options.events);
+  // A data-parallel run (options.launch, docs/distributed.md): rank 0 alone writes the run folder and
+  // the events; the others make the same calls on a silent writer.
+  const bool distributed = options.launch && options.launch->world_size > 1;
+  const bool lead = !distributed || options.launch->rank == 0;
+  summary.rank = distributed ? options.launch->rank : 0;
+  EventLog events(lead ? options.events : std::string());
   std::unique_ptr<RunWriter> writer;
+  std::unique_ptr<ProcessGroup> group;
+  std::string shared_run_dir;  // rank 0's run folder, for the errors of every rank
   try {
     if (recipe.check) recipe.check(config);
     const torch::Device device = resolve_device(config.device.device);
     configure_runtime(config.device.cpu_threads);
+    if (distributed) {
+      GroupOptions g;
+      g.backend = to_string(config.distributed.backend), g.timeout_seconds = config.distributed.timeout;
+      g.device = device;
+      group = join_process_group(*options.launch, g);
+    }
+    const int64_t world = group ? group->size() : 1;
 
     // --resume continues the earlier run's folder, plots and outputs.json (or branches into a new folder).
     const std::optional<RunResume> resume = resume_of(options);
-    writer = std::make_unique<RunWriter>(config, resume ? &*resume : nullptr, resume_warnings(config, options),
-                                         options.interactive, events);
+    writer = lead ? std::make_unique<RunWriter>(config, resume ? &*resume : nullptr, resume_warnings(config, options),
+                                                options.interactive, events)
+                  : RunWriter::silent(config, events);
     summary.run_dir = writer->dir();
     summary.outputs_manifest = writer->manifest_path();
+    // Every rank waits here for rank 0's folder (its errors name it).
+    if (group) shared_run_dir = group->broadcast_string(lead ? fs::absolute(summary.run_dir).string() : "");
 
     const std::unique_ptr<TrainingData> data = recipe.data(config, device);
+    if (group) data->shard(group->rank(), world);
     for (const std::string& l : data->describe()) writer->line(l);
     std::unique_ptr<ModelTest> tester;
     if (config.test.enabled) {
@@ -195,7 +292,7 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
     torch::manual_seed(static_cast<uint64_t>(config.train.seed));
     std::mt19937_64 rng(static_cast<uint64_t>(config.train.seed));
     const std::unique_ptr<GanModel> model = recipe.model(config, device);
-    ModelOptimizers optimizers(*model, config.train);
+    ModelOptimizers optimizers(*model, config.train, group.get());
     const std::vector<NamedNetwork> networks = model->networks();
     const std::vector<StatisticInfo> stats = model->statistics();
     // --resume: weights, optimiser, model and RNG states; the schedule follows the iteration.
@@ -204,6 +301,23 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
                        : 0;
     if (options.resume)
       writer->line(fmt::format("resumed {} after iteration {}", options.resume->generator_weights.string(), start_it));
+    if (group) {
+      // Same start on every rank: rank 0's weights and buffers. Dropout masks (torch's generator) then
+      // differ per rank: rank r > 0 reseeds from (train.seed, start iteration, r).
+      group->broadcast(network_state(networks), 0);
+      if (group->rank() > 0) {
+        std::seed_seq seq{static_cast<uint64_t>(config.train.seed), static_cast<uint64_t>(start_it),
+                          static_cast<uint64_t>(group->rank())};
+        uint64_t seed[1];
+        seq.generate(seed, seed + 1);
+        torch::manual_seed(seed[0]);
+      }
+      writer->line(fmt::format("data-parallel: {} processes (c10d Gloo, {} on this machine); data.batch_size {} per "
+                               "process, effective batch {}; each iteration covers the data once, {} sample(s) per "
+                               "process",
+                               world, options.launch->local_world_size, config.data.batch_size,
+                               config.data.batch_size * world, data->samples_per_iteration()));
+    }
     set_train_mode(*model, true);
     std::string sizes;
     for (const NamedNetwork& n : networks)
@@ -215,18 +329,22 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
                                  data->channel_warning(config.data.channel_count)})
       if (!w.empty()) writer->line("warning: " + w);
 
-    const int64_t n = data->size();
-    const int64_t steps_per_it = (n + batch - 1) / batch, max_it = config.train.max_iterations;
-    nlohmann::json start = {{"run_dir", fs::absolute(summary.run_dir).string()},
+    const int64_t n = data->size(), mine = data->samples_per_iteration();  // mine: this process's share
+    const int64_t steps_per_it = (mine + batch - 1) / batch, max_it = config.train.max_iterations;
+    // (Ranks other than 0 have no folder and emit no events.)
+    const fs::path folder = lead ? fs::absolute(summary.run_dir) : fs::path();
+    nlohmann::json start = {{"run_dir", folder.string()},
                             {"outputs_manifest", summary.outputs_manifest.string()},
-                            {"log", fs::absolute(summary.run_dir / "train.log").string()},
+                            {"log", lead ? (folder / "train.log").string() : std::string()},
                             {"max_iterations", max_it},
                             {"device", device.str()},
                             {"test_samples", tester ? tester->size() : 0},
                             {"test_storage", tester ? tester->storage_mode() : std::string()},
                             {"image_size", config.data.image_size},
                             {"channel_count", config.data.channel_count},
-                            {"model", recipe.name}};
+                            {"model", recipe.name},
+                            {"world_size", world},
+                            {"effective_batch_size", batch * world}};
     start.update(data->event_fields());
     writer->event("run_start", start);
     NanGuard nan_guard(config.train);
@@ -237,12 +355,14 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
     // or, continuing in place, the one it resumed from. A Ctrl-C inside the next iteration keeps it
     // untouched; without one, the partial weights get kInterruptedLabel (never a completed label).
     int64_t saved_iteration = writer->folder().continued ? start_it : -1;
+    if (group)  // rank 0's folder decides (the others have none): every rank saves, or keeps, alike
+      saved_iteration = static_cast<int64_t>(group->sum({lead ? static_cast<double>(saved_iteration) : 0.0})[0]);
     // Until this run completes an iteration it stands at the resumed one (outputs.json, run_end, the
     // done line), and its newest model is the checkpoint it resumed from when that stays in place.
     summary.iterations = start_it;
     if (writer->folder().continued && options.resume) summary.final_generator = options.resume->generator_weights;
     // A stop requested during setup (Ctrl-C before the first step) trains and saves nothing.
-    stop_before_first_step(options, start_it, summary, *writer);
+    stop_before_first_step(stop_agreed(options, group.get(), summary), start_it, summary, *writer);
     for (int64_t it = start_it; it < max_it && !summary.nothing_trained; ++it) {
       const double lr = scheduled_learning_rate(config.train, it);
       optimizers.set_learning_rate(lr);
@@ -251,7 +371,7 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
       const auto it_start = Clock::now();
       int64_t steps_done = 0, used = 0, skipped_steps = 0;
       for (int64_t step = 0; step < steps_per_it; ++step) {
-        const int64_t end = std::min(n, (step + 1) * batch), count = end - step * batch;
+        const int64_t end = std::min(mine, (step + 1) * batch), count = end - step * batch;
         std::vector<torch::Tensor> tensors;
         try {
           tensors = data->next_batch(rng);
@@ -260,7 +380,14 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
         }
         std::vector<double> s;
         const std::string skipped =
-            nan_guard.run(modules, it + 1, step + 1, [&] { s = model->train_step(tensors, optimizers); });
+            nan_guard.run(modules, it + 1, step + 1, [&] {
+              try {
+                s = model->train_step(tensors, optimizers);
+              } catch (const NonFiniteLossError&) {
+                optimizers.abandon_step();  // data-parallel: the peers fail this step with it
+                throw;
+              }
+            });
         steps_done = step + 1;
         if (!skipped.empty()) {  // train.nan_policy = skip: no update used the non-finite loss
           writer->warning(skipped, {{"iteration", it + 1}, {"step", step + 1}});
@@ -270,16 +397,26 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
         }
         for (size_t k = 0; k < stats.size(); ++k) sum[k] += s[k] * static_cast<double>(count);
         used += count;
-        const double rate = static_cast<double>(end) / std::max(seconds_since(it_start), 1e-9);
-        const double remaining = (static_cast<double>(max_it - it) * n - end) / std::max(rate, 1e-9);
+        const double rate = static_cast<double>(end * world) / std::max(seconds_since(it_start), 1e-9);
+        const double remaining = (static_cast<double>(max_it - it) * mine - end) * world / std::max(rate, 1e-9);
         writer->status(fmt::format("iteration {}/{} step {}/{}  {}  {:.1f} img/s  ETA {}", it + 1, max_it, step + 1,
                                    steps_per_it, format_statistics(stats, s, 3), rate, format_duration(remaining)));
         if (options.after_step) options.after_step(it + 1, step + 1);
-        if (options.stop_requested != nullptr && options.stop_requested->load()) {
+        if (stop_agreed(options, group.get(), summary)) {
           summary.interrupted = true;
           break;
         }
       }
+      if (group) {  // the iteration's statistics over all ranks' samples; one set of BatchNorm statistics
+        std::vector<double> totals = sum;
+        totals.push_back(static_cast<double>(used));
+        totals = group->sum(totals);
+        used = static_cast<int64_t>(totals.back());
+        std::copy(totals.begin(), totals.end() - 1, sum.begin());
+        if (const std::vector<torch::Tensor> buffers = floating_buffers(networks); !buffers.empty())
+          group->average(buffers);
+      }
+      const double allreduce_seconds = optimizers.take_allreduce_seconds();
       const auto [partial, iteration] =
           end_iteration(summary.interrupted, it, steps_done, steps_per_it, !config.output.model_path.empty(),
                         summary.stop_reason, *writer);
@@ -308,7 +445,8 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
                                                             : ""));
         nlohmann::json fields = {{"iteration", iteration}, {"max_iterations", max_it}, {"lr", lr},
                                  {"images_per_s", images_per_s}, {"seconds", it_seconds}, {"eta_s", eta},
-                                 {"skipped_steps", skipped_steps}};
+                                 {"skipped_steps", skipped_steps}, {"world_size", world},
+                                 {"allreduce_seconds", allreduce_seconds}};
         fields.update(statistics_event(stats, mean));
         writer->event("iteration", fields);
         if (used > 0)  // no made-up points for a fully skipped iteration
@@ -325,7 +463,11 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
           if (options.after_test_batch) options.after_test_batch(tested_iteration, ++test_batches);
           return options.stop_requested != nullptr && options.stop_requested->load();
         };
-        const TestResult t = tester->run(*model, iteration, writer.get(), stop_test);
+        const TestResult t =
+            group ? shared_test(
+                        *group, [&](const std::function<bool()>& stop) { return tester->run(*model, iteration, writer.get(), stop); },
+                        stop_test)
+                  : tester->run(*model, iteration, writer.get(), stop_test);
         if (t.stopped) {  // a partial test is no point of the curve; the run ends as interrupted
           summary.interrupted = true;
           summary.stop_reason = fmt::format("interrupted during the test of iteration {} after {} sample(s)", iteration,
@@ -360,8 +502,13 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
         writer->line(fmt::format("the checkpoint of iteration {} is already on disk and is kept; the steps of the "
                                  "interrupted iteration are not saved (--resume repeats it)",
                                  iteration));
+      } else if (save && !lead) {  // rank 0 writes; the same weights are checked on every rank
+        for (const NamedNetwork& net : networks) check_finite_weights(net, iteration);
+        check_same_weights(*group, networks, iteration, *writer);
+        if (!partial) saved_iteration = iteration;
       } else if (save) {
         for (const NamedNetwork& net : networks) check_finite_weights(net, iteration);
+        if (group) check_same_weights(*group, networks, iteration, *writer);
         // The plot points (CSV) before the checkpoint, whatever plot.rate says: a run killed (kill -9)
         // later still has every point up to its newest checkpoint for --resume.
         writer->write_plot_points(iteration);
@@ -383,7 +530,7 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
         writer->line(fmt::format("checkpoint: {}", summary.final_generator.string()));
         if (partial) writer->line(interrupted_checkpoint_note(iteration));
       }
-      if (!config.output.onnx_path.empty() && !summary.interrupted &&
+      if (lead && !config.output.onnx_path.empty() && !summary.interrupted &&
           (last || (onnx_rate > 0 && iteration % onnx_rate == 0))) {
         std::vector<UnetGenerator> generators = model->exported_generators();
         summary.final_onnx_files.clear();
@@ -409,11 +556,17 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
         end.detail += fmt::format("; final {} {:.4f}", s.label, summary.last.at(s.key));
     writer->finish(end);
   } catch (const std::exception& e) {
+    // A lost peer: name the run folder to resume.
+    std::string what = e.what();
+    const bool lost = dynamic_cast<const DistributedError*>(&e) != nullptr;
+    if (const size_t at = what.find("RUN_FOLDER"); lost && at != std::string::npos && !shared_run_dir.empty())
+      what.replace(at, 10, shared_run_dir);
     // The run's folder is ours once its writer exists: train.log ends with the error.
     if (writer)
-      writer->fail(e.what(), summary.iterations, summary.skipped_steps);
+      writer->fail(what, summary.iterations, summary.skipped_steps);
     else
-      report_run_failure(events, nullptr, e.what(), summary.iterations, summary.skipped_steps);
+      report_run_failure(events, nullptr, what, summary.iterations, summary.skipped_steps);
+    if (lost) throw DistributedError(what);
     throw;
   }
   return summary;
