@@ -259,7 +259,26 @@ struct Figures {
   double allreduce_s = NAN;  // per step: blocked + hidden
   double blocked_s = NAN;    // per step: the all-reduce time the process waited for
   double hidden_s = NAN;     // per step: all-reduce time overlapped with compute
+  double cpu_per_image = NAN;  // CPU seconds (user + system, all processes) per image: less load-dependent
 };
+
+// User + system CPU seconds of `pids` so far (/proc/PID/stat fields 14 and 15); NAN if one has gone.
+double cpu_seconds(const std::vector<pid_t>& pids) {
+  double total = 0;
+  for (pid_t p : pids) {
+    std::ifstream in(fmt::format("/proc/{}/stat", p));
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto close = text.rfind(')');
+    if (close == std::string::npos) return NAN;
+    std::istringstream fields(text.substr(close + 2));
+    std::string field;
+    double ticks = 0;
+    for (int i = 3; i <= 15 && fields >> field; ++i)
+      if (i >= 14) ticks += std::stod(field);
+    total += ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  }
+  return total;
+}
 
 struct Img2imgRun {
   Figures f;
@@ -286,6 +305,7 @@ Img2imgRun run_img2img(const std::string& exe, const Model& m, const fs::path& d
   Img2imgRun run;
   double seconds = 0, allreduce = 0, hidden = 0;
   bool has_allreduce = false, has_hidden = false, saw_start = false;
+  double cpu_start = NAN, cpu_end = NAN;
   int counted = 0, samples = 0;
   char buffer[16384];
   while (std::fgets(buffer, sizeof buffer, out) != nullptr) {
@@ -297,7 +317,10 @@ Img2imgRun run_img2img(const std::string& exe, const Model& m, const fs::path& d
       saw_start = true;
       run.world_reported = e.value("world_size", 0);
       if (world > 1 && run.world_reported != world) break;
+    } else if (type == "iteration" && e.value("iteration", 0) == 1) {
+      cpu_start = cpu_seconds(pids);  // every rank is at the end of iteration 1 (they agree after each step)
     } else if (type == "iteration" && e.value("iteration", 0) >= 2) {
+      cpu_end = cpu_seconds(pids);
       seconds += e.value("seconds", 0.0);
       if (e.contains("allreduce_seconds") && e["allreduce_seconds"].is_number())
         allreduce += e["allreduce_seconds"].get<double>(), has_allreduce = true;
@@ -332,6 +355,7 @@ Img2imgRun run_img2img(const std::string& exe, const Model& m, const fs::path& d
   const double steps = static_cast<double>(counted) * samples / (world * m.batch);
   run.f.images_per_s = counted * samples / seconds;
   run.f.step_s = seconds / steps;
+  run.f.cpu_per_image = (cpu_end - cpu_start) / (static_cast<double>(counted) * samples);
   if (world > 1 && has_allreduce) {
     // allreduce_seconds: rank 0's time blocked in the gradient all-reduce; allreduce_hidden_seconds (if the
     // build overlaps the all-reduce with backward): the part that ran behind compute. Without the field the
@@ -375,6 +399,7 @@ Figures run_pytorch(const std::string& python, const fs::path& script, const Mod
   Figures f;
   f.images_per_s = result.value("images_per_s", NAN);
   f.step_s = result.value("step_seconds", NAN);
+  f.cpu_per_image = result.value("cpu_seconds", NAN) / (result.value("steps", 0.0) * world * m.batch);
   if (world > 1) {
     f.allreduce_s = result.value("allreduce_seconds", NAN);
     f.blocked_s = result.value("blocked_seconds", NAN);
@@ -413,7 +438,7 @@ Figures median(const std::vector<Figures>& runs) {
     return median(v);
   };
   return {pick(&Figures::images_per_s), pick(&Figures::step_s), pick(&Figures::allreduce_s),
-          pick(&Figures::blocked_s), pick(&Figures::hidden_s)};
+          pick(&Figures::blocked_s), pick(&Figures::hidden_s), pick(&Figures::cpu_per_image)};
 }
 
 std::string load_average() {
@@ -596,10 +621,11 @@ int main(int argc, char** argv) {
             fmt::format("{}: img2img 2-process img/s >= 2.5x PyTorch DDP's: {}", m.name, verdict(two / ddp, 2.5)));
       }
     }
-    fmt::print("\nmedians; all-reduce = gradient all-reduce wall time per step (both networks) = blocked "
-               "(the process waited) + hidden (overlapped backward compute)\n");
-    fmt::print("{:<9} {:<12} {:>6} {:>9} {:>8} {:>9} {:>11} {:>9} {:>9}\n", "model", "engine", "procs",
-               "img/s", "speedup", "step", "all-reduce", "blocked", "hidden");
+    fmt::print("\nmedians; step = wall time of one process's step; all-reduce = gradient all-reduce wall time per "
+               "step (both networks) = blocked (the process waited) + hidden (overlapped backward compute); CPU/img = "
+               "CPU time of all processes per image (less sensitive to other load than img/s)\n");
+    fmt::print("{:<9} {:<12} {:>6} {:>9} {:>8} {:>9} {:>11} {:>9} {:>14} {:>10}\n", "model", "engine", "procs",
+               "img/s", "speedup", "step", "all-reduce", "blocked", "hidden", "CPU/img");
     double one = NAN;
     for (const Row& r : rows) {
       if (r.world == 1) one = r.f.images_per_s;
@@ -607,10 +633,10 @@ int main(int argc, char** argv) {
           std::isnan(r.f.hidden_s) || std::isnan(r.f.allreduce_s) || r.f.allreduce_s <= 0
               ? ms(r.f.hidden_s)
               : fmt::format("{} ({:.0f}%)", ms(r.f.hidden_s), 100 * r.f.hidden_s / r.f.allreduce_s);
-      fmt::print("{:<9} {:<12} {:>6} {:>9.2f} {:>7.2f}x {:>9} {:>11} {:>9} {:>9}\n", r.model, r.engine,
+      fmt::print("{:<9} {:<12} {:>6} {:>9.2f} {:>7.2f}x {:>9} {:>11} {:>9} {:>14} {:>10}\n", r.model, r.engine,
                  fmt::format("{}x1", r.world), r.f.images_per_s, r.f.images_per_s / one, ms(r.f.step_s),
                  r.world > 1 ? ms(r.f.allreduce_s) : "-", r.world > 1 ? ms(r.f.blocked_s) : "-",
-                 r.world > 1 ? hidden : "-");
+                 r.world > 1 ? hidden : "-", ms(r.f.cpu_per_image));
     }
     if (no_overlap_field)
       fmt::print("img2img's iteration events have no allreduce_hidden_seconds: its all-reduce runs after backward, "

@@ -17,6 +17,7 @@ Runs with Debian's python3-torch 1.13 (/usr/bin/python3). Three uses:
       [--check RUN/checkpoints/generator_0_1.pt RUN/checkpoints/discriminator_0_1.pt]
 
 Rank 0 prints one JSON line (prefixed "RESULT "): images_per_s (all ranks together), step_seconds,
+cpu_seconds (user + system time of all ranks over the measured steps),
 and per step: allreduce_seconds (wall time during which at least one gradient bucket was being
 all-reduced, measured by a DDP communication hook from a bucket being ready to its all-reduce being
 done), blocked_seconds (from the last bucket being ready, i.e. the end of the local backward, to
@@ -298,19 +299,20 @@ def main():
     if world > 1:
         dist.barrier()
     totals = [0.0, 0.0]
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for i in range(a.steps):
         step(a.warmup + i)
     seconds = time.perf_counter() - start
+    cpu = torch.tensor([time.process_time() - cpu_start], dtype=torch.float64)
     if world > 1:
-        dist.barrier()
+        dist.all_reduce(cpu)  # CPU seconds of all ranks (all threads, Gloo's included)
     if rank == 0:
         n = a.steps
         print("RESULT " + json.dumps({
             "model": a.model, "world_size": world, "batch": batch, "threads": a.threads, "steps": n,
             "images_per_s": world * batch * n / seconds, "step_seconds": seconds / n,
             "allreduce_seconds": totals[0] / n, "blocked_seconds": totals[1] / n,
-            "hidden_seconds": max(0.0, totals[0] - totals[1]) / n}), flush=True)
+            "hidden_seconds": max(0.0, totals[0] - totals[1]) / n, "cpu_seconds": cpu.item()}), flush=True)
     if world > 1:
         dist.destroy_process_group()
 
