@@ -52,8 +52,8 @@ std::optional<LaunchEnv> launch_env(const std::function<const char*(const char*)
   env.master_port = env_int("MASTER_PORT", get("MASTER_PORT"), 1, 65535);
   if (const char* agent = get("TORCHELASTIC_USE_AGENT_STORE"); agent != nullptr && std::string(agent) == "True") {
     env.agent_store = true;
-    env.restart_count =
-        get("TORCHELASTIC_RESTART_COUNT") ? env_int("TORCHELASTIC_RESTART_COUNT", get("TORCHELASTIC_RESTART_COUNT"), 0, 1 << 20) : 0;
+    const char* restarts = get("TORCHELASTIC_RESTART_COUNT");
+    env.restart_count = restarts ? env_int("TORCHELASTIC_RESTART_COUNT", restarts, 0, 1 << 20) : 0;
   }
   return env;
 }
@@ -116,7 +116,8 @@ class GlooProcessGroup : public ProcessGroup {
         std::string list = ifname;
         for (size_t start = 0; start <= list.size();) {
           const size_t comma = std::min(list.find(',', start), list.size());
-          if (comma > start) gloo->devices.push_back(compat::GlooGroup::createDeviceForInterface(list.substr(start, comma - start)));
+          if (comma > start)
+            gloo->devices.push_back(compat::GlooGroup::createDeviceForInterface(list.substr(start, comma - start)));
           start = comma + 1;
         }
       } else if (is_loopback(env.master_addr)) {
@@ -139,8 +140,8 @@ class GlooProcessGroup : public ProcessGroup {
       group_->setSequenceNumberForGroup();
     } catch (const std::exception& e) {
       throw DistributedError("rank " + std::to_string(env.rank) + " could not form the group of " +
-                             std::to_string(env.world_size) + " processes at " + where + " within distributed.timeout = " +
-                             seconds_text(timeout_s_) + " s (" + error_text(e) +
+                             std::to_string(env.world_size) + " processes at " + where +
+                             " within distributed.timeout = " + seconds_text(timeout_s_) + " s (" + error_text(e) +
                              "). Every rank must be started with the same WORLD_SIZE, MASTER_ADDR and MASTER_PORT; "
                              "across machines set GLOO_SOCKET_IFNAME to the network interface that reaches the "
                              "others (docs/distributed.md)");
@@ -188,7 +189,8 @@ class GlooProcessGroup : public ProcessGroup {
         if (t.scalar_type() == type) of_type.push_back(t);
       std::vector<torch::Tensor> v{torch::cat(flat(of_type))};
       BroadcastOptionsHolder opts(root);
-      run("the broadcast of rank " + std::to_string(root) + "'s weights", [&] { group_->broadcast(v, opts.o)->wait(); });
+      run("the broadcast of rank " + std::to_string(root) + "'s weights",
+          [&] { group_->broadcast(v, opts.o)->wait(); });
       int64_t at = 0;
       for (const torch::Tensor& t : of_type) {
         t.copy_(v[0].slice(0, at, at + t.numel()).view(t.sizes()));
