@@ -236,13 +236,31 @@ std::string tails(const std::vector<fs::path>& errs) {
   return s;
 }
 
+constexpr int kExitGrace = 60;  // seconds
+
 // Waits for every child; throws naming the first that failed (with its stderr's last lines).
 void reap(const std::vector<pid_t>& pids, const std::vector<fs::path>& errs, const std::string& what,
           const Watchdog& dog, int timeout) {
   std::string failure;
   for (size_t i = 0; i < pids.size(); ++i) {
     int status = 0;
-    ::waitpid(pids[i], &status, 0);
+    if (i == 0) {
+      ::waitpid(pids[i], &status, 0);
+    } else {  // the others get kExitGrace seconds after process 0 ended, then are killed
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kExitGrace);
+      while (::waitpid(pids[i], &status, WNOHANG) == 0) {
+        if (std::chrono::steady_clock::now() > deadline) {
+          ::kill(pids[i], SIGKILL);
+          ::waitpid(pids[i], &status, 0);
+          if (failure.empty())
+            failure = fmt::format("{} (process {} of {}) did not exit within {} s after process 0 ended and was "
+                                  "killed{}",
+                                  what, i, pids.size(), kExitGrace, tails(errs));
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
     if (failure.empty() && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
       failure = fmt::format("{} (process {} of {}) {}{}", what, i, pids.size(),
                             dog.fired()        ? fmt::format("ran past --timeout {} s and was killed", timeout)
