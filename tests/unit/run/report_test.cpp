@@ -335,6 +335,20 @@ TEST_F(OldRunFolder, PageIsReplacedAtomically) {
     EXPECT_THAT(e.path().filename().string(), Not(HasSubstr("tmp")));
 }
 
+TEST_F(OldRunFolder, ReportCommandPrintsThePathOrSaysWhatIsWrong) {
+  make("finished");
+  std::string out;
+  ASSERT_EQ(test::run_command(fmt::format("'{}' report '{}' 2>&1", test::img2img_binary(), run_.string()), &out), 0)
+      << out;
+  EXPECT_EQ(out, (run_ / "report.html").string() + "\n");
+  EXPECT_TRUE(fs::exists(run_ / "report.html"));
+  const fs::path empty = dir_ / "empty";
+  fs::create_directories(empty);
+  EXPECT_EQ(test::run_command(fmt::format("'{}' report '{}' 2>&1", test::img2img_binary(), empty.string()), &out), 1);
+  EXPECT_THAT(out, HasSubstr("is not a run folder"));
+  EXPECT_THAT(out, HasSubstr(empty.string()));
+}
+
 TEST_F(ReportFiles, NotARunFolderIsAClearError) {
   try {
     write_run_report(dir_);
