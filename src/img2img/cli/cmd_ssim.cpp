@@ -42,10 +42,14 @@ Command setup_ssim(CLI::App& app) {
             }
             double sum = 0;
             const auto scores = ssim_image_folders(a, b);
+            int64_t notes = 0;  // one note for a folder of grey vs RGB pairs, not one per file
             for (const auto& s : scores) {
-              if (!s.note.empty()) std::fprintf(stderr, "note: %s\n", s.note.c_str());
+              if (!s.note.empty() && notes++ == 0) std::fprintf(stderr, "note: %s\n", s.note.c_str());
               std::cout << fmt::format("{}\t{:.6f}\n", s.name, s.ssim), sum += s.ssim;
             }
+            if (notes > 1)
+              std::fprintf(stderr, "note: %lld more grey/RGB pairs were compared the same way\n",
+                           static_cast<long long>(notes - 1));
             std::cout << fmt::format("mean\t{:.6f}\n", sum / static_cast<double>(scores.size()));
             return 0;
           }};

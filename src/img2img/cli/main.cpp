@@ -32,8 +32,21 @@ namespace {
 // wait policy, re-execute this executable once with GOMP_SPINCOUNT = kOmpSpinCount added (cost: loading
 // the shared libraries again, before any of their constructors ran; the variable then stops the loop).
 // Only malloc and execve: libc is not fully initialised here. If execve fails, run on with libgomp's default.
-void set_omp_wait_early(int /*argc*/, char** argv, char** envp) {
-  if (argv == nullptr || img2img::omp_wait_chosen_by_user(envp)) return;
+// Only the subcommands that run LibTorch's OpenMP loops re-execute (train, infer, export, ssim, dataset);
+// `config`, `--help`, `--version` and a mistyped subcommand start once.
+bool computes(int argc, char** argv) {
+  if (argc < 2 || argv[1] == nullptr) return false;
+  static const char* const kComputing[] = {"train", "infer", "export", "ssim", "dataset"};
+  for (const char* name : kComputing) {
+    const char* a = argv[1];
+    const char* b = name;
+    while (*a != '\0' && *a == *b) ++a, ++b;
+    if (*a == '\0' && *b == '\0') return true;
+  }
+  return false;
+}
+void set_omp_wait_early(int argc, char** argv, char** envp) {
+  if (argv == nullptr || !computes(argc, argv) || img2img::omp_wait_chosen_by_user(envp)) return;
   size_t n = 0;
   while (envp != nullptr && envp[n] != nullptr) ++n;
   char** env = static_cast<char**>(std::malloc((n + 2) * sizeof(char*)));

@@ -27,7 +27,7 @@ int default_cpu_threads(const char* omp_num_threads, const char* local_world_siz
 /// GOMP_SPINCOUNT that img2img gives libgomp unless the user chose a wait policy: how many times (about 1 pause
 /// each) an idle OpenMP thread polls before it sleeps on a futex (libgomp manual: default 300000 when
 /// OMP_WAIT_POLICY is unset, 0 when PASSIVE). Chosen by bench/busy_machine_bench; see docs/training_controls.md.
-inline constexpr const char* kOmpSpinCount = "1000";
+inline constexpr const char* kOmpSpinCount = "3000";
 
 /// Whether the environment `envp` (NULL-terminated "NAME=value" entries) sets a libgomp wait variable,
 /// OMP_WAIT_POLICY or GOMP_SPINCOUNT (even empty): then the user's choice wins and img2img adds nothing.

@@ -85,10 +85,24 @@ std::vector<SsimFileScore> ssim_image_folders(const fs::path& a, const fs::path&
                                 !only_a.empty() && !only_b.empty() ? "; " : "",
                                 only_b.empty() ? "" : fmt::format("only in the second: {}", missing_list(only_b))));
   std::vector<SsimFileScore> scores;
+  std::vector<std::string> problems;  // every pair that cannot be compared, not only the first
   for (const auto& [name, p] : files_a) {
     SsimFileScore score{name, 0.0, ""};
-    score.ssim = ssim_image_files(p, files_b.at(name), &score.note);
+    try {
+      score.ssim = ssim_image_files(p, files_b.at(name), &score.note);
+    } catch (const DataError& e) {
+      problems.push_back(e.what());
+      continue;
+    }
     scores.push_back(std::move(score));
+  }
+  if (!problems.empty()) {
+    std::string text = fmt::format("{} of {} pairs in '{}' and '{}' cannot be compared:", problems.size(),
+                                   files_a.size(), a.string(), b.string());
+    constexpr size_t kShown = 10;
+    for (size_t i = 0; i < problems.size() && i < kShown; ++i) text += "\n  " + problems[i];
+    if (problems.size() > kShown) text += fmt::format("\n  ... and {} more", problems.size() - kShown);
+    throw DataError(text);
   }
   return scores;
 }

@@ -22,7 +22,8 @@ struct SsimFileScore {
 };
 
 /// SSIM of every pair of images with the same stem in folders `a` and `b`, sorted by name. Throws
-/// DataError if a folder is missing or empty, or an image has no counterpart (naming up to 10).
+/// DataError if a folder is missing or empty, an image has no counterpart (naming up to 10), or pairs
+/// cannot be compared (every such pair checked and up to 10 named, each as ssim_image_files says).
 std::vector<SsimFileScore> ssim_image_folders(const std::filesystem::path& a, const std::filesystem::path& b);
 
 }  // namespace img2img

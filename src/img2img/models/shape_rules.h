@@ -3,6 +3,7 @@
 // configuration validation (which must not depend on LibTorch). Standard library only.
 
 #include <cstdint>  // int64_t
+#include <string>   // std::string
 #include <vector>   // std::vector
 
 namespace img2img {
@@ -19,5 +20,10 @@ std::vector<int64_t> unet_channels(int64_t initial_layer_size, int64_t max_layer
 /// convs, kernel k, padding (k - 1) / 2; each conv maps s to (s + 2p - k) / stride + 1. The defaults
 /// (3 layers, k = 4) give 30 at 256 px (70x70 patches).
 int64_t patch_output_size(int64_t layers, int64_t kernel_size, int64_t image_size);
+
+/// A run-start warning (without "warning: ") when the U-Net is shallow only because of the image size:
+/// `layers` < 5 at `image_size` >= 64, where a multiple of 32 near it allows 5 or more layers (e.g. 100 px
+/// allows 2 layers; 96 allows 5, 128 allows 7). Names both sizes. "" otherwise.
+std::string shallow_unet_warning(int64_t layers, int64_t image_size);
 
 }  // namespace img2img

@@ -13,21 +13,15 @@
 namespace img2img {
 namespace fs = std::filesystem;
 
-namespace {
-
-struct PlotLabels {
-  const char* title;
-  const char* y_label;
-};
-
-PlotLabels labels_for(const std::string& plot) {
+PlotLabels plot_labels(const std::string& plot, const std::vector<std::string>& series) {
+  const bool cycle = std::any_of(series.begin(), series.end(),
+                                 [](const std::string& s) { return s.find("cycle") != std::string::npos; });
+  if (plot == "ssim" && cycle) return {"Cycle SSIM: reconstruction vs original (A -> B -> A, B -> A -> B)", "mean SSIM"};
   if (plot == "ssim") return {"SSIM of generated vs reference", "mean SSIM"};
   if (plot == "loss") return {"Losses", "loss"};
   if (plot == "score") return {"Discriminator scores", "mean D probability of real"};
   return {"", "value"};
 }
-
-}  // namespace
 
 PlotWriter::PlotWriter(const fs::path& run_dir, const PlotConfig& config) : dir_(run_dir / "plots"), config_(config) {
   if (config_.type != PlotType::kImage) return;
@@ -114,7 +108,7 @@ void PlotWriter::write_png(const fs::path& path, const std::string& plot, const 
   std::vector<std::string> series;
   for (const Point& p : points)
     if (std::find(series.begin(), series.end(), p.series) == series.end()) series.push_back(p.series);
-  const PlotLabels labels = labels_for(plot);
+  const PlotLabels labels = plot_labels(plot, series);
   const fs::path tmp_png = path.string() + ".tmp.png", script_path = path.string() + ".gp";
   std::string script = fmt::format(
       "set terminal {}\nset output {}\nset title {}\nset xlabel 'iteration'\nset ylabel {}\n"

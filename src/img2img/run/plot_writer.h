@@ -25,6 +25,17 @@ struct PlotFile {
   std::filesystem::path path;
 };
 
+/// A plot's chart title and y-axis label.
+struct PlotLabels {
+  const char* title;
+  const char* y_label;
+};
+
+/// The labels of plot `plot` ("ssim", "loss", "score"; others get no title) drawn with the series
+/// `series`: an SSIM plot whose series measure the cycle reconstruction (unpaired runs, "test_cycle")
+/// is titled as such, not "generated vs reference".
+PlotLabels plot_labels(const std::string& plot, const std::vector<std::string>& series);
+
 /// Collects (iteration, series, value) points of the three plots and writes them to
 /// `<run_dir>/plots/<plot>.csv` (header `iteration,series,value`, one row per point) and, with
 /// plot.type = image, also as `<plot>.png` charts drawn from the same points (the CSV keeps them

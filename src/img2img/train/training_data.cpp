@@ -12,8 +12,16 @@
 namespace img2img {
 
 namespace {
-// The channel hint (spec data.channel_count): every file has fewer channels than the setting.
+// The channel hints (spec data.channel_count: fewer channels repeat the last, extra ones are dropped):
+// every file has fewer channels than the setting, or some file has more (its extra channels are lost).
 std::string fewer_channels_warning(int64_t file_channels, int64_t channel_count, const std::string& files) {
+  if (file_channels > channel_count)
+    return fmt::format("some {} has {} channels but data.channel_count = {}: channels after the first {} are "
+                       "dropped (the run follows the setting){}. If that is not what you want, {}",
+                       files, file_channels, channel_count, channel_count,
+                       channel_count == 1 ? "; an RGB image keeps only its red channel, not its brightness" : "",
+                       channel_count == 1 ? "save the images as grey first, or set --data.channel_count=3"
+                                          : fmt::format("set --data.channel_count={}", file_channels));
   if (file_channels <= 0 || file_channels >= channel_count) return "";
   return fmt::format("every {} has at most {} channel(s) but data.channel_count = {}: the last channel is repeated "
                      "to fill {} (the run follows the setting). If the data is {}, set --data.channel_count={} for a "

@@ -16,6 +16,7 @@
 #include "img2img/config/config_keys.h"
 #include "img2img/core/error.h"
 #include "img2img/core/runtime.h"
+#include "img2img/models/shape_rules.h"
 #include "img2img/run/run_writer.h"
 #include "img2img/train/lr_schedule.h"
 #include "img2img/train/non_finite.h"
@@ -212,7 +213,8 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
     const int64_t batch = config.data.batch_size;
     for (const std::string& w : {schedule_warning(config.train), optimizer_warning(config.train),
                                  cpu_threads_warning(config.device.cpu_threads), data->batch_size_warning(batch),
-                                 data->channel_warning(config.data.channel_count)})
+                                 data->channel_warning(config.data.channel_count),
+                                 shallow_unet_warning(config.generator.layers, config.data.image_size)})
       if (!w.empty()) writer->line("warning: " + w);
 
     const int64_t n = data->size();

@@ -129,6 +129,14 @@ TEST(ConfigTest, TooManyLayersNamesTheLargestAllowed) {
   EXPECT_THAT(q, HasSubstr("data.image_size = 96 is not divisible by 2^generator.layers = 64"));
 }
 
+// An odd size names the image size and even sizes, not a generator.layers the user never set.
+TEST(ConfigTest, OddImageSizeSaysItMustBeEven) {
+  const std::string p = problems_of({{"data.image_size", "65", "f"}});
+  EXPECT_THAT(p, HasSubstr("data.image_size = 65 is odd; every U-Net layer halves the image exactly, so it must be "
+                           "even, best a multiple of 32 or more (e.g. 64 or 96)."));
+  EXPECT_THAT(p, ::testing::Not(HasSubstr("2^generator.layers")));
+}
+
 // A PatchGAN that shrinks the image to nothing: the fixes offered must each work (it said "use at most
 // 1 layers" when 1 layer did not fit either).
 TEST(ConfigTest, TooSmallForTheDiscriminatorOffersFixesThatWork) {

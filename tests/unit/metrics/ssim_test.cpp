@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <opencv2/core.hpp>  // cv::merge
+#include <opencv2/imgcodecs.hpp>  // cv::imwrite
 
 #include <filesystem>  // std::filesystem
 #include <fstream>     // std::ifstream
@@ -91,6 +92,30 @@ TEST_F(SsimTest, ComparesFoldersByName) {
   EXPECT_NEAR(scores[1].ssim, 1.0, 1e-12);
   fs::copy_file(kGoldenDir / "garden_rgb8_ref.png", dir / "a/z.png");
   EXPECT_THROW(ssim_image_folders(dir / "a", dir / "b"), DataError);
+  fs::remove_all(dir);
+}
+
+// Every pair of a folder comparison that cannot be compared is named, not only the first (a channel
+// problem used to hide a size problem in the next pair).
+TEST_F(SsimTest, FolderComparisonNamesEveryBadPair) {
+  const fs::path dir = fs::temp_directory_path() / "img2img_ssim_bad_pairs";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "a"), fs::create_directories(dir / "b");
+  const cv::Mat rgb(32, 32, CV_8UC3, cv::Scalar(10, 20, 30)), rgba(32, 32, CV_8UC4, cv::Scalar(10, 20, 30, 255)),
+      small(24, 24, CV_8UC3, cv::Scalar(10, 20, 30));
+  ASSERT_TRUE(cv::imwrite((dir / "a/p.png").string(), rgb) && cv::imwrite((dir / "b/p.png").string(), rgba));
+  ASSERT_TRUE(cv::imwrite((dir / "a/q.png").string(), rgb) && cv::imwrite((dir / "b/q.png").string(), small));
+  ASSERT_TRUE(cv::imwrite((dir / "a/r.png").string(), rgb) && cv::imwrite((dir / "b/r.png").string(), rgb));
+  try {
+    ssim_image_folders(dir / "a", dir / "b");
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    const std::string what = e.what();
+    EXPECT_THAT(what, ::testing::HasSubstr("2 of 3 pairs"));
+    EXPECT_THAT(what, ::testing::HasSubstr("p.png"));
+    EXPECT_THAT(what, ::testing::HasSubstr("q.png"));
+    EXPECT_THAT(what, ::testing::Not(::testing::HasSubstr("r.png")));
+  }
   fs::remove_all(dir);
 }
 

@@ -40,5 +40,17 @@ TEST(ShapeRulesTest, PatchOutputSizeIsNotPositiveWhenTheImageIsTooSmall) {
   EXPECT_GE(patch_output_size(1, 3, 4), 1);
 }
 
+// issue 16 (fresh-user pass): 100 px silently gave a 2-layer U-Net; the warning names sizes that allow more.
+TEST(ShapeRulesTest, ShallowUnetWarningNamesSizesWithMoreLayers) {
+  const std::string w = shallow_unet_warning(/*layers=*/2, /*image_size=*/100);
+  EXPECT_NE(w.find("generator.layers = 2 at data.image_size = 100"), std::string::npos) << w;
+  // 96 = 32 * 3 allows 5 layers, 128 = 2^7 allows 7 (independent: 96 / 2^5 = 3, 128 / 2^7 = 1).
+  EXPECT_NE(w.find("--data.image_size=96 (5 layers) or 128 (7 layers)"), std::string::npos) << w;
+  EXPECT_EQ(shallow_unet_warning(6, 64), "");    // the derived default at 64 px
+  EXPECT_EQ(shallow_unet_warning(5, 96), "");    // deep enough
+  EXPECT_EQ(shallow_unet_warning(3, 40), "");    // small images: few layers is all there is
+  EXPECT_NE(shallow_unet_warning(4, 208), "");   // 208 = 16 * 13
+}
+
 }  // namespace
 }  // namespace img2img

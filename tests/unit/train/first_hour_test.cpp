@@ -11,6 +11,7 @@
 #include <atomic>  // std::atomic
 #include <fstream>  // std::ifstream
 #include <set>      // std::set
+#include <sstream>  // std::istringstream
 
 #include "img2img/config/config_keys.h"
 #include "img2img/config/unpaired_defaults.h"
@@ -18,6 +19,7 @@
 #include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
 #include "img2img/data/image_io.h"
+#include "img2img/run/plot_writer.h"
 #include "img2img/run/resume_point.h"
 #include "img2img/train/trainer.h"
 #include "support/test_support.h"
@@ -153,6 +155,13 @@ TEST_F(FirstHourTest, GreyDataWithThreeChannelsGetsOneWarningLine) {
   colour.train.max_iterations = 1;
   colour.output.run_dir = (dir_ / "run3").string();
   EXPECT_THAT(read_file(train_pix2pix(colour, options).run_dir / "train.log"), Not(HasSubstr("data.channel_count")));
+  // Colour data at 1 channel: the dropped channels are said (an RGB file keeps only red: fresh-user pass).
+  colour.data.channel_count = 1;
+  colour.output.run_dir = (dir_ / "run4").string();
+  const std::string dropped = read_file(train_pix2pix(colour, options).run_dir / "train.log");
+  EXPECT_THAT(dropped, HasSubstr("warning: some training file (input and reference) has 3 channels but "
+                                 "data.channel_count = 1: channels after the first 1 are dropped"));
+  EXPECT_THAT(dropped, HasSubstr("keeps only its red channel"));
 }
 
 TEST_F(FirstHourTest, EveryTestWritesTheSameSamplesWithASideBySideImage) {
@@ -250,7 +259,7 @@ TEST_F(FirstHourTest, UnpairedSummaryListsBothGeneratorsAndOnnxFiles) {
   c.discriminator.layers = 2, c.discriminator.initial_layer_size = 8;
   c.train.max_iterations = 1, c.train.linear_decay = 0;
   c.output.run_dir = (dir_ / "run").string();
-  c.plot.type = PlotType::kDisabled;
+  c.plot.type = PlotType::kCsv;  // the ssim plot's series name what it measures
   c.device.device = "cpu", c.device.cpu_threads = 1;
   c.test.enabled = true;
   static_cast<DataSource&>(c.test) = source;
@@ -266,6 +275,15 @@ TEST_F(FirstHourTest, UnpairedSummaryListsBothGeneratorsAndOnnxFiles) {
   EXPECT_THAT(read_file(s.run_dir / "train.log"), HasSubstr("cycle reconstruction"));
   // Side-by-side image: input | translated | reconstructed.
   EXPECT_TRUE(fs::exists(s.run_dir / "test" / "1" / "000001_A_000_side_by_side.png"));
+  // So does the SSIM plot: its series (from plots/ssim.csv) give the cycle title, not "generated vs reference".
+  std::vector<std::string> series;
+  std::istringstream csv(read_file(s.run_dir / "plots" / "ssim.csv"));
+  std::string row;
+  std::getline(csv, row);  // header iteration,series,value
+  while (std::getline(csv, row)) series.push_back(row.substr(row.find(',') + 1, row.rfind(',') - row.find(',') - 1));
+  ASSERT_FALSE(series.empty());
+  EXPECT_THAT(plot_labels("ssim", series).title, HasSubstr("reconstruction"));
+  EXPECT_THAT(plot_labels("ssim", {"train", "test"}).title, HasSubstr("generated vs reference"));
 }
 
 TEST_F(FirstHourTest, ARunThatCannotStartLeavesNoEmptyFolder) {
