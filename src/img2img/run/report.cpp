@@ -213,7 +213,8 @@ struct GalleryImage {
   std::string error;
 };
 
-// Layout of report/cache.json; a cache of another layout is dropped.
+// Layout of report/images.cache (JSON text; not named *.json: run folders are searched for checkpoint
+// metadata *.json); a cache of another layout is dropped.
 constexpr int kCacheVersion = 2;
 
 struct ImageCache {
@@ -533,7 +534,7 @@ ReportResult write_run_report(const fs::path& run_dir) {
   }
 
   ImageCache cache;
-  const fs::path cache_path = work_dir / "cache.json";
+  const fs::path cache_path = work_dir / "images.cache";
   try {
     if (fs::exists(cache_path, ec)) cache.doc = json::parse(read_file(cache_path));
     // Another layout (an older img2img): start afresh.

@@ -19,8 +19,11 @@ RunWriter::RunWriter(const RunConfig& config, const RunResume* resume, const std
   const bool fresh_folder = !run_.continued && !fs::exists(run_.dir / "train.log");
   try {
     std::vector<OutputEntry> earlier = earlier_outputs(run_);
-    // The earlier run's page is not carried: this run writes and lists its own report.html.
-    earlier.erase(std::remove_if(earlier.begin(), earlier.end(), [](const OutputEntry& e) { return e.kind == "report"; }),
+    // An earlier folder's page is not carried into a new folder: this run lists its own report.html
+    // (continuing in place, the entry stays where it was and is updated).
+    const std::string page = fs::absolute(run_.dir / kReportFileName).lexically_normal().string();
+    earlier.erase(std::remove_if(earlier.begin(), earlier.end(),
+                                 [&page](const OutputEntry& e) { return e.kind == "report" && e.path != page; }),
                   earlier.end());
     manifest_ = std::make_unique<OutputsManifest>(run_.dir, config, &events, std::move(earlier));
     progress_ = std::make_unique<ProgressReporter>((run_.dir / "train.log").string(), interactive);

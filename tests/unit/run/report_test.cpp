@@ -248,7 +248,9 @@ class OldRunFolder : public test::TempDirTest {
                                {"iteration", it}});
         }
     write_file_atomic(run_ / "outputs.json", nlohmann::json{{"version", 1}, {"run_dir", run_.string()},
-                                                            {"status", status}, {"reason", ""}, {"iterations", 4},
+                                                            {"status", status},
+                                                            {"reason", status == "failed" ? "disk <full> & gone" : ""},
+                                                            {"iterations", 4},
                                                             {"outputs", outputs}}
                                                  .dump(2));
   }
@@ -313,6 +315,14 @@ TEST_F(OldRunFolder, RefreshesOnlyWhileALiveRunHoldsTheFolder) {
   const std::string page = read_file(write_run_report(run_).path);
   EXPECT_THAT(page, HasSubstr("id=\"status\">not running<"));
   EXPECT_THAT(page, HasSubstr("--resume"));
+  EXPECT_THAT(page, Not(HasSubstr("http-equiv=\"refresh\"")));
+}
+
+TEST_F(OldRunFolder, FailedRunShowsItsError) {
+  make("failed");
+  const std::string page = read_file(write_run_report(run_).path);
+  EXPECT_THAT(page, HasSubstr("id=\"status\">failed<"));
+  EXPECT_THAT(page, HasSubstr("<p class=\"error\" id=\"reason\">disk &lt;full&gt; &amp; gone</p>"));  // escaped
   EXPECT_THAT(page, Not(HasSubstr("http-equiv=\"refresh\"")));
 }
 
