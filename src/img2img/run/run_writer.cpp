@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>  // fmt::format
 
-#include <algorithm>  // std::remove_if
+#include <algorithm>  // std::remove_if, std::none_of
 
 #include "img2img/core/atomic_file.h"
 #include "img2img/core/path_template.h"
@@ -66,6 +66,12 @@ void RunWriter::write_plot_points(int64_t iteration) {
 void RunWriter::write_plots_if_due(int64_t iteration, bool force, bool points_written) {
   for (const PlotFile& f : plots_->write_if_due(iteration, force, points_written))
     manifest_->add("plot", f.path, f.plot, 0, iteration);
+  // Listed from the first iteration on whatever the rewrite throttle says, so outputs.json's order does
+  // not depend on timing (a run resumed in place lists its files as an uninterrupted one).
+  const std::string page = fs::absolute(run_.dir / kReportFileName).lexically_normal().string();
+  const auto& listed = manifest_->entries();
+  if (std::none_of(listed.begin(), listed.end(), [&page](const OutputEntry& e) { return e.path == page; }))
+    manifest_->add("report", page, "report", 0, iteration);
   const int64_t rate = config_.plot.rate;
   // Unforced: the end of the run rewrites it anyway (finish, fail).
   if (force || test_images_since_report_ || (rate > 0 && iteration % rate == 0)) update_report(false, iteration);
