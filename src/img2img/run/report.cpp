@@ -133,13 +133,16 @@ void draw_charts(std::vector<Chart>& charts, const fs::path& work_dir, std::vect
     for (const auto& [name, points] : chart.series)
       for (const auto& [it, v] : points) positive = positive && v > 0;
     chart.log_y = chart.log_y && positive;
+    size_t longest = 0;  // a point mark each while they stay apart; long runs get plain lines
+    for (const auto& [name, points] : chart.series) longest = std::max(longest, points.size());
     script += fmt::format(
         "set terminal svg size 640,320 dynamic noenhanced font 'sans,12' background '#ffffff'\n"
         "set output {}\nreset\nset title {}\nset xlabel 'iteration'\nset ylabel {}\n"
-        "set key outside right top\nset grid\nset style data linespoints\nset pointsize 0.8\n"
+        "set key outside right top\nset grid\nset style data {}\nset pointsize 0.8\n"
         "set xtics nomirror\nset ytics nomirror\n{}",
         gnuplot_quote((work_dir / fmt::format("chart{}.svg", c)).string()), gnuplot_quote(chart.title),
-        gnuplot_quote(chart.y_label), chart.log_y ? "set logscale y\n" : "");
+        gnuplot_quote(chart.y_label), longest <= kReportMarkedPoints ? "linespoints" : "lines",
+        chart.log_y ? "set logscale y\n" : "");
     // One iteration only: gnuplot cannot autoscale an empty x range; widen it.
     std::set<int64_t> xs;
     for (const auto& [name, points] : chart.series)
@@ -209,6 +212,10 @@ struct GalleryImage {
   bool alpha = false;
   std::string error;
 };
+
+// Layout of report/images.cache (JSON text; not named *.json: run folders are searched for checkpoint
+// metadata *.json); a cache of another layout is dropped.
+constexpr int kCacheVersion = 2;
 
 struct ImageCache {
   json doc = json::object();
@@ -527,12 +534,14 @@ ReportResult write_run_report(const fs::path& run_dir) {
   }
 
   ImageCache cache;
-  const fs::path cache_path = work_dir / "cache.json";
+  const fs::path cache_path = work_dir / "images.cache";
   try {
     if (fs::exists(cache_path, ec)) cache.doc = json::parse(read_file(cache_path));
-    if (!cache.doc.is_object()) cache.doc = json::object();
+    // Another layout (an older img2img): start afresh.
+    if (!cache.doc.is_object() || cache.doc.value("version", 0) != kCacheVersion)
+      cache.doc = {{"version", kCacheVersion}}, cache.changed = true;
   } catch (const std::exception&) {
-    cache.doc = json::object();
+    cache.doc = {{"version", kCacheVersion}}, cache.changed = true;
   }
 
   // ---- the page ----

@@ -9,6 +9,7 @@
 // gnuplot's svg terminal (Debian gnuplot-nox), the previews of 16-bit and float images are PNGs under
 // RUN_DIR/report/ (run/report_preview.h), and the test images are linked by relative paths.
 
+#include <cstddef>     // size_t
 #include <filesystem>  // std::filesystem::path
 #include <string>      // std::string
 #include <vector>      // std::vector
@@ -21,6 +22,9 @@ inline constexpr const char* kReportFileName = "report.html";
 inline constexpr const char* kReportFilesFolder = "report";
 /// Most tested iterations the gallery offers (the latest, the first and evenly spread ones between).
 inline constexpr int kReportGalleryIterations = 12;
+
+/// Series longer than this are drawn as plain lines, shorter ones with a mark per point.
+inline constexpr size_t kReportMarkedPoints = 100;
 
 /// What write_run_report did.
 struct ReportResult {

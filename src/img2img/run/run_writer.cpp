@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>  // fmt::format
 
+#include <algorithm>  // std::remove_if, std::none_of
+
 #include "img2img/core/atomic_file.h"
 #include "img2img/core/path_template.h"
 #include "img2img/run/report.h"
@@ -16,7 +18,14 @@ RunWriter::RunWriter(const RunConfig& config, const RunResume* resume, const std
   run_ = create_run_folder(config, resume);
   const bool fresh_folder = !run_.continued && !fs::exists(run_.dir / "train.log");
   try {
-    manifest_ = std::make_unique<OutputsManifest>(run_.dir, config, &events, earlier_outputs(run_));
+    std::vector<OutputEntry> earlier = earlier_outputs(run_);
+    // An earlier folder's page is not carried into a new folder: this run lists its own report.html
+    // (continuing in place, the entry stays where it was and is updated).
+    const std::string page = fs::absolute(run_.dir / kReportFileName).lexically_normal().string();
+    earlier.erase(std::remove_if(earlier.begin(), earlier.end(),
+                                 [&page](const OutputEntry& e) { return e.kind == "report" && e.path != page; }),
+                  earlier.end());
+    manifest_ = std::make_unique<OutputsManifest>(run_.dir, config, &events, std::move(earlier));
     progress_ = std::make_unique<ProgressReporter>((run_.dir / "train.log").string(), interactive);
   } catch (...) {
     // Nothing useful is in a new folder yet (config.toml, maybe outputs.json): leave no folder behind.
@@ -32,8 +41,7 @@ RunWriter::RunWriter(const RunConfig& config, const RunResume* resume, const std
   progress_->line(fmt::format("run folder: {}", run_.dir.string()));
   for (const std::string& w : resume_warnings)  // what a resume does not continue as it was
     warning(w, {{"iteration", resume != nullptr ? resume->iteration : 0}});
-  manifest_->add("report", run_.dir / kReportFileName, "report", 0, 0);
-  update_report(true);
+  update_report(true);  // listed in outputs.json from the first iteration on: its `file` event follows run_start
 }
 
 std::unique_ptr<RunWriter> RunWriter::silent(const RunConfig& config, EventLog& events) {
@@ -67,17 +75,24 @@ void RunWriter::write_plots_if_due(int64_t iteration, bool force, bool points_wr
   if (!writes()) return;
   for (const PlotFile& f : plots_->write_if_due(iteration, force, points_written))
     manifest_->add("plot", f.path, f.plot, 0, iteration);
+  // Listed from the first iteration on whatever the rewrite throttle says, so outputs.json's order does
+  // not depend on timing (a run resumed in place lists its files as an uninterrupted one).
+  const std::string page = fs::absolute(run_.dir / kReportFileName).lexically_normal().string();
+  const auto& listed = manifest_->entries();
+  if (std::none_of(listed.begin(), listed.end(), [&page](const OutputEntry& e) { return e.path == page; }))
+    manifest_->add("report", page, "report", 0, iteration);
   const int64_t rate = config_.plot.rate;
   // Unforced: the end of the run rewrites it anyway (finish, fail).
-  if (force || test_images_since_report_ || (rate > 0 && iteration % rate == 0)) update_report(false);
+  if (force || test_images_since_report_ || (rate > 0 && iteration % rate == 0)) update_report(false, iteration);
 }
 
-void RunWriter::update_report(bool force) {
+void RunWriter::update_report(bool force, int64_t list_iteration) {
   const auto now = std::chrono::steady_clock::now();
   if (!force && std::chrono::duration<double>(now - report_written_).count() < kReportMinSeconds) return;
   try {
     write_run_report(run_.dir);
     report_written_ = now, test_images_since_report_ = false;
+    if (list_iteration >= 0) manifest_->add("report", run_.dir / kReportFileName, "report", 0, list_iteration);
   } catch (const std::exception& e) {
     if (!report_warned_ && progress_)
       warning(fmt::format("the run report could not be written ({}); training goes on, and 'img2img report {}' "
@@ -134,6 +149,7 @@ void RunWriter::finish(const RunEnd& end) {
                               : end.status == "stopped_early" ? " (stopped early)"
                                                               : "",
                               end.detail, skipped));
+  update_report(true, end.iterations);  // before run_end: its `file` event is the run's last
   const auto absolute = [](const fs::path& p) { return p.empty() ? std::string() : fs::absolute(p).string(); };
   const bool tested = end.test_ssim && std::isfinite(*end.test_ssim);
   events_.emit("run_end", {{"status", end.status},
@@ -144,13 +160,16 @@ void RunWriter::finish(const RunEnd& end) {
                            {"final_generator", absolute(end.final_generator)},
                            {"final_onnx", absolute(end.final_onnx)},
                            {"skipped_steps", end.skipped_steps}});
-  update_report(true);
 }
 
 void RunWriter::fail(const std::string& what, int64_t iterations, int64_t skipped_steps) {
   if (!writes()) return;
   progress_.reset();  // its last line stays; the error goes after it
   append_log_line((run_.dir / "train.log").string(), "error: " + what);
+  try {  // listed before the run_end event; written after the manifest says failed
+    manifest_->add("report", run_.dir / kReportFileName, "report", 0, iterations);
+  } catch (const std::exception&) {  // the original error matters; report_run_failure says the rest
+  }
   report_run_failure(events_, manifest_.get(), what, iterations, skipped_steps);
   update_report(true);
 }

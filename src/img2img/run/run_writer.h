@@ -113,15 +113,16 @@ class RunWriter {
   std::filesystem::path write_test_image(int64_t iteration, const std::string& file_name, const torch::Tensor& image,
                                          PixelDepth depth, const std::string& role, int64_t sample);
 
-  /// Ends the run: outputs.json status, the "done: N iterations in T" line, the run_end event, report.html.
+  /// Ends the run: outputs.json status, the "done: N iterations in T" line, report.html, the run_end event.
   void finish(const RunEnd& end);
   /// Records a failed run: "error: WHAT" as train.log's last line, then report_run_failure and report.html.
   void fail(const std::string& what, int64_t iterations, int64_t skipped_steps);
 
   /// Rewrites report.html (run/report.h) from the folder's files: always when `force`, else at most
-  /// once per kReportMinSeconds (a skipped update is done at the next call). A failure is a warning
-  /// (once per run), never an error: the page is a view of the run, not one of its outputs.
-  void update_report(bool force);
+  /// once per kReportMinSeconds (a skipped update is done at the next call); once written, lists it in
+  /// outputs.json at `list_iteration` when >= 0 (a `file` event each time, as a rewritten plot). A
+  /// failure is a warning (once per run), never an error: the page is a view of the run.
+  void update_report(bool force, int64_t list_iteration = -1);
   /// Seconds between two unforced rewrites of report.html.
   static constexpr double kReportMinSeconds = 3.0;
 

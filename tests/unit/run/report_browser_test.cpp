@@ -52,8 +52,8 @@ class ReportBrowserTest : public test::TempDirTest {
     const fs::path profile = dir_ / fmt::format("profile{}", runs_++);
     std::string out;
     const int rc = test::run_command(
-        fmt::format("timeout 90 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars "
-                    "--user-data-dir='{}' {} 'file://{}' 2>/dev/null",
+        fmt::format("(timeout 90 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars "
+                    "--user-data-dir='{}' {} 'file://{}' 2>/dev/null)",
                     profile.string(), args, page.string()),
         &out);
     EXPECT_EQ(rc, 0) << out;

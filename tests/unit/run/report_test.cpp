@@ -248,7 +248,9 @@ class OldRunFolder : public test::TempDirTest {
                                {"iteration", it}});
         }
     write_file_atomic(run_ / "outputs.json", nlohmann::json{{"version", 1}, {"run_dir", run_.string()},
-                                                            {"status", status}, {"reason", ""}, {"iterations", 4},
+                                                            {"status", status},
+                                                            {"reason", status == "failed" ? "disk <full> & gone" : ""},
+                                                            {"iterations", 4},
                                                             {"outputs", outputs}}
                                                  .dump(2));
   }
@@ -316,6 +318,14 @@ TEST_F(OldRunFolder, RefreshesOnlyWhileALiveRunHoldsTheFolder) {
   EXPECT_THAT(page, Not(HasSubstr("http-equiv=\"refresh\"")));
 }
 
+TEST_F(OldRunFolder, FailedRunShowsItsError) {
+  make("failed");
+  const std::string page = read_file(write_run_report(run_).path);
+  EXPECT_THAT(page, HasSubstr("id=\"status\">failed<"));
+  EXPECT_THAT(page, HasSubstr("<p class=\"error\" id=\"reason\">disk &lt;full&gt; &amp; gone</p>"));  // escaped
+  EXPECT_THAT(page, Not(HasSubstr("http-equiv=\"refresh\"")));
+}
+
 TEST_F(OldRunFolder, PageIsReplacedAtomically) {
   make("finished");
   const fs::path page = write_run_report(run_).path;
@@ -333,6 +343,20 @@ TEST_F(OldRunFolder, PageIsReplacedAtomically) {
   EXPECT_NE(read_file(page), old_text);
   for (const auto& e : fs::directory_iterator(run_))  // no temporary left beside it
     EXPECT_THAT(e.path().filename().string(), Not(HasSubstr("tmp")));
+}
+
+TEST_F(OldRunFolder, ReportCommandPrintsThePathOrSaysWhatIsWrong) {
+  make("finished");
+  std::string out;
+  ASSERT_EQ(test::run_command(fmt::format("'{}' report '{}' 2>&1", test::img2img_binary(), run_.string()), &out), 0)
+      << out;
+  EXPECT_EQ(out, (run_ / "report.html").string() + "\n");
+  EXPECT_TRUE(fs::exists(run_ / "report.html"));
+  const fs::path empty = dir_ / "empty";
+  fs::create_directories(empty);
+  EXPECT_EQ(test::run_command(fmt::format("'{}' report '{}' 2>&1", test::img2img_binary(), empty.string()), &out), 1);
+  EXPECT_THAT(out, HasSubstr("is not a run folder"));
+  EXPECT_THAT(out, HasSubstr(empty.string()));
 }
 
 TEST_F(ReportFiles, NotARunFolderIsAClearError) {

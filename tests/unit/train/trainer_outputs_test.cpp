@@ -180,16 +180,19 @@ TEST_F(TrainerOutputsTest, ManifestListsEveryFileWrittenWithPngPlots) {
     ++kinds[o["kind"].get<std::string>()];
   }
   // checkpoints at 3 and 4 (G + D, weights + metadata + optimiser state), the ONNX generator at the last iteration,
-  // the latest test's 3 samples x 4 images, 3 plots as PNG charts and the CSV of their points.
+  // the latest test's 3 samples x 4 images, 3 plots as PNG charts and the CSV of their points, report.html.
   EXPECT_EQ(kinds, (std::map<std::string, int>{
                        {"checkpoint", 4}, {"checkpoint_meta", 4}, {"checkpoint_state", 4}, {"onnx", 1}, {"plot", 6},
-                       {"test_image", 12}}));
+                       {"report", 1}, {"test_image", 12}}));
   EXPECT_EQ(s.final_onnx.filename(), "generator_0_4.onnx");
   std::set<std::string> written = files_under(s.run_dir);
   for (const char* own : {"config.toml", "train.log", "outputs.json", ".img2img-train.lock"})
     written.erase(fs::absolute(s.run_dir / own).lexically_normal().string());
   // The first test's images stay on disk but are no longer listed (outputs.json stays small).
   for (const std::string& f : files_under(s.run_dir / "test" / "2")) EXPECT_EQ(written.erase(f), 1u) << f;
+  // The report's own files (its cache; previews of 16-bit images) are the page's, not the run's outputs.
+  EXPECT_FALSE(files_under(s.run_dir / "report").empty());
+  for (const std::string& f : files_under(s.run_dir / "report")) EXPECT_EQ(written.erase(f), 1u) << f;
   EXPECT_EQ(written, listed);
   for (const char* plot : {"ssim", "loss", "score"}) {
     const cv::Mat png = read_image(s.run_dir / "plots" / (std::string(plot) + ".png")).pixels;
@@ -207,8 +210,8 @@ TEST_F(TrainerOutputsTest, TogglesDecideWhichKindsAreListed) {
   options.interactive = 0;
   const TrainSummary s = train_pix2pix(c, options);
   const nlohmann::json manifest = read_json(s.run_dir / "outputs.json");
-  ASSERT_EQ(manifest["outputs"].size(), 3u);
-  for (const auto& o : manifest["outputs"]) EXPECT_EQ(o["kind"], "plot");
+  ASSERT_EQ(manifest["outputs"].size(), 4u);  // the 3 plots and report.html
+  for (const auto& o : manifest["outputs"]) EXPECT_TRUE(o["kind"] == "plot" || o["kind"] == "report") << o;
   EXPECT_FALSE(manifest["listed_kinds"]["checkpoint"].get<bool>());
   EXPECT_FALSE(manifest["listed_kinds"]["onnx"].get<bool>());
   EXPECT_TRUE(fs::exists(s.final_generator));  // still written, just not listed
