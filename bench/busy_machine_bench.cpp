@@ -35,7 +35,10 @@
 #include <utility>     // std::pair
 #include <vector>      // std::vector
 
+#include "bench_children.h"
+
 namespace fs = std::filesystem;
+namespace bench = img2img::bench;
 
 namespace {
 
@@ -49,25 +52,6 @@ struct Setting {
 
 const char* const kOmpVariables[] = {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS", "LOCAL_WORLD_SIZE",
                                      "OMP_DISPLAY_ENV", "OMP_PROC_BIND",  "GOMP_CPU_AFFINITY", "OMP_PLACES"};
-
-// Smooth random RGB inputs and their blurred grey references: the content does not change the speed.
-void write_data(const fs::path& dir) {
-  fs::create_directories(dir / "input");
-  fs::create_directories(dir / "reference");
-  cv::RNG rng(1);
-  for (int i = 0; i < kSamples; ++i) {
-    cv::Mat noise(64, 64, CV_8UC3);
-    rng.fill(noise, cv::RNG::UNIFORM, 0, 256);
-    cv::Mat input, reference;
-    cv::GaussianBlur(noise, input, cv::Size(9, 9), 3);
-    cv::cvtColor(input, reference, cv::COLOR_BGR2GRAY);
-    cv::GaussianBlur(reference, reference, cv::Size(5, 5), 2);
-    cv::cvtColor(reference, reference, cv::COLOR_GRAY2BGR);
-    const std::string name = fmt::format("{:04d}.png", i);
-    cv::imwrite((dir / "input" / name).string(), input);
-    cv::imwrite((dir / "reference" / name).string(), reference);
-  }
-}
 
 std::vector<std::string> train_args(const std::string& exe, const fs::path& data, const fs::path& run_dir,
                                     int iterations, const std::string& cpu_threads) {
@@ -98,35 +82,11 @@ std::vector<std::string> train_args(const std::string& exe, const fs::path& data
           "--events=-"};
 }
 
-// Starts `args` with `setting`'s environment; its stdout on *out (or /dev/null when out is null).
+// Starts `args` with `setting`'s environment (every other OMP_*/GOMP_* variable unset); its stdout on
+// *out (or /dev/null when out is null).
 pid_t spawn(const std::vector<std::string>& args, const Setting& setting, FILE** out) {
-  int fds[2] = {-1, -1};
-  if (out != nullptr && ::pipe(fds) != 0) throw std::runtime_error("pipe failed");
-  std::fflush(stdout);  // the child's freopen would write our buffered lines a second time
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    for (const char* v : kOmpVariables) ::unsetenv(v);
-    for (const auto& [k, v] : setting.env) ::setenv(k.c_str(), v.c_str(), 1);
-    if (out != nullptr) {
-      ::dup2(fds[1], STDOUT_FILENO);
-      ::close(fds[0]);
-      ::close(fds[1]);
-    } else {
-      std::freopen("/dev/null", "w", stdout);
-    }
-    std::freopen("/dev/null", "w", stderr);
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  if (out != nullptr) {
-    ::close(fds[1]);
-    *out = ::fdopen(fds[0], "r");
-  }
-  return pid;
+  return bench::spawn_child(args, std::vector<const char*>(std::begin(kOmpVariables), std::end(kOmpVariables)),
+                            setting.env, out, "/dev/null");
 }
 
 double json_number(const std::string& line, const std::string& key) {
@@ -255,7 +215,7 @@ int main(int argc, char** argv) {
   const fs::path work = pattern, data = work / "data";
   int code = 0;
   try {
-    write_data(data);
+    bench::write_bench_pairs(data, 64, kSamples);
     fmt::print("{} cores; {} training pairs of 64 px, terrain.toml architecture, batch 4; {} iterations per "
                "measurement (the first not counted); competitor: {}; median of {} repeats\n",
                cores, kSamples, iterations, competitor == "train" ? "the same training" : "a busy thread per core",

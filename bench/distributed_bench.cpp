@@ -43,6 +43,8 @@
 #include <utility>             // std::pair
 #include <vector>              // std::vector
 
+#include "bench_children.h"
+
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
@@ -69,30 +71,12 @@ const char* const kCleared[] = {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_TH
                                 "TORCHELASTIC_USE_AGENT_STORE", "TORCHELASTIC_RESTART_COUNT",
                                 "TORCHELASTIC_RUN_ID", "GLOO_SOCKET_IFNAME"};
 
-using Env = std::vector<std::pair<std::string, std::string>>;
+using Env = img2img::bench::Env;
 
 // The img2img executable ran the 2 ranks as 2 separate trainings (no data-parallel support in it).
 struct NotDistributed : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
-
-void write_data(const fs::path& dir, int size, int count) {
-  fs::create_directories(dir / "input");
-  fs::create_directories(dir / "reference");
-  cv::RNG rng(1);
-  for (int i = 0; i < count; ++i) {
-    cv::Mat noise(size, size, CV_8UC3);
-    rng.fill(noise, cv::RNG::UNIFORM, 0, 256);
-    cv::Mat input, reference;
-    cv::GaussianBlur(noise, input, cv::Size(9, 9), 3);
-    cv::cvtColor(input, reference, cv::COLOR_BGR2GRAY);
-    cv::GaussianBlur(reference, reference, cv::Size(5, 5), 2);
-    cv::cvtColor(reference, reference, cv::COLOR_GRAY2BGR);
-    const std::string name = fmt::format("{:04d}.png", i);
-    cv::imwrite((dir / "input" / name).string(), input);
-    cv::imwrite((dir / "reference" / name).string(), reference);
-  }
-}
 
 std::vector<std::string> train_args(const std::string& exe, const Model& m, const fs::path& data,
                                     const fs::path& run_dir, int iterations) {
@@ -127,33 +111,8 @@ std::vector<std::string> train_args(const std::string& exe, const Model& m, cons
 
 // A child process with `env` on top of the cleared variables; its stdout on *out (or /dev/null).
 pid_t spawn(const std::vector<std::string>& args, const Env& env, FILE** out, const fs::path& err_file) {
-  int fds[2] = {-1, -1};
-  if (out != nullptr && ::pipe(fds) != 0) throw std::runtime_error("pipe failed");
-  std::fflush(stdout);  // the child would write our buffered lines a second time
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    for (const char* v : kCleared) ::unsetenv(v);
-    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-    if (out != nullptr) {
-      ::dup2(fds[1], STDOUT_FILENO);
-      ::close(fds[0]);
-      ::close(fds[1]);
-    } else {
-      std::freopen("/dev/null", "w", stdout);
-    }
-    std::freopen(err_file.c_str(), "w", stderr);
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  if (out != nullptr) {
-    ::close(fds[1]);
-    *out = ::fdopen(fds[0], "r");
-  }
-  return pid;
+  return img2img::bench::spawn_child(args, std::vector<const char*>(std::begin(kCleared), std::end(kCleared)), env,
+                                     out, err_file);
 }
 
 // Kills `pids` (SIGKILL) if they run past `seconds`, or at once on kill_now(); the group never hangs
@@ -572,7 +531,7 @@ int main(int argc, char** argv) {
   try {
     for (const Model& m : models) {
       const fs::path data = work / m.name;
-      write_data(data, m.size, m.samples);
+      img2img::bench::write_bench_pairs(data, m.size, m.samples);
       const int measured_steps = (iterations - 1) * m.samples / (2 * m.batch);  // per rank, 2 processes
       const int py_steps = std::max(3, measured_steps / 2);
       fmt::print("\n{}: {} pairs; img2img {} iterations; PyTorch {} steps per process after 2 warm-up steps\n",
