@@ -19,6 +19,7 @@
 #include "img2img/infer/ssim_files.h"
 #include "img2img/run/gnuplot.h"
 #include "img2img/run/outputs_manifest.h"
+#include "img2img/run/plot_writer.h"
 #include "img2img/run/progress.h"
 #include "img2img/run/report_data.h"
 #include "img2img/run/report_preview.h"
@@ -133,6 +134,7 @@ void draw_charts(std::vector<Chart>& charts, const fs::path& work_dir, std::vect
     for (const auto& [name, points] : chart.series)
       for (const auto& [it, v] : points) positive = positive && v > 0;
     chart.log_y = chart.log_y && positive;
+    const std::string y_label = chart.log_y ? chart.y_label + " (log scale)" : chart.y_label;
     size_t longest = 0;  // a point mark each while they stay apart; long runs get plain lines
     for (const auto& [name, points] : chart.series) longest = std::max(longest, points.size());
     script += fmt::format(
@@ -141,7 +143,7 @@ void draw_charts(std::vector<Chart>& charts, const fs::path& work_dir, std::vect
         "set key outside right top\nset grid\nset style data {}\nset pointsize 0.8\n"
         "set xtics nomirror\nset ytics nomirror\n{}",
         gnuplot_quote((work_dir / fmt::format("chart{}.svg", c)).string()), gnuplot_quote(chart.title),
-        gnuplot_quote(chart.y_label), longest <= kReportMarkedPoints ? "linespoints" : "lines",
+        gnuplot_quote(y_label), longest <= kReportMarkedPoints ? "linespoints" : "lines",
         chart.log_y ? "set logscale y\n" : "");
     // One iteration only: gnuplot cannot autoscale an empty x range; widen it.
     std::set<int64_t> xs;
@@ -444,6 +446,21 @@ ReportResult write_run_report(const fs::path& run_dir) {
                                                  : static_cast<int64_t>(config.number("train.max_iterations", 0));
   const int64_t done_it = !log.iterations.empty() ? log.iterations.back().iteration
                                                   : manifest.is_object() ? manifest.value("iterations", int64_t{0}) : 0;
+  result.iteration = done_it;
+
+  // Steps: train.log's iteration lines have none; the loop makes ceil(samples / data.batch_size) per
+  // iteration (steps_per_iteration), and an interrupted run's reason names the steps of its last one.
+  const std::optional<PartialIteration> partial =
+      parse_partial_iteration(manifest.is_object() ? manifest.value("reason", "") : "");
+  int64_t steps_per_it = steps_per_iteration(log, static_cast<int64_t>(config.number("data.batch_size", 0)));
+  if (steps_per_it == 0 && partial) steps_per_it = partial->steps_per_iteration;
+  std::string progress = max_it > 0 ? fmt::format("iteration {} of {}", done_it, max_it)
+                                    : fmt::format("iteration {}", done_it);
+  if (steps_per_it > 0) {
+    const int64_t steps = done_it * steps_per_it + (partial && partial->iteration == done_it + 1 ? partial->steps_done : 0);
+    progress += max_it > 0 ? fmt::format(" \u00b7 step {} of {}", steps, max_it * steps_per_it)
+                           : fmt::format(" \u00b7 step {}", steps);
+  }
 
   // Elapsed: the "done" line's duration; else since config.toml was written (the run's or its resume's start).
   std::string elapsed;
@@ -460,18 +477,15 @@ ReportResult write_run_report(const fs::path& run_dir) {
   }
 
   // Curves: the plots' CSVs when the run kept them, else train.log's lines.
+  // Titles and axis labels: those of the PNG plots (plot_labels), from the series drawn; the learning
+  // rate has no PNG plot.
   std::vector<Chart> charts;
   const bool unpaired = config.get("data.input_type") == "multiple_unpaired";
-  const std::pair<const char*, std::pair<const char*, const char*>> kinds[] = {
-      {"loss", {"Losses", "loss (log scale)"}},
-      {"score", {"Discriminator scores", "mean D probability of real"}},
-      {"ssim", {unpaired ? "SSIM (test: cycle reconstruction)" : "SSIM of generated vs reference", "mean SSIM"}},
-      {"lr", {"Learning rate", "learning rate"}}};
-  for (const auto& [name, labels] : kinds) {
-    Chart chart{name, labels.first, labels.second, {}, std::nullopt, "", std::string(name) == "loss", ""};
-    const fs::path csv = dir / "plots" / (std::string(name) + ".csv");
+  for (const std::string name : {"loss", "score", "ssim", "lr"}) {
+    Chart chart{name, "", "", {}, std::nullopt, "", name == "loss", ""};
+    const fs::path csv = dir / "plots" / (name + ".csv");
     bool from_csv = false;
-    if (std::string(name) != "lr" && fs::exists(csv, ec)) {
+    if (name != "lr" && fs::exists(csv, ec)) {
       try {
         chart.series = read_plot_csv(csv);
         from_csv = true;
@@ -480,15 +494,17 @@ ReportResult write_run_report(const fs::path& run_dir) {
       }
     }
     if (!from_csv) chart.series = log_series(log, name);
-    if (std::string(name) == "ssim") {
+    if (name == "lr") {
+      chart.title = "Learning rate", chart.y_label = "learning rate";
+    } else {
+      std::vector<std::string> series_names;
+      for (const auto& [series, points] : chart.series) series_names.push_back(series);
+      const PlotLabels labels = plot_labels(name, series_names);
+      chart.title = labels.title, chart.y_label = labels.y_label;
+    }
+    if (name == "ssim") {
       const double target = config.number("test.target_ssim", 0);
       if (target > 0) chart.target = target, chart.target_label = fmt::format("test.target_ssim {}", target);
-    }
-    if (std::string(name) == "loss" && !chart.series.empty()) {
-      bool positive = true;
-      for (const auto& [s, points] : chart.series)
-        for (const auto& [it, v] : points) positive = positive && v > 0;
-      if (!positive) chart.y_label = "loss";
     }
     charts.push_back(std::move(chart));
   }
@@ -567,7 +583,7 @@ ReportResult write_run_report(const fs::path& run_dir) {
   const auto fact = [&page](const std::string& name, const std::string& value, const std::string& id) {
     if (!value.empty()) page += fmt::format("<tr><td>{}</td><td id=\"{}\">{}</td></tr>\n", name, id, html(value));
   };
-  fact("iteration", max_it > 0 ? fmt::format("{} of {}", done_it, max_it) : std::to_string(done_it), "iteration");
+  fact("progress", progress, "iteration");
   fact("elapsed", elapsed, "elapsed");
   if (live && !log.iterations.empty()) fact("ETA", log.iterations.back().eta, "eta");
   if (!log.iterations.empty() && log.iterations.back().images_per_s)
@@ -715,3 +731,4 @@ ReportResult write_run_report(const fs::path& run_dir) {
 }
 
 }  // namespace img2img
+

@@ -10,6 +10,7 @@
 // RUN_DIR/report/ (run/report_preview.h), and the test images are linked by relative paths.
 
 #include <cstddef>     // size_t
+#include <cstdint>     // int64_t
 #include <filesystem>  // std::filesystem::path
 #include <string>      // std::string
 #include <vector>      // std::vector
@@ -30,6 +31,7 @@ inline constexpr size_t kReportMarkedPoints = 100;
 struct ReportResult {
   std::filesystem::path path;        ///< RUN_DIR/report.html
   std::vector<std::string> notes;    ///< parts it could not show and why (also shown on the page)
+  int64_t iteration = 0;             ///< the last iteration the page shows (completed iterations)
 };
 
 /// (Re)writes `<run_dir>/report.html` atomically (write_file_atomic: a reader sees the old page or

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>  // fmt::format
 
+#include <algorithm>  // std::max
 #include <cctype>   // std::isdigit, std::tolower
 #include <cmath>    // std::isfinite
 #include <regex>    // std::regex
@@ -92,6 +93,10 @@ std::string lower(std::string s) {
 
 RunLog parse_train_log(const std::string& text) {
   static const std::regex test_line(R"(^test at iteration (\d+): (.+) (\S+) on (\d+) sample\(s\).*$)");
+  // train/training_data.cpp's describe() and training_loop.cpp's data-parallel line.
+  static const std::regex paired_size(R"(^data: (\d+) pairs\b.*$)");
+  static const std::regex unpaired_size(R"(^data \(unpaired\): domain A (\d+) images.*, domain B (\d+) images.*$)");
+  static const std::regex per_process(R"(^data-parallel: .*, (\d+) sample\(s\) per process$)");
   RunLog log;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) {
@@ -100,6 +105,7 @@ RunLog parse_train_log(const std::string& text) {
     if (starts_with(line, "run folder: ")) {  // a new run (a resume in place appends to the log)
       log.done_line.clear(), log.error.clear(), log.early_stop.clear(), log.data_lines.clear();
       log.warnings.clear(), log.device_line.clear();
+      log.train_samples = 0, log.samples_per_process = 0;
     } else if (starts_with(line, "iteration ")) {
       if (std::optional<LogIteration> it = parse_iteration_line(line)) log.iterations.push_back(std::move(*it));
     } else if (std::regex_match(line, m, test_line)) {
@@ -110,6 +116,13 @@ RunLog parse_train_log(const std::string& text) {
     } else if ((starts_with(line, "data: ") || starts_with(line, "data (") || starts_with(line, "test data: ") ||
                 starts_with(line, "test data (")) && line.find("storage") == std::string::npos) {
       log.data_lines.push_back(line);
+      if (std::regex_match(line, m, paired_size)) {
+        log.train_samples = std::stoll(m[1].str());
+      } else if (std::regex_match(line, m, unpaired_size)) {
+        log.train_samples = std::max(std::stoll(m[1].str()), std::stoll(m[2].str()));
+      }
+    } else if (std::regex_match(line, m, per_process)) {
+      log.samples_per_process = std::stoll(m[1].str());
     } else if (starts_with(line, "warning: ")) {
       log.warnings.push_back(line.substr(9));
     } else if (starts_with(line, "done: ")) {
@@ -121,6 +134,19 @@ RunLog parse_train_log(const std::string& text) {
     }
   }
   return log;
+}
+
+int64_t steps_per_iteration(const RunLog& log, int64_t batch_size) {
+  const int64_t samples = log.samples_per_process > 0 ? log.samples_per_process : log.train_samples;
+  if (samples <= 0 || batch_size < 1) return 0;
+  return (samples + batch_size - 1) / batch_size;
+}
+
+std::optional<PartialIteration> parse_partial_iteration(const std::string& reason) {
+  static const std::regex form(R"(^interrupted in iteration (\d+) after step (\d+) of (\d+)$)");
+  std::smatch m;
+  if (!std::regex_match(reason, m, form)) return std::nullopt;
+  return PartialIteration{std::stoll(m[1].str()), std::stoll(m[2].str()), std::stoll(m[3].str())};
 }
 
 ChartSeries log_series(const RunLog& log, const std::string& plot) {

@@ -45,11 +45,31 @@ struct RunLog {
   std::string done_line;              ///< "done: 8 iterations in 3m05s ..." ("" while running)
   std::string error;                  ///< text after "error: " (a failed run's last line)
   std::string early_stop;             ///< text after "early stop: "
+  /// Training samples one iteration covers, from the "data" line (unpaired: the larger domain); 0 when absent.
+  int64_t train_samples = 0;
+  /// Data-parallel runs: samples per process and iteration (the "data-parallel" line); 0 otherwise.
+  int64_t samples_per_process = 0;
 };
 
 /// Parses train.log's text (ProgressReporter's lines, run/progress.h; the formats are those of
 /// train/training_loop.cpp). Lines it does not know are skipped; never throws.
 RunLog parse_train_log(const std::string& text);
+
+/// Optimiser steps per iteration of the run `log` describes with data.batch_size `batch_size`,
+/// counted as the training loop counts them (train/training_loop.cpp: ceil(samples of this process /
+/// batch size)); 0 when the log has no "data" line or `batch_size` < 1.
+int64_t steps_per_iteration(const RunLog& log, int64_t batch_size);
+
+/// Where an interrupted run stopped inside an iteration, from its stop reason (outputs.json "reason":
+/// "interrupted in iteration 3 after step 2 of 8" -> {3, 2, 8}).
+struct PartialIteration {
+  int64_t iteration = 0;            ///< the iteration left unfinished
+  int64_t steps_done = 0;           ///< its steps that ran
+  int64_t steps_per_iteration = 0;  ///< its steps in all
+};
+
+/// Parses an interrupted run's stop reason; empty for any other text.
+std::optional<PartialIteration> parse_partial_iteration(const std::string& reason);
 
 /// The statistics of `log`'s iteration lines as chart series, for runs without the plots' CSVs
 /// (plot.type = disabled): `plot` "loss" (every label but the two below, lower-cased, "_K" appended

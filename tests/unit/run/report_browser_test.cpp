@@ -22,6 +22,7 @@ namespace img2img {
 namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 size_t count_of(const std::string& text, const std::string& what) {
   size_t n = 0;
@@ -119,12 +120,17 @@ TEST_F(ReportBrowserTest, PairedRunShowsStatusCurvesAndGallery) {
   add_test(c, 2);
   TrainOptions options;
   options.interactive = 0;
+  int64_t steps = 0;  // the steps the loop made, as the header counts them
+  options.after_step = [&steps](int64_t, int64_t) { ++steps; };
   const TrainSummary s = train_pix2pix(c, options);
   const fs::path page = s.run_dir / "report.html";
   EXPECT_THAT(read_file(s.run_dir / "outputs.json"), HasSubstr("report.html"));
   const std::string dom = rendered_dom(page);
   EXPECT_THAT(dom, HasSubstr("id=\"status\">finished</span>"));
-  EXPECT_THAT(dom, HasSubstr("<td id=\"iteration\">3 of 3</td>"));
+  EXPECT_EQ(steps, 6);  // 4 pairs in batches of 2, 3 iterations
+  EXPECT_THAT(dom, HasSubstr(fmt::format("<td id=\"iteration\">iteration 3 of 3 \u00b7 step {0} of {0}</td>", steps)));
+  // The charts carry the PNG plots' titles (plot_labels).
+  EXPECT_THAT(dom, HasSubstr("data-chart=\"ssim\" role=\"img\" aria-label=\"SSIM of generated vs reference\""));
   expect_charts(dom,
                 {{"loss", {"g_gan", "g_l1", "d_real", "d_fake"}},
                  {"score", {"real", "generated"}},
@@ -150,9 +156,16 @@ TEST_F(ReportBrowserTest, UnpairedRunShowsBothDirections) {
   add_test(c, 2);
   TrainOptions options;
   options.interactive = 0;
+  int64_t steps = 0;
+  options.after_step = [&steps](int64_t, int64_t) { ++steps; };
   const TrainSummary s = train_cycle_gan(c, options);
   const std::string dom = rendered_dom(s.run_dir / "report.html");
   EXPECT_THAT(dom, HasSubstr("id=\"status\">finished</span>"));
+  EXPECT_EQ(steps, 2);  // 4 images per domain in batches of 2, 1 iteration
+  EXPECT_THAT(dom, HasSubstr(fmt::format("<td id=\"iteration\">iteration 1 of 1 \u00b7 step {0} of {0}</td>", steps)));
+  // The SSIM chart is the cycle reconstruction's, titled as its PNG plot is (plot_labels).
+  EXPECT_THAT(dom, HasSubstr("data-chart=\"ssim\" role=\"img\" aria-label=\"Cycle SSIM: reconstruction vs original"));
+  EXPECT_THAT(dom, Not(HasSubstr("generated vs reference")));
   // plot.type = disabled: the curves come from train.log.
   expect_charts(dom, {{"loss", {"g_gan_0", "cycle_1", "d_0"}}, {"ssim", {"test_cycle"}}, {"lr", {"lr"}}}, 1);
   for (const char* direction : {"A", "B"}) {

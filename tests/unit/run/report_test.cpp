@@ -10,17 +10,21 @@
 
 #include <sys/stat.h>  // stat
 
+#include <atomic>   // std::atomic
 #include <fstream>  // std::ofstream, std::ifstream
 #include <regex>    // std::regex
 
 #include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
 #include "img2img/data/image_io.h"
+#include "img2img/run/plot_writer.h"
 #include "img2img/run/report.h"
 #include "img2img/run/report_data.h"
 #include "img2img/run/report_preview.h"
 #include "img2img/run/run_lock.h"
+#include "img2img/train/trainer.h"
 #include "support/test_support.h"
+#include "support/tiny_run.h"
 
 namespace img2img {
 namespace {
@@ -98,6 +102,37 @@ TEST(ReportData, ParsesTheLinesOfTrainLog) {
   EXPECT_DOUBLE_EQ(cycle_loss.at("d_0").at(1), 0.3);
   EXPECT_DOUBLE_EQ(log_series(cycle, "ssim").at("test_cycle").at(1), 0.5);
   EXPECT_EQ(cycle.error, "");  // the resumed run has not failed
+}
+
+TEST(ReportData, StepsPerIterationFromTheDataLinesAndBatchSize) {
+  // Paired: the pairs; unpaired: the larger domain; data-parallel: this process's share.
+  const RunLog paired = parse_train_log("run folder: /r\ndata: 5 pairs at 32 px, 3 channel(s); input 8-bit, "
+                                        "reference 8-bit\ntest data: 6 pairs; testing 4 ...\n");
+  EXPECT_EQ(paired.train_samples, 5);
+  EXPECT_EQ(steps_per_iteration(paired, 2), 3);
+  EXPECT_EQ(steps_per_iteration(paired, 5), 1);
+  EXPECT_EQ(steps_per_iteration(paired, 0), 0);  // no batch size known: no steps shown
+  const RunLog unpaired = parse_train_log(
+      "data (unpaired): domain A 7 images (8-bit), domain B 12 images (16-bit) at 32 px, 3 channel(s)\n");
+  EXPECT_EQ(unpaired.train_samples, 12);
+  EXPECT_EQ(steps_per_iteration(unpaired, 4), 3);
+  const RunLog parallel = parse_train_log(
+      "data: 9 pairs at 32 px, 3 channel(s); input 8-bit, reference 8-bit\n"
+      "data-parallel: 2 processes (c10d Gloo, 2 on this machine); data.batch_size 2 per process, effective batch 4; "
+      "each iteration covers the data once, 5 sample(s) per process\n");
+  EXPECT_EQ(parallel.samples_per_process, 5);
+  EXPECT_EQ(steps_per_iteration(parallel, 2), 3);
+  EXPECT_EQ(steps_per_iteration(parse_train_log("iteration 1/2  lr 0.1  G_GAN 1  1.0 img/s  ETA 1s\n"), 2), 0);
+  // A resume in place: the last run's data line counts.
+  EXPECT_EQ(parse_train_log("data: 5 pairs at 8 px\nrun folder: /r\ndata: 8 pairs at 8 px\n").train_samples, 8);
+
+  const std::optional<PartialIteration> partial = parse_partial_iteration("interrupted in iteration 3 after step 2 of 8");
+  ASSERT_TRUE(partial);
+  EXPECT_EQ(partial->iteration, 3);
+  EXPECT_EQ(partial->steps_done, 2);
+  EXPECT_EQ(partial->steps_per_iteration, 8);
+  EXPECT_FALSE(parse_partial_iteration("interrupted after iteration 3"));
+  EXPECT_FALSE(parse_partial_iteration(""));
 }
 
 TEST_F(ReportFiles, ReportCsvRowsAndAMalformedRow) {
@@ -222,7 +257,7 @@ class OldRunFolder : public test::TempDirTest {
   void make(const std::string& status) {
     run_ = dir_ / "old run";
     write_file_atomic(run_ / "config.toml",
-                      "[data]\ninput_type = \"multiple_paired\"  # comment\n[train]\nmax_iterations = 4\n"
+                      "[data]\ninput_type = \"multiple_paired\"  # comment\nbatch_size = 2\n[train]\nmax_iterations = 4\n"
                       "[test]\ntarget_ssim = 0.9\noutput_dir = \"{run_dir}/test/{iteration}\"\n[plot]\nrate = 2\n");
     std::string log = "run folder: " + run_.string() + "\ndata: 5 pairs at 16 px, 1 channel(s)\ndevice: cpu, 1 CPU threads; x\n";
     for (int it = 1; it <= 4; ++it) {
@@ -264,10 +299,17 @@ TEST_F(OldRunFolder, GetsAPageWithCurvesGalleryAndPreviews) {
   const std::string page = read_file(r.path);
   EXPECT_THAT(page, HasSubstr("id=\"status\">finished<"));
   EXPECT_THAT(page, Not(HasSubstr("http-equiv=\"refresh\"")));
-  EXPECT_THAT(page, HasSubstr("<td id=\"iteration\">4 of 4</td>"));
+  // 5 pairs (the data line) in batches of 2 (config.toml): 3 steps per iteration.
+  EXPECT_THAT(page, HasSubstr("<td id=\"iteration\">iteration 4 of 4 \u00b7 step 12 of 12</td>"));
   EXPECT_THAT(page, HasSubstr("<td id=\"elapsed\">12s</td>"));
-  // Curves from train.log (no CSV), the test.target_ssim line in the SSIM chart.
+  // Curves from train.log (no CSV), the test.target_ssim line in the SSIM chart; the titles and axis
+  // labels of the PNG plots (plot_labels).
   for (const char* chart : {"loss", "score", "ssim", "lr"}) EXPECT_THAT(page, HasSubstr(fmt::format("data-chart=\"{}\"", chart)));
+  EXPECT_THAT(page, HasSubstr("data-chart=\"ssim\" role=\"img\" aria-label=\"SSIM of generated vs reference\""));
+  EXPECT_THAT(page, HasSubstr("data-chart=\"loss\" role=\"img\" aria-label=\"Losses\""));
+  EXPECT_THAT(page, HasSubstr("data-chart=\"score\" role=\"img\" aria-label=\"Discriminator scores\""));
+  EXPECT_THAT(page, HasSubstr(">loss (log scale)<"));  // all losses positive
+  EXPECT_THAT(page, HasSubstr(">mean D probability of real<"));
   EXPECT_THAT(page, HasSubstr("test.target_ssim 0.9"));
   // Both tests offered, the latest first, 2 rows each; each image previewed (16-bit, 1 channel).
   EXPECT_THAT(page, HasSubstr("<option>4</option><option>2</option>"));
@@ -324,6 +366,71 @@ TEST_F(OldRunFolder, FailedRunShowsItsError) {
   EXPECT_THAT(page, HasSubstr("id=\"status\">failed<"));
   EXPECT_THAT(page, HasSubstr("<p class=\"error\" id=\"reason\">disk &lt;full&gt; &amp; gone</p>"));  // escaped
   EXPECT_THAT(page, Not(HasSubstr("http-equiv=\"refresh\"")));
+}
+
+TEST_F(OldRunFolder, InterruptedInsideAnIterationCountsItsSteps) {
+  make("finished");
+  // The run stopped in iteration 4 after 2 of its 3 steps: 3 iterations done, 3 x 3 + 2 steps.
+  std::string log = read_file(run_ / "train.log");
+  log = std::regex_replace(log, std::regex("iteration 4/4[^\n]*\n|done: [^\n]*\n"), "");
+  write_file_atomic(run_ / "train.log", log);
+  nlohmann::json manifest = nlohmann::json::parse(read_file(run_ / "outputs.json"));
+  manifest["status"] = "interrupted", manifest["reason"] = "interrupted in iteration 4 after step 2 of 3";
+  manifest["iterations"] = 3;
+  write_file_atomic(run_ / "outputs.json", manifest.dump());
+  const std::string page = read_file(write_run_report(run_).path);
+  EXPECT_THAT(page, HasSubstr("id=\"status\">interrupted<"));
+  EXPECT_THAT(page, HasSubstr("<td id=\"iteration\">iteration 3 of 4 \u00b7 step 11 of 12</td>"));
+  // Without a batch size in config.toml, the reason's count of steps still gives the steps.
+  write_file_atomic(run_ / "config.toml", "[train]\nmax_iterations = 4\n");
+  EXPECT_THAT(read_file(write_run_report(run_).path),
+              HasSubstr("<td id=\"iteration\">iteration 3 of 4 \u00b7 step 11 of 12</td>"));
+  // Neither: the iterations only (no step count is made up).
+  manifest["reason"] = "interrupted after iteration 3";
+  write_file_atomic(run_ / "outputs.json", manifest.dump());
+  EXPECT_THAT(read_file(write_run_report(run_).path), HasSubstr("<td id=\"iteration\">iteration 3 of 4</td>"));
+}
+
+TEST_F(ReportFiles, UnpairedRunTitlesItsSsimChartAsTheCycleReconstruction) {
+  const fs::path run = dir_ / "cycle";
+  write_file_atomic(run / "config.toml", "[data]\ninput_type = \"multiple_unpaired\"\nbatch_size = 4\n");
+  write_file_atomic(run / "train.log",
+                    "run folder: " + run.string() + "\n"
+                    "data (unpaired): domain A 6 images (8-bit), domain B 9 images (8-bit) at 32 px, 3 channel(s)\n"
+                    "iteration 1/2  lr 0.0002  G_GAN 0.9 0.8  cycle 1.5 1.25  identity 0.5 0.25  D 0.3 0.2  "
+                    "9.0 img/s  ETA 1s\ntest at iteration 1: cycle SSIM 0.5 on 3 sample(s) (0s)\n"
+                    "iteration 2/2  lr 0.0001  G_GAN 0.8 0.7  cycle 1.4 1.2  identity 0.4 0.2  D 0.3 0.2  "
+                    "9.0 img/s  ETA 0s\ntest at iteration 2: cycle SSIM 0.6 on 3 sample(s) (0s)\n"
+                    "done: 2 iterations in 3s\n");
+  const std::string page = read_file(write_run_report(run).path);
+  // The same title as the PNG plot of these series (plot_labels), not "generated vs reference".
+  EXPECT_EQ(std::string(plot_labels("ssim", {"test_cycle"}).title),
+            "Cycle SSIM: reconstruction vs original (A -> B -> A, B -> A -> B)");
+  EXPECT_THAT(page, HasSubstr("data-chart=\"ssim\" role=\"img\" aria-label=\"Cycle SSIM: reconstruction vs original "
+                              "(A -&gt; B -&gt; A, B -&gt; A -&gt; B)\""));
+  EXPECT_THAT(page, Not(HasSubstr("generated vs reference")));
+  // 9 images of the larger domain in batches of 4: 3 steps per iteration.
+  EXPECT_THAT(page, HasSubstr("<td id=\"iteration\">iteration 2 of 2 \u00b7 step 6 of 6</td>"));
+}
+
+TEST_F(ReportFiles, RealRunInterruptedInsideAnIterationShowsItsSteps) {
+  RunConfig c = test::tiny_paired_run(dir_);  // 4 pairs
+  c.output.run_dir = (dir_ / "run").string();
+  c.data.batch_size = 1, c.train.max_iterations = 3;
+  std::atomic<bool> stop{false};
+  int64_t steps = 0;
+  TrainOptions options;
+  options.interactive = 0, options.stop_requested = &stop;
+  options.after_step = [&](int64_t iteration, int64_t step) {
+    ++steps;
+    if (iteration == 2 && step == 3) stop = true;
+  };
+  const TrainSummary s = train_pix2pix(c, options);
+  ASSERT_TRUE(s.interrupted);
+  EXPECT_EQ(steps, 7);
+  // The page the run wrote at its end: 1 iteration done, 7 of 3 x 4 steps.
+  EXPECT_THAT(read_file(s.run_dir / "report.html"),
+              HasSubstr("<td id=\"iteration\">iteration 1 of 3 \u00b7 step 7 of 12</td>"));
 }
 
 TEST_F(OldRunFolder, PageIsReplacedAtomically) {
