@@ -52,6 +52,40 @@ std::vector<OutputEntry> read_manifest_entries(const fs::path& path, int64_t up_
   return out;
 }
 
+bool list_in_manifest_file(const fs::path& path, const OutputEntry& entry) {
+  const fs::path lies_in = normal_dir(fs::absolute(path).parent_path());
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(read_file(path));
+    if (!doc.is_object() || !doc.contains("outputs") || !doc.at("outputs").is_array())
+      throw DataError("it has no \"outputs\" list");
+  } catch (const std::exception& e) {
+    throw DataError(fmt::format("the run's manifest '{}' is damaged ({}); it was left unchanged. Repair or delete it "
+                                "(a run rewrites it whole).",
+                                path.string(), e.what()));
+  }
+  const fs::path written_in =
+      doc.contains("run_dir") && doc.at("run_dir").is_string() ? doc.at("run_dir").get<std::string>() : std::string();
+  // Where the file lies now, and the same file as this manifest names its files (below "run_dir").
+  const std::string here = fs::absolute(entry.path).lexically_normal().string();
+  const std::string named = written_in.empty() ? here : rebase_path(here, lies_in, written_in);
+  const nlohmann::json listed = {{"kind", entry.kind},   {"path", named},          {"network", entry.network},
+                                 {"index", entry.index}, {"iteration", entry.iteration}};
+  nlohmann::json& outputs = doc.at("outputs");
+  bool found = false, changed = false;
+  for (nlohmann::json& o : outputs) {
+    const std::string p = o.is_object() && o.contains("path") && o.at("path").is_string() ? o.at("path").get<std::string>() : "";
+    if (p.empty() || rebase_path(p, written_in, lies_in) != here) continue;
+    found = true;
+    if (o != listed) o = listed, changed = true;
+  }
+  if (!found) outputs.push_back(listed), changed = true;
+  if (doc.contains("listed_kinds") && doc.at("listed_kinds").is_object() && !doc.at("listed_kinds").contains(entry.kind))
+    doc["listed_kinds"][entry.kind] = true, changed = true;
+  if (changed) write_file_atomic(path, doc.dump(2) + "\n");
+  return changed;
+}
+
 OutputsManifest::OutputsManifest(const fs::path& run_dir, const RunConfig& config, EventLog* events,
                                  std::vector<OutputEntry> earlier)
     : path_(fs::absolute(run_dir) / "outputs.json"),

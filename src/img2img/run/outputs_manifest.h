@@ -36,6 +36,14 @@ std::string rebase_path(const std::string& path, const std::filesystem::path& wr
 /// DataError naming it.
 std::vector<OutputEntry> read_manifest_entries(const std::filesystem::path& path, int64_t up_to_iteration);
 
+/// Lists `entry` in the manifest file `path` (outputs.json) outside a run, for files made later by
+/// another command (`img2img report`). Its path is stored relative to the manifest's "run_dir", like
+/// every other entry (rebase_path); an entry of the same file is replaced; the other entries and fields
+/// stay; `listed_kinds` gains the kind. Rewritten atomically, and only when it changes: returns whether
+/// it did. The caller makes sure no run writes the manifest meanwhile (run/run_lock.h). Throws
+/// DataError when the file is missing or damaged, WriteError when it cannot be written.
+bool list_in_manifest_file(const std::filesystem::path& path, const OutputEntry& entry);
+
 /// The outputs manifest of a run. add() lists a file (when its kind's add_*_outputs toggle is on),
 /// emits a "file" event, and rewrites the manifest atomically. Kinds and their toggles:
 /// checkpoint, checkpoint_meta, checkpoint_state <- output.add_model_outputs, onnx <- output.add_onnx_outputs, test_image <-

@@ -732,3 +732,25 @@ ReportResult write_run_report(const fs::path& run_dir) {
 
 }  // namespace img2img
 
+namespace img2img {
+
+ReportListing list_report_in_outputs(const fs::path& run_dir, int64_t iteration) {
+  const fs::path dir = fs::absolute(run_dir).lexically_normal();
+  const fs::path manifest = dir / "outputs.json";
+  std::error_code ec;
+  if (!fs::exists(manifest, ec)) return ReportListing::kNoManifest;
+  // A live run rewrites outputs.json whole from what it holds in memory (and lists its page itself):
+  // write only while holding the folder's lock, so no run starts or goes on meanwhile.
+  if (!run_folder_lock_holder(dir).empty()) return ReportListing::kLiveRun;
+  std::optional<RunFolderLock> lock;
+  try {
+    lock.emplace(dir);
+  } catch (const ConfigError&) {  // a run took the folder since the probe
+    return ReportListing::kLiveRun;
+  }
+  return list_in_manifest_file(manifest, {"report", (dir / kReportFileName).string(), "report", 0, iteration})
+             ? ReportListing::kListed
+             : ReportListing::kAlreadyListed;
+}
+
+}  // namespace img2img

@@ -43,4 +43,19 @@ struct ReportResult {
 /// WriteError when the page cannot be written.
 ReportResult write_run_report(const std::filesystem::path& run_dir);
 
+/// What list_report_in_outputs did.
+enum class ReportListing {
+  kListed,         ///< outputs.json lists the page now (an entry added, or its iteration updated)
+  kAlreadyListed,  ///< outputs.json listed it at that iteration already; nothing written
+  kNoManifest,     ///< the folder has no outputs.json; nothing written
+  kLiveRun,        ///< a training process holds the folder; it lists the page itself; nothing written
+};
+
+/// For `img2img report` (a run lists its page itself, run/run_writer.h): lists `<run_dir>/report.html`
+/// in the folder's outputs.json (kind "report", network "report", index 0, `iteration`) as a run does,
+/// e.g. for a run made before the report existed. Only while no process holds the run folder: it takes
+/// the folder's run lock (run/run_lock.h) for the rewrite, which is atomic and keeps everything else.
+/// Throws DataError when outputs.json is damaged, WriteError when it or the lock cannot be written.
+ReportListing list_report_in_outputs(const std::filesystem::path& run_dir, int64_t iteration);
+
 }  // namespace img2img

@@ -17,6 +17,7 @@
 #include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
 #include "img2img/data/image_io.h"
+#include "img2img/run/outputs_manifest.h"
 #include "img2img/run/plot_writer.h"
 #include "img2img/run/report.h"
 #include "img2img/run/report_data.h"
@@ -413,6 +414,93 @@ TEST_F(ReportFiles, UnpairedRunTitlesItsSsimChartAsTheCycleReconstruction) {
   EXPECT_THAT(page, HasSubstr("<td id=\"iteration\">iteration 2 of 2 \u00b7 step 6 of 6</td>"));
 }
 
+TEST_F(OldRunFolder, ListingPutsThePageInOutputsJsonOnceAndKeepsTheRest) {
+  make("finished");
+  nlohmann::json before = nlohmann::json::parse(read_file(run_ / "outputs.json"));
+  before["listed_kinds"] = {{"plot", true}, {"test_image", true}};  // written before "report" existed
+  write_file_atomic(run_ / "outputs.json", before.dump(2));
+  const ReportResult r = write_run_report(run_);
+  EXPECT_EQ(r.iteration, 4);
+  EXPECT_EQ(read_file(run_ / "outputs.json"), before.dump(2));  // writing the page alone changes nothing
+  EXPECT_EQ(list_report_in_outputs(run_, r.iteration), ReportListing::kListed);
+  nlohmann::json expected = before;
+  expected["listed_kinds"]["report"] = true;
+  expected["outputs"].push_back({{"kind", "report"},
+                                 {"path", (run_ / "report.html").string()},
+                                 {"network", "report"},
+                                 {"index", 0},
+                                 {"iteration", 4}});
+  EXPECT_EQ(nlohmann::json::parse(read_file(run_ / "outputs.json")), expected);
+  // Listed again at the same iteration: the file is not rewritten.
+  struct stat first {};
+  ASSERT_EQ(::stat((run_ / "outputs.json").c_str(), &first), 0);
+  EXPECT_EQ(list_report_in_outputs(run_, 4), ReportListing::kAlreadyListed);
+  struct stat second {};
+  ASSERT_EQ(::stat((run_ / "outputs.json").c_str(), &second), 0);
+  EXPECT_EQ(first.st_ino, second.st_ino);
+  // A later page updates its entry; still one.
+  EXPECT_EQ(list_report_in_outputs(run_, 5), ReportListing::kListed);
+  int reports = 0;
+  for (const OutputEntry& e : read_manifest_entries(run_ / "outputs.json", 1000))
+    if (e.kind == "report") {
+      ++reports;
+      EXPECT_EQ(e.iteration, 5);
+      EXPECT_EQ(e.path, (run_ / "report.html").string());
+    }
+  EXPECT_EQ(reports, 1);
+  EXPECT_EQ(run_folder_lock_holder(run_), "");  // the lock taken for the rewrite is released
+}
+
+TEST_F(OldRunFolder, ListingAMovedFolderNamesThePageAsItsOtherFiles) {
+  make("finished");
+  const fs::path moved = dir_ / "moved";
+  fs::rename(run_, moved);
+  EXPECT_EQ(list_report_in_outputs(moved, 4), ReportListing::kListed);
+  // Below the manifest's run_dir, like every other entry; read back, below the folder it lies in.
+  const nlohmann::json doc = nlohmann::json::parse(read_file(moved / "outputs.json"));
+  EXPECT_EQ(doc["outputs"].back()["path"], (run_ / "report.html").string());
+  const std::vector<OutputEntry> entries = read_manifest_entries(moved / "outputs.json", 1000);
+  EXPECT_EQ(entries.back().path, (moved / "report.html").string());
+  EXPECT_EQ(list_report_in_outputs(moved, 4), ReportListing::kAlreadyListed);
+}
+
+TEST_F(OldRunFolder, ListingNeedsAnOutputsJsonItCanRead) {
+  make("finished");
+  fs::remove(run_ / "outputs.json");
+  EXPECT_EQ(list_report_in_outputs(run_, 4), ReportListing::kNoManifest);
+  EXPECT_FALSE(fs::exists(run_ / "outputs.json"));
+  write_file_atomic(run_ / "outputs.json", "{\"outputs\": [");
+  try {
+    list_report_in_outputs(run_, 4);
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_THAT(e.what(), HasSubstr((run_ / "outputs.json").string()));
+    EXPECT_THAT(e.what(), HasSubstr("left unchanged"));
+  }
+  EXPECT_EQ(read_file(run_ / "outputs.json"), "{\"outputs\": [");
+  // The command writes the page all the same and says why it is not listed.
+  std::string out;
+  ASSERT_EQ(test::run_command(fmt::format("'{}' report '{}' 2>&1", test::img2img_binary(), run_.string()), &out), 0)
+      << out;
+  EXPECT_THAT(out, HasSubstr("note: report.html is not listed in outputs.json: the run's manifest"));
+  EXPECT_THAT(out, HasSubstr((run_ / "report.html").string() + "\n"));
+  EXPECT_EQ(read_file(run_ / "outputs.json"), "{\"outputs\": [");
+}
+
+TEST_F(OldRunFolder, ReportCommandLeavesALiveRunsOutputsJsonAlone) {
+  make("running");
+  const std::string before = read_file(run_ / "outputs.json");
+  const RunFolderLock lock(run_);  // a live run (this process); the command runs in another one
+  std::string out;
+  ASSERT_EQ(test::run_command(fmt::format("'{}' report '{}' 2>&1", test::img2img_binary(), run_.string()), &out), 0)
+      << out;
+  EXPECT_THAT(out, HasSubstr("lists report.html in outputs.json itself"));
+  EXPECT_THAT(read_file(run_ / "report.html"), HasSubstr("id=\"status\">running<"));
+  EXPECT_EQ(read_file(run_ / "outputs.json"), before);
+  EXPECT_EQ(list_report_in_outputs(run_, 4), ReportListing::kLiveRun);
+  EXPECT_EQ(read_file(run_ / "outputs.json"), before);
+}
+
 TEST_F(ReportFiles, RealRunInterruptedInsideAnIterationShowsItsSteps) {
   RunConfig c = test::tiny_paired_run(dir_);  // 4 pairs
   c.output.run_dir = (dir_ / "run").string();
@@ -459,6 +547,8 @@ TEST_F(OldRunFolder, ReportCommandPrintsThePathOrSaysWhatIsWrong) {
       << out;
   EXPECT_EQ(out, (run_ / "report.html").string() + "\n");
   EXPECT_TRUE(fs::exists(run_ / "report.html"));
+  // A folder made before the report existed: outputs.json lists the page now.
+  EXPECT_THAT(read_file(run_ / "outputs.json"), HasSubstr("\"kind\": \"report\""));
   const fs::path empty = dir_ / "empty";
   fs::create_directories(empty);
   EXPECT_EQ(test::run_command(fmt::format("'{}' report '{}' 2>&1", test::img2img_binary(), empty.string()), &out), 1);
