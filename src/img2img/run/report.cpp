@@ -150,6 +150,19 @@ void draw_charts(std::vector<Chart>& charts, const fs::path& work_dir, std::vect
     for (const auto& [name, points] : chart.series)
       for (const auto& [it, v] : points) xs.insert(it);
     if (xs.size() == 1) script += fmt::format("set xrange [{}:{}]\n", *xs.begin() - 1, *xs.begin() + 1);
+    // Iterations are whole numbers: a tick per iteration on short runs (gnuplot would mark 1.5, 2.5).
+    if (*xs.rbegin() - *xs.begin() <= 10) script += "set xtics 1\n";
+    // All values equal (a constant learning rate): gnuplot would zoom into rounding noise, every tick
+    // reading the same number; show the value in the middle of a range around it.
+    double lo = std::numeric_limits<double>::max(), hi = std::numeric_limits<double>::lowest();
+    for (const auto& [name, points] : chart.series)
+      for (const auto& [it, v] : points) lo = std::min(lo, v), hi = std::max(hi, v);
+    if (chart.target) lo = std::min(lo, *chart.target), hi = std::max(hi, *chart.target);
+    if (lo == hi) {
+      const double d = lo != 0 ? std::abs(lo) / 2 : 1.0;
+      script += chart.log_y ? fmt::format("set yrange [{:.9g}:{:.9g}]\n", lo / 2, lo * 2)
+                            : fmt::format("set yrange [{:.9g}:{:.9g}]\n", lo - d, lo + d);
+    }
     std::string plot = "plot";
     size_t s = 0;
     for (const auto& [name, points] : chart.series) {
@@ -217,7 +230,7 @@ struct GalleryImage {
 
 // Layout of report/images.cache (JSON text; not named *.json: run folders are searched for checkpoint
 // metadata *.json); a cache of another layout is dropped.
-constexpr int kCacheVersion = 2;
+constexpr int kCacheVersion = 3;
 
 struct ImageCache {
   json doc = json::object();
@@ -227,7 +240,7 @@ struct ImageCache {
 // What the gallery needs to know of one image file, kept in the cache while the file is unchanged.
 struct ImageInfo {
   std::string label;  // "16-bit, 3 channels"
-  bool alpha = false, depth8 = true;
+  bool alpha = false, depth8 = true, depth16 = false;
   PreviewKind kind = PreviewKind::kNone;
   HeightRange range;  // of height_channel
   std::string error;
@@ -247,6 +260,7 @@ ImageInfo image_info(const fs::path& path, ImageCache& cache) {
                                    image.channels == 1 ? "" : "s");
       entry["alpha"] = image.channels == 2 || image.channels == 4;
       entry["depth8"] = image.depth == PixelDepth::k8;
+      entry["depth16"] = image.depth == PixelDepth::k16;
       entry["kind"] = static_cast<int>(preview_kind(image, path));
       entry["lo"] = lo, entry["hi"] = hi;
     } catch (const std::exception& e) {
@@ -256,6 +270,7 @@ ImageInfo image_info(const fs::path& path, ImageCache& cache) {
   ImageInfo info;
   info.label = entry.value("label", "");
   info.alpha = entry.value("alpha", false), info.depth8 = entry.value("depth8", true);
+  info.depth16 = entry.value("depth16", false);
   info.kind = static_cast<PreviewKind>(entry.value("kind", 0));
   info.range = {entry.value("lo", 0.0), entry.value("hi", 0.0)};
   info.error = entry.value("error", "");
@@ -275,11 +290,16 @@ std::vector<GalleryImage> gallery_row(const fs::path& dir, const std::vector<fs:
   }
   HeightRange range{std::numeric_limits<double>::max(), std::numeric_limits<double>::lowest()};
   std::vector<PreviewKind> modes;
+  bool all_16_bit = true;  // the caption gives the range in the files' own 16-bit values
   for (const ImageInfo& info : infos) {
     const bool height = height_row && !info.depth8 && info.error.empty();
     modes.push_back(height ? PreviewKind::kHeight : info.error.empty() ? info.kind : PreviewKind::kNone);
     if (height) range.lo = std::min(range.lo, info.range.lo), range.hi = std::max(range.hi, info.range.hi);
+    if (height) all_16_bit = all_16_bit && info.depth16;
   }
+  const std::string range_text =
+      all_16_bit ? fmt::format("{:.0f} to {:.0f} of 65535", range.lo * 65535.0, range.hi * 65535.0)
+                 : fmt::format("{:.4g} to {:.4g}", range.lo, range.hi);
   std::vector<GalleryImage> row;
   for (size_t i = 0; i < paths.size(); ++i) {
     GalleryImage g;
@@ -305,8 +325,7 @@ std::vector<GalleryImage> gallery_row(const fs::path& dir, const std::vector<fs:
       }
       if (g.error.empty()) g.shown = href(dir, preview);
       if (modes[i] == PreviewKind::kHeight)
-        g.label += fmt::format("; shown colour-mapped and hill-shaded, {:.4g} to {:.4g} on this row's scale",
-                               range.lo, range.hi);
+        g.label += "; shown colour-mapped and hill-shaded on this row's scale: " + range_text;
     }
     row.push_back(std::move(g));
   }
@@ -350,7 +369,7 @@ h1{margin:0 0 .2em;font-size:1.5em} h2{margin-top:1.6em;border-bottom:1px solid 
 .status{display:inline-block;padding:.2em .7em;border-radius:1em;font-weight:bold;color:#fff}
 .status-running{background:#1565c0}.status-finished{background:#2e7d32}.status-stopped_early{background:#2e7d32}
 .status-interrupted{background:#ef6c00}.status-failed{background:#c62828}.status-not_running{background:#6d4c41}
-table.facts td{padding:.15em 1em .15em 0;vertical-align:top} table.facts td:first-child{color:#555}
+table.facts td{padding:.15em 1em .15em 0;vertical-align:top} table.facts td:first-child{color:#555;white-space:nowrap}
 .error{color:#c62828;white-space:pre-wrap} .note{color:#8d6e00}
 pre{background:#fff;border:1px solid #ddd;padding:.8em;overflow:auto;max-height:40em}
 .charts{display:flex;flex-wrap:wrap;gap:1em} .charts svg{width:640px;max-width:100%;height:auto;background:#fff;border:1px solid #ddd}
@@ -442,6 +461,9 @@ ReportResult write_run_report(const fs::path& run_dir) {
                "'img2img train --resume " + dir.string() + "' continues it from its last checkpoint.";
     }
   }
+  if (status == "interrupted")  // as the terminal said at the end of the run
+    reason += std::string(reason.empty() ? "" : "; ") + "'img2img train --resume " + dir.string() +
+              "' continues it from its last checkpoint";
   const int64_t max_it = !log.iterations.empty() ? log.iterations.back().max_iterations
                                                  : static_cast<int64_t>(config.number("train.max_iterations", 0));
   const int64_t done_it = !log.iterations.empty() ? log.iterations.back().iteration
@@ -611,6 +633,10 @@ ReportResult write_run_report(const fs::path& run_dir) {
     if (!c.svg.empty()) page += c.svg + "\n", any_chart = true;
   page += "</div>\n";
   if (!any_chart) page += "<p class=\"note\" id=\"no-curves\">no curves yet: no iteration has ended</p>\n";
+  if (any_chart && unpaired)
+    page += "<p class=\"note\" id=\"series-index\">Series ending in _0 belong to direction A &rarr; B (generator 0; "
+            "discriminator 0, which judges domain B), _1 to B &rarr; A (generator 1; discriminator 1, on domain A): "
+            "cycle_0 is A &rarr; B &rarr; A, cycle_1 B &rarr; A &rarr; B.</p>\n";
   page += "</section>\n";
 
   // Gallery.
@@ -618,7 +644,8 @@ ReportResult write_run_report(const fs::path& run_dir) {
   if (sets.empty()) {
     page += fmt::format("<p class=\"note\">{}</p>\n",
                         tested.empty() ? "no test yet (test.enabled, test.frequency)"
-                                       : "the tests wrote no images (test.output_dir, test.image_count)");
+                                       : "no test images found (the tests write them to test.output_dir; test.image_count = 0 "
+                                         "writes none)");
   } else {
     page += "<p><label>tested iteration <select id=\"iteration-select\">";
     for (auto it = sets.rbegin(); it != sets.rend(); ++it) page += fmt::format("<option>{}</option>", it->first);
@@ -709,8 +736,11 @@ ReportResult write_run_report(const fs::path& run_dir) {
     link(e->path, fmt::format("ONNX, generator {}, iteration {}", e->index, e->iteration));
   for (const OutputEntry* e : models)
     link(e->path, fmt::format("checkpoint, {} {}, iteration {}", e->network, e->index, e->iteration));
+  std::vector<fs::path> plot_files;
   for (const auto& f : fs::directory_iterator(dir / "plots", ec))
-    if (f.path().extension() == ".csv" || f.path().extension() == ".png") link(f.path(), "plot");
+    if (f.path().extension() == ".csv" || f.path().extension() == ".png") plot_files.push_back(f.path());
+  std::sort(plot_files.begin(), plot_files.end());
+  for (const fs::path& p : plot_files) link(p, p.extension() == ".csv" ? "plot points (CSV)" : "plot (PNG)");
   for (const auto& [file, what] : std::vector<std::pair<const char*, const char*>>{
            {"outputs.json", "every file of the run"}, {"train.log", "the run's log"}, {"config.toml", "its configuration"}})
     if (fs::exists(dir / file, ec)) link(dir / file, what);

@@ -147,6 +147,14 @@ TEST_F(ReportBrowserTest, PairedRunShowsStatusCurvesAndGallery) {
   EXPECT_EQ(count_of(dom, "<div class=\"test\""), 3u);
   EXPECT_THAT(dom, HasSubstr("data-images-loaded=\"18/18\""));  // 3 tests x 2 samples x 3 images
   EXPECT_THAT(dom, HasSubstr("train.log"));
+  // The plots' files, in name order, each said what it is.
+  const std::string outputs = between(dom, "<section id=\"outputs\">", "</section>");
+  const size_t loss = outputs.find(">loss.csv</a> plot points (CSV)"), score = outputs.find(">score.csv</a>"),
+               ssim = outputs.find(">ssim.csv</a>");
+  ASSERT_NE(loss, std::string::npos) << outputs;
+  EXPECT_LT(loss, score);
+  EXPECT_LT(score, ssim);
+  EXPECT_NE(ssim, std::string::npos);
   expect_screenshot_not_blank(page);
 }
 

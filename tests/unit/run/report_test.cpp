@@ -13,6 +13,7 @@
 #include <atomic>   // std::atomic
 #include <fstream>  // std::ofstream, std::ifstream
 #include <regex>    // std::regex
+#include <set>      // std::set
 
 #include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
@@ -40,6 +41,18 @@ size_t count_of(const std::string& text, const std::string& what) {
 }
 
 class ReportFiles : public test::TempDirTest {};
+
+// The texts of chart `name`'s SVG in `page` (tick labels, axis labels, legend, title), in order.
+std::vector<std::string> chart_texts(const std::string& page, const std::string& name) {
+  const size_t a = page.find(fmt::format("data-chart=\"{}\"", name));
+  if (a == std::string::npos) return {};
+  const std::string svg = page.substr(a, page.find("</svg>", a) - a);
+  std::vector<std::string> texts;
+  const std::regex text("<text>([^<]*)</text>");
+  for (auto m = std::sregex_iterator(svg.begin(), svg.end(), text); m != std::sregex_iterator(); ++m)
+    texts.push_back((*m)[1].str());
+  return texts;
+}
 
 // ---- train.log, CSVs, file names ----
 
@@ -311,6 +324,17 @@ TEST_F(OldRunFolder, GetsAPageWithCurvesGalleryAndPreviews) {
   EXPECT_THAT(page, HasSubstr("data-chart=\"score\" role=\"img\" aria-label=\"Discriminator scores\""));
   EXPECT_THAT(page, HasSubstr(">loss (log scale)<"));  // all losses positive
   EXPECT_THAT(page, HasSubstr(">mean D probability of real<"));
+  // Whole iterations on the x axis (gnuplot alone would mark 1.5, 2.5, ...); the constant learning
+  // rate (0.0002 in every line) on a readable axis: every tick label differs.
+  const std::vector<std::string> lr = chart_texts(page, "lr");
+  for (const char* tick : {" 1", " 2", " 3", " 4"}) EXPECT_THAT(lr, ::testing::Contains(tick));
+  EXPECT_THAT(lr, Not(::testing::Contains(" 1.5")));
+  std::vector<std::string> y_ticks;
+  for (const std::string& t : lr)
+    if (t.find("0.000") != std::string::npos) y_ticks.push_back(t);
+  EXPECT_GE(y_ticks.size(), 3u);
+  EXPECT_EQ(std::set<std::string>(y_ticks.begin(), y_ticks.end()).size(), y_ticks.size());
+  EXPECT_THAT(y_ticks, ::testing::Contains(" 0.0002"));
   EXPECT_THAT(page, HasSubstr("test.target_ssim 0.9"));
   // Both tests offered, the latest first, 2 rows each; each image previewed (16-bit, 1 channel).
   EXPECT_THAT(page, HasSubstr("<option>4</option><option>2</option>"));
@@ -331,6 +355,10 @@ TEST_F(OldRunFolder, GetsAPageWithCurvesGalleryAndPreviews) {
     range.lo = std::min(range.lo, lo), range.hi = std::max(range.hi, hi);
   }
   EXPECT_LT(range.lo, range.hi);
+  // The caption gives that scale in the files' 16-bit values.
+  EXPECT_THAT(page, HasSubstr(fmt::format("shown colour-mapped and hill-shaded on this row&#39;s scale: {:.0f} to {:.0f} "
+                                          "of 65535",
+                                          range.lo * 65535, range.hi * 65535)));
   for (const auto& [role, image] : raw) {
     const cv::Mat preview =
         cv::imread((run_ / "report" / "previews" / "4" / fmt::format("000004_b_{}.png", role)).string());
@@ -382,6 +410,8 @@ TEST_F(OldRunFolder, InterruptedInsideAnIterationCountsItsSteps) {
   const std::string page = read_file(write_run_report(run_).path);
   EXPECT_THAT(page, HasSubstr("id=\"status\">interrupted<"));
   EXPECT_THAT(page, HasSubstr("<td id=\"iteration\">iteration 3 of 4 \u00b7 step 11 of 12</td>"));
+  EXPECT_THAT(page, HasSubstr("after step 2 of 3; &#39;img2img train --resume " + run_.string() +
+                              "&#39; continues it from its last checkpoint</p>"));
   // Without a batch size in config.toml, the reason's count of steps still gives the steps.
   write_file_atomic(run_ / "config.toml", "[train]\nmax_iterations = 4\n");
   EXPECT_THAT(read_file(write_run_report(run_).path),
@@ -410,6 +440,8 @@ TEST_F(ReportFiles, UnpairedRunTitlesItsSsimChartAsTheCycleReconstruction) {
   EXPECT_THAT(page, HasSubstr("data-chart=\"ssim\" role=\"img\" aria-label=\"Cycle SSIM: reconstruction vs original "
                               "(A -&gt; B -&gt; A, B -&gt; A -&gt; B)\""));
   EXPECT_THAT(page, Not(HasSubstr("generated vs reference")));
+  // What _0 and _1 of the series are.
+  EXPECT_THAT(page, HasSubstr("id=\"series-index\">Series ending in _0 belong to direction A &rarr; B"));
   // 9 images of the larger domain in batches of 4: 3 steps per iteration.
   EXPECT_THAT(page, HasSubstr("<td id=\"iteration\">iteration 2 of 2 \u00b7 step 6 of 6</td>"));
 }
