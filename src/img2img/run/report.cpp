@@ -495,7 +495,7 @@ ReportResult write_run_report(const fs::path& run_dir) {
     elapsed = log.done_line.substr(in + 4);
     elapsed = elapsed.substr(0, elapsed.find_first_of("; ("));
   } else if (seconds_run) {
-    elapsed = format_duration(std::max(0.0, *seconds_run));
+    elapsed = format_duration(std::max(0.0, *seconds_run)) + (live ? "" : " (to train.log's last line)");
   }
 
   // Curves: the plots' CSVs when the run kept them, else train.log's lines.

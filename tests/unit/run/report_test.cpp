@@ -385,6 +385,7 @@ TEST_F(OldRunFolder, RefreshesOnlyWhileALiveRunHoldsTheFolder) {
   // Killed: outputs.json still says running, nobody holds the folder.
   const std::string page = read_file(write_run_report(run_).path);
   EXPECT_THAT(page, HasSubstr("id=\"status\">not running<"));
+  EXPECT_THAT(page, HasSubstr("(to train.log&#39;s last line)</td>"));  // elapsed: no done line, nothing runs
   EXPECT_THAT(page, HasSubstr("--resume"));
   EXPECT_THAT(page, Not(HasSubstr("http-equiv=\"refresh\"")));
 }
