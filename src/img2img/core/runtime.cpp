@@ -64,6 +64,19 @@ bool threads_follow_free_cores(int64_t cpu_threads, const char* omp_num_threads,
          leading_positive(world_size) <= 1;
 }
 
+const char* omp_spin_count_for(const char* name) {
+  // No libc calls: this runs before libc's own initialisation (cli/main.cpp's .preinit_array hook).
+  const auto same = [](const char* a, const char* b) {
+    while (*a != '\0' && *a == *b) ++a, ++b;
+    return *a == '\0' && *b == '\0';
+  };
+  if (name == nullptr) return nullptr;
+  if (same(name, "train")) return kOmpSpinCountTrain;
+  for (const char* computing : {"infer", "export", "ssim", "dataset"})
+    if (same(name, computing)) return kOmpSpinCount;
+  return nullptr;
+}
+
 bool omp_wait_chosen_by_user(char* const* envp) {
   for (; envp != nullptr && *envp != nullptr; ++envp)
     if (std::strncmp(*envp, "OMP_WAIT_POLICY=", 16) == 0 || std::strncmp(*envp, "GOMP_SPINCOUNT=", 15) == 0)

@@ -31,10 +31,22 @@ int default_cpu_threads(const char* omp_num_threads, const char* local_world_siz
 bool threads_follow_free_cores(int64_t cpu_threads, const char* omp_num_threads, const char* local_world_size,
                                const char* world_size);
 
-/// GOMP_SPINCOUNT that img2img gives libgomp unless the user chose a wait policy: how many times (about 1 pause
-/// each) an idle OpenMP thread polls before it sleeps on a futex (libgomp manual: default 300000 when
-/// OMP_WAIT_POLICY is unset, 0 when PASSIVE). Chosen by bench/busy_machine_bench; see docs/training_controls.md.
+/// GOMP_SPINCOUNT that img2img gives libgomp for infer, export, ssim and dataset unless the user chose a wait
+/// policy: how many times (about 1 pause each) an idle OpenMP thread polls before it sleeps on a futex (libgomp
+/// manual: default 300000 when OMP_WAIT_POLICY is unset, 0 when PASSIVE). A bounded poll leaves the time slices
+/// to a busy machine's other programs. Chosen by bench/busy_machine_bench; see docs/training_controls.md.
 inline constexpr const char* kOmpSpinCount = "3000";
+
+/// GOMP_SPINCOUNT for train (same rules): its automatic thread count follows the free cores (thread_governor.h),
+/// down to 1 thread, which never polls, when other programs are busy, so it keeps libgomp's own poll, the fastest
+/// alone. A fixed device.cpu_threads > 1 beside busy programs polls as before issue 16 (docs/training_controls.md).
+inline constexpr const char* kOmpSpinCountTrain = "300000";
+
+/// The GOMP_SPINCOUNT img2img sets for subcommand `name` (argv[1]) when the user chose no wait policy:
+/// kOmpSpinCountTrain for train, kOmpSpinCount for infer, export, ssim and dataset; nullptr for everything
+/// else (config, --help, --version, a mistyped name: no OpenMP loop, no re-exec). Compares characters only, so it
+/// is safe in .preinit_array before libc is initialised.
+const char* omp_spin_count_for(const char* name);
 
 /// Whether the environment `envp` (NULL-terminated "NAME=value" entries) sets a libgomp wait variable,
 /// OMP_WAIT_POLICY or GOMP_SPINCOUNT (even empty): then the user's choice wins and img2img adds nothing.
