@@ -5,14 +5,20 @@
 //   beside: the same training while a competitor of the same size runs (a second instance of the same
 //           training with the same settings, or with --competitor=spin one busy thread per core).
 // Each is measured for today's settings ("new": the environment img2img gets with no OMP_*/GOMP_*
-// variables) and for the settings before issue 16 ("old": libgomp's own default spin, GOMP_SPINCOUNT =
-// 300000, and device.cpu_threads = every core), in alternation, and prints the median of the repeats,
-// both ratios and whether the targets are met:
+// variables, device.cpu_threads = 0, so the thread count follows the free cores) and for the settings
+// before issue 16 ("old": libgomp's own default spin, GOMP_SPINCOUNT = 300000, and device.cpu_threads =
+// every core, a fixed count), in alternation, and prints the median of the repeats, both ratios and
+// whether the targets are met:
 //   beside >= 40% of alone (new), and alone (new) >= 95% of alone (old).
+// After each rate, the measured run's thread counts from its train.log: [2] stayed at 2, [2>1] went
+// from 2 to 1 (core/thread_governor.h).
 // Not a test (label "bench" is not run by ctest by default): run it by hand on a quiet machine,
 //   build/bench/busy_machine_bench [--repeats R] [--iterations N] [--competitor train|spin]
-//                                  [--env VAR=VALUE]... [--img2img PATH]
-// --env adds a configuration measured like the others (e.g. --env GOMP_SPINCOUNT=1000); repeatable.
+//                                  [--env "VAR=VALUE[ VAR=VALUE]..."]... [--img2img PATH]
+// --env adds a configuration measured like the others, with device.cpu_threads = 0; repeatable, and one
+// --env may set several variables separated by spaces. Examples: --env GOMP_SPINCOUNT=300000 (the
+// governor with libgomp's default spin); --env OMP_NUM_THREADS=2 (a fixed count: no governor, today's
+// spin); --env "GOMP_SPINCOUNT=30000 OMP_NUM_THREADS=2".
 
 #include <fmt/format.h>  // fmt::print
 #include <opencv2/core.hpp>
@@ -29,6 +35,7 @@
 #include <cstdlib>     // setenv, unsetenv
 #include <cstring>     // std::strncmp
 #include <filesystem>  // std::filesystem
+#include <sstream>     // std::istringstream
 #include <stdexcept>   // std::runtime_error
 #include <string>      // std::string
 #include <thread>      // std::thread
@@ -95,14 +102,40 @@ double json_number(const std::string& line, const std::string& key) {
   return std::stod(line.substr(at + key.size() + 3));
 }
 
+// The thread counts a run's train.log names: the "device: cpu, N CPU threads" line, then each
+// "CPU threads A -> B" change of the governor: "2", "2>1", "2>1>2"; "?" without a log.
+std::string thread_history(const fs::path& run_dir) {
+  std::FILE* log = std::fopen((run_dir / "train.log").c_str(), "r");
+  if (log == nullptr) return "?";
+  std::string history;
+  char buffer[4096];
+  while (std::fgets(buffer, sizeof buffer, log) != nullptr) {
+    const std::string line = buffer;
+    const auto device = line.find(" CPU threads;"), change = line.find("CPU threads ");
+    if (device != std::string::npos && history.empty()) {
+      const auto comma = line.rfind(", ", device);
+      if (comma != std::string::npos) history = line.substr(comma + 2, device - comma - 2);
+    } else if (change != std::string::npos && line.find(" -> ", change) != std::string::npos) {
+      const auto arrow = line.find(" -> ", change);
+      history += ">" + line.substr(arrow + 4, line.find(':', arrow) - arrow - 4);
+    }
+  }
+  std::fclose(log);
+  return history.empty() ? "?" : history;
+}
+
+struct Measured {
+  double images_per_s = 0;
+  std::string threads;  // thread_history of the run
+};
+
 // Images per second of one training run over its iterations after the first (start-up, first touches).
-double measure(const std::string& exe, const fs::path& data, const fs::path& work, const Setting& setting,
-               int iterations) {
+Measured measure(const std::string& exe, const fs::path& data, const fs::path& work, const Setting& setting,
+                 int iterations) {
   static int counter = 0;
   FILE* out = nullptr;
-  const pid_t pid =
-      spawn(train_args(exe, data, work / fmt::format("run{}", ++counter), iterations, setting.cpu_threads), setting,
-            &out);
+  const fs::path run_dir = work / fmt::format("run{}", ++counter);
+  const pid_t pid = spawn(train_args(exe, data, run_dir, iterations, setting.cpu_threads), setting, &out);
   double seconds = 0;
   int counted = 0;
   char buffer[8192];
@@ -120,7 +153,7 @@ double measure(const std::string& exe, const fs::path& data, const fs::path& wor
     throw std::runtime_error(fmt::format("img2img train ({}) failed (status {}); run it by hand with the flags of "
                                          "train_args() to see why",
                                          setting.name, status));
-  return counted * kSamples / seconds;
+  return {counted * kSamples / seconds, thread_history(run_dir)};
 }
 
 // A competitor of the same size: the same training (same settings) or one busy thread per core.
@@ -165,7 +198,7 @@ double median(std::vector<double> v) {
 int usage(int code) {
   std::fprintf(code == 0 ? stdout : stderr,
                "usage: busy_machine_bench [--repeats R] [--iterations N] [--competitor train|spin] "
-               "[--env VAR=VALUE]... [--img2img PATH]\n");
+               "[--env \"VAR=VALUE[ VAR=VALUE]...\"]... [--img2img PATH]\n");
   return code;
 }
 
@@ -192,9 +225,15 @@ int main(int argc, char** argv) {
       else if (a == "--img2img") exe = value();
       else if (a == "--env") {
         const std::string e = value();
-        const auto eq = e.find('=');
-        if (eq == std::string::npos || eq == 0) throw std::invalid_argument("--env expects VAR=VALUE");
-        settings.push_back({e, {{e.substr(0, eq), e.substr(eq + 1)}}, "0"});
+        Setting setting{e, {}, "0"};
+        std::istringstream words(e);
+        for (std::string w; words >> w;) {
+          const auto eq = w.find('=');
+          if (eq == std::string::npos || eq == 0) throw std::invalid_argument("--env expects VAR=VALUE, got '" + w + "'");
+          setting.env.emplace_back(w.substr(0, eq), w.substr(eq + 1));
+        }
+        if (setting.env.empty()) throw std::invalid_argument("--env expects VAR=VALUE");
+        settings.push_back(setting);
       } else throw std::invalid_argument("unknown argument " + a);
     }
     if (repeats < 1 || iterations < 2 || (competitor != "train" && competitor != "spin"))
@@ -223,13 +262,16 @@ int main(int argc, char** argv) {
     std::vector<std::vector<double>> alone(settings.size()), beside(settings.size());
     for (int r = 0; r < repeats; ++r)
       for (size_t s = 0; s < settings.size(); ++s) {
-        alone[s].push_back(measure(exe, data, work, settings[s], iterations));
+        const Measured a = measure(exe, data, work, settings[s], iterations);
+        Measured b;
         {
           Competitor c(competitor, exe, data, work, settings[s]);
-          beside[s].push_back(measure(exe, data, work, settings[s], iterations));
+          b = measure(exe, data, work, settings[s], iterations);
         }
-        fmt::print("  repeat {} {:<22} alone {:6.1f} img/s  beside {:6.1f} img/s\n", r + 1, settings[s].name,
-                   alone[s].back(), beside[s].back());
+        alone[s].push_back(a.images_per_s);
+        beside[s].push_back(b.images_per_s);
+        fmt::print("  repeat {} {:<22} alone {:6.1f} img/s {:<8} beside {:6.1f} img/s {}\n", r + 1, settings[s].name,
+                   a.images_per_s, "[" + a.threads + "]", b.images_per_s, "[" + b.threads + "]");
         std::fflush(stdout);
       }
     fmt::print("\n{:<24} {:>12} {:>12} {:>8} {:>14}\n", "setting", "alone img/s", "beside img/s", "ratio",

@@ -29,31 +29,22 @@ namespace {
 // in its constructor before main, so a setenv in main changes nothing; and in the executable's
 // .preinit_array (which runs before every library's constructor) a setenv is lost, because libc's own
 // initialiser, which runs after it, resets `environ` to the original array. So: when the user chose no
-// wait policy, re-execute this executable once with GOMP_SPINCOUNT = kOmpSpinCount added (cost: loading
-// the shared libraries again, before any of their constructors ran; the variable then stops the loop).
-// Only malloc and execve: libc is not fully initialised here. If execve fails, run on with libgomp's default.
-// Only the subcommands that run LibTorch's OpenMP loops re-execute (train, infer, export, ssim, dataset);
-// `config`, `--help`, `--version` and a mistyped subcommand start once.
-bool computes(int argc, char** argv) {
-  if (argc < 2 || argv[1] == nullptr) return false;
-  static const char* const kComputing[] = {"train", "infer", "export", "ssim", "dataset"};
-  for (const char* name : kComputing) {
-    const char* a = argv[1];
-    const char* b = name;
-    while (*a != '\0' && *a == *b) ++a, ++b;
-    if (*a == '\0' && *b == '\0') return true;
-  }
-  return false;
-}
+// wait policy, re-execute this executable once with GOMP_SPINCOUNT = omp_spin_count_for(subcommand) added
+// (cost: loading the shared libraries again, before any of their constructors ran; the variable then stops
+// the loop). Only malloc and execve: libc is not fully initialised here. If execve fails, run on with
+// libgomp's default. Only the subcommands that run LibTorch's OpenMP loops re-execute (train, infer, export,
+// ssim, dataset); `config`, `--help`, `--version` and a mistyped subcommand start once.
 void set_omp_wait_early(int argc, char** argv, char** envp) {
-  if (argv == nullptr || !computes(argc, argv) || img2img::omp_wait_chosen_by_user(envp)) return;
+  if (argv == nullptr || argc < 2 || img2img::omp_wait_chosen_by_user(envp)) return;
+  const char* spin = img2img::omp_spin_count_for(argv[1]);
+  if (spin == nullptr) return;
   size_t n = 0;
   while (envp != nullptr && envp[n] != nullptr) ++n;
   char** env = static_cast<char**>(std::malloc((n + 2) * sizeof(char*)));
   static char entry[64] = "GOMP_SPINCOUNT=";
   if (env == nullptr) return;
   size_t at = 15;
-  for (const char* v = img2img::kOmpSpinCount; *v != '\0' && at + 1 < sizeof entry; ++v) entry[at++] = *v;
+  for (const char* v = spin; *v != '\0' && at + 1 < sizeof entry; ++v) entry[at++] = *v;
   entry[at] = '\0';
   for (size_t i = 0; i < n; ++i) env[i] = envp[i];
   env[n] = entry;

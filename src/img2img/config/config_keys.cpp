@@ -245,7 +245,7 @@ std::vector<ConfigKey> make_keys() {
   // [device]
   k.push_back(key("device.device", &R::device, &DeviceConfig::device, "auto | cpu | cuda | cuda:N"));
   k.push_back(key("device.cpu_threads", &R::device, &DeviceConfig::cpu_threads,
-                  "intra-op CPU threads; 0 = OMP_NUM_THREADS if set, else the cores / LOCAL_WORLD_SIZE"));
+                  "intra-op CPU threads; 0 = OMP_NUM_THREADS if set, else the cores / LOCAL_WORLD_SIZE (one process: the free cores)"));
   // [distributed]
   k.push_back(key("distributed.backend", &R::distributed, &DistributedConfig::backend,
                   "collectives of a data-parallel run: auto (nccl on CUDA where built, else gloo) | gloo | nccl"));

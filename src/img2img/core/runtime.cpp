@@ -10,6 +10,7 @@
 #include <thread>     // std::thread::hardware_concurrency
 
 #include "img2img/core/error.h"
+#include "img2img/core/thread_governor.h"
 #include "img2img/core/torch_compat.h"
 
 namespace img2img {
@@ -57,6 +58,25 @@ int default_cpu_threads(const char* omp_num_threads, const char* local_world_siz
   return std::max(1, std::max(1, cores) / processes);
 }
 
+bool threads_follow_free_cores(int64_t cpu_threads, const char* omp_num_threads, const char* local_world_size,
+                               const char* world_size) {
+  return cpu_threads == 0 && leading_positive(omp_num_threads) == 0 && leading_positive(local_world_size) <= 1 &&
+         leading_positive(world_size) <= 1;
+}
+
+const char* omp_spin_count_for(const char* name) {
+  // No libc calls: this runs before libc's own initialisation (cli/main.cpp's .preinit_array hook).
+  const auto same = [](const char* a, const char* b) {
+    while (*a != '\0' && *a == *b) ++a, ++b;
+    return *a == '\0' && *b == '\0';
+  };
+  if (name == nullptr) return nullptr;
+  if (same(name, "train")) return kOmpSpinCountTrain;
+  for (const char* computing : {"infer", "export", "ssim", "dataset"})
+    if (same(name, computing)) return kOmpSpinCount;
+  return nullptr;
+}
+
 bool omp_wait_chosen_by_user(char* const* envp) {
   for (; envp != nullptr && *envp != nullptr; ++envp)
     if (std::strncmp(*envp, "OMP_WAIT_POLICY=", 16) == 0 || std::strncmp(*envp, "GOMP_SPINCOUNT=", 15) == 0)
@@ -65,9 +85,15 @@ bool omp_wait_chosen_by_user(char* const* envp) {
 }
 
 void configure_runtime(int64_t cpu_threads) {
-  at::set_num_threads(cpu_threads > 0 ? static_cast<int>(cpu_threads)
-                                      : default_cpu_threads(std::getenv("OMP_NUM_THREADS"),
-                                                            std::getenv("LOCAL_WORLD_SIZE"), cpu_cores()));
+  const char* omp_num_threads = std::getenv("OMP_NUM_THREADS");
+  const char* local_world_size = std::getenv("LOCAL_WORLD_SIZE");
+  const int threads = cpu_threads > 0 ? static_cast<int>(cpu_threads)
+                                      : default_cpu_threads(omp_num_threads, local_world_size, cpu_cores());
+  at::set_num_threads(threads);
+  // Auto threads follow the free cores; a fixed count (explicit, OMP_NUM_THREADS, a data-parallel rank) stays.
+  start_thread_governor(
+      threads_follow_free_cores(cpu_threads, omp_num_threads, local_world_size, std::getenv("WORLD_SIZE")) ? threads
+                                                                                                          : 0);
   // 256 MiB: keeps activation-sized blocks on the heap between steps.
   mallopt(M_MMAP_THRESHOLD, 256 * 1024 * 1024);
   mallopt(M_TRIM_THRESHOLD, 512 * 1024 * 1024);

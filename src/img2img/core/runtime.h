@@ -12,8 +12,9 @@ namespace img2img {
 torch::Device resolve_device(const std::string& device);
 
 /// Process-wide speed settings, once at start-up: intra-op threads = `cpu_threads` (device.cpu_threads) or, for
-/// 0, default_cpu_threads() of this process's environment; glibc malloc mmap/trim thresholds raised so large activation buffers are reused
-/// instead of re-mapped every step (measured: 256 px step 0.51 s -> 0.38 s on 2 cores).
+/// 0, default_cpu_threads() of this process's environment, which then follows the free cores (start_thread_governor,
+/// govern_cpu_threads) when threads_follow_free_cores(); glibc malloc mmap/trim thresholds raised so large activation
+/// buffers are reused instead of re-mapped every step (measured: 256 px step 0.51 s -> 0.38 s on 2 cores).
 void configure_runtime(int64_t cpu_threads);
 
 /// The number of cores configure_runtime counts: std::thread::hardware_concurrency(), at least 1.
@@ -24,10 +25,28 @@ int cpu_cores();
 /// (LOCAL_WORLD_SIZE, set by torchrun), at least 1. Arguments are the variables' values, nullptr when unset.
 int default_cpu_threads(const char* omp_num_threads, const char* local_world_size, int cores);
 
-/// GOMP_SPINCOUNT that img2img gives libgomp unless the user chose a wait policy: how many times (about 1 pause
-/// each) an idle OpenMP thread polls before it sleeps on a futex (libgomp manual: default 300000 when
-/// OMP_WAIT_POLICY is unset, 0 when PASSIVE). Chosen by bench/busy_machine_bench; see docs/training_controls.md.
+/// Whether device.cpu_threads = `cpu_threads` lets the count follow the free cores (core/thread_governor.h): 0 (auto),
+/// no positive OMP_NUM_THREADS, and neither LOCAL_WORLD_SIZE nor WORLD_SIZE above 1 (a data-parallel rank keeps
+/// its fixed share, docs/distributed.md). Arguments are the variables' values, nullptr when unset.
+bool threads_follow_free_cores(int64_t cpu_threads, const char* omp_num_threads, const char* local_world_size,
+                               const char* world_size);
+
+/// GOMP_SPINCOUNT that img2img gives libgomp for infer, export, ssim and dataset unless the user chose a wait
+/// policy: how many times (about 1 pause each) an idle OpenMP thread polls before it sleeps on a futex (libgomp
+/// manual: default 300000 when OMP_WAIT_POLICY is unset, 0 when PASSIVE). A bounded poll leaves the time slices
+/// to a busy machine's other programs. Chosen by bench/busy_machine_bench; see docs/training_controls.md.
 inline constexpr const char* kOmpSpinCount = "3000";
+
+/// GOMP_SPINCOUNT for train (same rules): its automatic thread count follows the free cores (thread_governor.h),
+/// down to 1 thread, which never polls, when other programs are busy, so it keeps libgomp's own poll, the fastest
+/// alone. A fixed device.cpu_threads > 1 beside busy programs polls as before issue 16 (docs/training_controls.md).
+inline constexpr const char* kOmpSpinCountTrain = "300000";
+
+/// The GOMP_SPINCOUNT img2img sets for subcommand `name` (argv[1]) when the user chose no wait policy:
+/// kOmpSpinCountTrain for train, kOmpSpinCount for infer, export, ssim and dataset; nullptr for everything
+/// else (config, --help, --version, a mistyped name: no OpenMP loop, no re-exec). Compares characters only, so it
+/// is safe in .preinit_array before libc is initialised.
+const char* omp_spin_count_for(const char* name);
 
 /// Whether the environment `envp` (NULL-terminated "NAME=value" entries) sets a libgomp wait variable,
 /// OMP_WAIT_POLICY or GOMP_SPINCOUNT (even empty): then the user's choice wins and img2img adds nothing.

@@ -17,6 +17,7 @@
 #include "img2img/config/enum_names.h"
 #include "img2img/core/error.h"
 #include "img2img/core/runtime.h"
+#include "img2img/core/thread_governor.h"
 #include "img2img/models/shape_rules.h"
 #include "img2img/run/run_writer.h"
 #include "img2img/train/lr_schedule.h"
@@ -382,6 +383,7 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
       const auto it_start = Clock::now();
       int64_t steps_done = 0, used = 0, skipped_steps = 0;
       for (int64_t step = 0; step < steps_per_it; ++step) {
+        if (const std::string t = govern_cpu_threads(); !t.empty()) writer->line(t);  // auto threads: free cores
         const int64_t end = std::min(mine, (step + 1) * batch), count = end - step * batch;
         std::vector<torch::Tensor> tensors;
         try {

@@ -59,9 +59,18 @@ TEST(RuntimeTest, OmpWaitOfTheUserWins) {
 }
 
 TEST(RuntimeTest, SpinCountIsAPlainNumber) {
-  const std::string spin = kOmpSpinCount;
-  EXPECT_FALSE(spin.empty());
-  EXPECT_EQ(spin.find_first_not_of("0123456789"), std::string::npos);
+  for (const std::string spin : {kOmpSpinCount, kOmpSpinCountTrain}) {
+    EXPECT_FALSE(spin.empty());
+    EXPECT_EQ(spin.find_first_not_of("0123456789"), std::string::npos) << spin;
+  }
+}
+
+TEST(RuntimeTest, SpinCountPerSubcommand) {
+  EXPECT_STREQ(omp_spin_count_for("train"), kOmpSpinCountTrain);
+  for (const char* name : {"infer", "export", "ssim", "dataset"}) EXPECT_STREQ(omp_spin_count_for(name), kOmpSpinCount);
+  for (const char* name : {"config", "--help", "--version", "trai", "trains", "", "-h"})
+    EXPECT_EQ(omp_spin_count_for(name), nullptr) << name;
+  EXPECT_EQ(omp_spin_count_for(nullptr), nullptr);
 }
 
 }  // namespace

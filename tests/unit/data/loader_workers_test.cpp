@@ -204,6 +204,7 @@ TEST_F(LoaderWorkersTest, StreamedTrainingEqualsCachedTraining) {
   c.output.onnx_path = "", c.output.model_path = "";
   c.plot.type = PlotType::kCsv;
   c.device.device = "cpu";
+  c.device.cpu_threads = 1;  // fixed: auto threads follow the free cores, and the last bits with them
   std::map<std::string, TrainSummary> runs;
   for (const char* mode : {"cached", "streamed"}) {
     c.output.run_dir = (dir_ / mode).string();

@@ -66,6 +66,7 @@ class Pix2PixTrainingTest : public TempDirTest {
     c.output.run_dir = (dir_ / "run").string();
     c.output.model_save_rate = 2;
     c.device.device = "cpu";
+    c.device.cpu_threads = 1;  // fixed: auto threads follow the free cores, and the last bits with them
     return c;
   }
 

@@ -1,0 +1,186 @@
+#include "img2img/core/thread_governor.h"
+
+#include <ATen/Parallel.h>  // at::set_num_threads
+#include <sched.h>          // sched_getaffinity
+#include <unistd.h>         // sysconf
+
+#include <algorithm>  // std::clamp, std::find
+#include <chrono>     // std::chrono::steady_clock
+#include <cmath>      // std::lround
+#include <cstdio>     // std::snprintf
+#include <fstream>    // std::ifstream
+#include <mutex>      // std::mutex
+#include <optional>   // std::optional
+#include <sstream>    // std::istringstream, std::ostringstream
+
+#include "img2img/core/error.h"
+
+namespace img2img {
+
+CpuBusyTicks parse_proc_stat(const std::string& proc_stat, const std::vector<int>& allowed) {
+  CpuBusyTicks out;
+  std::istringstream lines(proc_stat);
+  std::string line;
+  while (std::getline(lines, line)) {
+    // "cpuN": the aggregate "cpu " line is left out, so that `allowed` can pick CPUs.
+    if (line.compare(0, 3, "cpu") != 0 || line.size() < 4 || line[3] < '0' || line[3] > '9') continue;
+    std::istringstream fields(line.substr(3));
+    int cpu = -1;
+    fields >> cpu;
+    if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), cpu) == allowed.end()) continue;
+    int64_t v[7] = {};
+    for (int64_t& x : v) fields >> x;
+    if (!fields)
+      throw Error("/proc/stat line '" + line + "': expected cpuN followed by at least 7 tick counts (Linux proc(5))");
+    // user nice system [idle iowait] irq softirq
+    out.busy += v[0] + v[1] + v[2] + v[5] + v[6];
+    ++out.cpus;
+  }
+  if (out.cpus == 0) throw Error("/proc/stat has no per-CPU line (cpu0, cpu1, ...) of the CPUs this process may use");
+  return out;
+}
+
+int64_t parse_process_cpu_ticks(const std::string& proc_pid_stat) {
+  const size_t close = proc_pid_stat.rfind(')');
+  std::istringstream fields(close == std::string::npos ? std::string() : proc_pid_stat.substr(close + 1));
+  // Fields 3 (state) .. 13 (cmajflt), then 14 utime and 15 stime.
+  std::string skip;
+  for (int field = 3; field <= 13; ++field) fields >> skip;
+  int64_t utime = -1, stime = -1;
+  fields >> utime >> stime;
+  if (close == std::string::npos || !fields || utime < 0 || stime < 0)
+    throw Error("/proc/<pid>/stat text '" + proc_pid_stat.substr(0, 80) +
+                "': expected 'pid (comm) state ...' with utime and stime as fields 14 and 15 (Linux proc(5))");
+  return utime + stime;
+}
+
+ThreadGovernor::ThreadGovernor(int max_threads, int cores, double ticks_per_s, const CpuSample& first, int agreeing)
+    : max_threads_(max_threads), cores_(cores), agreeing_(agreeing), ticks_per_s_(ticks_per_s), last_(first),
+      threads_(max_threads) {
+  if (max_threads < 1 || cores < 1 || !(ticks_per_s > 0) || agreeing < 1)
+    throw Error("ThreadGovernor(max_threads " + std::to_string(max_threads) + ", cores " + std::to_string(cores) +
+                ", ticks_per_s " + std::to_string(ticks_per_s) + ", agreeing " + std::to_string(agreeing) +
+                "): expected max_threads, cores, agreeing >= 1 and ticks_per_s > 0");
+}
+
+bool ThreadGovernor::update(const CpuSample& sample) {
+  const double wall = sample.wall_s - last_.wall_s;
+  if (!(wall > 0)) return false;
+  const double others_ticks = static_cast<double>((sample.machine_busy - last_.machine_busy) -
+                                                  (sample.process - last_.process));
+  last_ = sample;
+  // The two counters are sampled by the kernel separately: a few ticks of ours can show up as negative others.
+  others_cores_ = std::max(0.0, others_ticks / (wall * ticks_per_s_));
+  const long free_cores = cores_ - std::lround(others_cores_);
+  const int target = static_cast<int>(std::clamp<long>(free_cores, 1, max_threads_));
+  if (target == threads_) {
+    pending_ = streak_ = 0;
+    return false;
+  }
+  streak_ = target == pending_ ? streak_ + 1 : 1;
+  pending_ = target;
+  if (streak_ < agreeing_) return false;
+  threads_ = target;
+  pending_ = streak_ = 0;
+  return true;
+}
+
+namespace {
+using Clock = std::chrono::steady_clock;
+
+std::optional<std::string> read_text(const char* path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!in.good() && !in.eof()) return std::nullopt;
+  return text.str();
+}
+
+// The CPUs this process may run on (sched_getaffinity); empty (all CPUs) when it cannot be read.
+std::vector<int> allowed_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> cpus;
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
+  for (int i = 0; i < CPU_SETSIZE; ++i)
+    if (CPU_ISSET(i, &set)) cpus.push_back(i);
+  return cpus;
+}
+
+struct Governed {
+  std::mutex mutex;
+  std::optional<ThreadGovernor> governor;
+  std::vector<int> cpus;
+  Clock::time_point next_sample;
+};
+
+Governed& governed() {
+  static Governed g;
+  return g;
+}
+
+// A sample of this process's CPUs, with their count in *cpus; nullopt when /proc is unreadable or unparsable.
+std::optional<CpuSample> read_sample(const std::vector<int>& allowed, int* cpus) {
+  const std::optional<std::string> stat = read_text("/proc/stat"), self = read_text("/proc/self/stat");
+  if (!stat || !self) return std::nullopt;
+  try {
+    const CpuBusyTicks machine = parse_proc_stat(*stat, allowed);
+    CpuSample s;
+    s.wall_s = std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
+    s.machine_busy = machine.busy;
+    s.process = parse_process_cpu_ticks(*self);
+    *cpus = machine.cpus;
+    return s;
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
+Clock::duration sample_period() {
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(kThreadSampleSeconds));
+}
+}  // namespace
+
+bool start_thread_governor(int max_threads) {
+  Governed& g = governed();
+  std::lock_guard<std::mutex> lock(g.mutex);
+  g.governor.reset();
+  if (max_threads <= 0) return false;
+  g.cpus = allowed_cpus();
+  int cpus = 0;
+  const std::optional<CpuSample> first = read_sample(g.cpus, &cpus);
+  const long ticks_per_s = ::sysconf(_SC_CLK_TCK);
+  if (!first || ticks_per_s <= 0) return false;
+  g.governor.emplace(max_threads, cpus, static_cast<double>(ticks_per_s), *first);
+  g.next_sample = Clock::now() + sample_period();
+  return true;
+}
+
+std::string govern_cpu_threads() {
+  Governed& g = governed();
+  std::lock_guard<std::mutex> lock(g.mutex);
+  if (!g.governor) return "";
+  const Clock::time_point now = Clock::now();
+  if (now < g.next_sample) return "";
+  g.next_sample = now + sample_period();
+  int cpus = 0;
+  const std::optional<CpuSample> sample = read_sample(g.cpus, &cpus);
+  const int before = g.governor->threads();
+  if (!sample || cpus != g.governor->cores()) {
+    g.governor.reset();
+    return "CPU threads stay at " + std::to_string(before) +
+           ": /proc/stat or /proc/self/stat can no longer be read (or the CPUs changed), so the count no longer "
+           "follows the free cores";
+  }
+  if (!g.governor->update(*sample)) return "";
+  const int after = g.governor->threads();
+  at::set_num_threads(after);
+  char others[32];
+  std::snprintf(others, sizeof others, "%.1f", g.governor->others_cores());
+  return "CPU threads " + std::to_string(before) + " -> " + std::to_string(after) + ": other programs use " + others +
+         " of the " + std::to_string(cpus) +
+         " cores (device.cpu_threads = 0 follows the free cores; a fixed count repeats bit for bit)";
+}
+
+}  // namespace img2img

@@ -1,0 +1,78 @@
+#pragma once
+// The intra-op thread count of device.cpu_threads = 0 follows the cores that other programs leave free
+// (issue 16, "Speed on a machine that is doing other work"): a second CPU-heavy program beside a
+// training makes its OpenMP threads wait for each other's time slices; with one thread per free core
+// they do not. The parsing and the decisions are pure functions of their inputs (tested with made-up
+// /proc texts and samples); start_thread_governor / govern_cpu_threads apply them to this process.
+
+#include <cstdint>  // int64_t
+#include <string>   // std::string
+#include <vector>   // std::vector
+
+namespace img2img {
+
+/// Busy CPU time of a set of CPUs, from /proc/stat, in clock ticks (USER_HZ, sysconf(_SC_CLK_TCK): 100/s on Linux).
+struct CpuBusyTicks {
+  int64_t busy = 0;  ///< user + nice + system + irq + softirq (guest time is inside user/nice; idle, iowait, steal not)
+  int cpus = 0;      ///< how many per-CPU lines were summed
+};
+
+/// Sums the busy ticks of the per-CPU lines ("cpuN user nice system idle iowait irq softirq ...") of /proc/stat's
+/// text whose N is in `allowed` (every CPU when `allowed` is empty). Throws Error when no per-CPU line was summed
+/// or a summed line has fewer than 7 numbers.
+CpuBusyTicks parse_proc_stat(const std::string& proc_stat, const std::vector<int>& allowed = {});
+
+/// utime + stime (fields 14 and 15, clock ticks) of a /proc/<pid>/stat text: the CPU time of all the process's
+/// threads, exited ones included. The command name (field 2) may hold spaces and ')': the fields are counted
+/// after its last ')'. Throws Error when the text is not of that form.
+int64_t parse_process_cpu_ticks(const std::string& proc_pid_stat);
+
+/// One reading of the clocks a ThreadGovernor compares.
+struct CpuSample {
+  double wall_s = 0;         ///< steady clock, seconds
+  int64_t machine_busy = 0;  ///< CpuBusyTicks::busy of the CPUs this process may run on
+  int64_t process = 0;       ///< this process's ticks (parse_process_cpu_ticks)
+};
+
+/// Chooses the thread count from consecutive samples: other programs' busy cores = (Δmachine_busy − Δprocess) /
+/// (Δwall_s × ticks_per_s), at least 0; target = clamp(cores − round(others), 1, max_threads). The count moves to a
+/// target only when `agreeing` consecutive samples give that same target, so two governed trainings side by side
+/// settle (each sees the other on ~1 of 2 cores: 1 thread each) instead of oscillating. Starts at max_threads.
+class ThreadGovernor {
+ public:
+  /// `max_threads` >= 1 (the auto count), `cores` >= 1 (the CPUs summed in the samples), `ticks_per_s` > 0,
+  /// `first` the sample the next update is compared with, `agreeing` >= 1. Throws Error otherwise.
+  ThreadGovernor(int max_threads, int cores, double ticks_per_s, const CpuSample& first, int agreeing = 2);
+
+  /// Compares `sample` with the previous one; returns true when threads() changed. A sample whose wall time
+  /// does not advance is ignored.
+  bool update(const CpuSample& sample);
+
+  int threads() const { return threads_; }                ///< the current count, 1..max_threads
+  int cores() const { return cores_; }                    ///< as constructed
+  double others_cores() const { return others_cores_; }  ///< other programs' busy cores at the last update, >= 0
+
+ private:
+  int max_threads_, cores_, agreeing_;
+  double ticks_per_s_;
+  CpuSample last_;
+  int threads_;
+  double others_cores_ = 0;
+  int pending_ = 0, streak_ = 0;  // the target of the last samples that differ from threads_, and how many agree
+};
+
+/// Seconds of wall time between two samples of govern_cpu_threads.
+inline constexpr double kThreadSampleSeconds = 1.5;
+
+/// Starts following the free cores for this process from `max_threads` (>= 1) threads, with a first sample of
+/// /proc/stat (the CPUs of sched_getaffinity) and /proc/self/stat; `max_threads` <= 0 stops following.
+/// Returns false (and follows nothing) when /proc cannot be read. Called by configure_runtime.
+bool start_thread_governor(int max_threads);
+
+/// Once per training step, on the thread that runs the step (at::set_num_threads sets that thread's OpenMP
+/// count, which oneDNN and OpenBLAS read per call): at most every kThreadSampleSeconds it samples, and when the
+/// count changes it calls at::set_num_threads and returns a line for train.log; otherwise "" (between samples:
+/// one clock read). When /proc becomes unreadable it stops following and says so once. Never throws.
+std::string govern_cpu_threads();
+
+}  // namespace img2img
