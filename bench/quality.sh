@@ -14,6 +14,8 @@
 #     --label NAME runs go to WORK/runs/NAME (default: before/after-like name from the flags)
 #     --sets LIST  comma-separated subset of terrain64,terrain128,colour (default: all three)
 #     -- FLAGS     extra `img2img train` flags for every run (a candidate: --generator.ema_decay=0)
+#     --before OLD also measure the binary OLD (a build of the commit before, docs/quality.md) with the same
+#                  sizes first, then this one, and print the two side by side: one command for before/after
 #   bench/quality.sh --compare WORK/runs/A WORK/runs/B   the two summaries side by side
 #
 # Sets (full / --quick):
@@ -28,7 +30,7 @@
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 bin="$repo/build/img2img"; work=/tmp/img2img-quality; label=""; quick=0; sets="terrain64,terrain128,colour"
-extra=()
+extra=(); before=""
 if [ "${1:-}" = "--compare" ]; then exec /usr/bin/python3 "$repo/bench/quality_metrics.py" --compare "$2" "$3"; fi
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -37,6 +39,7 @@ while [ $# -gt 0 ]; do
     --work) work="$2"; shift ;;
     --label) label="$2"; shift ;;
     --sets) sets="$2"; shift ;;
+    --before) before="$(realpath "$2")"; shift ;;
     --) shift; extra=("$@"); break ;;
     *) echo "quality.sh: unknown argument '$1' (see the top of $0)" >&2; exit 2 ;;
   esac
@@ -48,6 +51,13 @@ etopo="$repo/data/etopo5.cdf"
 photos="$repo/data/photos"
 mode=full; [ "$quick" = 1 ] && mode=quick
 [ -n "$label" ] || label="$mode-$(date +%Y%m%d-%H%M%S)"
+if [ -n "$before" ]; then  # before/after in one command: the same sizes and flags for both binaries
+  q=(); [ "$quick" = 1 ] && q=(--quick)
+  "$0" "${q[@]}" --bin "$before" --work "$work" --label "$label-before" --sets "$sets" -- ${extra[@]+"${extra[@]}"}
+  "$0" "${q[@]}" --bin "$bin" --work "$work" --label "$label-after" --sets "$sets" -- ${extra[@]+"${extra[@]}"}
+  exec /usr/bin/python3 "$repo/bench/quality_metrics.py" --compare "$(realpath "$work")/runs/$label-before" \
+    "$(realpath "$work")/runs/$label-after"
+fi
 mkdir -p "$work/data"
 work="$(realpath "$work")"
 out="$work/runs/$label"
