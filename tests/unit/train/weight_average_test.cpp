@@ -11,6 +11,7 @@
 #include <torch/csrc/autograd/grad_mode.h>  // torch::NoGradGuard
 #include <torch/nn/modules/batchnorm.h>      // torch::nn::BatchNorm1d
 #include <torch/nn/modules/linear.h>         // torch::nn::Linear
+#include <torch/optim/sgd.h>                 // torch::optim::SGD
 #include <torch/serialize/archive.h>         // torch::serialize::InputArchive
 
 #include <algorithm>  // std::min
