@@ -79,12 +79,14 @@ TEST_F(WeightAverageTest, EqualsAReferenceComputationAfterKSteps) {
   EXPECT_EQ(average.steps(), 30);
   ASSERT_EQ(average.averaged().size(), expected.size());
   ASSERT_EQ(expected.size(), 2u + 2u + 2u);  // linear weight, bias; norm weight, bias; running mean, var
+  double moved = 0;  // how far the average is from the last weights (it is not a copy of them)
   for (size_t i = 0; i < expected.size(); ++i) {
     const torch::Tensor got = average.averaged()[i].to(torch::kFloat64);
     EXPECT_TRUE(torch::allclose(got, expected[i], /*rtol=*/1e-6, /*atol=*/1e-7))
         << i << ": " << (got - expected[i]).abs().max().item<double>();
-    EXPECT_GT((got - snapshot(*net)[i]).abs().max().item<double>(), 1e-4) << i << ": the average is not the weights";
+    moved = std::max(moved, (got - snapshot(*net)[i]).abs().max().item<double>());
   }
+  EXPECT_GT(moved, 1e-3);
   EXPECT_EQ(average.averaged_buffers().size(), 2u);
 }
 
