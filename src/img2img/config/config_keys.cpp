@@ -198,6 +198,9 @@ std::vector<ConfigKey> make_keys() {
   k.push_back(key("generator.norm", &R::generator, &GeneratorConfig::norm, "normalisation layer"));
   k.push_back(key("generator.dropout", &R::generator, &GeneratorConfig::dropout,
                   "dropout probability in the 3 innermost decoder layers; 0 = off"));
+  k.push_back(key("generator.ema_decay", &R::generator, &GeneratorConfig::ema_decay,
+                  "moving average of the generator's weights that is tested, saved and exported: decay per step, "
+                  "warmed up as min(decay, (1+t)/(10+t)); 0 = off (the trained weights)"));
   // [discriminator]
   k.push_back(key("discriminator.layers", &R::discriminator, &DiscriminatorConfig::layers,
                   "PatchGAN stride-2 layers (3 = 70x70 patches)"));

@@ -98,6 +98,9 @@ struct GeneratorConfig {
   Activation up_activation = Activation::kRelu;         ///< pix2pix: ReLU
   NormKind norm = NormKind::kBatch;                     ///< pix2pix: batch
   double dropout = 0.5;  ///< dropout probability in the 3 innermost decoder layers; 0 = off (pix2pix: 0.5)
+  /// Decay of the moving average of the generator's weights that a run tests, saves and exports; 0 = off,
+  /// else [0.5, 1). Warm-up min(decay, (1+t)/(10+t)) (train/weight_average.h; measured: docs/quality.md).
+  double ema_decay = 0.999;
 };
 
 /// [discriminator]: PatchGAN architecture.

@@ -212,6 +212,12 @@ std::vector<ConfigProblem> config_problems(const RunConfig& cfg, const ValidateO
   c.non_negative("generator.l1_lambda", g.l1_lambda);
   if (!(g.dropout >= 0.0 && g.dropout < 1.0))
     c.fail("generator.dropout", "generator.dropout = {}: expected [0, 1) (0 = off)", g.dropout);
+  if (!(g.ema_decay == 0.0 || (g.ema_decay >= 0.5 && g.ema_decay < 1.0)))
+    c.fail("generator.ema_decay",
+           "generator.ema_decay = {}: expected 0 (off) or a decay in [0.5, 1), e.g. 0.999 (the weight of the average "
+           "per step; 1 would never change it). Use --generator.ema_decay=0.999, or 0 to test and save the trained "
+           "weights",
+           g.ema_decay);
 
   // [discriminator]
   const DiscriminatorConfig& ds = cfg.discriminator;

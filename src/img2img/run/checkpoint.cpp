@@ -57,6 +57,8 @@ void save_checkpoint(const fs::path& weights, const torch::nn::Module& module, c
          {"config", meta.config_toml},
          {"run_dir", meta.run_dir},
          {"parameters", shapes}};
+  if (meta.average_decay > 0)  // the trained weights are in the training state (X.optim.pt)
+    j["weight_average"] = {{"decay", meta.average_decay}, {"steps", meta.average_steps}};
   // Weights first, metadata second: metadata that exists always describes complete weights.
   write_file_atomic(weights, std::string(bytes.begin(), bytes.end()));
   write_file_atomic(checkpoint_meta_path(weights), j.dump(2) + "\n");
@@ -119,6 +121,10 @@ CheckpointMeta read_checkpoint_meta(const fs::path& path_in, fs::path* weights_o
     meta.input_depth = parse_pixel_depth(j.at("input_depth").get<std::string>());
     meta.reference_depth = parse_pixel_depth(j.at("reference_depth").get<std::string>());
     meta.run_dir = j.value("run_dir", std::string());
+    if (j.contains("weight_average")) {
+      meta.average_decay = j["weight_average"].at("decay").get<double>();
+      meta.average_steps = j["weight_average"].at("steps").get<int64_t>();
+    }
     // The weights file given wins over the name recorded at save time (the pair may have been renamed).
     if (weights_out != nullptr)
       *weights_out = path.extension() == ".pt" && fs::is_regular_file(path)

@@ -23,6 +23,10 @@ struct CheckpointMeta {
   PixelDepth reference_depth = PixelDepth::k8;  ///< deepest training reference file (infer writes this)
   /// Absolute folder of the run that wrote it (--resume continues there); "" in older checkpoints.
   std::string run_dir;
+  /// Generators: the weights are a moving average of the trained weights (generator.ema_decay) with
+  /// this decay after `average_steps` updates; 0 = the trained weights themselves.
+  double average_decay = 0;
+  int64_t average_steps = 0;
 };
 
 /// The metadata file belonging to a weights file: X.pt -> X.json.

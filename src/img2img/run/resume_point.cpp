@@ -253,7 +253,8 @@ void check_resume_config(const RunConfig& resolved, const ResumePoint& point,
   std::vector<std::string> problems, contradicting;
   for (const ConfigKey& key : config_keys()) {
     const std::string& n = key.name;
-    const bool architecture = (n.rfind("generator.", 0) == 0 && n != "generator.l1_lambda") ||
+    const bool architecture = (n.rfind("generator.", 0) == 0 && n != "generator.l1_lambda" &&
+                                                               n != "generator.ema_decay") ||
                               n.rfind("discriminator.", 0) == 0 || n == "data.channel_count" ||
                               n == "data.image_size" || n == "train.optimizer";
     if (!architecture) continue;

@@ -24,6 +24,7 @@
 #include "img2img/train/non_finite.h"
 #include "img2img/train/optimizers.h"
 #include "img2img/train/training_state.h"
+#include "img2img/train/weight_average.h"
 
 namespace img2img {
 namespace fs = std::filesystem;
@@ -306,10 +307,15 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
     ModelOptimizers optimizers(*model, config.train, group.get());
     const std::vector<NamedNetwork> networks = model->networks();
     const std::vector<StatisticInfo> stats = model->statistics();
+    // The moving average of each tested and exported generator (generator.ema_decay): what tests,
+    // checkpoints (X.pt) and ONNX files hold; the trained weights stay in the modules.
+    std::vector<WeightAverage> averages;
+    if (config.generator.ema_decay > 0)
+      for (const UnetGenerator& g : model->exported_generators()) averages.emplace_back(g.ptr(), config.generator.ema_decay);
     // --resume: weights, optimiser, model and RNG states; the schedule follows the iteration.
-    const int64_t start_it =
-        options.resume ? restore_training_state(*options.resume, *model, optimizers, rng, device, recipe.unpaired)
-                       : 0;
+    const int64_t start_it = options.resume ? restore_training_state(*options.resume, *model, optimizers, rng, device,
+                                                                     recipe.unpaired, &averages)
+                                            : 0;
     if (options.resume)
       writer->line(fmt::format("resumed {} after iteration {}", options.resume->generator_weights.string(), start_it));
     if (group) {
@@ -408,6 +414,7 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
           summary.skipped_steps = nan_guard.skipped();
           continue;
         }
+        for (WeightAverage& a : averages) a.update();
         for (size_t k = 0; k < stats.size(); ++k) sum[k] += s[k] * static_cast<double>(count);
         used += count;
         const double rate = static_cast<double>(end * world) / std::max(seconds_since(it_start), 1e-9);
@@ -426,8 +433,10 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
         totals = group->sum(totals);
         used = static_cast<int64_t>(totals.back());
         std::copy(totals.begin(), totals.end() - 1, sum.begin());
-        if (const std::vector<torch::Tensor> buffers = floating_buffers(networks); !buffers.empty())
-          group->average(buffers);
+        std::vector<torch::Tensor> buffers = floating_buffers(networks);
+        for (const WeightAverage& a : averages)  // averaged from each rank's own running statistics
+          for (const torch::Tensor& b : a.averaged_buffers()) buffers.push_back(b);
+        if (!buffers.empty()) group->average(buffers);
       }
       const double allreduce_seconds = optimizers.take_allreduce_seconds();
       const auto [partial, iteration] =
@@ -476,6 +485,7 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
           if (options.after_test_batch) options.after_test_batch(tested_iteration, ++test_batches);
           return options.stop_requested != nullptr && options.stop_requested->load();
         };
+        const AveragedWeights averaged(averages);
         const TestResult t =
             group ? shared_test(
                         *group, [&](const std::function<bool()>& stop) { return tester->run(*model, iteration, writer.get(), stop); },
@@ -526,26 +536,34 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
         // later still has every point up to its newest checkpoint for --resume.
         writer->write_plot_points(iteration);
         std::vector<fs::path> weights;
-        for (const NamedNetwork& net : networks) {
-          CheckpointMeta meta;
-          meta.network = net.network, meta.index = net.index, meta.iteration = iteration;
-          std::tie(meta.input_depth, meta.reference_depth) = data->depths(net.index);
-          weights.push_back(writer->save_checkpoint(*net.module, meta, partial ? kInterruptedLabel : ""));
-          summary.checkpoints.push_back(weights.back());
+        {
+          const AveragedWeights averaged(averages);  // generators' X.pt: the average
+          for (const NamedNetwork& net : networks) {
+            CheckpointMeta meta;
+            meta.network = net.network, meta.index = net.index, meta.iteration = iteration;
+            std::tie(meta.input_depth, meta.reference_depth) = data->depths(net.index);
+            if (net.network == "generator" && static_cast<size_t>(net.index) < averages.size()) {
+              const WeightAverage& a = averages[static_cast<size_t>(net.index)];
+              meta.average_decay = a.decay(), meta.average_steps = a.steps();
+            }
+            weights.push_back(writer->save_checkpoint(*net.module, meta, partial ? kInterruptedLabel : ""));
+            summary.checkpoints.push_back(weights.back());
+          }
         }
         summary.final_generator = weights.front();
         summary.final_generators.clear();
         for (size_t k = 0; k < networks.size(); ++k)
           if (networks[k].network == "generator") summary.final_generators.push_back(weights[k]);
         if (!partial) saved_iteration = iteration;
-        writer->save_training_state(training_state_files(weights, *model, optimizers, iteration, rng, device),
-                                    iteration);
+        writer->save_training_state(
+            training_state_files(weights, *model, optimizers, iteration, rng, device, &averages), iteration);
         writer->line(fmt::format("checkpoint: {}", summary.final_generator.string()));
         if (partial) writer->line(interrupted_checkpoint_note(iteration));
       }
       if (lead && !config.output.onnx_path.empty() && !summary.interrupted &&
           (last || (onnx_rate > 0 && iteration % onnx_rate == 0))) {
         std::vector<UnetGenerator> generators = model->exported_generators();
+        const AveragedWeights averaged(averages);
         summary.final_onnx_files.clear();
         for (size_t k = 0; k < generators.size(); ++k) {
           check_finite_weights({"generator", static_cast<int64_t>(k), generators[k].ptr()}, iteration);

@@ -63,6 +63,15 @@ std::string relative_to(const fs::path& file, const fs::path& base) {
   return rel.generic_string();
 }
 
+// The average of network `n` in `averages` (generator k at [k]), or nullptr.
+template <typename Averages>
+auto average_of(Averages* averages, const NamedNetwork& n) -> decltype(&(*averages)[0]) {
+  if (averages == nullptr || n.network != "generator" || n.index < 0 ||
+      static_cast<size_t>(n.index) >= averages->size())
+    return nullptr;
+  return &(*averages)[static_cast<size_t>(n.index)];
+}
+
 std::string pairing(bool unpaired) {
   return unpaired ? "multiple_unpaired (an unpaired CycleGAN model)" : "a paired input type (a paired pix2pix model)";
 }
@@ -78,7 +87,8 @@ CheckpointError pairing_mismatch(const ResumePoint& point, bool model_unpaired) 
 
 std::vector<TrainingStateFile> training_state_files(const std::vector<fs::path>& weights, GanModel& model,
                                                     ModelOptimizers& optimizers, int64_t iteration,
-                                                    const std::mt19937_64& rng, const torch::Device& device) {
+                                                    const std::mt19937_64& rng, const torch::Device& device,
+                                                    const std::vector<WeightAverage>* averages) {
   const std::vector<NamedNetwork> networks = model.networks();
   if (weights.size() != networks.size() || networks.empty() || networks[0].network != "generator" ||
       networks[0].index != 0)
@@ -100,6 +110,10 @@ std::vector<TrainingStateFile> training_state_files(const std::vector<fs::path>&
         any = true;
       }
     any = model.save_state(i, archive) || any;
+    if (const WeightAverage* a = average_of(averages, n)) {
+      a->save(archive);
+      any = true;
+    }
     if (i == 0) continue;
     first.write(weights_entry(n.network, n.index), c10::IValue(relative_to(weights[i], weights[0])));
     if (!any) continue;
@@ -120,7 +134,8 @@ std::vector<TrainingStateFile> training_state_files(const std::vector<fs::path>&
 
 
 int64_t restore_training_state(const ResumePoint& point, GanModel& model, ModelOptimizers& optimizers,
-                               std::mt19937_64& rng, const torch::Device& device, bool unpaired_run) {
+                               std::mt19937_64& rng, const torch::Device& device, bool unpaired_run,
+                               std::vector<WeightAverage>* averages) {
   if (point.unpaired != unpaired_run) throw pairing_mismatch(point, unpaired_run);
   const std::vector<NamedNetwork> networks = model.networks();
   std::vector<fs::path> weights;
@@ -140,6 +155,8 @@ int64_t restore_training_state(const ResumePoint& point, GanModel& model, ModelO
     for (size_t i = 0; i < networks.size(); ++i) {
       const fs::path f = training_state_path(weights[i]);
       files.push_back(i == 0 || fs::exists(f) ? f : fs::path());
+      // A generator without a state file (a run without an average): its average starts from X.pt.
+      if (WeightAverage* a = average_of(averages, networks[i]); a != nullptr && files.back().empty()) a->restart();
     }
     torch::serialize::InputArchive first = read_training_state(g_state, device);
     for (size_t i = networks.size(); i-- > 0;) {  // generator 0's last: it holds the RNG states
@@ -155,6 +172,7 @@ int64_t restore_training_state(const ResumePoint& point, GanModel& model, ModelO
           optimizers.optimizer(g).load(opt);
         }
       model.load_state(i, archive);
+      if (WeightAverage* a = average_of(averages, networks[i])) a->load(archive);
     }
     current = &g_state;
     return read_run_state(first, rng, device);

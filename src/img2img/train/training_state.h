@@ -20,6 +20,7 @@
 #include "img2img/run/resume_point.h"
 #include "img2img/run/run_writer.h"  // TrainingStateFile
 #include "img2img/train/optimizers.h"
+#include "img2img/train/weight_average.h"
 
 namespace img2img {
 
@@ -27,18 +28,24 @@ namespace img2img {
 /// files of `weights`, one weights file per network of `model` in GanModel::networks() order
 /// (generator 0 first). Networks without state get no file. The files come in the order they must be
 /// written, generator 0's last (a save is complete once it exists); RunWriter::save_training_state
-/// writes them. Throws Error if `weights` does not match the networks.
+/// writes them. `averages` (nullptr or empty = none): the WeightAverage of generator k at [k]; its
+/// state (the trained weights; X.pt holds the average) goes into generator k's file. Throws Error if
+/// `weights` does not match the networks.
 std::vector<TrainingStateFile> training_state_files(const std::vector<std::filesystem::path>& weights,
                                                     GanModel& model, ModelOptimizers& optimizers, int64_t iteration,
-                                                    const std::mt19937_64& rng, const torch::Device& device);
+                                                    const std::mt19937_64& rng, const torch::Device& device,
+                                                    const std::vector<WeightAverage>* averages = nullptr);
 
 /// Loads the weights of every network of `model`, the optimiser states, the model's own state
 /// (GanModel::load_state) and the RNG states of `point` into `model` / `optimizers` / `rng` / torch's
 /// generators (CPU and `device`); returns the iteration to continue from. `unpaired_run`: whether this
 /// run trains an unpaired model (a paired checkpoint cannot continue as unpaired, nor the reverse).
+/// `averages` (as for training_state_files): generator k's average is X.pt, its trained weights come
+/// from the state file (WeightAverage::load; a checkpoint without them restarts the average).
 /// Throws CheckpointError naming the file (a missing network, state that does not fit, or the
 /// pairing mismatch, naming both input types).
 int64_t restore_training_state(const ResumePoint& point, GanModel& model, ModelOptimizers& optimizers,
-                               std::mt19937_64& rng, const torch::Device& device, bool unpaired_run);
+                               std::mt19937_64& rng, const torch::Device& device, bool unpaired_run,
+                               std::vector<WeightAverage>* averages = nullptr);
 
 }  // namespace img2img

@@ -382,9 +382,14 @@ TEST_F(CycleGanTest, TwoPlusResumeTwoEqualsFourForAllNetworks) {
   c.output.run_dir = (dir_ / "two").string();
   const TrainSummary two = train_cycle_gan(c);
   ASSERT_EQ(two.checkpoints.size(), 4u);
-  for (size_t i : {0, 1, 3})  // generator 0, discriminators 0 and 1; generator 1 shares generator 0's optimiser
+  for (size_t i : {0, 1, 2, 3})  // generator 1 shares generator 0's optimiser but has its own weight average
     EXPECT_TRUE(fs::exists(training_state_path(two.checkpoints[i]))) << two.checkpoints[i];
-  EXPECT_FALSE(fs::exists(training_state_path(two.checkpoints[2])));
+  {
+    torch::serialize::InputArchive state, average, optimizer;
+    state.load_from(training_state_path(two.checkpoints[2]).string());
+    EXPECT_TRUE(state.try_read("weight_average", average));  // generator.ema_decay (default 0.999)
+    EXPECT_FALSE(state.try_read("optimizer", optimizer));
+  }
   // The pools are saved full (pool_size images each).
   for (size_t i : {1, 3}) {
     torch::serialize::InputArchive state, pool;
