@@ -12,6 +12,7 @@
 #include "img2img/config/config_keys.h"
 #include "img2img/core/error.h"
 #include "img2img/config/unpaired_defaults.h"
+#include "img2img/run/report.h"
 #include "img2img/train/trainer.h"
 #include "img2img/train/training_state.h"
 
@@ -149,6 +150,11 @@ Command setup_train(CLI::App& app) {
             // With events on stdout, stdout stays pure JSON Lines (run_end carries the same facts); the
             // ranks other than 0 of a data-parallel run print nothing (rank 0 reports for the group).
             if (*events == "-" || s.rank != 0) return code;
+            // The run's page first: what to open (docs/report.md); absent only when it could not be written.
+            std::error_code ec;
+            if (const std::filesystem::path page = s.run_dir / kReportFileName;
+                !s.run_dir.empty() && std::filesystem::is_regular_file(page, ec))
+              std::cout << fmt::format("report: {}\n", page.string());
             std::cout << fmt::format("run folder: {}\n", s.run_dir.string());
             // One line per generator and ONNX file; an unpaired run has two of each ("generator 0 (A->B)").
             const bool unpaired = is_unpaired(config.data.input_type);

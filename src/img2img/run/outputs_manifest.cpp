@@ -7,6 +7,7 @@
 #include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
 #include "img2img/run/event_log.h"
+#include "img2img/run/resume_point.h"
 
 namespace img2img {
 namespace fs = std::filesystem;
@@ -50,6 +51,18 @@ std::vector<OutputEntry> read_manifest_entries(const fs::path& path, int64_t up_
                                 path.string(), e.what()));
   }
   return out;
+}
+
+RunRestart run_restart(const std::vector<OutputEntry>& entries) {
+  bool any = false;
+  std::error_code ec;
+  for (const OutputEntry& e : entries)
+    if (e.kind == "checkpoint") {
+      any = true;
+      if (e.path.empty() || (fs::exists(e.path, ec) && fs::exists(training_state_path(e.path), ec)))
+        return RunRestart::kResume;
+    }
+  return any ? RunRestart::kNotResumable : RunRestart::kNoCheckpoint;
 }
 
 bool list_in_manifest_file(const fs::path& path, const OutputEntry& entry) {

@@ -36,6 +36,18 @@ std::string rebase_path(const std::string& path, const std::filesystem::path& wr
 /// DataError naming it.
 std::vector<OutputEntry> read_manifest_entries(const std::filesystem::path& path, int64_t up_to_iteration);
 
+/// How a run that ended early (failed, interrupted, killed) can go on, judged from its manifest's entries.
+enum class RunRestart {
+  kResume,        ///< a listed checkpoint has its training state beside it: `img2img train --resume RUN_DIR`
+  kNotResumable,  ///< checkpoints are listed, none with its training state (killed while writing the first)
+  kNoCheckpoint,  ///< none listed: nothing to resume; a new run may reuse the folder (the same command)
+};
+
+/// The RunRestart of a run folder whose manifest lists `entries` (read_manifest_entries: paths as they lie
+/// now). Looks on disk for each listed checkpoint and its training state (X.pt -> X.optim.pt). An entry
+/// of kind "checkpoint" without a path (standing for an unreadable manifest) counts as resumable.
+RunRestart run_restart(const std::vector<OutputEntry>& entries);
+
 /// Lists `entry` in the manifest file `path` (outputs.json) outside a run, for files made later by
 /// another command (`img2img report`). Its path is stored relative to the manifest's "run_dir", like
 /// every other entry (rebase_path); an entry of the same file is replaced; the other entries and fields

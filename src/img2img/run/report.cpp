@@ -6,7 +6,8 @@
 
 #include <algorithm>  // std::sort, std::clamp
 #include <chrono>     // std::chrono
-#include <cmath>      // std::isfinite
+#include <cmath>      // std::isfinite, std::ceil, std::log10
+#include <ctime>      // std::tm, localtime_r
 #include <map>        // std::map
 #include <limits>     // std::numeric_limits
 #include <optional>   // std::optional
@@ -123,8 +124,9 @@ size_t point_count(const ChartSeries& s) {
   return n;
 }
 
-// Draws every chart with points in one gnuplot run (svg terminal), into chart.svg.
-void draw_charts(std::vector<Chart>& charts, const fs::path& work_dir, std::vector<std::string>& notes) {
+// Draws every chart with points in one gnuplot run (svg terminal), into chart.svg. Returns why no chart
+// could be drawn when gnuplot failed ("" otherwise); a chart gnuplot left out becomes a note.
+std::string draw_charts(std::vector<Chart>& charts, const fs::path& work_dir, std::vector<std::string>& notes) {
   std::string script;
   std::vector<size_t> drawn;
   for (size_t c = 0; c < charts.size(); ++c) {
@@ -162,6 +164,18 @@ void draw_charts(std::vector<Chart>& charts, const fs::path& work_dir, std::vect
       const double d = lo != 0 ? std::abs(lo) / 2 : 1.0;
       script += chart.log_y ? fmt::format("set yrange [{:.9g}:{:.9g}]\n", lo / 2, lo * 2)
                             : fmt::format("set yrange [{:.9g}:{:.9g}]\n", lo - d, lo + d);
+    } else if (!chart.log_y) {
+      // Headroom: autoscaling stops at the extreme values when they fall on a tick (an SSIM of 1, a
+      // target line of 0.9 above the data), drawing them on the frame. (A log axis ends at whole decades.)
+      script += "set offsets 0, 0, graph 0.06, graph 0.06\n";
+    }
+    if (chart.name == "lr") {
+      // One format for every tick (gnuplot's default mixes 0.0001 and 5e-05): as many digits as the
+      // range needs to tell the ticks apart.
+      const double span = hi > lo ? hi - lo : std::max(std::abs(lo), 1e-30);
+      const double ratio = std::clamp(std::max(std::abs(lo), std::abs(hi)) / span, 1.0, 1e6);
+      const int digits = std::clamp(static_cast<int>(std::ceil(std::log10(ratio))), 1, 6);
+      script += fmt::format("set format y '%.{}e'\n", digits);
     }
     std::string plot = "plot";
     size_t s = 0;
@@ -178,7 +192,7 @@ void draw_charts(std::vector<Chart>& charts, const fs::path& work_dir, std::vect
     script += plot + "\nset output\n";
     drawn.push_back(c);
   }
-  if (drawn.empty()) return;
+  if (drawn.empty()) return "";
   const fs::path script_path = work_dir / "charts.gp", log_path = work_dir / "charts.log";
   write_file_atomic(script_path, script);
   const std::string failure = run_gnuplot({script_path.string()}, log_path);
@@ -188,14 +202,13 @@ void draw_charts(std::vector<Chart>& charts, const fs::path& work_dir, std::vect
   } catch (const Error&) {
   }
   std::error_code ec;
-  if (!failure.empty()) {
-    notes.push_back(failure.find("could not be started") != std::string::npos
-                        ? "the curves need gnuplot, which could not be started; install Debian's gnuplot-nox "
-                          "(apt-get install gnuplot-nox), then run 'img2img report RUN_DIR'"
-                        : fmt::format("gnuplot {} drawing the curves (script kept at '{}'): {}", failure,
-                                      script_path.string(), log));
-    return;
-  }
+  if (!failure.empty())
+    return failure.find("could not be started") != std::string::npos
+               ? fmt::format("no curves: they are drawn by gnuplot, which could not be started; install Debian's "
+                             "gnuplot-nox (apt-get install gnuplot-nox), then run 'img2img report {}'",
+                             work_dir.parent_path().string())
+               : fmt::format("no curves: gnuplot {} drawing them (script kept at '{}'): {}", failure,
+                             script_path.string(), log);
   fs::remove(script_path, ec), fs::remove(log_path, ec);
   for (size_t c : drawn) {
     const fs::path svg_path = work_dir / fmt::format("chart{}.svg", c);
@@ -217,6 +230,7 @@ void draw_charts(std::vector<Chart>& charts, const fs::path& work_dir, std::vect
                               html(charts[c].title)));
     charts[c].svg = svg;
   }
+  return "";
 }
 
 // One test image shown in the gallery.
@@ -231,6 +245,10 @@ struct GalleryImage {
 // Layout of report/images.cache (JSON text; not named *.json: run folders are searched for checkpoint
 // metadata *.json); a cache of another layout is dropped.
 constexpr int kCacheVersion = 3;
+
+// Seconds after which a live run's page that was not rewritten says the run may have stopped, while no
+// iteration has ended (its length unknown: one iteration of a large data set may take many minutes).
+constexpr int kStaleUnknownSeconds = 30 * 60;
 
 struct ImageCache {
   json doc = json::object();
@@ -380,8 +398,22 @@ table.gallery .alpha img{background:repeating-conic-gradient(#bbb 0 25%,#fff 0 5
 #data{white-space:pre-line}
 )";
 
+// The page's script: the gallery's iteration selector (kept in the address as #iteration=N); while the
+// run goes, the reload (location.reload keeps the hash) unless the page is stale (body data-written-ms
+// older than data-stale-after-s: a killed run), which shows #stale and hides the ETA instead; across
+// reloads the open configuration and the scroll position (sessionStorage, where the browser allows it);
+// and, for the tests, body[data-images-loaded] = "loaded/all" of the gallery's images.
 const char* const kScript = R"(
 (function(){
+  var body=document.body,key='img2img-report:'+location.pathname,saved={};
+  try{saved=JSON.parse(sessionStorage.getItem(key))||{};}catch(e){}
+  var config=document.getElementById('config');
+  if(config&&typeof saved.configOpen==='boolean')config.open=saved.configOpen;
+  function save(){
+    var state={configOpen:config?config.open:null,scrollY:window.scrollY};
+    try{sessionStorage.setItem(key,JSON.stringify(state));}catch(e){}
+  }
+  window.addEventListener('pagehide',save);
   var select=document.getElementById('iteration-select');
   function show(it){document.querySelectorAll('.test').forEach(function(d){d.hidden=d.dataset.iteration!==it;});}
   if(select){
@@ -390,10 +422,24 @@ const char* const kScript = R"(
     show(select.value);
     select.addEventListener('change',function(){show(select.value);history.replaceState(null,'','#iteration='+select.value);});
   }
+  var refresh=Number(body.dataset.refreshS)||0,staleAfter=Number(body.dataset.staleAfterS)||0;
+  var age=(Date.now()-(Number(body.dataset.writtenMs)||0))/1000;
+  if(refresh>0&&staleAfter>0&&age>staleAfter){
+    var s=Math.round(age);
+    document.getElementById('stale-age').textContent=
+      s>=3600?Math.floor(s/3600)+' h '+Math.floor(s%3600/60)+' min':s>=60?Math.floor(s/60)+' min':s+' s';
+    document.getElementById('stale').hidden=false;
+    document.getElementById('refresh-note').hidden=true;
+    var eta=document.getElementById('eta');if(eta)eta.parentNode.hidden=true;
+    body.dataset.stale='true';
+  }else if(refresh>0){
+    setTimeout(function(){save();location.reload();},refresh*1000);
+  }
   window.addEventListener('load',function(){
     var imgs=document.querySelectorAll('#gallery img'),ok=0;
     imgs.forEach(function(i){if(i.complete&&i.naturalWidth>0)ok++;});
-    document.body.dataset.imagesLoaded=ok+'/'+imgs.length;
+    body.dataset.imagesLoaded=ok+'/'+imgs.length;
+    if(window.scrollY===0&&saved.scrollY>0)window.scrollTo(0,saved.scrollY);
   });
 })();
 )";
@@ -401,12 +447,20 @@ const char* const kScript = R"(
 }  // namespace
 
 ReportResult write_run_report(const fs::path& run_dir) {
+  if (run_dir.empty())
+    throw DataError("no run folder given (an empty path); give the folder a training run wrote (its "
+                    "output.run_dir, printed as 'run folder: ...')");
   const fs::path dir = fs::absolute(run_dir).lexically_normal();
   const fs::path config_path = dir / "config.toml", manifest_path = dir / "outputs.json", log_path = dir / "train.log";
   std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
+    throw DataError(fmt::format("'{}' is a file, not a run folder; give the folder it lies in, '{}', if that is "
+                                "the run's (the folder a training run wrote: its output.run_dir, printed as 'run "
+                                "folder: ...')",
+                                run_dir.string(), dir.parent_path().string()));
   if (!fs::is_directory(dir, ec))
-    throw DataError(fmt::format("run folder '{}' does not exist or is not a folder; give the folder a training run "
-                                "wrote (its output.run_dir, printed as 'run folder: ...')",
+    throw DataError(fmt::format("run folder '{}' does not exist; give the folder a training run wrote (its "
+                                "output.run_dir, printed as 'run folder: ...')",
                                 run_dir.string()));
   if (!fs::exists(config_path, ec) && !fs::exists(manifest_path, ec) && !fs::exists(log_path, ec))
     throw DataError(fmt::format("'{}' is not a run folder: it has none of config.toml, outputs.json and train.log, "
@@ -415,6 +469,10 @@ ReportResult write_run_report(const fs::path& run_dir) {
                                 run_dir.string()));
   ReportResult result;
   result.path = dir / kReportFileName;
+  if (fs::is_directory(result.path, ec))  // write_file_atomic's message would ask for another file name
+    throw WriteError(fmt::format("cannot write the run's page: '{}' is a folder; move or delete it, then run "
+                                 "'img2img report {}'",
+                                 result.path.string(), dir.string()));
   std::vector<std::string>& notes = result.notes;
   const fs::path work_dir = dir / kReportFilesFolder;
   fs::create_directories(work_dir, ec);
@@ -445,25 +503,45 @@ ReportResult write_run_report(const fs::path& run_dir) {
     notes.push_back(e.what());
   }
 
-  // Status: outputs.json's, or what train.log ends with for a folder without one.
-  std::string status = manifest.is_object() ? manifest.value("status", "") : "";
-  std::string reason = manifest.is_object() ? manifest.value("reason", "") : "";
-  if (status.empty()) status = !log.error.empty() ? "failed" : !log.done_line.empty() ? "finished" : "running";
+  // Status: outputs.json's, or what train.log ends with for a folder without one (or a damaged one).
+  const bool have_manifest = manifest.is_object();
+  const bool have_log = fs::exists(log_path, ec);
+  std::string status = have_manifest ? manifest.value("status", "") : "";
+  std::string reason = have_manifest ? manifest.value("reason", "") : "";
+  if (status.empty()) status = !log.error.empty() ? "failed" : !log.done_line.empty() ? "finished" : "";
   if (status == "failed" && reason.empty()) reason = log.error;
+  // Live: a training process holds the folder (run/run_lock.h) of a run that has not ended (the run
+  // writes its last page while it still holds the lock).
+  const bool held = !run_folder_lock_holder(dir).empty();
+  const bool live = held && (status.empty() || status == "running");
+  if (status.empty()) {
+    status = live ? "running" : "unknown";
+    if (!live)
+      reason = fmt::format("{}{}: status unknown (a run writes outputs.json when it starts)",
+                           fs::exists(manifest_path, ec) ? "outputs.json could not be read" : "no outputs.json",
+                           have_log ? ", and train.log ends with neither a 'done' nor an 'error' line" : "");
+  }
   std::string status_text = status == "stopped_early" ? "stopped early" : status;
-  bool live = false;
-  if (status == "running") {
-    live = !run_folder_lock_holder(dir).empty();
-    if (!live) {
-      status = "not_running";
-      status_text = "not running";
-      reason = "outputs.json says running, but no process holds the run folder: the run was killed or crashed. "
-               "'img2img train --resume " + dir.string() + "' continues it from its last checkpoint.";
-    }
+  // What a run that ended early allows next: resume only from a checkpoint with its training state
+  // (run_restart, as a new run's check_not_a_run and a failed run's reason judge it).
+  const RunRestart restart = run_restart(outputs);
+  const std::string next_step =
+      restart == RunRestart::kResume
+          ? fmt::format("'img2img train --resume {}' continues it from its last checkpoint", dir.string())
+      : restart == RunRestart::kNoCheckpoint
+          ? "it wrote no checkpoint, so there is nothing to resume: start the run again (the same img2img train "
+            "command; the same output.run_dir reuses the folder)"
+          : "its checkpoints cannot be resumed (no training state beside them: killed while writing them, or "
+            "copied without their .optim.pt files): start the run again with --output.run_dir=NEW_FOLDER, or "
+            "delete this folder first";
+  if (status == "running" && !live) {
+    status = "not_running";
+    status_text = "not running";
+    reason = "outputs.json says running, but no process holds the run folder: the run was killed or crashed; " +
+             next_step + ".";
   }
   if (status == "interrupted")  // as the terminal said at the end of the run
-    reason += std::string(reason.empty() ? "" : "; ") + "'img2img train --resume " + dir.string() +
-              "' continues it from its last checkpoint";
+    reason += std::string(reason.empty() ? "" : "; ") + next_step;
   const int64_t max_it = !log.iterations.empty() ? log.iterations.back().max_iterations
                                                  : static_cast<int64_t>(config.number("train.max_iterations", 0));
   const int64_t done_it = !log.iterations.empty() ? log.iterations.back().iteration
@@ -487,9 +565,12 @@ ReportResult write_run_report(const fs::path& run_dir) {
   // Elapsed: the "done" line's duration; else since config.toml was written (the run's or its resume's start).
   std::string elapsed;
   std::optional<double> seconds_run;
+  // A run that ended without one: up to train.log's last line; without train.log it is unknown.
   if (const auto start = age_seconds(config_path, now)) {
-    const auto last = age_seconds(log_path, now);
-    seconds_run = live ? *start : *start - last.value_or(0);
+    if (live)
+      seconds_run = *start;
+    else if (const auto last = age_seconds(log_path, now))
+      seconds_run = *start - *last;
   }
   if (const size_t in = log.done_line.find(" in "); in != std::string::npos) {
     elapsed = log.done_line.substr(in + 4);
@@ -530,7 +611,8 @@ ReportResult write_run_report(const fs::path& run_dir) {
     }
     charts.push_back(std::move(chart));
   }
-  draw_charts(charts, work_dir, notes);
+  const std::string curves_problem = draw_charts(charts, work_dir, notes);
+  if (!curves_problem.empty()) notes.push_back(curves_problem);  // for img2img report; the page shows it under Curves
 
   // Tested iterations and their images: the listed ones (the latest test) and, for earlier tests, the
   // files in test.output_dir expanded for their iteration.
@@ -585,20 +667,62 @@ ReportResult write_run_report(const fs::path& run_dir) {
   // ---- the page ----
   std::string page;
   const std::string run_name = dir.filename().string();
-  int refresh = 0;
+  // While the run goes the page reloads itself every plot.rate iterations' worth of time (5 to 60 s).
+  // The run rewrites it about that often; a page left unchanged for 3 times that (at least a minute;
+  // before any iteration has ended, when its length is unknown, kStaleUnknownSeconds) belongs to a run
+  // that was killed: the script then says so and stops reloading.
+  int refresh = 0, stale_after = 0;
+  std::string rewrite_every;
   if (live) {
-    const double per_it = seconds_run && done_it > 0 ? *seconds_run / static_cast<double>(done_it) : 10.0;
+    std::optional<double> per_it;  // seconds per iteration
+    // Since the run's (or its resume's) start: too low after a resume, whose earlier iterations count too.
+    if (seconds_run && done_it > 0) per_it = *seconds_run / static_cast<double>(done_it);
+    // The last iteration's own length: its ETA is that times the iterations left.
+    if (!log.iterations.empty()) {
+      const LogIteration& last = log.iterations.back();
+      if (const auto eta = parse_duration(last.eta); eta && last.max_iterations > last.iteration)
+        per_it = std::max(per_it.value_or(0.0), *eta / static_cast<double>(last.max_iterations - last.iteration));
+    }
     const double rate = std::max(1.0, config.number("plot.rate", 1));
-    refresh = static_cast<int>(std::clamp(per_it * rate, 5.0, 60.0));
+    refresh = static_cast<int>(std::clamp(per_it.value_or(10.0) * rate, 5.0, 60.0));
+    stale_after = per_it ? static_cast<int>(std::ceil(std::max(60.0, 3 * *per_it * rate))) : kStaleUnknownSeconds;
+    if (per_it) rewrite_every = format_duration(std::max(3.0, *per_it * rate));  // RunWriter: at most every 3 s
   }
+  const auto written = std::chrono::system_clock::now();
+  const std::time_t written_t = std::chrono::system_clock::to_time_t(written);
+  std::tm written_tm{};
+  localtime_r(&written_t, &written_tm);
+  const std::string written_time = fmt::format("{:02}:{:02}:{:02}", written_tm.tm_hour, written_tm.tm_min,
+                                               written_tm.tm_sec);
+  const std::string written_date = fmt::format("{:04}-{:02}-{:02}", written_tm.tm_year + 1900,
+                                               written_tm.tm_mon + 1, written_tm.tm_mday);
+  const int64_t written_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(written.time_since_epoch()).count();
   page += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
-  if (refresh > 0) page += fmt::format("<meta http-equiv=\"refresh\" content=\"{}\">\n", refresh);
+  // The script reloads (location.reload keeps #iteration=N; a meta refresh drops it in Chromium and
+  // never fires on a page opened with a hash); without scripts, a meta refresh.
+  if (refresh > 0)
+    page += fmt::format("<noscript><meta http-equiv=\"refresh\" content=\"{}\"></noscript>\n", refresh);
   page += fmt::format("<title>{} - {} - img2img run report</title>\n<style>{}</style>\n</head>\n", html(run_name),
                       html(status_text), kCss);
-  page += fmt::format("<body data-status=\"{}\">\n<header>\n<h1>{}</h1>\n", status, html(run_name));
+  page += fmt::format("<body data-status=\"{}\" data-written-ms=\"{}\" data-refresh-s=\"{}\" "
+                      "data-stale-after-s=\"{}\">\n<header>\n<h1>{}</h1>\n",
+                      status, written_ms, refresh, stale_after, html(run_name));
   page += fmt::format("<p><span class=\"status status-{}\" id=\"status\">{}</span>", status, html(status_text));
-  if (refresh > 0) page += fmt::format(" <span class=\"note\">this page refreshes every {} s while the run goes</span>", refresh);
+  page += fmt::format(" <span class=\"note\" id=\"written\">page written {} ({})</span>", written_time, written_date);
+  if (refresh > 0)
+    page += fmt::format(" <span class=\"note\" id=\"refresh-note\">&middot; it reloads every {} s while the run "
+                        "goes</span>",
+                        refresh);
   page += "</p>\n";
+  if (refresh > 0)
+    page += fmt::format(
+        "<p class=\"error\" id=\"stale\" hidden>this page has not been updated since {} ({}, <span "
+        "id=\"stale-age\"></span> ago), though the run rewrites it {}: the run may have stopped. Run 'img2img "
+        "report {}' to see where it stands. The page no longer reloads.</p>\n",
+        written_time, written_date,
+        html(rewrite_every.empty() ? "when its first iteration ends" : "about every " + rewrite_every),
+        html(dir.string()));
   if (!reason.empty())
     page += fmt::format("<p class=\"{}\" id=\"reason\">{}</p>\n", status == "failed" ? "error" : "note", html(reason));
   page += "<table class=\"facts\">\n";
@@ -611,8 +735,12 @@ ReportResult write_run_report(const fs::path& run_dir) {
   if (!log.iterations.empty() && log.iterations.back().images_per_s)
     fact("images per second", fmt::format("{:.1f} (last iteration)", *log.iterations.back().images_per_s), "rate");
   if (!log.device_line.empty()) fact("device", log.device_line.substr(8), "device");
+  // train.log's "data: 28 pairs ...", "test data: 6 pairs ..." under the label "data": "training: ...", "test: ...".
   std::string data;
-  for (const std::string& l : log.data_lines) data += (data.empty() ? "" : "\n") + l;
+  for (const std::string& l : log.data_lines) {
+    const bool test = l.rfind("test data", 0) == 0;
+    data += (data.empty() ? "" : "\n") + std::string(test ? "test" : "training") + l.substr(test ? 9 : 4);
+  }
   if (!data.empty()) page += fmt::format("<tr><td>data</td><td id=\"data\">{}</td></tr>\n", html(data));
   if (!log.tests.empty())
     fact("last test", fmt::format("{} {:.4f} at iteration {} on {} sample(s)", log.tests.back().name,
@@ -622,7 +750,8 @@ ReportResult write_run_report(const fs::path& run_dir) {
   page += "</table>\n";
   for (const std::string& w : log.warnings) page += fmt::format("<p class=\"note\">warning: {}</p>\n", html(w));
   if (!config_text.empty())
-    page += fmt::format("<details><summary>configuration (config.toml)</summary><pre>{}</pre></details>\n",
+    page += fmt::format("<details id=\"config\"><summary>configuration (config.toml)</summary><pre>{}</pre>"
+                        "</details>\n",
                         html(config_text));
   page += "</header>\n";
 
@@ -632,7 +761,9 @@ ReportResult write_run_report(const fs::path& run_dir) {
   for (const Chart& c : charts)
     if (!c.svg.empty()) page += c.svg + "\n", any_chart = true;
   page += "</div>\n";
-  if (!any_chart) page += "<p class=\"note\" id=\"no-curves\">no curves yet: no iteration has ended</p>\n";
+  if (!any_chart)
+    page += fmt::format("<p class=\"{}\" id=\"no-curves\">{}</p>\n", curves_problem.empty() ? "note" : "error",
+                        html(curves_problem.empty() ? "no curves yet: no iteration has ended" : curves_problem));
   if (any_chart && unpaired)
     page += "<p class=\"note\" id=\"series-index\">Series ending in _0 belong to direction A &rarr; B (generator 0; "
             "discriminator 0, which judges domain B), _1 to B &rarr; A (generator 1; discriminator 1, on domain A): "
@@ -642,10 +773,19 @@ ReportResult write_run_report(const fs::path& run_dir) {
   // Gallery.
   page += "<section id=\"gallery\">\n<h2>Test images</h2>\n";
   if (sets.empty()) {
-    page += fmt::format("<p class=\"note\">{}</p>\n",
-                        tested.empty() ? "no test yet (test.enabled, test.frequency)"
-                                       : "no test images found (the tests write them to test.output_dir; test.image_count = 0 "
-                                         "writes none)");
+    const std::string test_frequency = config.get("test.frequency", "1");
+    page += fmt::format(
+        "<p class=\"note\" id=\"no-tests\">{}</p>\n",
+        html(!tested.empty()
+                 ? "no test images found (the tests write them to test.output_dir; test.image_count = 0 writes none)"
+             : config.get("test.enabled") == "false"
+                 ? "testing is off for this run (test.enabled = false): to see generated images here, train with "
+                   "--test.enabled=true and a held-out test set (--test.input_dir=... --test.reference_dir=..., or "
+                   "the [test] section of the config; docs/configuration.md)"
+             : config.get("test.enabled") == "true"
+                 ? fmt::format("no test yet: the tests run every {} iteration(s) (test.frequency) and at the last",
+                               test_frequency)
+                 : "no test yet (test.enabled, test.frequency)"));
   } else {
     page += "<p><label>tested iteration <select id=\"iteration-select\">";
     for (auto it = sets.rbegin(); it != sets.rend(); ++it) page += fmt::format("<option>{}</option>", it->first);
@@ -745,7 +885,8 @@ ReportResult write_run_report(const fs::path& run_dir) {
            {"outputs.json", "every file of the run"}, {"train.log", "the run's log"}, {"config.toml", "its configuration"}})
     if (fs::exists(dir / file, ec)) link(dir / file, what);
   page += "</ul>\n</section>\n";
-  for (const std::string& n : notes) page += fmt::format("<p class=\"note report-note\">{}</p>\n", html(n));
+  for (const std::string& n : notes)
+    if (n != curves_problem) page += fmt::format("<p class=\"note report-note\">{}</p>\n", html(n));
   page += fmt::format("<footer class=\"note\">written by img2img {} ('img2img report {}' rewrites it)</footer>\n",
                       IMG2IMG_VERSION, html(dir.string()));
   page += fmt::format("<script>{}</script>\n</body>\n</html>\n", kScript);

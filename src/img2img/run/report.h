@@ -38,9 +38,10 @@ struct ReportResult {
 /// the new one) from the files in `run_dir`; previews and their cache go to `<run_dir>/report/`.
 /// Missing or damaged parts (no gnuplot, a malformed CSV, an unreadable test image) become notes
 /// on the page instead of errors. While outputs.json says "running" and a process holds the run
-/// folder's lock (run/run_lock.h), the page refreshes itself; otherwise it does not.
-/// Throws DataError when `run_dir` is not a run folder (none of config.toml, outputs.json, train.log),
-/// WriteError when the page cannot be written.
+/// folder's lock (run/run_lock.h), the page reloads itself, until it has not been rewritten for 3 times
+/// its expected rewrite interval (a killed run): then it says so and stops; otherwise it does not reload.
+/// Throws DataError when `run_dir` is empty, a file, missing or not a run folder (none of config.toml,
+/// outputs.json, train.log), WriteError when the page cannot be written (also: report.html is a folder).
 ReportResult write_run_report(const std::filesystem::path& run_dir);
 
 /// What list_report_in_outputs did.

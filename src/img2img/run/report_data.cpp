@@ -142,6 +142,16 @@ int64_t steps_per_iteration(const RunLog& log, int64_t batch_size) {
   return (samples + batch_size - 1) / batch_size;
 }
 
+std::optional<double> parse_duration(const std::string& text) {
+  static const std::regex form(R"(^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$)");
+  std::smatch m;
+  if (text.empty() || !std::regex_match(text, m, form)) return std::nullopt;
+  double seconds = 0;
+  for (const auto& [group, unit] : {std::pair<int, double>{1, 3600}, {2, 60}, {3, 1}})
+    if (m[group].matched) seconds += std::stod(m[group].str()) * unit;
+  return seconds;
+}
+
 std::optional<PartialIteration> parse_partial_iteration(const std::string& reason) {
   static const std::regex form(R"(^interrupted in iteration (\d+) after step (\d+) of (\d+)$)");
   std::smatch m;

@@ -60,6 +60,10 @@ RunLog parse_train_log(const std::string& text);
 /// batch size)); 0 when the log has no "data" line or `batch_size` < 1.
 int64_t steps_per_iteration(const RunLog& log, int64_t batch_size);
 
+/// Seconds of a duration as format_duration (run/progress.h) prints it: "4s", "3m05s", "1h02m" -> 4, 185,
+/// 3720; empty for any other text.
+std::optional<double> parse_duration(const std::string& text);
+
 /// Where an interrupted run stopped inside an iteration, from its stop reason (outputs.json "reason":
 /// "interrupted in iteration 3 after step 2 of 8" -> {3, 2, 8}).
 struct PartialIteration {

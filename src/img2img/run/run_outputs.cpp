@@ -76,14 +76,10 @@ void check_not_a_run(const fs::path& dir) {
     entries.push_back(OutputEntry{});
     entries.back().kind = "checkpoint";
   }
-  bool any = false, resumable = false;  // resumable: a listed checkpoint with its training state beside it
-  for (const OutputEntry& e : entries)
-    if (e.kind == "checkpoint") {
-      any = true;
-      // An entry without a path stands for an unreadable manifest: assume the run can be resumed.
-      if (e.path.empty() || (fs::exists(e.path, ec) && fs::exists(training_state_path(e.path), ec))) resumable = true;
-    }
-  if (any)
+  // An entry without a path stands for an unreadable manifest: run_restart assumes the run can be resumed.
+  const RunRestart restart = run_restart(entries);
+  const bool resumable = restart == RunRestart::kResume;
+  if (restart != RunRestart::kNoCheckpoint)
     throw ConfigError(fmt::format(
         "output.run_dir = '{}' already holds a run with checkpoints ({}); training a new run there would mix the "
         "two. {}choose a new folder with --output.run_dir=NEW_FOLDER (a template with {{date}}-{{time}} makes one "
@@ -232,9 +228,7 @@ void report_run_failure(EventLog& events, OutputsManifest* manifest, const std::
   events.emit("error", {{"message", what}, {"iteration", iterations}});
   try {
     // The same test as check_not_a_run: without a listed checkpoint the folder may hold a new run.
-    const bool reusable =
-        manifest != nullptr && std::none_of(manifest->entries().begin(), manifest->entries().end(),
-                                            [](const OutputEntry& e) { return e.kind == "checkpoint"; });
+    const bool reusable = manifest != nullptr && run_restart(manifest->entries()) == RunRestart::kNoCheckpoint;
     if (manifest != nullptr)
       manifest->finish("failed",
                        reusable ? what + " [No checkpoint is listed in this run folder, so it holds no model to "

@@ -10,10 +10,13 @@
 #include <opencv2/imgcodecs.hpp>  // cv::imread
 #include <opencv2/imgproc.hpp>    // cv::cvtColor
 
-#include <regex>  // std::regex
+#include <chrono>  // std::chrono
+#include <regex>   // std::regex
 #include <set>    // std::set
 
 #include "img2img/core/atomic_file.h"
+#include "img2img/run/report.h"
+#include "img2img/run/run_lock.h"
 #include "img2img/train/trainer.h"
 #include "support/test_support.h"
 #include "support/tiny_run.h"
@@ -219,6 +222,45 @@ TEST_F(ReportBrowserTest, SixteenBitHeightsAreShownAsShadedPreviews) {
     EXPECT_GT(cv::norm(ch[0], ch[2], cv::NORM_INF), 50) << e.path();
   }
   expect_screenshot_not_blank(s.run_dir / "report.html");
+}
+
+// A live run's page that is no longer rewritten (the run was killed: SIGKILL, a second Ctrl-C) stops
+// reloading and says so. The page's time stamp is set back instead of waiting.
+TEST_F(ReportBrowserTest, StalePageOfAKilledRunSaysSoAndStopsReloading) {
+  const fs::path run = dir_ / "killed";
+  write_file_atomic(run / "config.toml", "[train]\nmax_iterations = 10\n[plot]\nrate = 1\n");
+  write_file_atomic(run / "train.log",
+                    "data: 4 pairs at 16 px, 3 channel(s)\n"
+                    "iteration 1/10  lr 0.0002  G_GAN 0.7  G_L1 40  SSIM 0.2  50.0 img/s  ETA 9s\n");
+  write_file_atomic(run / "outputs.json", R"({"version": 1, "status": "running", "iterations": 1, "outputs": []})");
+  {
+    const RunFolderLock lock(run);  // written while the run held the folder, as RunWriter does
+    write_run_report(run);
+  }
+  const fs::path page = run / "report.html";
+  const std::string text = read_file(page);
+  ASSERT_THAT(text, HasSubstr("data-refresh-s=\"5\" data-stale-after-s=\"60\""));
+  // Fresh: it goes on reloading, no notice (a budget shorter than the 5 s to the reload).
+  std::string dom = chromium("--virtual-time-budget=1000 --dump-dom", page);
+  EXPECT_THAT(dom, HasSubstr("id=\"status\">running</span>"));
+  EXPECT_THAT(dom, HasSubstr("<p class=\"error\" id=\"stale\" hidden=\"\">"));
+  EXPECT_THAT(dom, Not(HasSubstr("data-stale=")));
+  EXPECT_THAT(dom, HasSubstr("<tr><td>ETA</td><td id=\"eta\">9s</td></tr>"));
+  // Written 2 hours ago: the notice, with the command that tells the run's state; no more reloads.
+  const auto two_hours_ago = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch() - std::chrono::hours(2))
+                                 .count();
+  write_file_atomic(page, std::regex_replace(text, std::regex("data-written-ms=\"\\d+\""),
+                                             fmt::format("data-written-ms=\"{}\"", two_hours_ago)));
+  dom = chromium("--virtual-time-budget=8000 --dump-dom", page);
+  EXPECT_THAT(dom, HasSubstr("data-stale=\"true\""));
+  const std::string notice = between(dom, "<p class=\"error\" id=\"stale\">", "</p>");
+  ASSERT_FALSE(notice.empty()) << "the notice is hidden";
+  EXPECT_THAT(notice, HasSubstr("this page has not been updated since "));
+  EXPECT_THAT(notice, HasSubstr("<span id=\"stale-age\">2 h 0 min</span> ago"));
+  EXPECT_THAT(notice, HasSubstr("the run may have stopped. Run 'img2img report " + run.string() + "'"));
+  EXPECT_THAT(dom, HasSubstr("id=\"refresh-note\" hidden=\"\""));
+  EXPECT_THAT(dom, HasSubstr("<tr hidden=\"\"><td>ETA</td><td id=\"eta\">9s</td></tr>"));  // no ETA for a stopped run
 }
 
 }  // namespace

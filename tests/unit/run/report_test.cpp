@@ -11,6 +11,8 @@
 #include <sys/stat.h>  // stat
 
 #include <atomic>   // std::atomic
+#include <chrono>   // std::chrono
+#include <cstdlib>  // std::getenv, setenv
 #include <fstream>  // std::ofstream, std::ifstream
 #include <regex>    // std::regex
 #include <set>      // std::set
@@ -20,6 +22,7 @@
 #include "img2img/data/image_io.h"
 #include "img2img/run/outputs_manifest.h"
 #include "img2img/run/plot_writer.h"
+#include "img2img/run/progress.h"
 #include "img2img/run/report.h"
 #include "img2img/run/report_data.h"
 #include "img2img/run/report_preview.h"
@@ -147,6 +150,14 @@ TEST(ReportData, StepsPerIterationFromTheDataLinesAndBatchSize) {
   EXPECT_EQ(partial->steps_per_iteration, 8);
   EXPECT_FALSE(parse_partial_iteration("interrupted after iteration 3"));
   EXPECT_FALSE(parse_partial_iteration(""));
+}
+
+TEST(ReportData, DurationsAsProgressPrintsThem) {
+  EXPECT_EQ(parse_duration("4s"), 4.0);
+  EXPECT_EQ(parse_duration("3m05s"), 185.0);
+  EXPECT_EQ(parse_duration("1h02m"), 3720.0);
+  EXPECT_EQ(parse_duration(format_duration(7384)), 7380.0);  // h and m only above an hour
+  for (const char* bad : {"", "x", "3m05", "5 s", "-4s"}) EXPECT_FALSE(parse_duration(bad).has_value()) << bad;
 }
 
 TEST_F(ReportFiles, ReportCsvRowsAndAMalformedRow) {
@@ -303,6 +314,17 @@ class OldRunFolder : public test::TempDirTest {
                                                             {"outputs", outputs}}
                                                  .dump(2));
   }
+  // Lists a checkpoint of iteration 2 in outputs.json, with its training state (X.optim.pt) beside it
+  // when `with_state`: what --resume needs.
+  void add_checkpoint(bool with_state) {
+    const fs::path weights = run_ / "checkpoints" / "generator_0_2.pt";
+    write_file_atomic(weights, "weights");
+    if (with_state) write_file_atomic(run_ / "checkpoints" / "generator_0_2.optim.pt", "state");
+    nlohmann::json manifest = nlohmann::json::parse(read_file(run_ / "outputs.json"));
+    manifest["outputs"].push_back({{"kind", "checkpoint"}, {"path", weights.string()}, {"network", "generator"},
+                                   {"index", 0}, {"iteration", 2}});
+    write_file_atomic(run_ / "outputs.json", manifest.dump(2));
+  }
 };
 
 TEST_F(OldRunFolder, GetsAPageWithCurvesGalleryAndPreviews) {
@@ -329,12 +351,21 @@ TEST_F(OldRunFolder, GetsAPageWithCurvesGalleryAndPreviews) {
   const std::vector<std::string> lr = chart_texts(page, "lr");
   for (const char* tick : {" 1", " 2", " 3", " 4"}) EXPECT_THAT(lr, ::testing::Contains(tick));
   EXPECT_THAT(lr, Not(::testing::Contains(" 1.5")));
+  // One format for every tick label (gnuplot's own mixes 0.0001 and 5e-05).
   std::vector<std::string> y_ticks;
   for (const std::string& t : lr)
-    if (t.find("0.000") != std::string::npos) y_ticks.push_back(t);
+    if (std::regex_match(t, std::regex(R"(\d\.\de-0\d)"))) y_ticks.push_back(t);
   EXPECT_GE(y_ticks.size(), 3u);
   EXPECT_EQ(std::set<std::string>(y_ticks.begin(), y_ticks.end()).size(), y_ticks.size());
-  EXPECT_THAT(y_ticks, ::testing::Contains(" 0.0002"));
+  EXPECT_THAT(y_ticks, ::testing::Contains("2.0e-04"));
+  EXPECT_THAT(lr, Not(::testing::Contains(" 0.0002")));
+  // Headroom: the test.target_ssim line (0.9, above every SSIM, on a tick) is not drawn on the frame:
+  // the axis goes on to the next tick, 1.
+  const std::vector<std::string> ssim = chart_texts(page, "ssim");
+  EXPECT_THAT(ssim, ::testing::Contains(" 0.9"));
+  EXPECT_THAT(ssim, ::testing::Contains(" 1"));
+  // The data row says what each line is once ("training: 5 pairs", not "data: data: 5 pairs").
+  EXPECT_THAT(page, HasSubstr("<td>data</td><td id=\"data\">training: 5 pairs at 16 px, 1 channel(s)</td>"));
   EXPECT_THAT(page, HasSubstr("test.target_ssim 0.9"));
   // Both tests offered, the latest first, 2 rows each; each image previewed (16-bit, 1 channel).
   EXPECT_THAT(page, HasSubstr("<option>4</option><option>2</option>"));
@@ -379,15 +410,139 @@ TEST_F(OldRunFolder, RefreshesOnlyWhileALiveRunHoldsTheFolder) {
     const RunFolderLock lock(run_);  // a live run
     const std::string page = read_file(write_run_report(run_).path);
     EXPECT_THAT(page, HasSubstr("id=\"status\">running<"));
-    EXPECT_THAT(page, HasSubstr("<meta http-equiv=\"refresh\" content=\""));
+    // The script reloads (keeping #iteration=N); a meta refresh only without scripts.
+    EXPECT_THAT(page, HasSubstr("<noscript><meta http-equiv=\"refresh\" content=\"5\"></noscript>"));
+    EXPECT_THAT(page, HasSubstr("location.reload()"));
+    // 4 iterations in about no time (config.toml was just written), the last one's ETA says nothing
+    // (none left): reload every 5 s, stale after the minimum, 60 s.
+    EXPECT_THAT(page, HasSubstr("data-refresh-s=\"5\" data-stale-after-s=\"60\""));
+    EXPECT_THAT(page, HasSubstr("<p class=\"error\" id=\"stale\" hidden>this page has not been updated since "));
+    EXPECT_THAT(page, HasSubstr("Run 'img2img report " + run_.string() + "' to see where it stands"));
     EXPECT_THAT(page, HasSubstr("<td id=\"eta\">1s</td>"));
+    // When the page was written, for the reader (local time) and for the script (epoch ms).
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(page, m, std::regex(R"re(data-written-ms="(\d+)")re")));
+    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+    EXPECT_NEAR(static_cast<double>(std::stoll(m[1].str())), static_cast<double>(now_ms), 60e3);
+    EXPECT_TRUE(std::regex_search(
+        page, std::regex(R"(<span class="note" id="written">page written \d\d:\d\d:\d\d \(\d{4}-\d\d-\d\d\)</span>)")));
+    // Iteration 4 of 12 whose ETA is 16m00s: 2 minutes an iteration, plot.rate = 2: rewritten every 4
+    // minutes, stale after 12 (a resumed run's elapsed time per iteration would be far too short).
+    write_file_atomic(run_ / "train.log", std::regex_replace(read_file(run_ / "train.log"),
+                                                             std::regex("iteration 4/4([^\n]*)ETA 1s"),
+                                                             "iteration 4/12$1ETA 16m00s"));
+    const std::string slow = read_file(write_run_report(run_).path);
+    EXPECT_THAT(slow, HasSubstr("data-refresh-s=\"60\" data-stale-after-s=\"720\""));
+    EXPECT_THAT(slow, HasSubstr("though the run rewrites it about every 4m00s"));
   }
-  // Killed: outputs.json still says running, nobody holds the folder.
-  const std::string page = read_file(write_run_report(run_).path);
+  // Killed: outputs.json still says running, nobody holds the folder. It lists no checkpoint: nothing to
+  // resume (--resume would fail), start again.
+  std::string page = read_file(write_run_report(run_).path);
   EXPECT_THAT(page, HasSubstr("id=\"status\">not running<"));
   EXPECT_THAT(page, HasSubstr("(to train.log&#39;s last line)</td>"));  // elapsed: no done line, nothing runs
-  EXPECT_THAT(page, HasSubstr("--resume"));
+  EXPECT_THAT(page, HasSubstr("the run was killed or crashed; it wrote no checkpoint, so there is nothing to "
+                              "resume: start the run again"));
+  EXPECT_THAT(page, Not(HasSubstr("--resume")));
   EXPECT_THAT(page, Not(HasSubstr("http-equiv=\"refresh\"")));
+  EXPECT_THAT(page, HasSubstr("data-refresh-s=\"0\" data-stale-after-s=\"0\""));
+  EXPECT_THAT(page, Not(HasSubstr("id=\"stale\"")));
+  EXPECT_THAT(page, HasSubstr("id=\"written\">page written "));  // on every page
+  // A checkpoint without its training state cannot be resumed either.
+  add_checkpoint(/*with_state=*/false);
+  page = read_file(write_run_report(run_).path);
+  EXPECT_THAT(page, HasSubstr("its checkpoints cannot be resumed"));
+  EXPECT_THAT(page, Not(HasSubstr("--resume")));
+  // With it: resume.
+  add_checkpoint(/*with_state=*/true);
+  EXPECT_THAT(read_file(write_run_report(run_).path),
+              HasSubstr("the run was killed or crashed; &#39;img2img train --resume " + run_.string() +
+                        "&#39; continues it from its last checkpoint."));
+}
+
+TEST_F(OldRunFolder, SaysOnlyWhatItsFilesSupport) {
+  // config.toml alone: no status, no elapsed time, nothing about train.log.
+  make("running");
+  fs::remove(run_ / "outputs.json");
+  fs::remove(run_ / "train.log");
+  std::string page = read_file(write_run_report(run_).path);
+  EXPECT_THAT(page, HasSubstr("id=\"status\">unknown<"));
+  EXPECT_THAT(page, HasSubstr("<p class=\"note\" id=\"reason\">no outputs.json: status unknown (a run writes "
+                              "outputs.json when it starts)</p>"));
+  EXPECT_THAT(page, Not(HasSubstr("says running")));
+  EXPECT_THAT(page, Not(HasSubstr("id=\"elapsed\"")));
+  EXPECT_THAT(page, Not(HasSubstr("train.log&#39;s last line")));
+  // train.log without a done line, no outputs.json.
+  make("running");
+  fs::remove(run_ / "outputs.json");
+  page = read_file(write_run_report(run_).path);
+  EXPECT_THAT(page, HasSubstr("no outputs.json, and train.log ends with neither a &#39;done&#39; nor an &#39;error&#39; "
+                              "line: status unknown"));
+  // A finished run copied without train.log: no elapsed time to show.
+  make("finished");
+  fs::remove(run_ / "train.log");
+  page = read_file(write_run_report(run_).path);
+  EXPECT_THAT(page, HasSubstr("id=\"status\">finished<"));
+  EXPECT_THAT(page, Not(HasSubstr("id=\"elapsed\"")));
+}
+
+TEST_F(OldRunFolder, TestingOffAndNoGnuplotAreSaidWhereTheyMatter) {
+  make("finished");
+  write_file_atomic(run_ / "config.toml", "[train]\nmax_iterations = 4\n[test]\nenabled = false\n");
+  write_file_atomic(run_ / "train.log", std::regex_replace(read_file(run_ / "train.log"),
+                                                           std::regex("test at iteration[^\n]*\n"), ""));
+  fs::remove_all(run_ / "test");
+  nlohmann::json manifest = nlohmann::json::parse(read_file(run_ / "outputs.json"));
+  manifest["outputs"] = nlohmann::json::array();
+  write_file_atomic(run_ / "outputs.json", manifest.dump());
+  // No gnuplot on the PATH (this process only: each test runs in its own).
+  const std::string path = std::getenv("PATH");
+  ::setenv("PATH", dir_.c_str(), 1);
+  const ReportResult r = write_run_report(run_);
+  ::setenv("PATH", path.c_str(), 1);
+  const std::string page = read_file(r.path);
+  const std::string curves = page.substr(page.find("<section id=\"curves\">"));
+  EXPECT_THAT(curves.substr(0, curves.find("</section>")),
+              HasSubstr("<p class=\"error\" id=\"no-curves\">no curves: they are drawn by gnuplot, which could not "
+                        "be started; install Debian&#39;s gnuplot-nox (apt-get install gnuplot-nox), then run "
+                        "&#39;img2img report " + run_.string() + "&#39;</p>"));
+  EXPECT_THAT(page, Not(HasSubstr("no iteration has ended")));
+  EXPECT_EQ(count_of(page, "apt-get install gnuplot-nox"), 1u);  // not repeated at the bottom
+  ASSERT_EQ(r.notes.size(), 1u);  // img2img report prints it
+  EXPECT_THAT(r.notes[0], HasSubstr("gnuplot-nox"));
+  EXPECT_THAT(page, HasSubstr("<p class=\"note\" id=\"no-tests\">testing is off for this run (test.enabled = "
+                              "false): to see generated images here, train with --test.enabled=true and a held-out "
+                              "test set"));
+}
+
+TEST_F(OldRunFolder, RefusesWhatIsNotARunFolderClearly) {
+  make("finished");
+  // report.html is a folder: say so, not "give a file path".
+  fs::create_directories(run_ / "report.html");
+  try {
+    write_run_report(run_);
+    FAIL() << "expected WriteError";
+  } catch (const WriteError& e) {
+    EXPECT_EQ(std::string(e.what()), "cannot write the run's page: '" + (run_ / "report.html").string() +
+                                         "' is a folder; move or delete it, then run 'img2img report " +
+                                         run_.string() + "'");
+  }
+  fs::remove(run_ / "report.html");
+  std::string out;
+  EXPECT_EQ(test::run_command(fmt::format("'{}' report '' 2>&1", test::img2img_binary()), &out), 1);
+  EXPECT_THAT(out, HasSubstr("error: no run folder given (an empty path); give the folder a training run wrote"));
+  EXPECT_THAT(out, Not(HasSubstr("filesystem error")));
+  EXPECT_EQ(test::run_command(fmt::format("'{}' report '{}' 2>&1", test::img2img_binary(),
+                                          (run_ / "train.log").string()),
+                              &out),
+            1);
+  EXPECT_THAT(out, HasSubstr("error: '" + (run_ / "train.log").string() + "' is a file, not a run folder; give "
+                             "the folder it lies in, '" + run_.string() + "', if that is the run's"));
+  EXPECT_EQ(test::run_command(fmt::format("'{}' report '{}' 2>&1", test::img2img_binary(),
+                                          (dir_ / "missing").string()),
+                              &out),
+            1);
+  EXPECT_THAT(out, HasSubstr("error: run folder '" + (dir_ / "missing").string() + "' does not exist"));
 }
 
 TEST_F(OldRunFolder, FailedRunShowsItsError) {
@@ -408,6 +563,11 @@ TEST_F(OldRunFolder, InterruptedInsideAnIterationCountsItsSteps) {
   manifest["status"] = "interrupted", manifest["reason"] = "interrupted in iteration 4 after step 2 of 3";
   manifest["iterations"] = 3;
   write_file_atomic(run_ / "outputs.json", manifest.dump());
+  EXPECT_THAT(read_file(write_run_report(run_).path),  // no checkpoint listed: nothing to resume
+              HasSubstr("after step 2 of 3; it wrote no checkpoint, so there is nothing to resume: start the run "
+                        "again (the same img2img train command; the same output.run_dir reuses the folder)</p>"));
+  add_checkpoint(/*with_state=*/true);
+  manifest = nlohmann::json::parse(read_file(run_ / "outputs.json"));
   const std::string page = read_file(write_run_report(run_).path);
   EXPECT_THAT(page, HasSubstr("id=\"status\">interrupted<"));
   EXPECT_THAT(page, HasSubstr("<td id=\"iteration\">iteration 3 of 4 \u00b7 step 11 of 12</td>"));
