@@ -2,6 +2,8 @@
 // convolution throughput (oneDNN via libtorch). Prints seconds/step, GFLOP/s from an analytic
 // FLOP count, and the ratio to the measured convolution peak. Not a test: run it by hand,
 //   build/bench/train_step_bench [rounds] [--profile]
+// It also times (c) and (d): the steps of (b) and (a) with the generator's weight average (generator.ema_decay,
+// issue 18) against without, interleaved, and prints the cost against the issue's limit of ~20%.
 // --profile also records one step of case (a) with LibTorch's autograd profiler and prints the
 // operators that take the most time (self + children, summed over calls).
 
@@ -24,6 +26,7 @@
 #include "img2img/models/factory.h"
 #include "img2img/models/pix2pix_model.h"
 #include "img2img/train/optimizers.h"
+#include "img2img/train/weight_average.h"
 
 namespace {
 using Clock = std::chrono::steady_clock;
@@ -147,6 +150,45 @@ double bench_case(const char* name, RunConfig config, int rounds, int steps_per_
   return median(ratios);
 }
 
+// Issue 18's cost limit: a step with the generator's weight average (generator.ema_decay's default, one
+// WeightAverage::update() after each step, as the training loop does) against the same step without it.
+// The two are interleaved step by step in every round so that the machine's drift hits both alike; the
+// median over rounds of (with / without) is printed against the issue's limit (at most ~20% more).
+void bench_average_cost(const char* name, RunConfig config, int rounds, int steps_per_round) {
+  torch::manual_seed(0);
+  img2img::Pix2PixModel model(img2img::pix2pix_options(config), torch::kCPU);
+  img2img::ModelOptimizers optimizers(model, config.train);
+  img2img::WeightAverage average(model.generator.ptr(), config.generator.ema_decay);
+  const int64_t n = config.data.batch_size, c = config.data.channel_count, s = config.data.image_size;
+  const auto a = torch::rand({n, c, s, s}) * 2 - 1, b = torch::rand({n, c, s, s}) * 2 - 1;
+  model.train_step({a, b}, optimizers);  // warm-up
+  average.update();
+  std::vector<double> plain, averaged, ratios, update_ms;
+  for (int r = 0; r < rounds; ++r) {
+    double t_plain = 0, t_avg = 0, t_update = 0;
+    for (int i = 0; i < steps_per_round; ++i) {
+      auto t = Clock::now();
+      model.train_step({a, b}, optimizers);
+      t_plain += seconds_since(t);
+      t = Clock::now();
+      model.train_step({a, b}, optimizers);
+      const auto u = Clock::now();
+      average.update();
+      t_update += seconds_since(u);
+      t_avg += seconds_since(t);
+    }
+    plain.push_back(t_plain / steps_per_round), averaged.push_back(t_avg / steps_per_round);
+    ratios.push_back(averaged.back() / plain.back()), update_ms.push_back(1e3 * t_update / steps_per_round);
+  }
+  const double ratio = median(ratios);
+  fmt::print("{}, generator.ema_decay = {} against 0\n  {:.3f} s/step without the average, {:.3f} s/step with it "
+             "(update {:.1f} ms): {:+.1f}% (rounds {:+.1f}% to {:+.1f}%)\n"
+             "  target (issue 18): at most ~20% more per step: {}\n",
+             name, config.generator.ema_decay, median(plain), median(averaged), median(update_ms),
+             100.0 * (ratio - 1), 100.0 * (*std::min_element(ratios.begin(), ratios.end()) - 1),
+             100.0 * (*std::max_element(ratios.begin(), ratios.end()) - 1), ratio <= 1.2 ? "met" : "NOT met");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -185,5 +227,9 @@ int main(int argc, char** argv) {
   RunConfig b;  // (b) 64 px, batch 4, 6 layers, 32 initial
   b.data.image_size = 64, b.data.batch_size = 4, b.generator.layers = 6, b.generator.initial_layer_size = 32;
   bench_case("(b) 64 px, batch 4, 6 layers, 32 initial", b, rounds, 8);
+
+  // (b) is the demo's model (examples/terrain.toml); it and (a) with and without the generator's weight average.
+  bench_average_cost("(c) = (b), the demo's model", b, rounds, 6);
+  bench_average_cost("(d) = (a), 256 px, batch 1, unet_256", a, rounds, 1);
   return 0;
 }
