@@ -13,6 +13,7 @@
 #     --work DIR   data sets and runs (default /tmp/img2img-quality); data sets are reused
 #     --label NAME runs go to WORK/runs/NAME (default: before/after-like name from the flags)
 #     --sets LIST  comma-separated subset of terrain64,terrain128,colour (default: all three)
+#     --seeds LIST comma-separated seeds of terrain64 (default 1,2,3; more seeds, a steadier spread figure)
 #     -- FLAGS     extra `img2img train` flags for every run (a candidate: --generator.ema_decay=0)
 #     --before OLD also measure the binary OLD (a build of the commit before, docs/quality.md) with the same
 #                  sizes first, then this one, and print the two side by side: one command for before/after
@@ -30,7 +31,7 @@
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 bin="$repo/build/img2img"; work=/tmp/img2img-quality; label=""; quick=0; sets="terrain64,terrain128,colour"
-extra=(); before=""
+extra=(); before=""; seeds_arg=""
 if [ "${1:-}" = "--compare" ]; then exec /usr/bin/python3 "$repo/bench/quality_metrics.py" --compare "$2" "$3"; fi
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -40,6 +41,7 @@ while [ $# -gt 0 ]; do
     --label) label="$2"; shift ;;
     --sets) sets="$2"; shift ;;
     --before) before="$(realpath "$2")"; shift ;;
+    --seeds) seeds_arg="$2"; shift ;;
     --) shift; extra=("$@"); break ;;
     *) echo "quality.sh: unknown argument '$1' (see the top of $0)" >&2; exit 2 ;;
   esac
@@ -53,11 +55,15 @@ mode=full; [ "$quick" = 1 ] && mode=quick
 [ -n "$label" ] || label="$mode-$(date +%Y%m%d-%H%M%S)"
 if [ -n "$before" ]; then  # before/after in one command: the same sizes and flags for both binaries
   q=(); [ "$quick" = 1 ] && q=(--quick)
+  [ -n "$seeds_arg" ] && q+=(--seeds "$seeds_arg")
   "$0" "${q[@]}" --bin "$before" --work "$work" --label "$label-before" --sets "$sets" -- ${extra[@]+"${extra[@]}"}
   "$0" "${q[@]}" --bin "$bin" --work "$work" --label "$label-after" --sets "$sets" -- ${extra[@]+"${extra[@]}"}
   exec /usr/bin/python3 "$repo/bench/quality_metrics.py" --compare "$(realpath "$work")/runs/$label-before" \
     "$(realpath "$work")/runs/$label-after"
 fi
+# Fixed thread counts spin-wait (GOMP_SPINCOUNT 300000 for train, issue 16): beside other work a run took
+# 21 min instead of 3 (2026-12-07, load 6). The passive wait changes no result, only the time.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 mkdir -p "$work/data"
 work="$(realpath "$work")"
 out="$work/runs/$label"
@@ -67,6 +73,10 @@ stamp() { echo "[quality $(( $(date +%s) - start )) s] $*"; }
 
 if [ "$quick" = 1 ]; then its=6; t64_tiles=200; t128_tiles=80; colour_pairs=48; t64_seeds="1 2 3"
 else its=12; t64_tiles=300; t128_tiles=150; colour_pairs=128; t64_seeds="1 2 3"; fi
+if [ -n "$seeds_arg" ]; then
+  [[ "$seeds_arg" =~ ^[0-9]+(,[0-9]+)*$ ]] || { echo "quality.sh: --seeds '$seeds_arg': expected comma-separated whole numbers, e.g. 1,2,3,4,5" >&2; exit 2; }
+  t64_seeds="${seeds_arg//,/ }"
+fi
 half=$(( its / 2 ))
 # Written test images of every tested sample (the metrics read them); no ONNX files (not measured).
 common=(--test.enabled=true --test.frequency=2 --test.size=0 --test.image_count=100000
