@@ -13,7 +13,7 @@
 #     --work DIR   data sets and runs (default /tmp/img2img-quality); data sets are reused
 #     --label NAME runs go to WORK/runs/NAME (default: before/after-like name from the flags)
 #     --sets LIST  comma-separated subset of terrain64,terrain128,colour (default: all three)
-#     --seeds LIST comma-separated seeds of terrain64 (default 1,2,3; more seeds, a steadier spread figure)
+#     --seeds LIST comma-separated seeds of terrain64 (default 1,2,3,4,5 full, 1,2,3 quick)
 #     -- FLAGS     extra `img2img train` flags for every run (a candidate: --generator.ema_decay=0)
 #     --before OLD also measure the binary OLD (a build of the commit before, docs/quality.md) with the same
 #                  sizes first, then this one, and print the two side by side: one command for before/after
@@ -21,7 +21,7 @@
 #
 # Sets (full / --quick):
 #   terrain64   the demo's terrain data set (scripts/demo.sh's `dataset terrain` command; 300 / 200
-#               train tiles, 68 test tiles), examples/terrain.toml, 12 / 6 iterations, seeds 1 2 3
+#               train tiles, 68 test tiles), examples/terrain.toml, 12 / 6 iterations, seeds 1-5 / 1-3
 #   terrain128  `dataset terrain --tile-size 128` (150 / 80 train tiles), pix2pix settings as in the
 #               issue (batch 1, BatchNorm, dropout, vanilla GAN, L1 x 100, constant learning rate
 #               2e-4; a 7-layer U-Net at half pix2pix's width for CPU time), 12 / 6 iterations, seed 1
@@ -72,7 +72,7 @@ start=$(date +%s)
 stamp() { echo "[quality $(( $(date +%s) - start )) s] $*"; }
 
 if [ "$quick" = 1 ]; then its=6; t64_tiles=200; t128_tiles=80; colour_pairs=48; t64_seeds="1 2 3"
-else its=12; t64_tiles=300; t128_tiles=150; colour_pairs=128; t64_seeds="1 2 3"; fi
+else its=12; t64_tiles=300; t128_tiles=150; colour_pairs=128; t64_seeds="1 2 3 4 5"; fi
 if [ -n "$seeds_arg" ]; then
   [[ "$seeds_arg" =~ ^[0-9]+(,[0-9]+)*$ ]] || { echo "quality.sh: --seeds '$seeds_arg': expected comma-separated whole numbers, e.g. 1,2,3,4,5" >&2; exit 2; }
   t64_seeds="${seeds_arg//,/ }"

@@ -249,6 +249,13 @@ def print_compare(a, b):
         sp_a = np.mean([sa["seeds"][x]["img_per_s"] for x in seeds_a])
         sp_b = np.mean([sb["seeds"][x]["img_per_s"] for x in seeds_b])
         print(f"  speed: A {sp_a:.1f} img/s, B {sp_b:.1f} img/s (B/A {sp_b / sp_a:.2f}; same machine and load only)")
+        if len(seeds_a) > 1 and len(seeds_b) > 1:  # issue 18: final SSIM spread over seeds at most half of A's
+            last = len(sa["seeds"][seeds_a[0]]["rows"]) - 1
+            _, a_sd, _ = spread([sa["seeds"][x]["rows"][last][1] for x in seeds_a])
+            _, b_sd, _ = spread([sb["seeds"][x]["rows"][last][1] for x in seeds_b])
+            ratio = b_sd / a_sd if a_sd > 0 else float("inf")
+            print(f"  final SSIM spread over seeds: B/A = {b_sd:.4f}/{a_sd:.4f} = {ratio:.2f} "
+                  f"(target <= 0.5: {'met' if ratio <= 0.5 else 'NOT met'}; {len(seeds_a)} and {len(seeds_b)} seeds)")
 
 
 def main(argv):
