@@ -174,7 +174,8 @@ Command setup_train(CLI::App& app) {
             if (s.test_ssim)
               std::cout << fmt::format("{}: {:.4f}\n", unpaired ? "test cycle SSIM (reconstruction)" : "test SSIM",
                                        *s.test_ssim);
-            std::cout << fmt::format("outputs: {}\n", s.outputs_manifest.string());
+            // Below the run folder as the lines above name it (relative when output.run_dir or --resume is).
+            std::cout << fmt::format("outputs: {}\n", (s.run_dir / s.outputs_manifest.filename()).string());
             if (s.stopped_early) std::cout << fmt::format("stopped early: {}\n", s.stop_reason);
             if (s.nothing_trained && resume->empty())  // the folder holds no model; it may be reused
               std::cout << fmt::format("{}: nothing was trained; run the same command again to train\n",

@@ -147,6 +147,12 @@ ResumePoint find_resume_point_in(const fs::path& run_or_checkpoint) {
     if (p == p.parent_path()) break;
   }
   if (point.run_dir.empty() && !meta.run_dir.empty() && fs::is_directory(meta.run_dir, ec)) point.run_dir = meta.run_dir;
+  // A relative --resume gives a relative run folder, as a relative output.run_dir does in a fresh run, so
+  // a resumed run's lines name its files as the first run's did ("runs/a/checkpoints/...").
+  if (!point.run_dir.empty() && run_or_checkpoint.is_relative() && point.run_dir.is_absolute()) {
+    const fs::path relative = point.run_dir.lexically_normal().lexically_proximate(fs::current_path(ec));
+    if (!ec && relative.is_relative()) point.run_dir = relative;
+  }
   const fs::path state = training_state_path(point.generator_weights);
   if (!fs::exists(state)) {
     // A leftover temporary (NAME.tmpPID) means the state write was cut short (kill, second Ctrl-C).
