@@ -134,9 +134,11 @@ class UnpairedTrainingData : public TrainingData {
 
   std::vector<std::string> describe() const override {
     const ImageDomain &a = dataset_.domain_a(), &b = dataset_.domain_b();
-    return {fmt::format("data (unpaired): domain A {} images ({}), domain B {} images ({}) at {} px, {} channel(s)",
+    const int64_t ignored = dataset_.ignored_files();
+    return {fmt::format("data (unpaired): domain A {} images ({}), domain B {} images ({}) at {} px, {} channel(s){}",
                         a.size(), to_string(a.depth), b.size(), to_string(b.depth), data_.image_size,
-                        data_.channel_count),
+                        data_.channel_count,
+                        ignored ? fmt::format("; {} non-image/hidden files ignored", ignored) : ""),
             storage_line(dataset_)};
   }
 

@@ -557,7 +557,10 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
         if (!partial) saved_iteration = iteration;
         writer->save_training_state(
             training_state_files(weights, *model, optimizers, iteration, rng, device, &averages), iteration);
-        writer->line(fmt::format("checkpoint: {}", summary.final_generator.string()));
+        // Every generator: an unpaired run saves generator_0 (A->B) and generator_1 (B->A).
+        std::string saved;
+        for (const fs::path& g : summary.final_generators) saved += (saved.empty() ? "" : ", ") + g.string();
+        writer->line(fmt::format("checkpoint: {}", saved.empty() ? summary.final_generator.string() : saved));
         if (partial) writer->line(interrupted_checkpoint_note(iteration));
       }
       if (lead && !config.output.onnx_path.empty() && !summary.interrupted &&
