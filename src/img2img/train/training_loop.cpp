@@ -47,6 +47,14 @@ std::string network_label(const NamedNetwork& n) {
   return n.index == 0 ? n.network : fmt::format("{} {}", n.network, n.index);
 }
 
+// "1 CPU thread", "2 CPU threads", and when the count follows the free cores (core/thread_governor.h)
+// "2 CPU threads (follows the free cores: 1-2)"; train.log's "CPU threads 2 -> 1" lines say each change.
+std::string cpu_threads_text(int threads) {
+  const std::string count = fmt::format("{} CPU thread{}", threads, threads == 1 ? "" : "s");
+  if (!cpu_threads_governed() || threads < 2) return count;
+  return fmt::format("{} (follows the free cores: 1-{})", count, threads);
+}
+
 // The run folder a --resume continues and the warnings of what it does not continue as it was.
 std::optional<RunResume> resume_of(const TrainOptions& options) {
   if (!options.resume) return std::nullopt;
@@ -339,7 +347,7 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
     std::string sizes;
     for (const NamedNetwork& n : networks)
       sizes += fmt::format("{}{} {} parameters", sizes.empty() ? "" : ", ", network_label(n), parameter_count(*n.module));
-    writer->line(fmt::format("device: {}, {} CPU threads; {}", device.str(), at::get_num_threads(), sizes));
+    writer->line(fmt::format("device: {}, {}; {}", device.str(), cpu_threads_text(at::get_num_threads()), sizes));
     const int64_t batch = config.data.batch_size;
     for (const std::string& w : {schedule_warning(config.train), optimizer_warning(config.train),
                                  cpu_threads_warning(config.device.cpu_threads), data->batch_size_warning(batch),

@@ -121,6 +121,28 @@ TEST(ReportData, ParsesTheLinesOfTrainLog) {
   EXPECT_EQ(cycle.error, "");  // the resumed run has not failed
 }
 
+// The device row shows the thread count the run has now, not the one it started with, and "1 CPU thread".
+TEST(ReportData, DeviceFactFollowsTheGovernedThreadCount) {
+  const std::string start = "run folder: /r\ndevice: cpu, 2 CPU threads (follows the free cores: 1-2); generator 9 "
+                            "parameters\n";
+  EXPECT_EQ(device_fact(parse_train_log(start)), "cpu, 2 CPU threads (follows the free cores: 1-2); generator 9 parameters");
+  const std::string changed = start +
+                              "CPU threads 2 -> 1: other programs use 1.2 of the 2 cores (device.cpu_threads = 0 "
+                              "follows the free cores; a fixed count repeats bit for bit)\n"
+                              "iteration 1/3  lr 0.0002  G_GAN 0.7  G_L1 40  50.0 img/s  ETA 9s\n";
+  const RunLog log = parse_train_log(changed);
+  EXPECT_EQ(log.cpu_threads_now, 1);
+  EXPECT_EQ(device_fact(log), "cpu, 1 CPU thread (2 at the start; the count follows the free cores, train.log says "
+                              "when it changed); generator 9 parameters");
+  // A resume in place appends a new run: its own start.
+  EXPECT_EQ(device_fact(parse_train_log(changed + start)),
+            "cpu, 2 CPU threads (follows the free cores: 1-2); generator 9 parameters");
+  // Older logs said "1 CPU threads".
+  EXPECT_EQ(device_fact(parse_train_log("device: cpu, 1 CPU threads; x\n")), "cpu, 1 CPU thread; x");
+  EXPECT_EQ(device_fact(parse_train_log("device: cuda:0, 4 CPU threads; x\n")), "cuda:0, 4 CPU threads; x");
+  EXPECT_EQ(device_fact(parse_train_log("iteration 1/3\n")), "");
+}
+
 TEST(ReportData, StepsPerIterationFromTheDataLinesAndBatchSize) {
   // Paired: the pairs; unpaired: the larger domain; data-parallel: this process's share.
   const RunLog paired = parse_train_log("run folder: /r\ndata: 5 pairs at 32 px, 3 channel(s); input 8-bit, "
