@@ -386,6 +386,7 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
     // Until this run completes an iteration it stands at the resumed one (outputs.json, run_end, the
     // done line), and its newest model is the checkpoint it resumed from when that stays in place.
     summary.iterations = start_it;
+    writer->completed(start_it);
     if (writer->folder().continued && options.resume) summary.final_generator = options.resume->generator_weights;
     // A stop requested during setup (Ctrl-C before the first step) trains and saves nothing.
     stop_before_first_step(stop_agreed(options, group.get(), summary), start_it, summary, *writer);
@@ -461,6 +462,7 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
           for (size_t k = 0; k < stats.size(); ++k) summary.last[stats[k].key] = mean[k];
         }
         summary.iterations = iteration;
+        writer->completed(iteration);
         const double eta = it_seconds * static_cast<double>(max_it - iteration);
         const std::string head = fmt::format("iteration {}/{}  lr {:.3g}  ", iteration, max_it, lr);
         if (used == 0)

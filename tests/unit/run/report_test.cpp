@@ -666,6 +666,32 @@ TEST_F(OldRunFolder, ListingPutsThePageInOutputsJsonOnceAndKeepsTheRest) {
   EXPECT_EQ(run_folder_lock_holder(run_), "");  // the lock taken for the rewrite is released
 }
 
+// A second Ctrl-C (cli/cmd_train.cpp) exits at once, but first marks the live manifest interrupted.
+TEST_F(ReportFiles, AbortMarksTheLiveManifestInterruptedOnceAndSealsIt) {
+  EXPECT_FALSE(OutputsManifest::abort_live("no run"));  // no manifest in this process
+  RunConfig config;
+  const fs::path run = dir_ / "run";
+  {
+    OutputsManifest manifest(run, config);
+    manifest.set_completed(3);
+    ASSERT_TRUE(OutputsManifest::abort_live("a second stop signal (SIGINT) ended it at once"));
+    const nlohmann::json doc = nlohmann::json::parse(read_file(run / "outputs.json"));
+    EXPECT_EQ(doc.value("status", ""), "interrupted");
+    EXPECT_EQ(doc.value("reason", ""), "a second stop signal (SIGINT) ended it at once");
+    EXPECT_EQ(doc.value("iterations", 0), 3);
+    // Nothing the run's thread does afterwards turns it back into "running" or changes it.
+    const std::string sealed = read_file(run / "outputs.json");
+    manifest.add("plot", run / "plots" / "loss.csv", "loss", 0, 4);
+    EXPECT_EQ(read_file(run / "outputs.json"), sealed);
+    EXPECT_FALSE(OutputsManifest::abort_live("again"));
+  }
+  // A finished run's manifest keeps its final state.
+  OutputsManifest manifest(run, config);
+  manifest.finish("finished", "", 2);
+  EXPECT_FALSE(OutputsManifest::abort_live("too late"));
+  EXPECT_EQ(nlohmann::json::parse(read_file(run / "outputs.json")).value("status", ""), "finished");
+}
+
 TEST_F(OldRunFolder, ListingAMovedFolderNamesThePageAsItsOtherFiles) {
   make("finished");
   const fs::path moved = dir_ / "moved";
