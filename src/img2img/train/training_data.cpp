@@ -72,6 +72,10 @@ class PairedTrainingData : public TrainingData {
     return fewer_channels_warning(dataset_.max_file_channels(), channel_count, "training file (input and reference)");
   }
 
+  std::vector<std::string> file_warnings(int64_t image_size) const override {
+    return img2img::file_warnings(dataset_.file_facts(), image_size, "training image");
+  }
+
   nlohmann::json event_fields() const override {
     return {{"train_samples", dataset_.size()}, {"data_storage", dataset_.storage_mode()}};
   }
@@ -145,6 +149,10 @@ class UnpairedTrainingData : public TrainingData {
   std::string channel_warning(int64_t channel_count) const override {
     return fewer_channels_warning(std::max(dataset_.domain_a().max_channels, dataset_.domain_b().max_channels),
                                   channel_count, "training file (both domains)");
+  }
+
+  std::vector<std::string> file_warnings(int64_t image_size) const override {
+    return img2img::file_warnings(dataset_.file_facts(), image_size, "training image");
   }
 
   nlohmann::json event_fields() const override {

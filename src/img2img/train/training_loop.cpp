@@ -354,6 +354,7 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
                                  data->channel_warning(config.data.channel_count),
                                  shallow_unet_warning(config.generator.layers, config.data.image_size)})
       if (!w.empty()) writer->line("warning: " + w);
+    for (const std::string& w : data->file_warnings(config.data.image_size)) writer->line("warning: " + w);
 
     const int64_t n = data->size(), mine = data->samples_per_iteration();  // mine: this process's share
     const int64_t steps_per_it = (mine + batch - 1) / batch, max_it = config.train.max_iterations;

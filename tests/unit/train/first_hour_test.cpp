@@ -134,6 +134,24 @@ class FirstHourTest : public test::TempDirTest {
   }
 };
 
+// data.image_size far above the images' size: one warning line naming both sizes and the setting.
+TEST_F(FirstHourTest, ImageSizeFarAboveTheImagesGetsOneWarningLine) {
+  RunConfig c = tiny_config();  // 32 px images
+  c.train.max_iterations = 1;
+  c.data.image_size = 64, c.generator.layers = 5;
+  TrainOptions options;
+  options.interactive = 0;
+  const std::string log = read_file(train_pix2pix(c, options).run_dir / "train.log");
+  EXPECT_THAT(log, HasSubstr("\nwarning: data.image_size = 64 but the largest training image is 32 px: every image "
+                             "is enlarged 2x or more, which adds no detail and makes each step slower. Set "
+                             "--data.image_size=32 to train at the images' own size\n"));
+  EXPECT_EQ(log.find("warning: data.image_size"), log.rfind("warning: data.image_size"));
+  // At the images' size (or enlarged less than 2x): none.
+  c.data.image_size = 48, c.generator.layers = 4;
+  c.output.run_dir = (dir_ / "run48").string();
+  EXPECT_THAT(read_file(train_pix2pix(c, options).run_dir / "train.log"), Not(HasSubstr("data.image_size =")));
+}
+
 TEST_F(FirstHourTest, GreyDataWithThreeChannelsGetsOneWarningLine) {
   RunConfig c = tiny_config(/*grey=*/true);
   c.train.max_iterations = 1;
