@@ -143,12 +143,20 @@ std::pair<torch::Tensor, torch::Tensor> load_paired_sample(const PairedFiles& fi
 }
 
 void FileFacts::add(const fs::path& file, const DecodedImage& image, bool composite) {
-  (void)file;
   largest_side = std::max({largest_side, composite ? image.pixels.cols / 2 : image.pixels.cols, image.pixels.rows});
+  // A little slack: resampling in the tool that wrote the file can overshoot by a rounding error.
+  constexpr double kSlack = 1e-4;
+  if (image.depth != PixelDepth::kFloat || (image.min_value >= -kSlack && image.max_value <= 1 + kSlack)) return;
+  if (out_of_range++ == 0) first_out_of_range = file, min_value = image.min_value, max_value = image.max_value;
+  min_value = std::min(min_value, image.min_value), max_value = std::max(max_value, image.max_value);
 }
 
 void FileFacts::merge(const FileFacts& other) {
   largest_side = std::max(largest_side, other.largest_side);
+  if (other.out_of_range == 0) return;
+  if (out_of_range == 0) first_out_of_range = other.first_out_of_range, min_value = other.min_value, max_value = other.max_value;
+  out_of_range += other.out_of_range;
+  min_value = std::min(min_value, other.min_value), max_value = std::max(max_value, other.max_value);
 }
 
 std::vector<std::string> file_warnings(const FileFacts& facts, int64_t image_size, const std::string& files) {
@@ -160,6 +168,14 @@ std::vector<std::string> file_warnings(const FileFacts& facts, int64_t image_siz
                               image_size, files, facts.largest_side,
                               fmt::format("{:.3g}", static_cast<double>(image_size) / facts.largest_side),
                               facts.largest_side));
+  if (facts.out_of_range > 0)
+    out.push_back(fmt::format("float image '{}' has samples from {:.6g} to {:.6g}, outside [0, 1]{}: they are used "
+                              "as they are, but generated images stay within [0, 1], so the model cannot reproduce "
+                              "them (the L1 loss stays large). Scale the values to [0, 1] before training, e.g. "
+                              "(v - min) / (max - min)",
+                              facts.first_out_of_range.string(), facts.min_value, facts.max_value,
+                              facts.out_of_range > 1 ? fmt::format(" (so do {} other float files)", facts.out_of_range - 1)
+                                                     : ""));
   return out;
 }
 

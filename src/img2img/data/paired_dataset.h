@@ -41,7 +41,10 @@ void throw_data_problems(const std::vector<std::string>& problems, const std::st
 
 /// What decoding saw of a data set's files, for the warnings at the start of training (file_warnings).
 struct FileFacts {
-  int largest_side = 0;  ///< the largest width or height of any file (a composite image: of its halves)
+  int largest_side = 0;    ///< the largest width or height of any file (a composite image: of its halves)
+  int64_t out_of_range = 0;  ///< float files with samples outside [0, 1]
+  std::filesystem::path first_out_of_range;  ///< the first of them (in the order added)
+  double min_value = 0, max_value = 1;       ///< the smallest and largest sample of those files
   /// Counts `image`, decoded from `file` (`composite`: input|reference halves side by side).
   void add(const std::filesystem::path& file, const DecodedImage& image, bool composite = false);
   /// Adds the facts of other files (after this one's).
@@ -49,8 +52,8 @@ struct FileFacts {
 };
 
 /// The run-start warnings of `facts` for training at `image_size`: every image enlarged 2x or more
-/// (image_size at least twice the largest side). `files` names the files in the message ("training
-/// image"). None when it does not apply.
+/// (image_size at least twice the largest side), float samples outside [0, 1] (named by their first
+/// file). `files` names the files in the message ("training image"). None when neither applies.
 std::vector<std::string> file_warnings(const FileFacts& facts, int64_t image_size, const std::string& files);
 
 /// The samples of a paired source, sorted by name, at most `limit_count` (0 = all). Throws
@@ -120,7 +123,7 @@ class PairedDataset {
   int64_t ignored_files() const { return stats_.ignored; }
   /// The most channels of any file (input or reference side), 1-4, as decoded before the channel rule.
   int64_t max_file_channels() const { return max_file_channels_; }
-  /// Sizes of the files (FileFacts), inputs and references, in name order.
+  /// Sizes and float ranges of the files (FileFacts), inputs and references, in name order.
   const FileFacts& file_facts() const { return facts_; }
   /// Moves the decoded tensors to `device` (data.storage = device).
   void to(const torch::Device& device);

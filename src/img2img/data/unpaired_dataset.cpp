@@ -35,7 +35,7 @@ torch::Tensor decode_image(const fs::path& file, int64_t channel_count, int64_t 
 // Decodes every listed file of `d` with `threads` threads to find d.depth; keeps the images in
 // d.images ([N, C, S, S] float32 in [-1, 1]) unless `streamed` (then they are only checked). The
 // message of every file that cannot be decoded is appended to `problems` (in name order); the files'
-// sizes are added to `facts`.
+// sizes and float ranges are added to `facts`.
 void decode_domain(ImageDomain& d, int64_t channel_count, int64_t image_size, int64_t threads, bool streamed,
                    std::vector<std::string>& problems, FileFacts& facts) {
   const int64_t n = d.size();
