@@ -214,7 +214,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::cout << "LibTorch " << TORCH_VERSION << ", device " << device.str() << ", "
-            << at::get_num_threads() << " CPU threads, SGEMM " << (sgemm_has_dnnl() ? "oneDNN" : "at::mm") << "\n";
+            << at::get_num_threads() << (at::get_num_threads() == 1 ? " CPU thread" : " CPU threads") << ", SGEMM " << (sgemm_has_dnnl() ? "oneDNN" : "at::mm") << "\n";
   int failed = 0, passed = 0;
   for (const auto& [name, run] : tests()) {
     const auto t = std::chrono::steady_clock::now();

@@ -1,10 +1,13 @@
 #include <fmt/format.h>  // fmt::format
 
-#include <signal.h>  // sigaction
-#include <unistd.h>  // write, _exit
+#include <pthread.h>    // pthread_sigmask
+#include <semaphore.h>  // sem_t, sem_post, sem_wait
+#include <signal.h>     // sigaction
+#include <unistd.h>     // write, _exit
 
 #include <atomic>    // std::atomic
 #include <iostream>  // std::cout
+#include <thread>    // std::thread
 
 #include "img2img/cli/commands.h"
 #include "img2img/cli/config_flags.h"
@@ -12,6 +15,7 @@
 #include "img2img/config/config_keys.h"
 #include "img2img/core/error.h"
 #include "img2img/config/unpaired_defaults.h"
+#include "img2img/run/outputs_manifest.h"
 #include "img2img/run/report.h"
 #include "img2img/train/trainer.h"
 #include "img2img/train/training_state.h"
@@ -21,31 +25,68 @@ namespace img2img::cli {
 namespace {
 std::atomic<bool> g_stop_requested{false};
 std::atomic<int> g_stop_signal{0};
+std::atomic<int> g_stop_signals{0};  // how many stop signals arrived
+// The second signal wakes the abort thread (watch_for_abort), which marks outputs.json interrupted
+// and exits; before that thread runs (or from a third signal on) the handler exits by itself.
+sem_t g_abort_semaphore;
+std::atomic<bool> g_abort_thread_ready{false};
 
-// Exit code of a run aborted by a second SIGINT/SIGTERM: nothing more was written, unlike the clean
-// stop (128 + signal, with a checkpoint and outputs.json status "interrupted"). docs/reliability.md.
+// Exit code of a run aborted by a second SIGINT/SIGTERM: outputs.json says "interrupted" but nothing
+// else was written, unlike the clean stop (128 + signal, with a checkpoint). docs/reliability.md.
 constexpr int kExitAborted = 3;
 
 // SIGINT/SIGTERM: the first asks train() to stop after the current step
 // (checkpoint + manifest, exit 128 + signal); a second one exits at once with kExitAborted. Only
 // async-signal-safe calls here.
 extern "C" void on_stop_signal(int sig) {
-  if (g_stop_signal.exchange(sig) != 0) {
+  const int count = g_stop_signals.fetch_add(1) + 1;
+  if (count > 1) {
     static const char kAbort[] =
-        "\nimg2img: second stop signal: exiting at once (exit code 3); nothing more was written (a file "
-        "being written stays a *.tmpPID and is ignored). If the run folder holds a checkpoint, resume "
-        "with img2img train --resume RUN_FOLDER (it starts from the newest complete one); otherwise "
-        "run the same command again\n";
-    const ssize_t ignored = ::write(STDERR_FILENO, kAbort, sizeof kAbort - 1);
-    (void)ignored;
+        "\nimg2img: second stop signal: exiting at once (exit code 3) without a checkpoint; outputs.json (once the "
+        "run has one) says interrupted (a file being written stays a *.tmpPID and is ignored). If the run folder holds a "
+        "checkpoint, resume with img2img train --resume RUN_FOLDER (it starts from the newest complete one); "
+        "otherwise run the same command again\n";
+    if (count == 2) {
+      g_stop_signal.store(sig);
+      const ssize_t ignored = ::write(STDERR_FILENO, kAbort, sizeof kAbort - 1);
+      (void)ignored;
+      if (g_abort_thread_ready.load()) {
+        ::sem_post(&g_abort_semaphore);
+        return;
+      }
+    }
     ::_exit(kExitAborted);
   }
+  g_stop_signal.store(sig);
   g_stop_requested.store(true);
   static const char kMessage[] =
       "\nimg2img: stop requested; finishing the current step and writing a checkpoint "
-      "(send the signal again to exit at once, writing nothing more)\n";
+      "(send the signal again to exit at once, without a checkpoint)\n";
   const ssize_t ignored = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
   (void)ignored;
+}
+
+// The abort thread: waits for the second stop signal, then sets outputs.json's status to "interrupted"
+// (at most ~2 s; a third signal exits at once) and exits with kExitAborted.
+void watch_for_abort() {
+  sigset_t mask;  // the handler runs on another thread
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGTERM);
+  ::pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+  while (::sem_wait(&g_abort_semaphore) != 0) {
+  }
+  OutputsManifest::abort_live(fmt::format("a second stop signal ({}) ended it at once: the iteration in progress "
+                                          "was not saved",
+                                          g_stop_signal.load() == SIGTERM ? "SIGTERM" : "SIGINT"));
+  ::_exit(kExitAborted);
+}
+
+void start_abort_thread() {
+  if (g_abort_thread_ready.load()) return;
+  if (::sem_init(&g_abort_semaphore, 0, 0) != 0) return;  // the handler then exits by itself
+  std::thread(watch_for_abort).detach();
+  g_abort_thread_ready.store(true);
 }
 
 void install_stop_handlers() {
@@ -110,6 +151,7 @@ Command setup_train(CLI::App& app) {
             // Already installed before main (install_stop_handlers_for_train) unless the arguments
             // hid the subcommand from that scan; again first thing here, before the config is read.
             install_stop_handlers();
+            start_abort_thread();
             TrainOptions options;
             RunConfig config;
             if (resume_opt->count() > 0 && resume->empty())  // in case CLI11 skips the validator
@@ -174,7 +216,8 @@ Command setup_train(CLI::App& app) {
             if (s.test_ssim)
               std::cout << fmt::format("{}: {:.4f}\n", unpaired ? "test cycle SSIM (reconstruction)" : "test SSIM",
                                        *s.test_ssim);
-            std::cout << fmt::format("outputs: {}\n", s.outputs_manifest.string());
+            // Below the run folder as the lines above name it (relative when output.run_dir or --resume is).
+            std::cout << fmt::format("outputs: {}\n", (s.run_dir / s.outputs_manifest.filename()).string());
             if (s.stopped_early) std::cout << fmt::format("stopped early: {}\n", s.stop_reason);
             if (s.nothing_trained && resume->empty())  // the folder holds no model; it may be reused
               std::cout << fmt::format("{}: nothing was trained; run the same command again to train\n",

@@ -55,7 +55,9 @@ std::vector<ConfigAssignment> parse_config_text(const std::string& text, const s
 /// Unknown keys (with a did-you-mean) and values of the wrong type are all collected, each with its
 /// assignment's origin: appended to `problems` when given, else thrown as one ConfigError. Does not
 /// check ranges: see validate_config. Resolves the derived defaults last (resolve_derived_defaults).
-RunConfig apply_config(const std::vector<ConfigAssignment>& assignments, RunConfig base = {},
+/// (The default is `RunConfig()`, not `{}`: GCC 12 at -O3 followed `{}`'s aggregate initialisation of
+/// TestConfig's DataSource base member by member and warned -Wmaybe-uninitialized at every caller.)
+RunConfig apply_config(const std::vector<ConfigAssignment>& assignments, RunConfig base = RunConfig(),
                        std::vector<ConfigProblem>* problems = nullptr);
 
 /// Sets the derived defaults of the keys not named in `assignments` (a file, a checkpoint's config or

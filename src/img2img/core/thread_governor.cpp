@@ -157,6 +157,12 @@ bool start_thread_governor(int max_threads) {
   return true;
 }
 
+bool cpu_threads_governed() {
+  Governed& g = governed();
+  std::lock_guard<std::mutex> lock(g.mutex);
+  return g.governor.has_value();
+}
+
 std::string govern_cpu_threads() {
   Governed& g = governed();
   std::lock_guard<std::mutex> lock(g.mutex);

@@ -348,6 +348,7 @@ DecodedImage read_image(const fs::path& path) {
   if (out.depth == PixelDepth::kFloat) check_finite_pixels(raw, path);
   cv::Mat f;
   raw.convertTo(f, CV_32F, scale);
+  if (out.depth == PixelDepth::kFloat) cv::minMaxLoc(f.reshape(1), &out.min_value, &out.max_value);
   // OpenCV decodes to BGR(A); keep R, G, B, A order internally (1 and 2 channels: grey, alpha as stored).
   if (out.channels == 3) cv::cvtColor(f, f, cv::COLOR_BGR2RGB);
   if (out.channels == 4) cv::cvtColor(f, f, cv::COLOR_BGRA2RGBA);

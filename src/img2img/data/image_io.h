@@ -26,6 +26,7 @@ struct DecodedImage {
   cv::Mat pixels;
   PixelDepth depth = PixelDepth::k8;
   int channels = 0;
+  double min_value = 0, max_value = 1;  ///< float files: the smallest and largest sample; 8/16-bit: 0 and 1
 };
 
 /// Decodes `path` as stored: 8/16-bit or float samples, OpenCV channel order (grey; grey, alpha for

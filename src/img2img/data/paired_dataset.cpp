@@ -107,7 +107,8 @@ std::vector<PairedFiles> list_paired_files(const DataSource& source, int64_t lim
 
 std::pair<torch::Tensor, torch::Tensor> load_paired_sample(const PairedFiles& files, int64_t channel_count,
                                                            int64_t image_size, PixelDepth* input_depth,
-                                                           PixelDepth* reference_depth, int* file_channels) {
+                                                           PixelDepth* reference_depth, int* file_channels,
+                                                           FileFacts* facts) {
   cv::Mat a, b;
   if (files.composite) {
     const DecodedImage img = read_image(files.input);
@@ -121,6 +122,7 @@ std::pair<torch::Tensor, torch::Tensor> load_paired_sample(const PairedFiles& fi
     if (input_depth) *input_depth = img.depth;
     if (reference_depth) *reference_depth = img.depth;
     if (file_channels) *file_channels = img.channels;
+    if (facts) facts->add(files.input, img, /*composite=*/true);
   } else {
     const DecodedImage ia = read_image(files.input);
     const DecodedImage ib = read_image(files.reference);
@@ -128,6 +130,7 @@ std::pair<torch::Tensor, torch::Tensor> load_paired_sample(const PairedFiles& fi
     if (input_depth) *input_depth = ia.depth;
     if (reference_depth) *reference_depth = ib.depth;
     if (file_channels) *file_channels = std::max(ia.channels, ib.channels);
+    if (facts) facts->add(files.input, ia), facts->add(files.reference, ib);
     const double ra = static_cast<double>(a.cols) / a.rows, rb = static_cast<double>(b.cols) / b.rows;
     if (std::abs(ra - rb) > 0.01 * std::max(ra, rb))
       throw DataError(fmt::format("'{}' is {}x{} but its reference '{}' is {}x{}: a pair must show the same area "
@@ -137,6 +140,43 @@ std::pair<torch::Tensor, torch::Tensor> load_paired_sample(const PairedFiles& fi
   const int c = static_cast<int>(channel_count), s = static_cast<int>(image_size);
   return {image_to_tensor(resize_square(apply_channel_rule(a, c), s)),
           image_to_tensor(resize_square(apply_channel_rule(b, c), s))};
+}
+
+void FileFacts::add(const fs::path& file, const DecodedImage& image, bool composite) {
+  largest_side = std::max({largest_side, composite ? image.pixels.cols / 2 : image.pixels.cols, image.pixels.rows});
+  // A little slack: resampling in the tool that wrote the file can overshoot by a rounding error.
+  constexpr double kSlack = 1e-4;
+  if (image.depth != PixelDepth::kFloat || (image.min_value >= -kSlack && image.max_value <= 1 + kSlack)) return;
+  if (out_of_range++ == 0) first_out_of_range = file, min_value = image.min_value, max_value = image.max_value;
+  min_value = std::min(min_value, image.min_value), max_value = std::max(max_value, image.max_value);
+}
+
+void FileFacts::merge(const FileFacts& other) {
+  largest_side = std::max(largest_side, other.largest_side);
+  if (other.out_of_range == 0) return;
+  if (out_of_range == 0) first_out_of_range = other.first_out_of_range, min_value = other.min_value, max_value = other.max_value;
+  out_of_range += other.out_of_range;
+  min_value = std::min(min_value, other.min_value), max_value = std::max(max_value, other.max_value);
+}
+
+std::vector<std::string> file_warnings(const FileFacts& facts, int64_t image_size, const std::string& files) {
+  std::vector<std::string> out;
+  if (facts.largest_side > 0 && image_size >= 2 * static_cast<int64_t>(facts.largest_side))
+    out.push_back(fmt::format("data.image_size = {} but the largest {} is {} px: every image is enlarged {}x or "
+                              "more, which adds no detail and makes each step slower. Set --data.image_size={} "
+                              "to train at the images' own size",
+                              image_size, files, facts.largest_side,
+                              fmt::format("{:.3g}", static_cast<double>(image_size) / facts.largest_side),
+                              facts.largest_side));
+  if (facts.out_of_range > 0)
+    out.push_back(fmt::format("float image '{}' has samples from {:.6g} to {:.6g}, outside [0, 1]{}: they are used "
+                              "as they are, but generated images stay within [0, 1], so the model cannot reproduce "
+                              "them (the L1 loss stays large). Scale the values to [0, 1] before training, e.g. "
+                              "(v - min) / (max - min)",
+                              facts.first_out_of_range.string(), facts.min_value, facts.max_value,
+                              facts.out_of_range > 1 ? fmt::format(" (so do {} other float files)", facts.out_of_range - 1)
+                                                     : ""));
+  return out;
 }
 
 int64_t memory_budget_bytes(double memory_budget_mb) {
@@ -179,13 +219,14 @@ PairedDataset::PairedDataset(const DataSource& source, int64_t channel_count, in
   }
   std::vector<PixelDepth> in_depth(static_cast<size_t>(n)), ref_depth(static_cast<size_t>(n));
   std::vector<int> channels(static_cast<size_t>(n), 0);
+  std::vector<FileFacts> facts(static_cast<size_t>(n));
   // Every sample is checked, so one run names every bad file (per sample, in name order).
   std::vector<std::vector<std::string>> problems(static_cast<size_t>(n));
   parallel_for_samples(n, source.worker_threads, [&](int64_t i) {
     const PairedFiles& f = files_[static_cast<size_t>(i)];
     try {
       auto [a, b] = load_paired_sample(f, channel_count, image_size, &in_depth[i], &ref_depth[i],
-                                        &channels[static_cast<size_t>(i)]);
+                                        &channels[static_cast<size_t>(i)], &facts[static_cast<size_t>(i)]);
       if (streamed_) return;  // checked and depth known; decoded again per batch
       inputs_[i].copy_(a);
       references_[i].copy_(b);
@@ -207,6 +248,7 @@ PairedDataset::PairedDataset(const DataSource& source, int64_t channel_count, in
     input_depth_ = deeper_depth(input_depth_, in_depth[i]);
     reference_depth_ = deeper_depth(reference_depth_, ref_depth[i]);
     max_file_channels_ = std::max<int64_t>(max_file_channels_, channels[static_cast<size_t>(i)]);
+    facts_.merge(facts[static_cast<size_t>(i)]);
   }
 }
 

@@ -39,6 +39,23 @@ constexpr size_t kMaxListedDataProblems = 20;
 /// when `problems` is empty.
 void throw_data_problems(const std::vector<std::string>& problems, const std::string& checked);
 
+/// What decoding saw of a data set's files, for the warnings at the start of training (file_warnings).
+struct FileFacts {
+  int largest_side = 0;    ///< the largest width or height of any file (a composite image: of its halves)
+  int64_t out_of_range = 0;  ///< float files with samples outside [0, 1]
+  std::filesystem::path first_out_of_range;  ///< the first of them (in the order added)
+  double min_value = 0, max_value = 1;       ///< the smallest and largest sample of those files
+  /// Counts `image`, decoded from `file` (`composite`: input|reference halves side by side).
+  void add(const std::filesystem::path& file, const DecodedImage& image, bool composite = false);
+  /// Adds the facts of other files (after this one's).
+  void merge(const FileFacts& other);
+};
+
+/// The run-start warnings of `facts` for training at `image_size`: every image enlarged 2x or more
+/// (image_size at least twice the largest side), float samples outside [0, 1] (named by their first
+/// file). `files` names the files in the message ("training image"). None when neither applies.
+std::vector<std::string> file_warnings(const FileFacts& facts, int64_t image_size, const std::string& files);
+
 /// The samples of a paired source, sorted by name, at most `limit_count` (0 = all). Throws
 /// DataError naming the files (names on one side only: up to 10 and the count).
 std::vector<PairedFiles> list_paired_files(const DataSource& source, int64_t limit_count, ListingStats* stats = nullptr);
@@ -46,11 +63,11 @@ std::vector<PairedFiles> list_paired_files(const DataSource& source, int64_t lim
 /// Decodes one paired sample: both sides at full precision, channel rule, resized to
 /// image_size. Returns {input, reference}, each [C, S, S] float32 in [-1, 1]. Throws DataError
 /// naming the file (unreadable, composite with odd width, sides of different aspect ratio).
-/// `file_channels`: the most channels of its files before the channel rule (1-4).
+/// `file_channels`: the most channels of its files before the channel rule (1-4); `facts`: its files added.
 std::pair<torch::Tensor, torch::Tensor> load_paired_sample(const PairedFiles& files, int64_t channel_count,
                                                            int64_t image_size, PixelDepth* input_depth = nullptr,
                                                            PixelDepth* reference_depth = nullptr,
-                                                           int* file_channels = nullptr);
+                                                           int* file_channels = nullptr, FileFacts* facts = nullptr);
 
 /// Bytes of host memory data.storage = automatic may fill with decoded samples: `memory_budget_mb`
 /// MiB when > 0, else half of the machine's memory (physical RAM from sysconf, or the cgroup v2
@@ -106,6 +123,8 @@ class PairedDataset {
   int64_t ignored_files() const { return stats_.ignored; }
   /// The most channels of any file (input or reference side), 1-4, as decoded before the channel rule.
   int64_t max_file_channels() const { return max_file_channels_; }
+  /// Sizes and float ranges of the files (FileFacts), inputs and references, in name order.
+  const FileFacts& file_facts() const { return facts_; }
   /// Moves the decoded tensors to `device` (data.storage = device).
   void to(const torch::Device& device);
 
@@ -116,6 +135,7 @@ class PairedDataset {
   PixelDepth input_depth_ = PixelDepth::k8, reference_depth_ = PixelDepth::k8;
   int64_t channel_count_ = 0, image_size_ = 0, decoded_bytes_ = 0, budget_bytes_ = 0, worker_threads_ = 0;
   int64_t max_file_channels_ = 0;
+  FileFacts facts_;
   bool streamed_ = false, on_device_ = false;
 };
 

@@ -23,29 +23,32 @@ ImageDomain list_domain(const fs::path& dir, int64_t limit_count, ListingStats* 
 
 // One decoded file: channel rule, resized to image_size; [C, S, S] float32 in [-1, 1].
 torch::Tensor decode_image(const fs::path& file, int64_t channel_count, int64_t image_size, PixelDepth* depth,
-                           int* channels = nullptr) {
+                           int* channels = nullptr, FileFacts* facts = nullptr) {
   const DecodedImage img = read_image(file);
   if (depth != nullptr) *depth = img.depth;
   if (channels != nullptr) *channels = img.channels;
+  if (facts != nullptr) facts->add(file, img);
   return image_to_tensor(
       resize_square(apply_channel_rule(img.pixels, static_cast<int>(channel_count)), static_cast<int>(image_size)));
 }
 
 // Decodes every listed file of `d` with `threads` threads to find d.depth; keeps the images in
 // d.images ([N, C, S, S] float32 in [-1, 1]) unless `streamed` (then they are only checked). The
-// message of every file that cannot be decoded is appended to `problems` (in name order).
+// message of every file that cannot be decoded is appended to `problems` (in name order); the files'
+// sizes and float ranges are added to `facts`.
 void decode_domain(ImageDomain& d, int64_t channel_count, int64_t image_size, int64_t threads, bool streamed,
-                   std::vector<std::string>& problems) {
+                   std::vector<std::string>& problems, FileFacts& facts) {
   const int64_t n = d.size();
   if (!streamed) d.images = torch::empty({n, channel_count, image_size, image_size}, torch::kFloat32);
   std::vector<PixelDepth> depths(static_cast<size_t>(n));
   std::vector<int> channels(static_cast<size_t>(n), 0);
   std::vector<std::string> failed(static_cast<size_t>(n));  // "" = decoded
+  std::vector<FileFacts> file_facts(static_cast<size_t>(n));
   parallel_for_samples(n, threads, [&](int64_t i) {
     try {
       const torch::Tensor image =
           decode_image(d.files[static_cast<size_t>(i)], channel_count, image_size, &depths[static_cast<size_t>(i)],
-                       &channels[static_cast<size_t>(i)]);
+                       &channels[static_cast<size_t>(i)], &file_facts[static_cast<size_t>(i)]);
       if (!streamed) d.images[i].copy_(image);
     } catch (const DataError& e) {
       failed[static_cast<size_t>(i)] = e.what();
@@ -55,6 +58,7 @@ void decode_domain(ImageDomain& d, int64_t channel_count, int64_t image_size, in
     if (!f.empty()) problems.push_back(f);
   for (PixelDepth p : depths) d.depth = deeper_depth(d.depth, p);
   for (int c : channels) d.max_channels = std::max<int64_t>(d.max_channels, c);
+  for (const FileFacts& f : file_facts) facts.merge(f);
 }
 }  // namespace
 
@@ -74,8 +78,8 @@ UnpairedDataset::UnpairedDataset(const DataSource& source, int64_t channel_count
   budget_bytes_ = on_device_ ? 0 : memory_budget_bytes(source.memory_budget_mb);
   streamed_ = !on_device_ && decoded_bytes_ > budget_bytes_;
   std::vector<std::string> problems;  // every unreadable file of both domains, reported at once
-  decode_domain(a_, channel_count, image_size, source.worker_threads, streamed_, problems);
-  decode_domain(b_, channel_count, image_size, source.worker_threads, streamed_, problems);
+  decode_domain(a_, channel_count, image_size, source.worker_threads, streamed_, problems, facts_);
+  decode_domain(b_, channel_count, image_size, source.worker_threads, streamed_, problems, facts_);
   throw_data_problems(problems, fmt::format("{} + {} image(s)", a_.size(), b_.size()));
 }
 

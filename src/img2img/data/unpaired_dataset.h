@@ -54,6 +54,8 @@ class UnpairedDataset {
   /// now when streamed (thread-safe). Throws DataError naming a file that cannot be decoded.
   torch::Tensor image(int k, int64_t i) const;
   int64_t ignored_files() const { return stats_.ignored; }
+  /// Sizes and float ranges of the files (FileFacts), domain A's then B's, in name order.
+  const FileFacts& file_facts() const { return facts_; }
   /// Bytes both decoded domains take (N_A + N_B) x C x S x S x sizeof(float).
   int64_t decoded_bytes() const { return decoded_bytes_; }
   /// The memory budget the storage was chosen with (memory_budget_bytes; 0 for device storage).
@@ -71,6 +73,7 @@ class UnpairedDataset {
  private:
   ListingStats stats_;
   ImageDomain a_, b_;
+  FileFacts facts_;
   int64_t channel_count_ = 0, image_size_ = 0, decoded_bytes_ = 0, budget_bytes_ = 0, worker_threads_ = 0;
   bool streamed_ = false, on_device_ = false;
 };

@@ -84,9 +84,9 @@ CheckpointMeta read_checkpoint_meta(const fs::path& path_in, fs::path* weights_o
     }
     if (best.empty())
       throw CheckpointError(fmt::format("folder '{}' holds no img2img generator checkpoint of index {} (*.json next "
-                                        "to *.pt). Pass the checkpoint's .pt file or a run folder (index 1 exists "
-                                        "only for unpaired runs).",
-                                        path.string(), wanted));
+                                        "to *.pt). Pass the checkpoint's .pt file or a run folder that has one{}.",
+                                        path.string(), wanted,
+                                        wanted == 0 ? "" : " (index 1 exists only for unpaired runs)"));
     path = best;
   }
   if (!fs::exists(path, ec))

@@ -3,6 +3,8 @@
 #include <fmt/format.h>  // fmt::format
 
 #include <algorithm>  // std::remove_if
+#include <chrono>     // std::chrono::duration
+#include <mutex>      // std::timed_mutex, std::unique_lock
 
 #include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
@@ -13,6 +15,10 @@ namespace img2img {
 namespace fs = std::filesystem;
 
 namespace {
+// Guards every manifest write and g_live: abort_live (another thread) never interleaves with a write.
+std::timed_mutex g_write_mutex;
+OutputsManifest* g_live = nullptr;  // the newest manifest constructed and not yet destroyed
+
 // An absolute folder without a trailing separator, normalised ("/a/b/./" -> "/a/b").
 fs::path normal_dir(const fs::path& dir) {
   fs::path p = fs::absolute(dir).lexically_normal();
@@ -112,7 +118,29 @@ OutputsManifest::OutputsManifest(const fs::path& run_dir, const RunConfig& confi
               {"test_image", config.test.add_outputs},
               {"plot", true},
               {"report", true}};
+  std::unique_lock<std::timed_mutex> lock(g_write_mutex);
   write();
+  g_live = this;
+}
+
+OutputsManifest::~OutputsManifest() {
+  std::unique_lock<std::timed_mutex> lock(g_write_mutex);
+  if (g_live == this) g_live = nullptr;
+}
+
+bool OutputsManifest::abort_live(const std::string& reason, double wait_seconds) {
+  std::unique_lock<std::timed_mutex> lock(g_write_mutex, std::defer_lock);
+  if (!lock.try_lock_for(std::chrono::duration<double>(wait_seconds))) return false;
+  OutputsManifest* live = g_live;
+  if (live == nullptr || live->sealed_ || live->status_ != "running") return false;
+  live->status_ = "interrupted", live->reason_ = reason, live->iterations_ = live->completed_;
+  try {
+    live->write();
+  } catch (const std::exception&) {
+    return false;
+  }
+  live->sealed_ = true;
+  return true;
 }
 
 bool OutputsManifest::listed(const std::string& kind) const {
@@ -125,6 +153,7 @@ bool OutputsManifest::listed(const std::string& kind) const {
 void OutputsManifest::add(const std::string& kind, const fs::path& path, const std::string& network, int64_t index,
                           int64_t iteration) {
   const bool is_listed = listed(kind);
+  std::unique_lock<std::timed_mutex> lock(g_write_mutex);
   const OutputEntry entry{kind, fs::absolute(path).lexically_normal().string(), network, index, iteration};
   if (events_)
     events_->emit("file", {{"kind", kind}, {"path", entry.path}, {"network", network}, {"index", index},
@@ -148,11 +177,14 @@ void OutputsManifest::add(const std::string& kind, const fs::path& path, const s
 }
 
 void OutputsManifest::finish(const std::string& status, const std::string& reason, int64_t iterations) {
+  std::unique_lock<std::timed_mutex> lock(g_write_mutex);
   status_ = status, reason_ = reason, iterations_ = iterations;
   write();
 }
 
+// Called with g_write_mutex held.
 void OutputsManifest::write() const {
+  if (sealed_) return;
   nlohmann::json outputs = nlohmann::json::array();
   for (const OutputEntry& e : entries_)
     outputs.push_back({{"kind", e.kind}, {"path", e.path}, {"network", e.network}, {"index", e.index},

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>  // nlohmann::json
 
+#include <atomic>      // std::atomic
 #include <filesystem>  // std::filesystem::path
 #include <string>      // std::string
 #include <vector>      // std::vector
@@ -68,6 +69,10 @@ class OutputsManifest {
   /// Throws WriteError if it cannot be written.
   OutputsManifest(const std::filesystem::path& run_dir, const RunConfig& config, EventLog* events = nullptr,
                   std::vector<OutputEntry> earlier = {});
+  /// The newest manifest constructed is the process's live one (abort_live) until it is destroyed.
+  ~OutputsManifest();
+  OutputsManifest(const OutputsManifest&) = delete;
+  OutputsManifest& operator=(const OutputsManifest&) = delete;
 
   /// Records a written file. A path already listed (a rewritten plot) is updated, not repeated.
   /// Throws ConfigError for an unknown kind, WriteError if the manifest cannot be written.
@@ -78,6 +83,14 @@ class OutputsManifest {
   /// Sets the run's final state: status "finished", "stopped_early" or "failed", the reason (or
   /// error message) and the iterations completed; rewrites the manifest.
   void finish(const std::string& status, const std::string& reason, int64_t iterations);
+  /// The iterations completed so far: what abort_live writes (the file says 0 until finish()).
+  void set_completed(int64_t iterations) { completed_ = iterations; }
+
+  /// For a run that must exit at once (a second Ctrl-C): if the live manifest still says "running",
+  /// rewrites it with status "interrupted", `reason` and the iterations completed (set_completed), and
+  /// writes nothing more afterwards. Waits at most `wait_seconds` for a write in progress; returns
+  /// whether it wrote. Throws nothing (called on the way out; a failed write leaves the old file).
+  static bool abort_live(const std::string& reason, double wait_seconds = 2.0);
 
   const std::vector<OutputEntry>& entries() const { return entries_; }
   const std::filesystem::path& path() const { return path_; }
@@ -90,6 +103,8 @@ class OutputsManifest {
   std::vector<OutputEntry> entries_;
   std::string status_ = "running", reason_;
   int64_t iterations_ = 0;
+  std::atomic<int64_t> completed_{0};  // set by the training thread, read by abort_live's
+  bool sealed_ = false;  // abort_live wrote the final state: no more writes
   EventLog* events_ = nullptr;
 };
 

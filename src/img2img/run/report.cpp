@@ -400,7 +400,8 @@ table.gallery .alpha img{background:repeating-conic-gradient(#bbb 0 25%,#fff 0 5
 
 // The page's script: the gallery's iteration selector (kept in the address as #iteration=N); while the
 // run goes, the reload (location.reload keeps the hash) unless the page is stale (body data-written-ms
-// older than data-stale-after-s: a killed run), which shows #stale and hides the ETA instead; across
+// older than data-stale-after-s: a killed run), which shows #stale, turns the "running" badge and title
+// into "not updated" and hides the ETA instead; across
 // reloads the open configuration and the scroll position (sessionStorage, where the browser allows it);
 // and, for the tests, body[data-images-loaded] = "loaded/all" of the gallery's images.
 const char* const kScript = R"(
@@ -431,6 +432,9 @@ const char* const kScript = R"(
     document.getElementById('stale').hidden=false;
     document.getElementById('refresh-note').hidden=true;
     var eta=document.getElementById('eta');if(eta)eta.parentNode.hidden=true;
+    var badge=document.getElementById('status');
+    badge.className='status status-not_running';badge.textContent='not updated';
+    document.title=document.title.replace(' - running - ',' - not updated - ');
     body.dataset.stale='true';
   }else if(refresh>0){
     setTimeout(function(){save();location.reload();},refresh*1000);
@@ -734,7 +738,7 @@ ReportResult write_run_report(const fs::path& run_dir) {
   if (live && !log.iterations.empty()) fact("ETA", log.iterations.back().eta, "eta");
   if (!log.iterations.empty() && log.iterations.back().images_per_s)
     fact("images per second", fmt::format("{:.1f} (last iteration)", *log.iterations.back().images_per_s), "rate");
-  if (!log.device_line.empty()) fact("device", log.device_line.substr(8), "device");
+  fact("device", device_fact(log), "device");
   // train.log's "data: 28 pairs ...", "test data: 6 pairs ..." under the label "data": "training: ...", "test: ...".
   std::string data;
   for (const std::string& l : log.data_lines) {

@@ -97,6 +97,7 @@ RunLog parse_train_log(const std::string& text) {
   static const std::regex paired_size(R"(^data: (\d+) pairs\b.*$)");
   static const std::regex unpaired_size(R"(^data \(unpaired\): domain A (\d+) images.*, domain B (\d+) images.*$)");
   static const std::regex per_process(R"(^data-parallel: .*, (\d+) sample\(s\) per process$)");
+  static const std::regex threads_change(R"(^CPU threads \d+ -> (\d{1,6}): .*$)");  // core/thread_governor.cpp
   RunLog log;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) {
@@ -105,6 +106,7 @@ RunLog parse_train_log(const std::string& text) {
     if (starts_with(line, "run folder: ")) {  // a new run (a resume in place appends to the log)
       log.done_line.clear(), log.error.clear(), log.early_stop.clear(), log.data_lines.clear();
       log.warnings.clear(), log.device_line.clear();
+      log.cpu_threads_now = 0;
       log.train_samples = 0, log.samples_per_process = 0;
     } else if (starts_with(line, "iteration ")) {
       if (std::optional<LogIteration> it = parse_iteration_line(line)) log.iterations.push_back(std::move(*it));
@@ -113,6 +115,8 @@ RunLog parse_train_log(const std::string& text) {
         log.tests.push_back({std::stoll(m[1].str()), m[2].str(), *v, std::stoll(m[4].str())});
     } else if (starts_with(line, "device: ")) {
       log.device_line = line;
+    } else if (std::regex_match(line, m, threads_change)) {
+      log.cpu_threads_now = std::stoi(m[1].str());
     } else if ((starts_with(line, "data: ") || starts_with(line, "data (") || starts_with(line, "test data: ") ||
                 starts_with(line, "test data (")) && line.find("storage") == std::string::npos) {
       log.data_lines.push_back(line);
@@ -134,6 +138,23 @@ RunLog parse_train_log(const std::string& text) {
     }
   }
   return log;
+}
+
+std::string device_fact(const RunLog& log) {
+  if (log.device_line.size() < 8) return "";
+  const std::string fact = log.device_line.substr(8);
+  // "cpu, 2 CPU threads (follows the free cores: 1-2); generator ..." (train/training_loop.cpp)
+  static const std::regex threads(R"(^(.*?, )(\d{1,6}) CPU threads?( \(follows the free cores: 1-\d+\))?(;.*)?$)");
+  std::smatch m;
+  if (!std::regex_match(fact, m, threads)) return fact;
+  const int start = std::stoi(m[2].str());
+  const auto count = [](int n) { return fmt::format("{} CPU thread{}", n, n == 1 ? "" : "s"); };
+  const std::string now = log.cpu_threads_now > 0
+                              ? fmt::format("{} ({} at the start; the count follows the free cores, train.log says "
+                                            "when it changed)",
+                                            count(log.cpu_threads_now), start)
+                              : count(start) + m[3].str();
+  return m[1].str() + now + m[4].str();
 }
 
 int64_t steps_per_iteration(const RunLog& log, int64_t batch_size) {

@@ -39,6 +39,8 @@ struct LogTest {
 struct RunLog {
   std::vector<std::string> data_lines;  ///< "data: ...", "test data: ..." (sizes), as printed
   std::string device_line;              ///< "device: cpu, 2 CPU threads; generator ... parameters"
+  /// The CPU thread count after the last "CPU threads 2 -> 1: ..." line (core/thread_governor.h); 0 when none.
+  int cpu_threads_now = 0;
   std::vector<LogIteration> iterations;
   std::vector<LogTest> tests;
   std::vector<std::string> warnings;  ///< text after "warning: "
@@ -54,6 +56,11 @@ struct RunLog {
 /// Parses train.log's text (ProgressReporter's lines, run/progress.h; the formats are those of
 /// train/training_loop.cpp). Lines it does not know are skipped; never throws.
 RunLog parse_train_log(const std::string& text);
+
+/// The report's "device" fact: `log`'s device line without "device: ", its thread count replaced by the
+/// current one when the count followed the free cores and changed ("1 CPU thread (2 at the start; ...)"),
+/// "1 CPU thread" in the singular (older logs said "1 CPU threads"). "" without a device line.
+std::string device_fact(const RunLog& log);
 
 /// Optimiser steps per iteration of the run `log` describes with data.batch_size `batch_size`,
 /// counted as the training loop counts them (train/training_loop.cpp: ceil(samples of this process /

@@ -102,6 +102,17 @@ ResumePoint find_resume_point_in(const fs::path& run_or_checkpoint) {
     // discriminator yet), and a damaged file cannot be read: resume from the newest complete one and
     // say which were skipped and why.
     const std::vector<fs::path> metas = generator_metas_newest_first(run_or_checkpoint);
+    if (metas.empty()) {
+      const bool run_folder = fs::exists(run_or_checkpoint / "outputs.json", ec);
+      throw CheckpointError(fmt::format(
+          "--resume '{}': the folder holds no img2img generator checkpoint (generator_0_N.pt with its .json), so "
+          "there is nothing to resume: {}. Run the same img2img train command again without --resume, or give "
+          "--resume a run folder or generator_0 .pt that has one.",
+          run_or_checkpoint.string(),
+          run_folder ? "the run ended before it wrote one (checkpoints are written every output.model_save_rate "
+                       "iterations and at the end; none when output.model_path is empty)"
+                     : "it is not a run folder either (no outputs.json)"));
+    }
     std::vector<std::string> skipped;
     for (size_t i = 0; i + 1 < metas.size(); ++i) {
       try {
@@ -147,6 +158,12 @@ ResumePoint find_resume_point_in(const fs::path& run_or_checkpoint) {
     if (p == p.parent_path()) break;
   }
   if (point.run_dir.empty() && !meta.run_dir.empty() && fs::is_directory(meta.run_dir, ec)) point.run_dir = meta.run_dir;
+  // A relative --resume gives a relative run folder, as a relative output.run_dir does in a fresh run, so
+  // a resumed run's lines name its files as the first run's did ("runs/a/checkpoints/...").
+  if (!point.run_dir.empty() && run_or_checkpoint.is_relative() && point.run_dir.is_absolute()) {
+    const fs::path relative = point.run_dir.lexically_normal().lexically_proximate(fs::current_path(ec));
+    if (!ec && relative.is_relative()) point.run_dir = relative;
+  }
   const fs::path state = training_state_path(point.generator_weights);
   if (!fs::exists(state)) {
     // A leftover temporary (NAME.tmpPID) means the state write was cut short (kill, second Ctrl-C).

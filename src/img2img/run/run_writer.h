@@ -113,6 +113,11 @@ class RunWriter {
   std::filesystem::path write_test_image(int64_t iteration, const std::string& file_name, const torch::Tensor& image,
                                          PixelDepth depth, const std::string& role, int64_t sample);
 
+  /// The iterations completed so far (outputs.json's "iterations" if the run must exit at once:
+  /// OutputsManifest::abort_live).
+  void completed(int64_t iterations) {
+    if (manifest_) manifest_->set_completed(iterations);
+  }
   /// Ends the run: outputs.json status, the "done: N iterations in T" line, report.html, the run_end event.
   void finish(const RunEnd& end);
   /// Records a failed run: "error: WHAT" as train.log's last line, then report_run_failure and report.html.

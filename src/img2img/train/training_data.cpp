@@ -72,6 +72,10 @@ class PairedTrainingData : public TrainingData {
     return fewer_channels_warning(dataset_.max_file_channels(), channel_count, "training file (input and reference)");
   }
 
+  std::vector<std::string> file_warnings(int64_t image_size) const override {
+    return img2img::file_warnings(dataset_.file_facts(), image_size, "training image");
+  }
+
   nlohmann::json event_fields() const override {
     return {{"train_samples", dataset_.size()}, {"data_storage", dataset_.storage_mode()}};
   }
@@ -134,15 +138,21 @@ class UnpairedTrainingData : public TrainingData {
 
   std::vector<std::string> describe() const override {
     const ImageDomain &a = dataset_.domain_a(), &b = dataset_.domain_b();
-    return {fmt::format("data (unpaired): domain A {} images ({}), domain B {} images ({}) at {} px, {} channel(s)",
+    const int64_t ignored = dataset_.ignored_files();
+    return {fmt::format("data (unpaired): domain A {} images ({}), domain B {} images ({}) at {} px, {} channel(s){}",
                         a.size(), to_string(a.depth), b.size(), to_string(b.depth), data_.image_size,
-                        data_.channel_count),
+                        data_.channel_count,
+                        ignored ? fmt::format("; {} non-image/hidden files ignored", ignored) : ""),
             storage_line(dataset_)};
   }
 
   std::string channel_warning(int64_t channel_count) const override {
     return fewer_channels_warning(std::max(dataset_.domain_a().max_channels, dataset_.domain_b().max_channels),
                                   channel_count, "training file (both domains)");
+  }
+
+  std::vector<std::string> file_warnings(int64_t image_size) const override {
+    return img2img::file_warnings(dataset_.file_facts(), image_size, "training image");
   }
 
   nlohmann::json event_fields() const override {

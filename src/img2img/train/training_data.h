@@ -32,6 +32,9 @@ class TrainingData {
   /// The run-start warning when every file of the data has fewer channels than `channel_count`
   /// (e.g. a grey data set trained with the default 3), naming the fix; "" otherwise.
   virtual std::string channel_warning(int64_t channel_count) const = 0;
+  /// The run-start warnings about the files themselves at `image_size` (file_warnings: images much
+  /// smaller than data.image_size, float samples outside [0, 1]); none by default.
+  virtual std::vector<std::string> file_warnings(int64_t /*image_size*/) const { return {}; }
   /// Starts an iteration in batches of data.batch_size: its order (data.shuffle) and, for unpaired
   /// data, its pairing and augmentation draws, from `rng`.
   virtual void start_iteration(std::mt19937_64& rng) = 0;

@@ -47,6 +47,14 @@ std::string network_label(const NamedNetwork& n) {
   return n.index == 0 ? n.network : fmt::format("{} {}", n.network, n.index);
 }
 
+// "1 CPU thread", "2 CPU threads", and when the count follows the free cores (core/thread_governor.h)
+// "2 CPU threads (follows the free cores: 1-2)"; train.log's "CPU threads 2 -> 1" lines say each change.
+std::string cpu_threads_text(int threads) {
+  const std::string count = fmt::format("{} CPU thread{}", threads, threads == 1 ? "" : "s");
+  if (!cpu_threads_governed() || threads < 2) return count;
+  return fmt::format("{} (follows the free cores: 1-{})", count, threads);
+}
+
 // The run folder a --resume continues and the warnings of what it does not continue as it was.
 std::optional<RunResume> resume_of(const TrainOptions& options) {
   if (!options.resume) return std::nullopt;
@@ -339,13 +347,14 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
     std::string sizes;
     for (const NamedNetwork& n : networks)
       sizes += fmt::format("{}{} {} parameters", sizes.empty() ? "" : ", ", network_label(n), parameter_count(*n.module));
-    writer->line(fmt::format("device: {}, {} CPU threads; {}", device.str(), at::get_num_threads(), sizes));
+    writer->line(fmt::format("device: {}, {}; {}", device.str(), cpu_threads_text(at::get_num_threads()), sizes));
     const int64_t batch = config.data.batch_size;
     for (const std::string& w : {schedule_warning(config.train), optimizer_warning(config.train),
                                  cpu_threads_warning(config.device.cpu_threads), data->batch_size_warning(batch),
                                  data->channel_warning(config.data.channel_count),
                                  shallow_unet_warning(config.generator.layers, config.data.image_size)})
       if (!w.empty()) writer->line("warning: " + w);
+    for (const std::string& w : data->file_warnings(config.data.image_size)) writer->line("warning: " + w);
 
     const int64_t n = data->size(), mine = data->samples_per_iteration();  // mine: this process's share
     const int64_t steps_per_it = (mine + batch - 1) / batch, max_it = config.train.max_iterations;
@@ -378,6 +387,7 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
     // Until this run completes an iteration it stands at the resumed one (outputs.json, run_end, the
     // done line), and its newest model is the checkpoint it resumed from when that stays in place.
     summary.iterations = start_it;
+    writer->completed(start_it);
     if (writer->folder().continued && options.resume) summary.final_generator = options.resume->generator_weights;
     // A stop requested during setup (Ctrl-C before the first step) trains and saves nothing.
     stop_before_first_step(stop_agreed(options, group.get(), summary), start_it, summary, *writer);
@@ -453,6 +463,7 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
           for (size_t k = 0; k < stats.size(); ++k) summary.last[stats[k].key] = mean[k];
         }
         summary.iterations = iteration;
+        writer->completed(iteration);
         const double eta = it_seconds * static_cast<double>(max_it - iteration);
         const std::string head = fmt::format("iteration {}/{}  lr {:.3g}  ", iteration, max_it, lr);
         if (used == 0)
@@ -557,7 +568,10 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
         if (!partial) saved_iteration = iteration;
         writer->save_training_state(
             training_state_files(weights, *model, optimizers, iteration, rng, device, &averages), iteration);
-        writer->line(fmt::format("checkpoint: {}", summary.final_generator.string()));
+        // Every generator: an unpaired run saves generator_0 (A->B) and generator_1 (B->A).
+        std::string saved;
+        for (const fs::path& g : summary.final_generators) saved += (saved.empty() ? "" : ", ") + g.string();
+        writer->line(fmt::format("checkpoint: {}", saved.empty() ? summary.final_generator.string() : saved));
         if (partial) writer->line(interrupted_checkpoint_note(iteration));
       }
       if (lead && !config.output.onnx_path.empty() && !summary.interrupted &&

@@ -275,8 +275,12 @@ TEST_F(FaultsTest, SecondSignalExitsAtOnce) {
   // Its own code, so scripts can tell it from the clean stop (130 / 143, checkpoint written).
   EXPECT_EQ(code, 3) << read_file(log);
   EXPECT_THAT(read_file(log), HasSubstr("second stop signal: exiting at once (exit code 3)"));
-  EXPECT_NE(manifest_status(run), "interrupted");  // no orderly shutdown
-  expect_checkpoints_load(run);                    // but nothing half-written either
+  // No orderly shutdown, but outputs.json does not stay "running" (issue 17's second Ctrl-C).
+  const nlohmann::json manifest = nlohmann::json::parse(read_file(run / "outputs.json"));
+  EXPECT_EQ(manifest.value("status", ""), "interrupted");
+  EXPECT_THAT(manifest.value("reason", ""), HasSubstr("ended it at once: the iteration in progress was not saved"));
+  EXPECT_GE(manifest.value("iterations", int64_t{-1}), 1);  // a checkpoint was written, so an iteration ended
+  expect_checkpoints_load(run);                             // and nothing half-written
 }
 
 TEST_F(FaultsTest, SignalRightAfterAResumeInPlaceKeepsTheCheckpointItResumedFrom) {

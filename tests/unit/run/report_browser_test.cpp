@@ -261,6 +261,10 @@ TEST_F(ReportBrowserTest, StalePageOfAKilledRunSaysSoAndStopsReloading) {
   EXPECT_THAT(notice, HasSubstr("the run may have stopped. Run 'img2img report " + run.string() + "'"));
   EXPECT_THAT(dom, HasSubstr("id=\"refresh-note\" hidden=\"\""));
   EXPECT_THAT(dom, HasSubstr("<tr hidden=\"\"><td>ETA</td><td id=\"eta\">9s</td></tr>"));  // no ETA for a stopped run
+  // No blue "running" badge, nor "running" in the title, on a page that is no longer updated.
+  EXPECT_THAT(dom, HasSubstr("<span class=\"status status-not_running\" id=\"status\">not updated</span>"));
+  EXPECT_THAT(dom, HasSubstr("<title>killed - not updated - img2img run report</title>"));
+  EXPECT_THAT(dom, Not(HasSubstr("running<")));
 }
 
 }  // namespace

@@ -121,6 +121,28 @@ TEST(ReportData, ParsesTheLinesOfTrainLog) {
   EXPECT_EQ(cycle.error, "");  // the resumed run has not failed
 }
 
+// The device row shows the thread count the run has now, not the one it started with, and "1 CPU thread".
+TEST(ReportData, DeviceFactFollowsTheGovernedThreadCount) {
+  const std::string start = "run folder: /r\ndevice: cpu, 2 CPU threads (follows the free cores: 1-2); generator 9 "
+                            "parameters\n";
+  EXPECT_EQ(device_fact(parse_train_log(start)), "cpu, 2 CPU threads (follows the free cores: 1-2); generator 9 parameters");
+  const std::string changed = start +
+                              "CPU threads 2 -> 1: other programs use 1.2 of the 2 cores (device.cpu_threads = 0 "
+                              "follows the free cores; a fixed count repeats bit for bit)\n"
+                              "iteration 1/3  lr 0.0002  G_GAN 0.7  G_L1 40  50.0 img/s  ETA 9s\n";
+  const RunLog log = parse_train_log(changed);
+  EXPECT_EQ(log.cpu_threads_now, 1);
+  EXPECT_EQ(device_fact(log), "cpu, 1 CPU thread (2 at the start; the count follows the free cores, train.log says "
+                              "when it changed); generator 9 parameters");
+  // A resume in place appends a new run: its own start.
+  EXPECT_EQ(device_fact(parse_train_log(changed + start)),
+            "cpu, 2 CPU threads (follows the free cores: 1-2); generator 9 parameters");
+  // Older logs said "1 CPU threads".
+  EXPECT_EQ(device_fact(parse_train_log("device: cpu, 1 CPU threads; x\n")), "cpu, 1 CPU thread; x");
+  EXPECT_EQ(device_fact(parse_train_log("device: cuda:0, 4 CPU threads; x\n")), "cuda:0, 4 CPU threads; x");
+  EXPECT_EQ(device_fact(parse_train_log("iteration 1/3\n")), "");
+}
+
 TEST(ReportData, StepsPerIterationFromTheDataLinesAndBatchSize) {
   // Paired: the pairs; unpaired: the larger domain; data-parallel: this process's share.
   const RunLog paired = parse_train_log("run folder: /r\ndata: 5 pairs at 32 px, 3 channel(s); input 8-bit, "
@@ -642,6 +664,32 @@ TEST_F(OldRunFolder, ListingPutsThePageInOutputsJsonOnceAndKeepsTheRest) {
     }
   EXPECT_EQ(reports, 1);
   EXPECT_EQ(run_folder_lock_holder(run_), "");  // the lock taken for the rewrite is released
+}
+
+// A second Ctrl-C (cli/cmd_train.cpp) exits at once, but first marks the live manifest interrupted.
+TEST_F(ReportFiles, AbortMarksTheLiveManifestInterruptedOnceAndSealsIt) {
+  EXPECT_FALSE(OutputsManifest::abort_live("no run"));  // no manifest in this process
+  RunConfig config;
+  const fs::path run = dir_ / "run";
+  {
+    OutputsManifest manifest(run, config);
+    manifest.set_completed(3);
+    ASSERT_TRUE(OutputsManifest::abort_live("a second stop signal (SIGINT) ended it at once"));
+    const nlohmann::json doc = nlohmann::json::parse(read_file(run / "outputs.json"));
+    EXPECT_EQ(doc.value("status", ""), "interrupted");
+    EXPECT_EQ(doc.value("reason", ""), "a second stop signal (SIGINT) ended it at once");
+    EXPECT_EQ(doc.value("iterations", 0), 3);
+    // Nothing the run's thread does afterwards turns it back into "running" or changes it.
+    const std::string sealed = read_file(run / "outputs.json");
+    manifest.add("plot", run / "plots" / "loss.csv", "loss", 0, 4);
+    EXPECT_EQ(read_file(run / "outputs.json"), sealed);
+    EXPECT_FALSE(OutputsManifest::abort_live("again"));
+  }
+  // A finished run's manifest keeps its final state.
+  OutputsManifest manifest(run, config);
+  manifest.finish("finished", "", 2);
+  EXPECT_FALSE(OutputsManifest::abort_live("too late"));
+  EXPECT_EQ(nlohmann::json::parse(read_file(run / "outputs.json")).value("status", ""), "finished");
 }
 
 TEST_F(OldRunFolder, ListingAMovedFolderNamesThePageAsItsOtherFiles) {

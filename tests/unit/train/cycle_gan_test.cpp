@@ -173,8 +173,12 @@ TEST_F(CycleGanTest, ShortRunLowersCycleLossAndMovesTowardTheTargetDomain) {
 }
 
 // Unpaired: the batch is compared with the larger domain, which each iteration covers.
+// Also: the data line counts the ignored files (as the paired one does) and the checkpoint line names
+// both generators.
 TEST_F(CycleGanTest, BatchLargerThanTheLargerDomainIsAWarning) {
   RunConfig c = small_config(write_domains("d", 3, 2, 32));
+  write_file_atomic(fs::path(c.data.input_dir) / "notes.txt", "not an image");
+  write_file_atomic(fs::path(c.data.reference_dir) / ".hidden.png", "");
   c.data.batch_size = 4;
   c.train.max_iterations = 1;
   c.train.linear_decay = 0;
@@ -184,6 +188,9 @@ TEST_F(CycleGanTest, BatchLargerThanTheLargerDomainIsAWarning) {
   const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_THAT(log, HasSubstr("warning: data.batch_size = 4 is more than the 3 images of the larger domain: each "
                              "step uses all 3"));
+  EXPECT_THAT(log, HasSubstr("domain B 2 images (8-bit) at 32 px, 3 channel(s); 2 non-image/hidden files ignored\n"));
+  EXPECT_THAT(log, HasSubstr("\ncheckpoint: " + (s.run_dir / "checkpoints" / "generator_0_1.pt").string() + ", " +
+                             (s.run_dir / "checkpoints" / "generator_1_1.pt").string() + "\n"));
 }
 
 TEST_F(CycleGanTest, FourCheckpointsTwoOnnxFilesAndIndexedRoundTrips) {

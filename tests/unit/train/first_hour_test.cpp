@@ -134,6 +134,54 @@ class FirstHourTest : public test::TempDirTest {
   }
 };
 
+// data.image_size far above the images' size: one warning line naming both sizes and the setting.
+TEST_F(FirstHourTest, ImageSizeFarAboveTheImagesGetsOneWarningLine) {
+  RunConfig c = tiny_config();  // 32 px images
+  c.train.max_iterations = 1;
+  c.data.image_size = 64, c.generator.layers = 5;
+  TrainOptions options;
+  options.interactive = 0;
+  const std::string log = read_file(train_pix2pix(c, options).run_dir / "train.log");
+  EXPECT_THAT(log, HasSubstr("\nwarning: data.image_size = 64 but the largest training image is 32 px: every image "
+                             "is enlarged 2x or more, which adds no detail and makes each step slower. Set "
+                             "--data.image_size=32 to train at the images' own size\n"));
+  EXPECT_EQ(log.find("warning: data.image_size"), log.rfind("warning: data.image_size"));
+  // At the images' size (or enlarged less than 2x): none.
+  c.data.image_size = 48, c.generator.layers = 4;
+  c.output.run_dir = (dir_ / "run48").string();
+  EXPECT_THAT(read_file(train_pix2pix(c, options).run_dir / "train.log"), Not(HasSubstr("data.image_size =")));
+}
+
+// Float heights outside [0, 1] (metres, say): used as they are, but the generator cannot reach them.
+// One warning naming the first file, the range found, what happens and the fix.
+TEST_F(FirstHourTest, FloatSamplesOutsideZeroOneGetOneWarningLine) {
+  RunConfig c = tiny_config();
+  c.train.max_iterations = 1;
+  c.data.channel_count = 1;
+  const fs::path ref(c.data.reference_dir);
+  for (const auto& e : fs::directory_iterator(ref)) fs::remove(e.path());
+  for (int i = 0; i < 4; ++i) {
+    cv::Mat metres(32, 32, CV_32FC1);
+    for (int y = 0; y < 32; ++y)
+      for (int x = 0; x < 32; ++x) metres.at<float>(y, x) = (i == 0 ? -12.5f : 0.0f) + 100.0f * i + x + y;
+    write_image(ref / fmt::format("{:03d}.tif", i), metres, PixelDepth::kFloat);
+  }
+  TrainOptions options;
+  options.interactive = 0;
+  const std::string log = read_file(train_pix2pix(c, options).run_dir / "train.log");
+  EXPECT_THAT(log, HasSubstr("\nwarning: float image '" + (ref / "000.tif").string() +
+                             "' has samples from -12.5 to 362, outside [0, 1] (so do 3 other float files): they are "
+                             "used as they are, but generated images stay within [0, 1], so the model cannot reproduce "
+                             "them (the L1 loss stays large). Scale the values to [0, 1] before training, e.g. "
+                             "(v - min) / (max - min)\n"));
+  EXPECT_EQ(log.find("warning: float image"), log.rfind("warning: float image"));
+  // Floats within [0, 1]: none.
+  for (int i = 0; i < 4; ++i)
+    write_image(ref / fmt::format("{:03d}.tif", i), cv::Mat(32, 32, CV_32FC1, cv::Scalar(0.25 * i)), PixelDepth::kFloat);
+  c.output.run_dir = (dir_ / "run01").string();
+  EXPECT_THAT(read_file(train_pix2pix(c, options).run_dir / "train.log"), Not(HasSubstr("float image")));
+}
+
 TEST_F(FirstHourTest, GreyDataWithThreeChannelsGetsOneWarningLine) {
   RunConfig c = tiny_config(/*grey=*/true);
   c.train.max_iterations = 1;

@@ -89,5 +89,22 @@ TEST_F(ResumeCliTest, ContradictionsNameTheConfigLineAndRelativePathsTheirSource
       << out;
 }
 
+// A relative --resume names the run's files as the first run (relative output.run_dir) did: relative
+// paths, not absolute ones (issue 17's note).
+TEST_F(ResumeCliTest, ResumedRunNamesItsFilesAsTheFirstRunDid) {
+  std::string first, resumed;
+  ASSERT_EQ(train_in(dir_, "--config base.toml --device.cpu_threads=1", &first), 0) << first;
+  EXPECT_THAT(first, HasSubstr("\ncheckpoint: runs/r/checkpoints/generator_0_1.pt\n"));
+  EXPECT_THAT(first, HasSubstr("\noutputs: runs/r/outputs.json\n"));
+  ASSERT_EQ(train_in(dir_, "--resume runs/r --train.max_iterations=2 --device.cpu_threads=1", &resumed), 0)
+      << resumed;
+  EXPECT_THAT(resumed, HasSubstr("run folder: runs/r\n"));
+  EXPECT_THAT(resumed, HasSubstr("continuing run runs/r after iteration 1"));
+  EXPECT_THAT(resumed, HasSubstr("\ncheckpoint: runs/r/checkpoints/generator_0_2.pt\n"));
+  EXPECT_THAT(resumed, HasSubstr("\nreport: runs/r/report.html\n"));
+  EXPECT_THAT(resumed, HasSubstr("\noutputs: runs/r/outputs.json\n"));
+  EXPECT_THAT(resumed, Not(HasSubstr(dir_.string()))) << resumed;
+}
+
 }  // namespace
 }  // namespace img2img

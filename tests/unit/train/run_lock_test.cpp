@@ -118,7 +118,20 @@ TEST_F(RunLockTest, ResumeOfALockedRunWithoutCheckpointNamesTheHolder) {
     find_resume_point(run);
     ADD_FAILURE() << "find_resume_point of a folder without checkpoints did not throw";
   } catch (const CheckpointError& e) {
-    EXPECT_THAT(e.what(), HasSubstr("holds no img2img generator checkpoint"));
+    // What is missing and the fix; no "index 1" (issue 17's note).
+    EXPECT_THAT(e.what(), HasSubstr("--resume '" + run.string() + "': the folder holds no img2img generator "
+                                    "checkpoint (generator_0_N.pt with its .json), so there is nothing to resume: it "
+                                    "is not a run folder either (no outputs.json). Run the same img2img train "
+                                    "command again without --resume"));
+    EXPECT_THAT(e.what(), Not(HasSubstr("index")));
+  }
+  std::ofstream(run / "outputs.json") << "{}";
+  try {
+    find_resume_point(run);
+    ADD_FAILURE() << "find_resume_point of a run folder without checkpoints did not throw";
+  } catch (const CheckpointError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("nothing to resume: the run ended before it wrote one (checkpoints are written "
+                                    "every output.model_save_rate iterations and at the end"));
   }
 }
 
