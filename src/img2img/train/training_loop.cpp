@@ -19,6 +19,7 @@
 #include "img2img/core/runtime.h"
 #include "img2img/core/thread_governor.h"
 #include "img2img/models/shape_rules.h"
+#include "img2img/run/checkpoint.h"
 #include "img2img/run/run_writer.h"
 #include "img2img/train/lr_schedule.h"
 #include "img2img/train/non_finite.h"
@@ -68,6 +69,20 @@ std::vector<std::string> resume_warnings(const RunConfig& config, const TrainOpt
   const RunConfig before = apply_config(parse_config_text(point.config_toml, "checkpoint config"));
   if (std::string w = resume_schedule_warning(before.train, config.train, point.iteration); !w.empty())
     warnings.push_back(std::move(w));
+  // generator.ema_decay may differ on resume (docs/quality.md); say what that does.
+  const double was = read_checkpoint_meta(point.generator_weights).average_decay, now = config.generator.ema_decay;
+  if (was > 0 && now == 0)
+    warnings.push_back(fmt::format("generator.ema_decay = 0 (the checkpoint's generator is a moving average, decay "
+                                   "{}): training goes on from the trained weights, and the tests, checkpoints and "
+                                   "ONNX files of this run hold them, not an average",
+                                   was));
+  else if (was == 0 && now > 0)
+    warnings.push_back(fmt::format("generator.ema_decay = {} (the checkpoint's generator holds its trained weights, "
+                                   "no average): the moving average starts from the resumed weights",
+                                   now));
+  else if (was > 0 && now != was)
+    warnings.push_back(fmt::format("generator.ema_decay = {} (the checkpoint's average used {}): the average goes on "
+                                   "with the new decay", now, was));
   return warnings;
 }
 
@@ -320,6 +335,12 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
     std::vector<WeightAverage> averages;
     if (config.generator.ema_decay > 0)
       for (const UnetGenerator& g : model->exported_generators()) averages.emplace_back(g.ptr(), config.generator.ema_decay);
+    if (!averages.empty())
+      writer->line(fmt::format("generator weights: tests, checkpoints (.pt) and ONNX files hold a moving average of "
+                               "the trained weights (generator.ema_decay = {}; 0 = the trained weights){}",
+                               config.generator.ema_decay,
+                               recipe.unpaired ? "" : "; the SSIM on the iteration lines is the trained weights' on "
+                                                      "their training batches"));
     // --resume: weights, optimiser, model and RNG states; the schedule follows the iteration.
     const int64_t start_it = options.resume ? restore_training_state(*options.resume, *model, optimizers, rng, device,
                                                                      recipe.unpaired, &averages)

@@ -172,7 +172,10 @@ int64_t restore_training_state(const ResumePoint& point, GanModel& model, ModelO
           optimizers.optimizer(g).load(opt);
         }
       model.load_state(i, archive);
-      if (WeightAverage* a = average_of(averages, networks[i])) a->load(archive);
+      if (WeightAverage* a = average_of(averages, networks[i]))
+        a->load(archive);
+      else if (networks[i].network == "generator")  // average now off: go on from the trained weights
+        load_trained_weights(*networks[i].module, archive);
     }
     current = &g_state;
     return read_run_state(first, rng, device);

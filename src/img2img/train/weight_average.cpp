@@ -11,6 +11,16 @@
 
 namespace img2img {
 
+namespace {
+// The module's parameters, then floating buffers (WeightAverage's order).
+std::vector<torch::Tensor> floating_state(torch::nn::Module& module) {
+  std::vector<torch::Tensor> out = module.parameters(/*recurse=*/true);
+  for (const torch::Tensor& b : module.buffers(/*recurse=*/true))
+    if (b.is_floating_point()) out.push_back(b);
+  return out;
+}
+}  // namespace
+
 double average_decay_at(double decay, int64_t t) {
   const double warm = (1.0 + static_cast<double>(t)) / (10.0 + static_cast<double>(t));
   return std::min(decay, warm);
@@ -23,12 +33,7 @@ WeightAverage::WeightAverage(std::shared_ptr<torch::nn::Module> module, double d
   for (const torch::Tensor& t : state()) average_.push_back(t.detach().clone());
 }
 
-std::vector<torch::Tensor> WeightAverage::state() const {
-  std::vector<torch::Tensor> out = module_->parameters(/*recurse=*/true);
-  for (const torch::Tensor& b : module_->buffers(/*recurse=*/true))
-    if (b.is_floating_point()) out.push_back(b);
-  return out;
-}
+std::vector<torch::Tensor> WeightAverage::state() const { return floating_state(*module_); }
 
 void WeightAverage::update() {
   if (swapped_in()) throw Error("WeightAverage::update while the average is swapped in (a bug: please report it)");
@@ -76,25 +81,33 @@ void WeightAverage::restart() {
   steps_ = 0;
 }
 
-bool WeightAverage::load(torch::serialize::InputArchive& archive) {
+int64_t load_trained_weights(torch::nn::Module& module, torch::serialize::InputArchive& archive) {
   torch::NoGradGuard no_grad;
-  restart();
-  const std::vector<torch::Tensor> now = state();
   torch::serialize::InputArchive own;
-  if (!archive.try_read("weight_average", own)) return false;
+  if (!archive.try_read("weight_average", own)) return -1;
+  const std::vector<torch::Tensor> now = floating_state(module);
   c10::IValue steps, count;
   own.read("steps", steps);
   own.read("count", count);
   TORCH_CHECK(count.toInt() == static_cast<int64_t>(now.size()), "weight_average holds ", count.toInt(),
               " tensors, the generator has ", now.size());
-  for (size_t i = 0; i < now.size(); ++i) {
+  std::vector<torch::Tensor> saved;
+  for (size_t i = 0; i < now.size(); ++i) {  // all checked before any is copied
     torch::Tensor t;
     own.read("trained_" + std::to_string(i), t, /*is_buffer=*/true);
     TORCH_CHECK(t.sizes() == now[i].sizes(), "weight_average tensor ", i, " has shape ", t.sizes(), ", the generator's ",
                 now[i].sizes());
-    now[i].copy_(t);
+    saved.push_back(std::move(t));
   }
-  steps_ = steps.toInt();
+  for (size_t i = 0; i < now.size(); ++i) now[i].copy_(saved[i]);
+  return steps.toInt();
+}
+
+bool WeightAverage::load(torch::serialize::InputArchive& archive) {
+  restart();  // the module holds X.pt, the average
+  const int64_t steps = load_trained_weights(*module_, archive);
+  if (steps < 0) return false;
+  steps_ = steps;
   return true;
 }
 

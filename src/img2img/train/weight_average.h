@@ -72,6 +72,13 @@ class WeightAverage {
   std::vector<torch::Tensor> trained_;  // while swapped in: the trained weights
 };
 
+/// Reads the trained weights that WeightAverage::save wrote into `archive` (key "weight_average") into
+/// `module`'s parameters and floating buffers (a resume with generator.ema_decay now 0: training goes on
+/// from the trained weights, not from the average in X.pt). Returns the saved step count of the
+/// average, or -1 (module unchanged) when `archive` holds none. Throws c10::Error when the saved
+/// tensors do not fit the module.
+int64_t load_trained_weights(torch::nn::Module& module, torch::serialize::InputArchive& archive);
+
 /// Swaps the averages in for a scope (a test, a checkpoint, an ONNX file) and back when it ends,
 /// also when it throws. Averages that are already swapped in are left alone.
 class AveragedWeights {

@@ -18,6 +18,7 @@
 #include <vector>     // std::vector
 
 #include "img2img/config/validate.h"
+#include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
 #include "img2img/data/image_io.h"
 #include "img2img/models/factory.h"
@@ -250,6 +251,44 @@ TEST_F(WeightAverageRunTest, ResumeContinuesTheAverageBitForBit) {
     EXPECT_TRUE(torch::equal(avg_a[i], avg_b[i])) << i;
     EXPECT_TRUE(torch::equal(w_a[i], w_b[i])) << i;
   }
+}
+
+// Turned off on resume, training goes on from the trained weights (not the average in X.pt): the
+// final X.pt equals the trained weights of a run that kept the average all along (the average does
+// not change training), bit for bit; train.log says what changed. Turned on again, the average
+// restarts from the resumed weights.
+TEST_F(WeightAverageRunTest, ResumeWithTheAverageOffGoesOnFromTheTrainedWeights) {
+  RunConfig c = config();
+  c.train.max_iterations = 4;
+  c.output.run_dir = (dir_ / "four").string();
+  const TrainSummary four = train_pix2pix(c, TrainOptions{0});
+  c.train.max_iterations = 2;
+  c.output.run_dir = (dir_ / "two").string();
+  const TrainSummary two = train_pix2pix(c, TrainOptions{0});
+  TrainOptions options{0};
+  options.resume = find_resume_point(two.run_dir);
+  c.train.max_iterations = 4;
+  c.generator.ema_decay = 0;
+  c.output.run_dir = (dir_ / "off").string();
+  const TrainSummary off = train_pix2pix(c, options);
+  EXPECT_EQ(read_checkpoint_meta(off.final_generator).average_decay, 0);
+  const std::vector<torch::Tensor> want = trained_weights(four.final_generator), got = file_weights(c, off.final_generator);
+  ASSERT_EQ(want.size(), got.size());
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_TRUE(torch::equal(want[i], got[i])) << i;
+  EXPECT_THAT(read_file(off.run_dir / "train.log"),
+              HasSubstr("generator.ema_decay = 0 (the checkpoint's generator is a moving average, decay 0.999): "
+                        "training goes on from the trained weights"));
+
+  TrainOptions again{0};  // and on again from the off run's checkpoint of iteration 4: a fresh average
+  again.resume = find_resume_point(off.run_dir);
+  c.train.max_iterations = 5;
+  c.generator.ema_decay = 0.999;
+  c.output.run_dir = (dir_ / "on").string();
+  const TrainSummary on = train_pix2pix(c, again);
+  EXPECT_EQ(read_checkpoint_meta(on.final_generator).average_steps, 1);
+  EXPECT_THAT(read_file(on.run_dir / "train.log"),
+              HasSubstr("generator.ema_decay = 0.999 (the checkpoint's generator holds its trained weights, no "
+                        "average): the moving average starts from the resumed weights"));
 }
 
 TEST_F(WeightAverageRunTest, OffSavesTheTrainedWeights) {
