@@ -70,7 +70,14 @@ std::vector<std::string> resume_warnings(const RunConfig& config, const TrainOpt
   if (std::string w = resume_schedule_warning(before.train, config.train, point.iteration); !w.empty())
     warnings.push_back(std::move(w));
   // generator.ema_decay may differ on resume (docs/quality.md); say what that does.
-  const double was = read_checkpoint_meta(point.generator_weights).average_decay, now = config.generator.ema_decay;
+  // (A checkpoint that cannot be read fails with its own error when it is loaded, after this.)
+  double was = 0;
+  try {
+    was = read_checkpoint_meta(point.generator_weights).average_decay;
+  } catch (const Error&) {
+    return warnings;
+  }
+  const double now = config.generator.ema_decay;
   if (was > 0 && now == 0)
     warnings.push_back(fmt::format("generator.ema_decay = 0 (the checkpoint's generator is a moving average, decay "
                                    "{}): training goes on from the trained weights, and the tests, checkpoints and "
