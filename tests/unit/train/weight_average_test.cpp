@@ -14,8 +14,10 @@
 #include <torch/optim/sgd.h>                 // torch::optim::SGD
 #include <torch/serialize/archive.h>         // torch::serialize::InputArchive
 
-#include <algorithm>  // std::min
-#include <vector>     // std::vector
+#include <algorithm>   // std::min
+#include <functional>  // std::function
+#include <utility>     // std::pair
+#include <vector>      // std::vector
 
 #include "img2img/config/validate.h"
 #include "img2img/core/atomic_file.h"
@@ -173,6 +175,23 @@ class WeightAverageRunTest : public test::TempDirTest {
     return out;
   }
 
+  // Trains `c` for 4 iterations in one go and for 2, then resumes the 2 to 4 with `change` applied to
+  // the configuration (folder "resumed"); returns {one go, resumed}.
+  std::pair<TrainSummary, TrainSummary> four_and_two_plus_two(RunConfig c, const std::function<void(RunConfig&)>& change) {
+    c.train.max_iterations = 4;
+    c.output.run_dir = (dir_ / "four").string();
+    TrainSummary four = train_pix2pix(c, TrainOptions{0});
+    c.train.max_iterations = 2;
+    c.output.run_dir = (dir_ / "two").string();
+    const TrainSummary two = train_pix2pix(c, TrainOptions{0});
+    TrainOptions options{0};
+    options.resume = find_resume_point(two.run_dir);
+    c.train.max_iterations = 4;
+    c.output.run_dir = (dir_ / "resumed").string();
+    change(c);
+    return {std::move(four), train_pix2pix(c, options)};
+  }
+
   static std::vector<torch::Tensor> file_weights(const RunConfig& c, const fs::path& pt) {
     UnetGenerator g(generator_options(c));
     load_weights(pt, *g);
@@ -230,18 +249,8 @@ TEST_F(WeightAverageRunTest, CheckpointsHoldTheAverageOfTheTrainedWeights) {
 
 TEST_F(WeightAverageRunTest, ResumeContinuesTheAverageBitForBit) {
   RunConfig c = config();
-  c.train.max_iterations = 4;
   c.data.batch_size = 2;  // two steps per iteration
-  c.output.run_dir = (dir_ / "four").string();
-  const TrainSummary four = train_pix2pix(c, TrainOptions{0});
-  c.train.max_iterations = 2;
-  c.output.run_dir = (dir_ / "two").string();
-  const TrainSummary two = train_pix2pix(c, TrainOptions{0});
-  TrainOptions options{0};
-  options.resume = find_resume_point(two.run_dir);
-  c.train.max_iterations = 4;
-  c.output.run_dir = (dir_ / "resumed").string();
-  const TrainSummary resumed = train_pix2pix(c, options);
+  const auto [four, resumed] = four_and_two_plus_two(c, [](RunConfig&) {});
   const fs::path a = four.final_generator, b = resumed.final_generator;
   ASSERT_EQ(a.filename(), b.filename());
   EXPECT_EQ(read_checkpoint_meta(b).average_steps, 8);
@@ -259,18 +268,7 @@ TEST_F(WeightAverageRunTest, ResumeContinuesTheAverageBitForBit) {
 // restarts from the resumed weights.
 TEST_F(WeightAverageRunTest, ResumeWithTheAverageOffGoesOnFromTheTrainedWeights) {
   RunConfig c = config();
-  c.train.max_iterations = 4;
-  c.output.run_dir = (dir_ / "four").string();
-  const TrainSummary four = train_pix2pix(c, TrainOptions{0});
-  c.train.max_iterations = 2;
-  c.output.run_dir = (dir_ / "two").string();
-  const TrainSummary two = train_pix2pix(c, TrainOptions{0});
-  TrainOptions options{0};
-  options.resume = find_resume_point(two.run_dir);
-  c.train.max_iterations = 4;
-  c.generator.ema_decay = 0;
-  c.output.run_dir = (dir_ / "off").string();
-  const TrainSummary off = train_pix2pix(c, options);
+  const auto [four, off] = four_and_two_plus_two(c, [](RunConfig& r) { r.generator.ema_decay = 0; });
   EXPECT_EQ(read_checkpoint_meta(off.final_generator).average_decay, 0);
   const std::vector<torch::Tensor> want = trained_weights(four.final_generator), got = file_weights(c, off.final_generator);
   ASSERT_EQ(want.size(), got.size());
