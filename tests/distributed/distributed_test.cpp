@@ -520,8 +520,8 @@ TEST_F(DistributedTest, KillNineOfOneRankStopsTheOtherAtOnceAndOneProcessResumes
   c.output.model_save_rate = 1;
   c.distributed.timeout = 60;  // the lost rank must be reported from its closed connection, not a timeout
   const int port = free_port();
-  const pid_t r0 = spawn(train_args(c), rank_env(0, 2, port), dir_ / "r0.log");
-  const pid_t r1 = spawn(train_args(c), rank_env(1, 2, port), dir_ / "r1.log");
+  const pid_t r0 = spawn(train_args(c), rank_env(0, 2, port, kSmallBuckets), dir_ / "r0.log");
+  const pid_t r1 = spawn(train_args(c), rank_env(1, 2, port, kSmallBuckets), dir_ / "r1.log");
   ASSERT_TRUE(wait_for_text(dir_ / "run" / "train.log", "iteration 2: weights identical", 60)) << read_text(dir_ / "r0.log");
   ::kill(r1, SIGKILL);
   const auto t0 = std::chrono::steady_clock::now();
@@ -564,7 +564,10 @@ TEST_F(DistributedTest, SigintToTheTorchrunAgentStopsBothRanksWithAResumableChec
   c.output.model_save_rate = 1000;  // the checkpoint comes from the stop
   std::vector<std::string> args = torchrun_args(free_port());
   for (const std::string& a : train_args(c)) args.push_back(a);
-  const pid_t agent = spawn(args, {{"GLOO_SOCKET_IFNAME", "lo"}}, dir_ / "torchrun.log");
+  // Small buckets: most all-reduces run in Gloo's threads during backward when the signal comes.
+  std::map<std::string, std::string> env = kSmallBuckets;
+  env["GLOO_SOCKET_IFNAME"] = "lo";
+  const pid_t agent = spawn(args, env, dir_ / "torchrun.log");
   ASSERT_TRUE(wait_for_text(dir_ / "run" / "train.log", "iteration 1/", 60)) << read_text(dir_ / "torchrun.log");
   ::kill(agent, SIGINT);
   const auto t0 = std::chrono::steady_clock::now();
