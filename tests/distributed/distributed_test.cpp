@@ -24,6 +24,7 @@
 #include "img2img/core/process_group.h"
 #include "img2img/core/torch_compat.h"
 #include "img2img/train/gradient_reducer.h"
+#include "img2img/train/optimizers.h"
 #include "support/test_support.h"
 #include "support/tiny_run.h"
 
@@ -205,6 +206,37 @@ TEST_F(DistributedTest, MissingLaunchVariablesAreNamed) {
                                      {"TORCHELASTIC_USE_AGENT_STORE", "True"}, {"TORCHELASTIC_RESTART_COUNT", "3"}}));
   EXPECT_TRUE(agent->agent_store);
   EXPECT_EQ(agent->restart_count, 3);
+}
+
+TEST_F(DistributedTest, OverlapVariablesAreReadAndChecked) {
+  const auto get = [](std::map<std::string, std::string> m) {
+    return [m](const char* name) -> const char* {
+      const auto f = m.find(name);
+      return f == m.end() ? nullptr : f->second.c_str();
+    };
+  };
+  const GradientSyncOptions defaults = gradient_sync_options_from_env(get({}));
+  EXPECT_TRUE(defaults.overlap);
+  EXPECT_FALSE(defaults.step_timing);
+  EXPECT_EQ(defaults.buckets.bucket_bytes, 25 << 20);  // PyTorch DDP's bucket_cap_mb
+  EXPECT_EQ(defaults.buckets.first_bucket_bytes, 1 << 20);
+  const GradientSyncOptions set = gradient_sync_options_from_env(
+      get({{"IMG2IMG_OVERLAP", "0"}, {"IMG2IMG_STEP_TIMING", "1"}, {"IMG2IMG_BUCKET_MB", "4"},
+           {"IMG2IMG_FIRST_BUCKET_MB", "0.5"}}));
+  EXPECT_FALSE(set.overlap);
+  EXPECT_TRUE(set.step_timing);
+  EXPECT_EQ(set.buckets.bucket_bytes, 4 << 20);
+  EXPECT_EQ(set.buckets.first_bucket_bytes, 1 << 19);
+  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
+           {"IMG2IMG_OVERLAP", "yes"}, {"IMG2IMG_BUCKET_MB", "0"}, {"IMG2IMG_BUCKET_MB", "4x"},
+           {"IMG2IMG_FIRST_BUCKET_MB", "-1"}}) {
+    try {
+      gradient_sync_options_from_env(get({{name, value}}));
+      FAIL() << name << " = " << value;
+    } catch (const ConfigError& e) {
+      EXPECT_THAT(e.what(), HasSubstr(name));
+    }
+  }
 }
 
 // Runs `body(group)` as ranks 0 and 1 of one group, in two threads of this process (127.0.0.1, a free
