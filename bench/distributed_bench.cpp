@@ -2,7 +2,8 @@
 // 1 process x 1 thread against 2 processes x 1 thread (a c10d/gloo group on 127.0.0.1), for the demo
 // model (examples/terrain.toml's architecture at 64 px, batch 4) and for pix2pix unet_256 (256 px,
 // generator.layers 8, ngf 64 capped at 512, batch 1), with rank 0's gradient all-reduce time per step
-// and how much of it overlapped compute; beside it, in the same invocation, the same figures for a
+// and how much of it overlapped compute, with the bucketed all-reduce during backward (the default) and
+// without it (IMG2IMG_OVERLAP=0: one buffer after backward); beside it, in the same invocation, the same figures for a
 // PyTorch DDP step of the same networks (bench/pytorch_ddp_reference.py, /usr/bin/python3, gloo).
 // Every configuration runs `repeats` times, in alternation, and the medians are printed with the
 // targets: 2 processes >= 1.6x one (demo), >= 1.7x (unet_256), and img2img's 2-process images/s >=
@@ -265,7 +266,7 @@ struct Img2imgRun {
 };
 
 Img2imgRun run_img2img(const std::string& exe, const Model& m, const fs::path& data, const fs::path& work,
-                       int world, int iterations, int timeout) {
+                       int world, bool overlap, int iterations, int timeout) {
   static int counter = 0;
   const fs::path run_dir = work / fmt::format("run{}", ++counter);
   const auto args = train_args(exe, m, data, run_dir, iterations);
@@ -275,7 +276,8 @@ Img2imgRun run_img2img(const std::string& exe, const Model& m, const fs::path& d
   FILE* out = nullptr;
   for (int r = 0; r < world; ++r) {
     errs.push_back(work / fmt::format("run{}.rank{}.stderr", counter, r));
-    const Env env = world > 1 ? group_env(r, world, port) : Env{{"OMP_NUM_THREADS", "1"}};
+    Env env = world > 1 ? group_env(r, world, port) : Env{{"OMP_NUM_THREADS", "1"}};
+    env.push_back({"IMG2IMG_OVERLAP", overlap ? "1" : "0"});
     pids.push_back(spawn(args, env, r == 0 ? &out : nullptr, errs.back()));
   }
   Watchdog dog(pids, timeout);
@@ -536,28 +538,29 @@ int main(int argc, char** argv) {
       const int py_steps = std::max(3, measured_steps / 2);
       fmt::print("\n{}: {} pairs; img2img {} iterations; PyTorch {} steps per process after 2 warm-up steps\n",
                  m.label, m.samples, iterations, py_steps);
-      std::vector<Figures> i1, i2, p1, p2;
+      std::vector<Figures> i1, i2, i2off, p1, p2;
       Img2imgRun last;
       for (int r = 0; r < repeats; ++r) {
-        last = run_img2img(exe, m, data, work, 1, iterations, timeout);
+        last = run_img2img(exe, m, data, work, 1, true, iterations, timeout);
         i1.push_back(last.f);
         if (img2img_distributed) {
           try {
-            const Img2imgRun two = run_img2img(exe, m, data, work, 2, iterations, timeout);
+            const Img2imgRun two = run_img2img(exe, m, data, work, 2, true, iterations, timeout);
             i2.push_back(two.f);
             if (!two.overlap_reported) no_overlap_field = true;
+            i2off.push_back(run_img2img(exe, m, data, work, 2, false, iterations, timeout).f);
           } catch (const std::exception& e) {
             fmt::print("img2img 2 processes not measured: {}\n", e.what());
             img2img_distributed = false;
           }
         }
-        if (!img2img_distributed) i2.push_back(Figures{});
+        if (!img2img_distributed) i2.push_back(Figures{}), i2off.push_back(Figures{});
         if (pytorch) {
           p1.push_back(run_pytorch(python, script, m, work, 1, py_steps, timeout));
           p2.push_back(run_pytorch(python, script, m, work, 2, py_steps, timeout));
         }
-        fmt::print("  repeat {}: img2img 1x1 {:.2f} img/s, 2x1 {:.2f} img/s", r + 1, i1.back().images_per_s,
-                   i2.back().images_per_s);
+        fmt::print("  repeat {}: img2img 1x1 {:.2f} img/s, 2x1 {:.2f} img/s (no overlap {:.2f})", r + 1,
+                   i1.back().images_per_s, i2.back().images_per_s, i2off.back().images_per_s);
         if (pytorch)
           fmt::print("; PyTorch 1x1 {:.2f} img/s, DDP 2x1 {:.2f} img/s", p1.back().images_per_s,
                      p2.back().images_per_s);
@@ -584,14 +587,15 @@ int main(int argc, char** argv) {
       }
       rows.push_back({m.name, "img2img", 1, median(i1)});
       rows.push_back({m.name, "img2img", 2, median(i2)});
+      rows.push_back({m.name, "img2img no overlap", 2, median(i2off)});
       if (pytorch) {
         rows.push_back({m.name, "PyTorch", 1, median(p1)});
         rows.push_back({m.name, "PyTorch DDP", 2, median(p2)});
       }
-      const double one = rows[rows.size() - (pytorch ? 4 : 2)].f.images_per_s;
-      const double two = rows[rows.size() - (pytorch ? 3 : 1)].f.images_per_s;
+      const double one = median(i1).images_per_s, two = median(i2).images_per_s;
       const double goal = m.name == "demo" ? 1.6 : 1.7;
-      targets.push_back(fmt::format("{}: img2img 2 processes >= {}x one: {}", m.name, goal, verdict(two / one, goal)));
+      targets.push_back(fmt::format("{}: img2img 2 processes >= {}x one: {} (without overlap {:.2f}x)", m.name, goal,
+                                    verdict(two / one, goal), median(i2off).images_per_s / one));
       if (pytorch) {
         const double ddp = rows.back().f.images_per_s;
         targets.push_back(
@@ -601,7 +605,7 @@ int main(int argc, char** argv) {
     fmt::print("\nmedians; step = wall time of one process's step; all-reduce = gradient all-reduce wall time per "
                "step (both networks) = blocked (the process waited) + hidden (overlapped backward compute); CPU/img = "
                "CPU time of all processes per image (less sensitive to other load than img/s)\n");
-    fmt::print("{:<9} {:<12} {:>6} {:>9} {:>8} {:>9} {:>11} {:>9} {:>14} {:>10}\n", "model", "engine", "procs",
+    fmt::print("{:<9} {:<18} {:>6} {:>9} {:>8} {:>9} {:>11} {:>9} {:>14} {:>10}\n", "model", "engine", "procs",
                "img/s", "speedup", "step", "all-reduce", "blocked", "hidden", "CPU/img");
     double one = NAN;
     for (const Row& r : rows) {
@@ -610,7 +614,7 @@ int main(int argc, char** argv) {
           std::isnan(r.f.hidden_s) || std::isnan(r.f.allreduce_s) || r.f.allreduce_s <= 0
               ? ms(r.f.hidden_s)
               : fmt::format("{} ({:.0f}%)", ms(r.f.hidden_s), 100 * r.f.hidden_s / r.f.allreduce_s);
-      fmt::print("{:<9} {:<12} {:>6} {:>9.2f} {:>7.2f}x {:>9} {:>11} {:>9} {:>14} {:>10}\n", r.model, r.engine,
+      fmt::print("{:<9} {:<18} {:>6} {:>9.2f} {:>7.2f}x {:>9} {:>11} {:>9} {:>14} {:>10}\n", r.model, r.engine,
                  fmt::format("{}x1", r.world), r.f.images_per_s, r.f.images_per_s / one, ms(r.f.step_s),
                  r.world > 1 ? ms(r.f.allreduce_s) : "-", r.world > 1 ? ms(r.f.blocked_s) : "-",
                  r.world > 1 ? hidden : "-", ms(r.f.cpu_per_image));

@@ -12,15 +12,19 @@
 #include <unistd.h>    // fork, execve
 
 #include <chrono>      // std::chrono
+#include <exception>   // std::exception_ptr
+#include <functional>  // std::function
 #include <cmath>       // std::nan, std::isnan
 #include <fstream>     // std::ifstream
 #include <map>         // std::map
 #include <sstream>     // std::stringstream
-#include <thread>      // std::this_thread
+#include <thread>      // std::thread, std::this_thread
 
 #include "img2img/config/config_keys.h"
 #include "img2img/core/process_group.h"
 #include "img2img/core/torch_compat.h"
+#include "img2img/train/gradient_reducer.h"
+#include "img2img/train/optimizers.h"
 #include "support/test_support.h"
 #include "support/tiny_run.h"
 
@@ -103,6 +107,18 @@ std::map<std::string, std::string> rank_env(int rank, int world, int port) {
           {"MASTER_ADDR", "127.0.0.1"},            {"MASTER_PORT", std::to_string(port)},
           {"GLOO_SOCKET_IFNAME", "lo"}};
 }
+
+// rank_env plus `extra` (e.g. IMG2IMG_OVERLAP=0).
+std::map<std::string, std::string> rank_env(int rank, int world, int port, std::map<std::string, std::string> extra) {
+  std::map<std::string, std::string> env = rank_env(rank, world, port);
+  env.insert(extra.begin(), extra.end());
+  return env;
+}
+
+// Buckets of 20 KB (the first 5 KB) instead of DDP's 25 MiB / 1 MiB, so that the tiny networks' gradients
+// travel in many buckets, most of them sent during backward.
+const std::map<std::string, std::string> kSmallBuckets = {{"IMG2IMG_BUCKET_MB", "0.02"},
+                                                           {"IMG2IMG_FIRST_BUCKET_MB", "0.005"}};
 
 bool python_torch_available() {
   return test::run_command("/usr/bin/python3 -c 'import torch.distributed as d; assert d.is_available()' 2>/dev/null") == 0;
@@ -192,6 +208,183 @@ TEST_F(DistributedTest, MissingLaunchVariablesAreNamed) {
   EXPECT_EQ(agent->restart_count, 3);
 }
 
+TEST_F(DistributedTest, OverlapVariablesAreReadAndChecked) {
+  const auto get = [](std::map<std::string, std::string> m) {
+    return [m](const char* name) -> const char* {
+      const auto f = m.find(name);
+      return f == m.end() ? nullptr : f->second.c_str();
+    };
+  };
+  const GradientSyncOptions defaults = gradient_sync_options_from_env(get({}));
+  EXPECT_TRUE(defaults.overlap);
+  EXPECT_FALSE(defaults.step_timing);
+  EXPECT_EQ(defaults.buckets.bucket_bytes, 25 << 20);  // PyTorch DDP's bucket_cap_mb
+  EXPECT_EQ(defaults.buckets.first_bucket_bytes, 1 << 20);
+  const GradientSyncOptions set = gradient_sync_options_from_env(
+      get({{"IMG2IMG_OVERLAP", "0"}, {"IMG2IMG_STEP_TIMING", "1"}, {"IMG2IMG_BUCKET_MB", "4"},
+           {"IMG2IMG_FIRST_BUCKET_MB", "0.5"}}));
+  EXPECT_FALSE(set.overlap);
+  EXPECT_TRUE(set.step_timing);
+  EXPECT_EQ(set.buckets.bucket_bytes, 4 << 20);
+  EXPECT_EQ(set.buckets.first_bucket_bytes, 1 << 19);
+  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
+           {"IMG2IMG_OVERLAP", "yes"}, {"IMG2IMG_BUCKET_MB", "0"}, {"IMG2IMG_BUCKET_MB", "4x"},
+           {"IMG2IMG_FIRST_BUCKET_MB", "-1"}}) {
+    try {
+      gradient_sync_options_from_env(get({{name, value}}));
+      FAIL() << name << " = " << value;
+    } catch (const ConfigError& e) {
+      EXPECT_THAT(e.what(), HasSubstr(name));
+    }
+  }
+}
+
+// Runs `body(group)` as ranks 0 and 1 of one group, in two threads of this process (127.0.0.1, a free
+// port); rethrows the first failure of either.
+void in_two_ranks(const std::function<void(ProcessGroup&)>& body) {
+  const int port = free_port();
+  std::exception_ptr errors[2];
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 2; ++r)
+    threads.emplace_back([&, r] {
+      try {
+        LaunchEnv env;
+        env.rank = r, env.world_size = 2, env.master_addr = "127.0.0.1", env.master_port = port;
+        GroupOptions options;
+        options.timeout_seconds = 30;
+        const std::unique_ptr<ProcessGroup> group = join_process_group(env, options);
+        body(*group);
+      } catch (...) {
+        errors[r] = std::current_exception();
+      }
+    });
+  for (std::thread& t : threads) t.join();
+  for (const std::exception_ptr& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
+// A small network's parameters, the same on every rank: a [8, 4] layer, a square [8, 8] layer applied
+// twice (its gradient sums two uses, as CycleGAN's generators), a [3, 8] output layer, and an extra
+// [5] parameter that only rank 1 uses.
+std::vector<torch::Tensor> toy_parameters() {
+  std::vector<torch::Tensor> p;
+  for (const std::vector<int64_t>& shape : std::vector<std::vector<int64_t>>{{8, 4}, {8}, {8, 8}, {3, 8}, {3}, {5}}) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    p.push_back((torch::arange(n, torch::kFloat32).sin() * 0.5).reshape(shape).requires_grad_());
+  }
+  return p;
+}
+
+// The toy network's loss on rank `rank`'s batch (`seed` varies it); rank 1 also uses the extra parameter.
+torch::Tensor toy_loss(const std::vector<torch::Tensor>& p, int rank, int seed) {
+  const torch::Tensor x = (torch::arange(24, torch::kFloat32).reshape({6, 4}) * (0.1 * (rank + 1) + 0.01 * seed)).cos();
+  torch::Tensor h = torch::tanh(torch::matmul(x, p[0].t()) + p[1]);  // [6, 8]
+  h = torch::tanh(torch::matmul(h, p[2].t()));
+  h = torch::tanh(torch::matmul(h, p[2].t()));
+  torch::Tensor loss = (torch::matmul(h, p[3].t()) + p[4]).pow(2).sum();
+  if (rank == 1) loss = loss + (p[5] * p[5]).sum();
+  return loss;
+}
+
+// The one-buffer reference: this rank's gradients on hook-free copies, averaged by ProcessGroup::average.
+std::vector<torch::Tensor> reference_mean(ProcessGroup& group, const std::vector<torch::Tensor>& params,
+                                          const std::function<void(const std::vector<torch::Tensor>&)>& backward) {
+  std::vector<torch::Tensor> copies;
+  for (const torch::Tensor& p : params) copies.push_back(p.detach().clone().requires_grad_());
+  backward(copies);
+  std::vector<torch::Tensor> grads;
+  for (torch::Tensor& c : copies) grads.push_back(c.grad().defined() ? c.grad() : torch::zeros_like(c));
+  group.average(grads);
+  return grads;
+}
+
+TEST_F(DistributedTest, BucketedGradientsEqualTheOneBufferAverage) {
+  in_two_ranks([](ProcessGroup& group) {
+    const int rank = group.rank();
+    std::vector<torch::Tensor> params = toy_parameters();
+    GradientReducerOptions buckets;
+    buckets.bucket_bytes = 100, buckets.first_bucket_bytes = 16;  // several buckets, launched during backward
+    GradientReducer reducer(params, group, buckets);
+    ASSERT_GE(reducer.bucket_count(), 4u);
+    for (int seed = 0; seed < 2; ++seed) {  // two steps: the buckets are reused
+      const auto backward = [&](const std::vector<torch::Tensor>& p) { toy_loss(p, rank, seed).backward(); };
+      const std::vector<torch::Tensor> expected = reference_mean(group, params, backward);
+      for (torch::Tensor& p : params) p.mutable_grad() = torch::Tensor();
+      reducer.arm();
+      backward(params);
+      ASSERT_EQ(reducer.finish(), 0);
+      // Two ranks: each element is a + b in both, so the results are bit for bit the same.
+      for (size_t k = 0; k < params.size(); ++k)
+        EXPECT_TRUE(torch::equal(params[k].grad(), expected[k])) << "rank " << rank << " parameter " << k;
+      // The parameter only rank 1 uses: its gradient over 2, on both ranks.
+      EXPECT_TRUE(torch::allclose(params[5].grad(), params[5].detach()));
+      EXPECT_GE(reducer.last_timing().in_flight, 0.0);
+      EXPECT_GE(reducer.last_timing().hidden(), 0.0);
+    }
+    // An unarmed reducer ignores backward (another network's step): no collective, .grad as autograd left it.
+    for (torch::Tensor& p : params) p.mutable_grad() = torch::Tensor();
+    toy_loss(params, rank, 0).backward();
+    EXPECT_FALSE(reducer.armed());
+  });
+}
+
+TEST_F(DistributedTest, BucketedGradientsHandlePoisonAndRepeatedBackward) {
+  in_two_ranks([](ProcessGroup& group) {
+    const int rank = group.rank();
+    std::vector<torch::Tensor> params = toy_parameters();
+    GradientReducerOptions buckets;
+    buckets.bucket_bytes = 100, buckets.first_bucket_bytes = 16;
+    GradientReducer reducer(params, group, buckets);
+    // Rank 1's step fails after its backward began (as CycleGAN's second discriminator loss can): it still
+    // issues every bucket's all-reduce, and both ranks learn that one rank abandoned the step.
+    // (Rank 0 does not use the extra parameter, whose bucket is the first: it sends nothing before
+    // finish(); rank 1 sends all but the last bucket during backward.)
+    reducer.arm();
+    toy_loss(params, rank, 0).backward();
+    EXPECT_EQ(reducer.finish(/*poison=*/rank == 1), 1) << "rank " << rank;
+    // The next step is in step again.
+    const auto once = [&](const std::vector<torch::Tensor>& p) { toy_loss(p, rank, 1).backward(); };
+    std::vector<torch::Tensor> expected = reference_mean(group, params, once);
+    for (torch::Tensor& p : params) p.mutable_grad() = torch::Tensor();
+    reducer.arm();
+    once(params);
+    ASSERT_EQ(reducer.finish(), 0);
+    for (size_t k = 0; k < params.size(); ++k) EXPECT_TRUE(torch::equal(params[k].grad(), expected[k])) << k;
+    // Two backward passes into the same parameters in one step (on rank 1 only): the second comes after
+    // their buckets were sent, so the step falls back to averaging .grad in one buffer, on both ranks.
+    const auto twice = [&](const std::vector<torch::Tensor>& p) {
+      toy_loss(p, rank, 2).backward();
+      if (rank == 1) toy_loss(p, rank, 3).backward();
+    };
+    expected = reference_mean(group, params, twice);
+    for (torch::Tensor& p : params) p.mutable_grad() = torch::Tensor();
+    reducer.arm();
+    twice(params);
+    ASSERT_EQ(reducer.finish(), 0);
+    for (size_t k = 0; k < params.size(); ++k) EXPECT_TRUE(torch::equal(params[k].grad(), expected[k])) << k;
+  });
+}
+
+TEST_F(DistributedTest, GradientReducerWaitsForItsAllReducesWhenDestroyedMidStep) {
+  // A step that never finishes (an exception between backward and the optimiser step): destroying the
+  // reducer waits for the buckets already sent and removes its hooks; a later backward is unaffected.
+  in_two_ranks([](ProcessGroup& group) {
+    std::vector<torch::Tensor> params = toy_parameters();
+    {
+      GradientReducerOptions buckets;
+      buckets.bucket_bytes = 64, buckets.first_bucket_bytes = 16;
+      GradientReducer reducer(params, group, buckets);
+      reducer.arm();
+      toy_loss(params, /*rank=*/1, 0).backward();  // every parameter used: all but the last bucket are sent
+    }
+    for (torch::Tensor& p : params) p.mutable_grad() = torch::Tensor();
+    toy_loss(params, group.rank(), 0).backward();  // no hook left to call
+    EXPECT_TRUE(params[0].grad().defined());
+    EXPECT_EQ(group.sum({1.0})[0], 2.0);  // the group still works: both ranks sent the same buckets
+  });
+}
+
 // The weights of every network file of a run's iteration `iteration` checkpoint, by "network/key".
 std::map<std::string, torch::Tensor> checkpoint_weights(const fs::path& run, int64_t iteration) {
   std::map<std::string, torch::Tensor> out;
@@ -221,11 +414,12 @@ TEST_F(DistributedTest, TwoProcessesOfBatchOneEqualOneProcessOfBatchTwo) {
   }
   ASSERT_EQ(wait_exit(spawn(train_args(one), {}, dir_ / "one.log"), 120), 0) << read_text(dir_ / "one.log");
   const int port = free_port();
-  const pid_t r0 = spawn(train_args(two), rank_env(0, 2, port), dir_ / "r0.log");
-  const pid_t r1 = spawn(train_args(two), rank_env(1, 2, port), dir_ / "r1.log");
+  const pid_t r0 = spawn(train_args(two), rank_env(0, 2, port, kSmallBuckets), dir_ / "r0.log");
+  const pid_t r1 = spawn(train_args(two), rank_env(1, 2, port, kSmallBuckets), dir_ / "r1.log");
   ASSERT_EQ(wait_exit(r0, 120), 0) << read_text(dir_ / "r0.log");
   ASSERT_EQ(wait_exit(r1, 120), 0) << read_text(dir_ / "r1.log");
   EXPECT_EQ(read_text(dir_ / "r1.log"), "") << "ranks other than 0 print nothing";
+  EXPECT_THAT(read_text(dir_ / "two" / "train.log"), HasSubstr("gradient all-reduce: in buckets during backward"));
   EXPECT_FALSE(fs::exists(dir_ / "two" / "train.rank1.log"));
   const std::string log = read_text(dir_ / "two" / "train.log");
   EXPECT_THAT(log, HasSubstr("iteration 2: weights identical on all 2 processes"));
@@ -266,8 +460,9 @@ TEST_F(DistributedTest, TwoProcessesOfBatchOneEqualOneProcessOfBatchTwo) {
 TEST_F(DistributedTest, UnpairedTwoProcessesOfBatchOneEqualOneProcessOfBatchTwo) {
   // CycleGAN on the two folders as domains, without image pools (their draws differ per rank) and with
   // flips, whose draws every rank makes for the whole group's batch.
-  RunConfig one = equivalence_run(dir_ / "one", 2, 1), two = equivalence_run(dir_ / "two", 1, 1);
-  for (RunConfig* c : {&one, &two}) {
+  RunConfig one = equivalence_run(dir_ / "one", 2, 1), two = equivalence_run(dir_ / "two", 1, 1),
+            off = equivalence_run(dir_ / "off", 1, 1);
+  for (RunConfig* c : {&one, &two, &off}) {
     c->data.input_type = InputType::kMultipleUnpaired;
     c->train.pool_size = 0;
     c->data.flip_horizontal = 0.5;
@@ -275,14 +470,27 @@ TEST_F(DistributedTest, UnpairedTwoProcessesOfBatchOneEqualOneProcessOfBatchTwo)
   }
   ASSERT_EQ(wait_exit(spawn(train_args(one), {}, dir_ / "one.log"), 120), 0) << read_text(dir_ / "one.log");
   const int port = free_port();
-  const pid_t r0 = spawn(train_args(two), rank_env(0, 2, port), dir_ / "r0.log");
-  const pid_t r1 = spawn(train_args(two), rank_env(1, 2, port), dir_ / "r1.log");
+  const pid_t r0 = spawn(train_args(two), rank_env(0, 2, port, kSmallBuckets), dir_ / "r0.log");
+  const pid_t r1 = spawn(train_args(two), rank_env(1, 2, port, kSmallBuckets), dir_ / "r1.log");
   ASSERT_EQ(wait_exit(r0, 120), 0) << read_text(dir_ / "r0.log");
   ASSERT_EQ(wait_exit(r1, 120), 0) << read_text(dir_ / "r1.log");
+  // The same 2 processes without overlap: one buffer per network after backward.
+  const int port2 = free_port();
+  const pid_t s0 = spawn(train_args(off), rank_env(0, 2, port2, {{"IMG2IMG_OVERLAP", "0"}}), dir_ / "s0.log");
+  const pid_t s1 = spawn(train_args(off), rank_env(1, 2, port2, {{"IMG2IMG_OVERLAP", "0"}}), dir_ / "s1.log");
+  ASSERT_EQ(wait_exit(s0, 120), 0) << read_text(dir_ / "s0.log");
+  ASSERT_EQ(wait_exit(s1, 120), 0) << read_text(dir_ / "s1.log");
+  EXPECT_THAT(read_text(dir_ / "off" / "train.log"), HasSubstr("gradient all-reduce: in one buffer after backward"));
+  const auto weights = [](const fs::path& p) {
+    const std::string bytes = read_text(p);
+    return compat::unpickle_state_dict(std::vector<char>(bytes.begin(), bytes.end()));
+  };
   for (const char* file : {"generator_0_1.pt", "generator_1_1.pt", "discriminator_0_1.pt", "discriminator_1_1.pt"}) {
-    const std::string x = read_text(dir_ / "one" / "checkpoints" / file), y = read_text(dir_ / "two" / "checkpoints" / file);
-    const auto a = compat::unpickle_state_dict(std::vector<char>(x.begin(), x.end()));
-    const auto b = compat::unpickle_state_dict(std::vector<char>(y.begin(), y.end()));
+    const auto a = weights(dir_ / "one" / "checkpoints" / file), b = weights(dir_ / "two" / "checkpoints" / file);
+    // Buckets or one buffer: with two ranks every element is a + b either way, so bit for bit equal
+    // (CycleGAN: generators used twice per step, two backward passes into the discriminators' group).
+    const auto c = weights(dir_ / "off" / "checkpoints" / file);
+    for (const auto& item : b) EXPECT_TRUE(torch::equal(item.value(), c.at(item.key()))) << file << " " << item.key();
     double scale = 0, delta = 0;
     for (const auto& item : a)
       if (item.value().is_floating_point()) scale = std::max(scale, item.value().abs().max().item<double>());
@@ -344,8 +552,8 @@ TEST_F(DistributedTest, KillNineOfOneRankStopsTheOtherAtOnceAndOneProcessResumes
   c.output.model_save_rate = 1;
   c.distributed.timeout = 60;  // the lost rank must be reported from its closed connection, not a timeout
   const int port = free_port();
-  const pid_t r0 = spawn(train_args(c), rank_env(0, 2, port), dir_ / "r0.log");
-  const pid_t r1 = spawn(train_args(c), rank_env(1, 2, port), dir_ / "r1.log");
+  const pid_t r0 = spawn(train_args(c), rank_env(0, 2, port, kSmallBuckets), dir_ / "r0.log");
+  const pid_t r1 = spawn(train_args(c), rank_env(1, 2, port, kSmallBuckets), dir_ / "r1.log");
   ASSERT_TRUE(wait_for_text(dir_ / "run" / "train.log", "iteration 2: weights identical", 60)) << read_text(dir_ / "r0.log");
   ::kill(r1, SIGKILL);
   const auto t0 = std::chrono::steady_clock::now();
@@ -388,7 +596,10 @@ TEST_F(DistributedTest, SigintToTheTorchrunAgentStopsBothRanksWithAResumableChec
   c.output.model_save_rate = 1000;  // the checkpoint comes from the stop
   std::vector<std::string> args = torchrun_args(free_port());
   for (const std::string& a : train_args(c)) args.push_back(a);
-  const pid_t agent = spawn(args, {{"GLOO_SOCKET_IFNAME", "lo"}}, dir_ / "torchrun.log");
+  // Small buckets: most all-reduces run in Gloo's threads during backward when the signal comes.
+  std::map<std::string, std::string> env = kSmallBuckets;
+  env["GLOO_SOCKET_IFNAME"] = "lo";
+  const pid_t agent = spawn(args, env, dir_ / "torchrun.log");
   ASSERT_TRUE(wait_for_text(dir_ / "run" / "train.log", "iteration 1/", 60)) << read_text(dir_ / "torchrun.log");
   ::kill(agent, SIGINT);
   const auto t0 = std::chrono::steady_clock::now();

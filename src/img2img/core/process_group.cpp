@@ -3,7 +3,9 @@
 #include <c10/util/Exception.h>  // c10::Error
 
 #include <algorithm>  // std::max
+#include <atomic>     // std::atomic
 #include <chrono>     // std::chrono
+#include <exception>  // std::exception_ptr
 #include <cmath>      // std::lround
 #include <cstdlib>    // std::getenv, std::strtol
 #include <thread>     // std::this_thread::sleep_for
@@ -177,6 +179,14 @@ class GlooProcessGroup : public ProcessGroup {
     return 0;
   }
 
+  std::unique_ptr<PendingCollective> start_sum(const torch::Tensor& buffer) override {
+    TORCH_CHECK(buffer.is_contiguous(), "start_sum needs a contiguous buffer, got strides ", buffer.strides());
+    std::vector<torch::Tensor> v{buffer};
+    c10::intrusive_ptr<c10d::Work> work;
+    run("the gradient all-reduce", [&] { work = group_->allreduce(v); });
+    return std::make_unique<Pending>(*this, std::move(work), buffer);
+  }
+
   void broadcast(const std::vector<torch::Tensor>& tensors, int root) override {
     torch::NoGradGuard no_grad;
     // One buffer per dtype (weights are float, BatchNorm's num_batches_tracked int64).
@@ -221,6 +231,55 @@ class GlooProcessGroup : public ProcessGroup {
   struct BroadcastOptionsHolder {
     explicit BroadcastOptionsHolder(int root) { o.rootRank = root; }
     c10d::BroadcastOptions o;
+  };
+
+  // An all-reduce in Gloo's worker threads. It keeps its buffer alive (as c10d's Work does) and waits for
+  // the collective before it goes, so no worker thread writes into memory that was handed back.
+  class Pending : public PendingCollective {
+   public:
+    Pending(GlooProcessGroup& owner, c10::intrusive_ptr<c10d::Work> work, torch::Tensor buffer)
+        : owner_(owner), work_(std::move(work)), buffer_(std::move(buffer)),
+          finished_ns_(std::make_shared<std::atomic<int64_t>>(0)) {
+      // Runs in the Gloo thread that completes the collective (or here, if it is already done).
+      work_->getFuture()->addCallback([finished = finished_ns_](c10::ivalue::Future&) {
+        finished->store(std::chrono::steady_clock::now().time_since_epoch().count());
+      });
+    }
+    ~Pending() override {
+      if (waited_) return;
+      try {
+        work_->wait();
+      } catch (...) {  // a lost peer: already reported by whoever waits first; the buffer is free again
+      }
+    }
+    void wait() override {
+      if (waited_) {
+        if (error_) std::rethrow_exception(error_);
+        return;
+      }
+      try {
+        owner_.run("the gradient all-reduce", [&] { work_->wait(); });
+      } catch (...) {
+        error_ = std::current_exception();
+      }
+      waited_ = true;
+      returned_ = std::chrono::steady_clock::now();
+      if (error_) std::rethrow_exception(error_);
+    }
+    std::chrono::steady_clock::time_point finished_at() const override {
+      // The callback may run just after wait() returned; then the return time stands in for it.
+      const int64_t ns = finished_ns_->load();
+      return ns != 0 ? std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(ns)) : returned_;
+    }
+
+   private:
+    GlooProcessGroup& owner_;
+    c10::intrusive_ptr<c10d::Work> work_;
+    torch::Tensor buffer_;
+    std::shared_ptr<std::atomic<int64_t>> finished_ns_;
+    bool waited_ = false;
+    std::exception_ptr error_;
+    std::chrono::steady_clock::time_point returned_;
   };
 
   static std::vector<torch::Tensor> flat(const std::vector<torch::Tensor>& tensors) {

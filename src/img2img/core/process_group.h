@@ -7,6 +7,7 @@
 
 #include <torch/types.h>  // torch::Tensor, torch::Device
 
+#include <chrono>      // std::chrono::steady_clock
 #include <cstdint>     // int64_t
 #include <functional>  // std::function
 #include <memory>      // std::unique_ptr
@@ -57,6 +58,19 @@ struct GroupOptions {
 /// Whether this build contains the c10d process group (Gloo headers were found at build time).
 bool distributed_in_build();
 
+/// A collective started by ProcessGroup::start_sum, running in the group's background threads (c10d's
+/// Work). Its buffer must not be read or written until wait() returned; the destructor waits for it
+/// (errors ignored), so a buffer is never written after the handle is gone.
+class PendingCollective {
+ public:
+  virtual ~PendingCollective() = default;
+  /// Blocks until the collective is done; its buffer then holds the result. Throws DistributedError
+  /// naming the lost rank, as the blocking collectives. Calling it again returns (or throws) at once.
+  virtual void wait() = 0;
+  /// When the collective finished (steady clock), read after wait(): for timing only.
+  virtual std::chrono::steady_clock::time_point finished_at() const = 0;
+};
+
 /// The collectives of a data-parallel run, on every rank in the same order. Each throws
 /// DistributedError naming the lost rank when a peer closed its connection (at once) or stayed silent
 /// for the group's timeout.
@@ -70,6 +84,10 @@ class ProcessGroup {
   /// non-finite loss) and it only takes part so that no peer waits; returns the number of ranks that
   /// passed poison = true (then the tensors hold no meaningful values).
   virtual int average(const std::vector<torch::Tensor>& tensors, bool poison = false) = 0;
+  /// Starts the element-wise sum over the ranks of `buffer` (contiguous; same shape and dtype on every
+  /// rank), written into `buffer` in place, and returns without waiting (PyTorch DDP's reducer launches
+  /// its bucket all-reduces the same way). Counts as issued now for the every-rank-same-order rule.
+  virtual std::unique_ptr<PendingCollective> start_sum(const torch::Tensor& buffer) = 0;
   /// Copies rank `root`'s tensors into every rank's, in one collective (packed as in average).
   virtual void broadcast(const std::vector<torch::Tensor>& tensors, int root = 0) = 0;
   /// Element-wise sum of `values` over the ranks (small vectors: flags, statistics), as float64.

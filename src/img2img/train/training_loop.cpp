@@ -334,7 +334,9 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
     torch::manual_seed(static_cast<uint64_t>(config.train.seed));
     std::mt19937_64 rng(static_cast<uint64_t>(config.train.seed));
     const std::unique_ptr<GanModel> model = recipe.model(config, device);
-    ModelOptimizers optimizers(*model, config.train, group.get());
+    // Data-parallel: IMG2IMG_OVERLAP etc. (docs/distributed.md, "Overlap"); read before any tensor is hooked.
+    ModelOptimizers optimizers(*model, config.train, group.get(),
+                               group ? gradient_sync_options_from_env() : GradientSyncOptions{});
     const std::vector<NamedNetwork> networks = model->networks();
     const std::vector<StatisticInfo> stats = model->statistics();
     // The moving average of each tested and exported generator (generator.ema_decay): what tests,
@@ -370,6 +372,10 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
                                "process",
                                world, options.launch->local_world_size, config.data.batch_size,
                                config.data.batch_size * world, data->samples_per_iteration()));
+      writer->line(optimizers.overlaps()
+                       ? "gradient all-reduce: in buckets during backward, overlapped with it (IMG2IMG_OVERLAP=0: "
+                         "one buffer after backward)"
+                       : "gradient all-reduce: in one buffer after backward (IMG2IMG_OVERLAP=0)");
     }
     set_train_mode(*model, true);
     std::string sizes;
@@ -477,6 +483,7 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
         if (!buffers.empty()) group->average(buffers);
       }
       const double allreduce_seconds = optimizers.take_allreduce_seconds();
+      const double allreduce_hidden_seconds = optimizers.take_allreduce_hidden_seconds();
       const auto [partial, iteration] =
           end_iteration(summary.interrupted, it, steps_done, steps_per_it, !config.output.model_path.empty(),
                         summary.stop_reason, *writer);
@@ -508,6 +515,7 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
                                  {"images_per_s", images_per_s}, {"seconds", it_seconds}, {"eta_s", eta},
                                  {"skipped_steps", skipped_steps}, {"world_size", world},
                                  {"allreduce_seconds", allreduce_seconds}};
+        if (world > 1) fields["allreduce_hidden_seconds"] = allreduce_hidden_seconds;
         fields.update(statistics_event(stats, mean));
         writer->event("iteration", fields);
         if (used > 0)  // no made-up points for a fully skipped iteration
