@@ -579,14 +579,19 @@ TEST_F(DistributedTest, SilentRankIsReportedAfterTheTimeout) {
   RunConfig c = equivalence_run(dir_ / "run", 1, 1000);
   c.distributed.timeout = 5;  // short, but room for both processes to start on a loaded machine
   const int port = free_port();
-  const pid_t r0 = spawn(train_args(c), rank_env(0, 2, port), dir_ / "r0.log");
-  const pid_t r1 = spawn(train_args(c), rank_env(1, 2, port), dir_ / "r1.log");
+  // Small buckets: many all-reduces are queued when rank 1 stops; the report still comes after about
+  // one timeout, not one per queued bucket.
+  const pid_t r0 = spawn(train_args(c), rank_env(0, 2, port, kSmallBuckets), dir_ / "r0.log");
+  const pid_t r1 = spawn(train_args(c), rank_env(1, 2, port, kSmallBuckets), dir_ / "r1.log");
   ASSERT_TRUE(wait_for_text(dir_ / "run" / "train.log", "iteration 1/", 60)) << read_text(dir_ / "r0.log");
   ::kill(r1, SIGSTOP);
+  const auto t0 = std::chrono::steady_clock::now();
   const int code = wait_exit(r0, 30);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ::kill(r1, SIGKILL);
   wait_exit(r1, 10);
   EXPECT_EQ(code, 1) << read_text(dir_ / "r0.log");
+  EXPECT_LT(seconds, 15.0) << "distributed.timeout = 5 s: the lost rank is reported after about one timeout";
   EXPECT_THAT(read_text(dir_ / "r0.log"), HasSubstr("rank 1 stayed silent for distributed.timeout = 5 s"));
 }
 
