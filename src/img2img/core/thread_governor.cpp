@@ -163,6 +163,10 @@ bool cpu_threads_governed() {
   return g.governor.has_value();
 }
 
+std::string cpu_thread_count_text(int threads) {
+  return std::to_string(threads) + (threads == 1 ? " CPU thread" : " CPU threads");
+}
+
 std::string govern_cpu_threads() {
   Governed& g = governed();
   std::lock_guard<std::mutex> lock(g.mutex);

@@ -72,6 +72,9 @@ bool start_thread_governor(int max_threads);
 /// Whether the thread count follows the free cores now (start_thread_governor succeeded and has not stopped).
 bool cpu_threads_governed();
 
+/// "1 CPU thread", "2 CPU threads": the count as train.log and report.html write it.
+std::string cpu_thread_count_text(int threads);
+
 /// Once per training step, on the thread that runs the step (at::set_num_threads sets that thread's OpenMP
 /// count, which oneDNN and OpenBLAS read per call): at most every kThreadSampleSeconds it samples, and when the
 /// count changes it calls at::set_num_threads and returns a line for train.log; otherwise "" (between samples:

@@ -143,12 +143,13 @@ std::pair<torch::Tensor, torch::Tensor> load_paired_sample(const PairedFiles& fi
 }
 
 void FileFacts::add(const fs::path& file, const DecodedImage& image, bool composite) {
-  largest_side = std::max({largest_side, composite ? image.pixels.cols / 2 : image.pixels.cols, image.pixels.rows});
+  FileFacts one;
+  one.largest_side = std::max(composite ? image.pixels.cols / 2 : image.pixels.cols, image.pixels.rows);
   // A little slack: resampling in the tool that wrote the file can overshoot by a rounding error.
   constexpr double kSlack = 1e-4;
-  if (image.depth != PixelDepth::kFloat || (image.min_value >= -kSlack && image.max_value <= 1 + kSlack)) return;
-  if (out_of_range++ == 0) first_out_of_range = file, min_value = image.min_value, max_value = image.max_value;
-  min_value = std::min(min_value, image.min_value), max_value = std::max(max_value, image.max_value);
+  if (image.depth == PixelDepth::kFloat && (image.min_value < -kSlack || image.max_value > 1 + kSlack))
+    one.out_of_range = 1, one.first_out_of_range = file, one.min_value = image.min_value, one.max_value = image.max_value;
+  merge(one);
 }
 
 void FileFacts::merge(const FileFacts& other) {

@@ -10,6 +10,7 @@
 
 #include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
+#include "img2img/core/thread_governor.h"
 
 namespace img2img {
 namespace fs = std::filesystem;
@@ -148,12 +149,11 @@ std::string device_fact(const RunLog& log) {
   std::smatch m;
   if (!std::regex_match(fact, m, threads)) return fact;
   const int start = std::stoi(m[2].str());
-  const auto count = [](int n) { return fmt::format("{} CPU thread{}", n, n == 1 ? "" : "s"); };
   const std::string now = log.cpu_threads_now > 0
                               ? fmt::format("{} ({} at the start; the count follows the free cores, train.log says "
                                             "when it changed)",
-                                            count(log.cpu_threads_now), start)
-                              : count(start) + m[3].str();
+                                            cpu_thread_count_text(log.cpu_threads_now), start)
+                              : cpu_thread_count_text(start) + m[3].str();
   return m[1].str() + now + m[4].str();
 }
 

@@ -51,7 +51,7 @@ std::string network_label(const NamedNetwork& n) {
 // "1 CPU thread", "2 CPU threads", and when the count follows the free cores (core/thread_governor.h)
 // "2 CPU threads (follows the free cores: 1-2)"; train.log's "CPU threads 2 -> 1" lines say each change.
 std::string cpu_threads_text(int threads) {
-  const std::string count = fmt::format("{} CPU thread{}", threads, threads == 1 ? "" : "s");
+  const std::string count = cpu_thread_count_text(threads);
   if (!cpu_threads_governed() || threads < 2) return count;
   return fmt::format("{} (follows the free cores: 1-{})", count, threads);
 }
