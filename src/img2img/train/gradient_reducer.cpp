@@ -56,6 +56,8 @@ GradientReducer::GradientReducer(std::vector<torch::Tensor> parameters, ProcessG
     b.elements += numel;
     ++b.parameters;
   }
+  scale_ = 1.0 / static_cast<double>(group_.size());
+  scale_tensor_ = torch::full({}, scale_, first.options().requires_grad(false));
   for (size_t i = 0; i < buckets_.size(); ++i) {
     const int64_t extra = i + 1 == buckets_.size() ? kFlags : 0;
     buckets_[i].data = torch::zeros({buckets_[i].elements + extra}, first.options().requires_grad(false));
@@ -90,6 +92,9 @@ void GradientReducer::drain() noexcept {
 void GradientReducer::arm() {
   std::lock_guard<std::mutex> lock(mutex_);
   drain();  // an earlier step that never finished (an exception between backward and step)
+  // A .grad that is still a view of a bucket (the last finish()) must not see this step's copies into it.
+  for (torch::Tensor& p : parameters_)
+    if (p.grad().defined()) p.mutable_grad() = torch::Tensor();
   for (Slot& s : slots_) s.filled = false;
   for (Bucket& b : buckets_) b.missing = b.parameters;
   next_ = 0;
@@ -115,10 +120,12 @@ void GradientReducer::on_gradient(size_t parameter, const torch::Tensor& grad) {
       repeated_ = true;  // too late for its bucket: finish() averages .grad in one buffer instead
       return;
     }
-    slot.add_(grad.reshape({-1}));
+    slot.add_(grad.reshape({-1}), scale_);
     return;
   }
-  slot.copy_(grad.reshape({-1}));
+  // Scaled by 1 / world size while copied (PyTorch DDP's reducer: at::mul_out into the bucket view, one pass
+  // over the gradient): after the sum the bucket holds the mean, and finish() only points .grad at it.
+  at::mul_out(slot, grad.reshape({-1}), scale_tensor_);
   s.filled = true;
   --b.missing;
   launch_ready();
@@ -194,16 +201,12 @@ int GradientReducer::finish(bool poison) {
     }
     return group_.average(grads, false);
   }
-  const double world = static_cast<double>(group_.size());
-  for (Bucket& b : buckets_) b.data.narrow(0, 0, b.elements).div_(world);
+  // .grad becomes a view of its slot (DDP's gradient_as_bucket_view): no copy back. arm() sets it to none
+  // again before the next backward writes the bucket.
   for (size_t k = 0; k < parameters_.size(); ++k) {
     torch::Tensor& p = parameters_[k];
     const Slot& s = slots_[k];
-    const torch::Tensor mean = buckets_[s.bucket].data.narrow(0, s.offset, p.numel()).view(p.sizes());
-    if (p.grad().defined())
-      p.mutable_grad().copy_(mean);
-    else
-      p.mutable_grad() = mean.clone();
+    p.mutable_grad() = buckets_[s.bucket].data.narrow(0, s.offset, p.numel()).view(p.sizes());
   }
   return 0;
 }

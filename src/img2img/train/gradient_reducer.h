@@ -54,8 +54,9 @@ class GradientReducer {
   GradientReducer(const GradientReducer&) = delete;
   GradientReducer& operator=(const GradientReducer&) = delete;
 
-  /// Starts a step: the next backward's gradients are collected (call it with the gradients set to
-  /// none, before backward). An unfinished earlier step is waited for and dropped first.
+  /// Starts a step: sets every parameter's .grad to none (a .grad from the last finish() is a view of a
+  /// bucket) and collects the next backward's gradients; call it before backward. An unfinished earlier
+  /// step is waited for and dropped first.
   void arm();
   /// Drops an armed step that will not be finished: waits for its launched all-reduces (errors ignored)
   /// and disarms. Every rank must do the same (the models' steps are the same code on every rank).
@@ -65,7 +66,8 @@ class GradientReducer {
   /// Ends the step: parameters without a gradient count as zeros, the remaining buckets are launched in
   /// order (the last carries `poison`: this rank's step failed and it only takes part so that no peer
   /// waits), and every all-reduce is waited for. Returns the number of ranks that passed poison; when
-  /// 0, each parameter's .grad holds the mean over the ranks. Throws DistributedError (a lost peer)
+  /// 0, each parameter's .grad holds the mean over the ranks, as a view of its bucket (valid until the
+  /// next arm(); PyTorch DDP's gradient_as_bucket_view). Throws DistributedError (a lost peer)
   /// after every all-reduce of the step has ended.
   int finish(bool poison = false);
   /// The timing of the last finish().
@@ -95,6 +97,8 @@ class GradientReducer {
 
   std::vector<torch::Tensor> parameters_;
   ProcessGroup& group_;
+  double scale_ = 1;             // 1 / world size: each gradient is scaled as it enters its bucket
+  torch::Tensor scale_tensor_;   // scale_ as a 0-dim tensor of the parameters' dtype and device (at::mul_out)
   std::vector<Bucket> buckets_;  // built once in the constructor, never resized (hooks index into it)
   std::vector<Slot> slots_;      // per parameter
   std::vector<unsigned> hooks_;  // per parameter, for Tensor::remove_hook
