@@ -5,7 +5,8 @@
 #include <signal.h>     // sigaction
 #include <unistd.h>     // write, _exit
 
-#include <atomic>    // std::atomic
+#include <atomic>      // std::atomic
+#include <filesystem>  // std::filesystem::path
 #include <iostream>  // std::cout
 #include <thread>    // std::thread
 
@@ -229,6 +230,16 @@ Command setup_train(CLI::App& app) {
             else if (s.interrupted)
               std::cout << fmt::format("{}; resume with: img2img train --resume {}\n", s.stop_reason,
                                        s.nothing_trained ? *resume : s.run_dir.string());
+            // A stop writes no ONNX file (it may have to be quick: torchrun kills 30 s after a signal); say
+            // how to get one of the weights just saved.
+            if (s.interrupted && !s.nothing_trained && !config.output.onnx_path.empty() && s.final_onnx_files.empty())
+              for (size_t k = 0; k < s.final_generators.size(); ++k) {
+                const std::filesystem::path& g = s.final_generators[k];
+                const std::filesystem::path onnx = s.run_dir / "onnx" / g.filename().replace_extension(".onnx");
+                std::cout << fmt::format("{}ONNX of these weights: img2img export --checkpoint {} --output {}\n",
+                                         k == 0 ? "no ONNX file is written on a stop; " : "",
+                                         g.string(), onnx.string());
+              }
             return code;
           }};
 }

@@ -19,10 +19,11 @@
 #include <nlohmann/json.hpp>     // nlohmann::json
 #include <opencv2/core.hpp>      // cv::Mat, cv::RNG
 
-#include <chrono>   // std::chrono
-#include <numeric>  // std::iota
-#include <sstream>  // std::istringstream
-#include <thread>   // std::this_thread::sleep_for
+#include <algorithm>  // std::find
+#include <chrono>     // std::chrono
+#include <numeric>    // std::iota
+#include <sstream>    // std::istringstream
+#include <thread>     // std::this_thread::sleep_for
 
 #include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
@@ -201,7 +202,11 @@ TEST_F(FaultsTest, SignalWritesCheckpointAndManifestThenExitsWithDistinctCode) {
   for (const int sig : {SIGINT, SIGTERM}) {
     SCOPED_TRACE(sig);
     const fs::path run = dir_ / fmt::format("run{}", sig), log = dir_ / fmt::format("log{}", sig);
-    const pid_t pid = spawn(train_args(run), log);
+    std::vector<std::string> args = train_args(run);
+    const auto onnx_flag = std::find(args.begin(), args.end(), "--output.onnx_path");
+    ASSERT_NE(onnx_flag, args.end());
+    args.erase(onnx_flag, onnx_flag + 2);  // the default ONNX path: the stop below must say how to export
+    const pid_t pid = spawn(args, log);
     ASSERT_TRUE(wait_for_checkpoint(run, 60)) << read_file(log);
     // Weights files on disk at the signal (written atomically, so complete) must stay as they are: a
     // stop inside the next iteration keeps them rather than relabelling partial weights.
@@ -221,6 +226,20 @@ TEST_F(FaultsTest, SignalWritesCheckpointAndManifestThenExitsWithDistinctCode) {
     EXPECT_THAT(read_file(run / "train.log"), HasSubstr("interrupted"));
     expect_checkpoints_load(run);
     EXPECT_NO_THROW(find_resume_point(run));
+    // No ONNX file on a stop, but the line that says how to export the weights just saved, and its command works.
+    EXPECT_FALSE(fs::exists(run / "onnx")) << "a stop now writes ONNX: drop the hint line";
+    const std::string hint = "ONNX of these weights: img2img export ";
+    const size_t at = out.find(hint);
+    ASSERT_NE(at, std::string::npos) << out;
+    std::istringstream words(out.substr(at + hint.size(), out.find('\n', at) - at - hint.size()));
+    std::vector<std::string> export_args{test::img2img_binary(), "export"};
+    for (std::string w; words >> w;) export_args.push_back(w);
+    ASSERT_EQ(export_args.size(), 6u) << out;  // --checkpoint X.pt --output Y.onnx
+    const fs::path onnx = export_args[5];
+    EXPECT_EQ(onnx.parent_path(), run / "onnx");
+    const fs::path export_log = dir_ / fmt::format("export{}", sig);
+    EXPECT_EQ(wait_exit(spawn(export_args, export_log), 60), 0) << read_file(export_log);
+    EXPECT_GT(fs::file_size(onnx), 1000u) << read_file(export_log);
   }
 }
 
