@@ -34,6 +34,7 @@ namespace img2img {
 namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // A TCP port that was free on 127.0.0.1 a moment ago (bound to port 0, then closed).
 int free_port() {
@@ -595,6 +596,70 @@ TEST_F(DistributedTest, SilentRankIsReportedAfterTheTimeout) {
   EXPECT_EQ(code, 1) << read_text(dir_ / "r0.log");
   EXPECT_LT(seconds, 15.0) << "distributed.timeout = 5 s: the lost rank is reported after about one timeout";
   EXPECT_THAT(read_text(dir_ / "r0.log"), HasSubstr("rank 1 stayed silent for distributed.timeout = 5 s"));
+}
+
+TEST_F(DistributedTest, RanksWithDifferentConfigurationsStopBeforeWritingAnything) {
+  RunConfig c = equivalence_run(dir_ / "run", 1, 2);
+  const int port = free_port();
+  // Rank 1 trains at another image size (and so another generator depth); device.* may differ.
+  const pid_t r0 = spawn(train_args(c), rank_env(0, 2, port), dir_ / "r0.log");
+  const pid_t r1 = spawn(train_args(c, {"--data.image_size=16", "--generator.layers=4", "--device.cpu_threads=1"}),
+                         rank_env(1, 2, port), dir_ / "r1.log");
+  EXPECT_EQ(wait_exit(r1, 60), 1) << read_text(dir_ / "r1.log");
+  EXPECT_EQ(wait_exit(r0, 60), 1) << read_text(dir_ / "r0.log");
+  const std::string log1 = read_text(dir_ / "r1.log");
+  EXPECT_THAT(log1, HasSubstr("rank 1 was started with a configuration different from rank 0's: data.image_size = 16 "
+                              "here, 32 on rank 0; generator.layers = 4 here"));
+  EXPECT_THAT(log1, Not(HasSubstr("device.cpu_threads")));
+  EXPECT_THAT(read_text(dir_ / "r0.log"), HasSubstr("1 of the 2 processes of the data-parallel run was started with a "
+                                                    "configuration different from rank 0's"));
+  EXPECT_FALSE(fs::exists(dir_ / "run")) << "nothing is written before the configurations agree";
+}
+
+TEST_F(DistributedTest, WaitingForMissingRanksEndsAfterOneTimeoutOrAtOnceOnASignal) {
+  RunConfig c = equivalence_run(dir_ / "run", 1, 2);
+  c.distributed.timeout = 4;
+  // Rank 0 alone: it says what it waits for, and gives up after at most 2 x distributed.timeout (the store
+  // waits for the other ranks, then the group does; Python's rendezvous needs the store's wait).
+  const auto t0 = std::chrono::steady_clock::now();
+  const pid_t alone = spawn(train_args(c), rank_env(0, 2, free_port()), dir_ / "alone.log");
+  EXPECT_EQ(wait_exit(alone, 60), 1) << read_text(dir_ / "alone.log");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(seconds, 4 * 2 + 6) << read_text(dir_ / "alone.log");
+  EXPECT_THAT(read_text(dir_ / "alone.log"), HasSubstr("data-parallel: rank 0 of 2 joining the group at 127.0.0.1:"));
+  EXPECT_THAT(read_text(dir_ / "alone.log"), HasSubstr("could not form the group of 2 processes"));
+  // A Ctrl-C while waiting ends the process at once: there is no step to finish and nothing to save.
+  c.distributed.timeout = 60;
+  const pid_t waiting = spawn(train_args(c), rank_env(1, 2, free_port()), dir_ / "waiting.log");
+  ASSERT_TRUE(wait_for_text(dir_ / "waiting.log", "joining the group", 30)) << read_text(dir_ / "waiting.log");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ::kill(waiting, SIGINT);
+  EXPECT_EQ(wait_exit(waiting, 10), 128 + SIGINT) << read_text(dir_ / "waiting.log");
+  EXPECT_THAT(read_text(dir_ / "waiting.log"), HasSubstr("stopped while waiting for the other processes"));
+  EXPECT_FALSE(fs::exists(dir_ / "run"));
+}
+
+TEST_F(DistributedTest, APortInUseIsNamedAsSuch) {
+  RunConfig c = equivalence_run(dir_ / "run", 1, 2);
+  c.distributed.timeout = 5;
+  // A listener that is not a rendezvous store holds the port.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(fd, 4), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  const int port = ntohs(a.sin_port);
+  const pid_t r0 = spawn(train_args(c), rank_env(0, 2, port), dir_ / "r0.log");
+  const int code = wait_exit(r0, 30);
+  ::close(fd);
+  EXPECT_EQ(code, 1) << read_text(dir_ / "r0.log");
+  EXPECT_THAT(read_text(dir_ / "r0.log"),
+              HasSubstr("rank 0 could not serve the rendezvous store on port " + std::to_string(port)));
+  EXPECT_THAT(read_text(dir_ / "r0.log"), HasSubstr("Choose a free MASTER_PORT"));
 }
 
 TEST_F(DistributedTest, SigintToTheTorchrunAgentStopsBothRanksWithAResumableCheckpoint) {

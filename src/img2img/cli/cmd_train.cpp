@@ -6,9 +6,11 @@
 #include <unistd.h>     // write, _exit
 
 #include <atomic>      // std::atomic
+#include <chrono>      // std::chrono
+#include <cstdio>      // std::fputs, stderr
 #include <filesystem>  // std::filesystem::path
-#include <iostream>  // std::cout
-#include <thread>    // std::thread
+#include <iostream>    // std::cout
+#include <thread>      // std::thread
 
 #include "img2img/cli/commands.h"
 #include "img2img/cli/config_flags.h"
@@ -27,6 +29,9 @@ namespace {
 std::atomic<bool> g_stop_requested{false};
 std::atomic<int> g_stop_signal{0};
 std::atomic<int> g_stop_signals{0};  // how many stop signals arrived
+// True while a data-parallel rank waits for the others (TrainOptions::joining): nothing is written yet, so
+// a stop signal then ends the process at once (there is no step to finish).
+std::atomic<bool> g_joining{false};
 // The second signal wakes the abort thread (watch_for_abort), which marks outputs.json interrupted
 // and exits; before that thread runs (or from a third signal on) the handler exits by itself.
 sem_t g_abort_semaphore;
@@ -40,6 +45,14 @@ constexpr int kExitAborted = 3;
 // (checkpoint + manifest, exit 128 + signal); a second one exits at once with kExitAborted. Only
 // async-signal-safe calls here.
 extern "C" void on_stop_signal(int sig) {
+  if (g_joining.load()) {
+    static const char kJoining[] =
+        "\nimg2img: stopped while waiting for the other processes of the data-parallel group; nothing was trained "
+        "or written\n";
+    const ssize_t ignored = ::write(STDERR_FILENO, kJoining, sizeof kJoining - 1);
+    (void)ignored;
+    ::_exit(128 + sig);
+  }
   const int count = g_stop_signals.fetch_add(1) + 1;
   if (count > 1) {
     static const char kAbort[] =
@@ -185,6 +198,39 @@ Command setup_train(CLI::App& app) {
             options.stop_signal = &g_stop_signal;
             // RANK, WORLD_SIZE, ... of a launcher (torchrun, srun): a data-parallel run (docs/distributed.md).
             options.launch = launch_env();
+            options.joining = &g_joining;
+            // What a data-parallel rank waits for: rank 0 says it at once; the others (which otherwise print only
+            // their errors) only when the group has not formed within kQuietJoinSeconds. On stderr (stdout may carry
+            // --events=-), through C stdio: main mutes std::cerr while a command runs.
+            if (options.launch && options.launch->world_size > 1) {
+              const std::string line = fmt::format(
+                  "data-parallel: rank {} of {} joining the group at {}:{} (waits for all {} processes to start: "
+                  "up to 2 x distributed.timeout = {} s, first for the rendezvous store, then for the group; Ctrl-C "
+                  "ends the wait)\n",
+                  options.launch->rank, options.launch->world_size, options.launch->master_addr,
+                  options.launch->master_port, options.launch->world_size, 2 * config.distributed.timeout);
+              if (options.launch->rank == 0) {
+                std::fputs(line.c_str(), stderr);
+                std::fflush(stderr);
+              } else {
+                std::thread([line] {
+                  constexpr int kQuietJoinSeconds = 5;
+                  const auto start = std::chrono::steady_clock::now();
+                  bool seen = false;  // the join has begun
+                  while (std::chrono::steady_clock::now() - start < std::chrono::seconds(kQuietJoinSeconds + 60)) {
+                    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                    const bool joining = g_joining.load();
+                    if (seen && !joining) return;  // the group stands (or failed with its own error)
+                    if (joining && !seen) seen = true;
+                    if (seen && std::chrono::steady_clock::now() - start > std::chrono::seconds(kQuietJoinSeconds)) {
+                      std::fputs(line.c_str(), stderr);
+                      std::fflush(stderr);
+                      return;
+                    }
+                  }
+                }).detach();
+              }
+            }
             const TrainSummary s = train(config, options);
             // Interrupted runs exit 128 + signal (130 SIGINT, 143 SIGTERM), as shells report them; a
             // data-parallel rank stopped by a peer's signal exits as that peer.

@@ -89,6 +89,7 @@ class GlooProcessGroup : public ProcessGroup {
       : env_(env), timeout_s_(options.timeout_seconds),
         timeout_(static_cast<int64_t>(options.timeout_seconds * 1000.0)) {
     const std::string where = env.master_addr + ":" + std::to_string(env.master_port);
+    const bool serves = !env.agent_store && env.rank == 0;
     try {
       c10d::TCPStoreOptions so;
       so.port = static_cast<uint16_t>(env.master_port);
@@ -104,6 +105,11 @@ class GlooProcessGroup : public ProcessGroup {
         store_ = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
       }
     } catch (const std::exception& e) {
+      if (serves)
+        throw DistributedError("rank 0 could not serve the rendezvous store on port " +
+                               std::to_string(env.master_port) + " (" + error_text(e) +
+                               "): another program, another run, or a second process started with RANK = 0 uses "
+                               "it. Choose a free MASTER_PORT (the same on every rank) and start each rank once");
       throw DistributedError("rank " + std::to_string(env.rank) + " could not reach the rendezvous store at " + where +
                              " within distributed.timeout = " + seconds_text(timeout_s_) + " s (" + error_text(e) +
                              "). Check MASTER_ADDR / MASTER_PORT, that rank 0 (or torchrun's agent) runs and that "

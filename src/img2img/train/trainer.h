@@ -67,6 +67,10 @@ struct TrainOptions {
   /// The launcher's variables (launch_env()): with world_size > 1 the run joins a process group and
   /// trains data-parallel (docs/distributed.md); empty or world_size 1 = alone.
   std::optional<LaunchEnv> launch;
+  /// Set to true while this rank waits for the others to form the process group (up to
+  /// distributed.timeout), false once the group stands. Nothing is written before that point, so a stop
+  /// signal handler may end the process at once while it is true. nullptr = not reported.
+  std::atomic<bool>* joining = nullptr;
   /// Test hook: called after every training step that was used (1-based iteration and step), before
   /// *stop_requested is checked, e.g. to request a stop at an exact step. Empty = none.
   std::function<void(int64_t iteration, int64_t step)> after_step;

@@ -243,11 +243,51 @@ void check_same_weights(ProcessGroup& group, const std::vector<NamedNetwork>& ne
   const std::string mine = weights_digest(networks), first = group.broadcast_string(mine, 0);
   const double differ = group.sum({mine == first ? 0.0 : 1.0})[0];
   if (differ > 0)
-    throw Error(fmt::format("iteration {}: the weights of {} of the {} processes differ from rank 0's (digest {} here, "
-                            "{} on rank 0); the data-parallel run cannot go on. Please report this",
-                            iteration, differ, group.size(), mine, first));
+    throw Error(fmt::format("iteration {}: the weights of {} of the {} processes differ from rank 0's ({}); the "
+                            "data-parallel run cannot go on. Please report this",
+                            iteration, differ, group.size(),
+                            group.rank() == 0 || mine == first ? fmt::format("digest {} on rank 0", first)
+                                                               : fmt::format("digest {} here, {} on rank 0", mine, first)));
   writer.line(fmt::format("iteration {}: weights identical on all {} processes (digest {})", iteration, group.size(),
                           first));
+}
+
+// Data-parallel runs, right after the group forms (before anything is written): every rank must train with
+// rank 0's configuration, or ranks would blend different runs (a different image size trains on silently; a
+// different batch size or network breaks inside Gloo). device.* may differ (cuda:0 / cuda:1, threads per
+// machine). Every rank throws if any differs; a differing rank names its keys.
+void check_same_config(ProcessGroup& group, const RunConfig& config) {
+  std::string mine;
+  for (const ConfigKey& key : config_keys())
+    if (key.name.rfind("device.", 0) != 0) mine += key.name + "\n" + key.get(config) + "\n";
+  const std::string first = group.broadcast_string(mine, 0);
+  const double differ = group.sum({mine == first ? 0.0 : 1.0})[0];
+  if (differ == 0) return;
+  if (mine == first)
+    throw ConfigError(fmt::format("{} of the {} processes of the data-parallel run {} started with a configuration "
+                                  "different from rank 0's (their own errors name the keys): start every process "
+                                  "with the same command line and --config file (only device.* may differ)",
+                                  differ, group.size(), differ == 1 ? "was" : "were"));
+  std::map<std::string, std::string> theirs;
+  for (size_t at = 0; at < first.size();) {
+    const size_t name_end = first.find('\n', at), value_end = first.find('\n', name_end + 1);
+    if (name_end == std::string::npos || value_end == std::string::npos) break;
+    theirs[first.substr(at, name_end - at)] = first.substr(name_end + 1, value_end - name_end - 1);
+    at = value_end + 1;
+  }
+  std::string keys;
+  for (const ConfigKey& key : config_keys()) {
+    if (key.name.rfind("device.", 0) == 0) continue;
+    const auto it = theirs.find(key.name);
+    const std::string here = key.get(config);
+    if (it != theirs.end() && it->second == here) continue;
+    keys += fmt::format("{}{} = {} here, {} on rank 0", keys.empty() ? "" : "; ", key.name, here,
+                        it == theirs.end() ? "(unknown)" : it->second);
+  }
+  throw ConfigError(fmt::format("rank {} was started with a configuration different from rank 0's: {}. Start every "
+                                "process of the data-parallel run with the same command line and --config file (only "
+                                "device.* may differ)",
+                                group.rank(), keys));
 }
 
 // A test in a data-parallel run: rank 0 tests (`test`, with `stop` after every batch) while the others
@@ -292,7 +332,15 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
       GroupOptions g;
       g.backend = to_string(config.distributed.backend), g.timeout_seconds = config.distributed.timeout;
       g.device = device;
-      group = join_process_group(*options.launch, g);
+      if (options.joining) options.joining->store(true);
+      try {
+        group = join_process_group(*options.launch, g);
+      } catch (...) {
+        if (options.joining) options.joining->store(false);
+        throw;
+      }
+      if (options.joining) options.joining->store(false);
+      check_same_config(*group, config);
     }
     const int64_t world = group ? group->size() : 1;
 
