@@ -29,26 +29,36 @@ namespace {
 // in its constructor before main, so a setenv in main changes nothing; and in the executable's
 // .preinit_array (which runs before every library's constructor) a setenv is lost, because libc's own
 // initialiser, which runs after it, resets `environ` to the original array. So: when the user chose no
-// wait policy, re-execute this executable once with GOMP_SPINCOUNT = omp_spin_count_for(subcommand) added
-// (cost: loading the shared libraries again, before any of their constructors ran; the variable then stops
-// the loop). Only malloc and execve: libc is not fully initialised here. If execve fails, run on with
-// libgomp's default. Only the subcommands that run LibTorch's OpenMP loops re-execute (train, infer, export,
-// ssim, dataset); `config`, `--help`, `--version` and a mistyped subcommand start once.
+// wait policy, re-execute this executable once with GOMP_SPINCOUNT = omp_spin_count_for(subcommand) added,
+// and kOmpSpinCountMarker with the same value, which tells it from a user's GOMP_SPINCOUNT later (a fixed
+// thread count is warned about only when the poll is ours) and stops the loop (cost: loading the shared
+// libraries again, before any of their constructors ran). Only malloc and execve: libc is not fully
+// initialised here. If execve fails, run on with libgomp's default. Only the subcommands that run
+// LibTorch's OpenMP loops re-execute (train, infer, export, ssim, dataset); `config`, `--help`, `--version`
+// and a mistyped subcommand start once.
 void set_omp_wait_early(int argc, char** argv, char** envp) {
-  if (argv == nullptr || argc < 2 || img2img::omp_wait_chosen_by_user(envp)) return;
+  if (argv == nullptr || argc < 2 || img2img::omp_wait_chosen_by_user(envp) || img2img::omp_wait_set_by_img2img(envp))
+    return;
   const char* spin = img2img::omp_spin_count_for(argv[1]);
   if (spin == nullptr) return;
   size_t n = 0;
   while (envp != nullptr && envp[n] != nullptr) ++n;
-  char** env = static_cast<char**>(std::malloc((n + 2) * sizeof(char*)));
-  static char entry[64] = "GOMP_SPINCOUNT=";
+  char** env = static_cast<char**>(std::malloc((n + 3) * sizeof(char*)));
   if (env == nullptr) return;
-  size_t at = 15;
-  for (const char* v = spin; *v != '\0' && at + 1 < sizeof entry; ++v) entry[at++] = *v;
-  entry[at] = '\0';
+  static char entry[64], marker[64];
+  const auto assign = [](char* out, size_t size, const char* name, const char* value) {  // "NAME=value"
+    size_t at = 0;
+    for (const char* c = name; *c != '\0' && at + 2 < size; ++c) out[at++] = *c;
+    out[at++] = '=';
+    for (const char* c = value; *c != '\0' && at + 1 < size; ++c) out[at++] = *c;
+    out[at] = '\0';
+  };
+  assign(entry, sizeof entry, "GOMP_SPINCOUNT", spin);
+  assign(marker, sizeof marker, img2img::kOmpSpinCountMarker, spin);
   for (size_t i = 0; i < n; ++i) env[i] = envp[i];
   env[n] = entry;
-  env[n + 1] = nullptr;
+  env[n + 1] = marker;
+  env[n + 2] = nullptr;
   ::execve("/proc/self/exe", argv, env);
   std::free(env);
 }

@@ -13,6 +13,7 @@
 #include <stdexcept>  // std::invalid_argument
 
 #include "img2img/config/enum_names.h"
+#include "img2img/config/validate.h"  // config_key_range
 #include "img2img/core/error.h"
 #include "img2img/core/suggest.h"
 
@@ -486,6 +487,17 @@ std::vector<ConfigAssignment> parse_toml(const std::string& raw, const std::stri
   return out;
 }
 
+// What follows a numeric key's "expected an integer" / "expected a number": the range its check accepts and
+// its default in `base`, e.g. " > 0; default 0.0002" (config_key_range words the range as the check does).
+std::string numeric_hint(const ConfigKey& k, const RunConfig& base) {
+  if (k.type != "integer" && k.type != "number") return "";
+  const std::string range = config_key_range(k.name);
+  std::string hint;
+  if (!range.empty()) hint = (std::string("0123456789[(<>=").find(range[0]) != std::string::npos ? " " : ": ") + range;
+  if (range.find("(default ") != std::string::npos) return hint;  // the check names it already (distributed.timeout)
+  return hint + "; default " + (k.default_note.empty() ? k.get(base) : k.default_note);
+}
+
 }  // namespace
 
 const std::vector<ConfigKey>& config_keys() {
@@ -537,6 +549,7 @@ std::vector<ConfigAssignment> read_config_file(const std::string& path) {
 
 RunConfig apply_config(const std::vector<ConfigAssignment>& assignments, RunConfig config,
                        std::vector<ConfigProblem>* collect) {
+  const RunConfig base = config;  // the defaults a type error names
   std::vector<ConfigProblem> problems;
   for (const auto& a : assignments) {
     const ConfigKey* k = find_config_key(a.key);
@@ -550,10 +563,11 @@ RunConfig apply_config(const std::vector<ConfigAssignment>& assignments, RunConf
       k->set(config, a.value);
     } catch (const std::invalid_argument& e) {
       // A flag is named as typed (--data.image_size), a file's key as written there.
+      const std::string expected = e.what() + numeric_hint(*k, base);
       if (a.origin == "command line")
-        problems.push_back({a.key, a.origin, fmt::format("--{} '{}': {}", a.key, a.value, e.what()), {}});
+        problems.push_back({a.key, a.origin, fmt::format("--{} '{}': {}", a.key, a.value, expected), {}});
       else
-        problems.push_back({a.key, a.origin, fmt::format("{} = '{}': {}", a.key, a.value, e.what()), {}});
+        problems.push_back({a.key, a.origin, fmt::format("{} = '{}': {}", a.key, a.value, expected), {}});
     }
   }
   resolve_derived_defaults(config, assignments);

@@ -52,9 +52,11 @@ std::vector<ConfigAssignment> read_config_file(const std::string& path);
 std::vector<ConfigAssignment> parse_config_text(const std::string& text, const std::string& origin);
 
 /// Applies assignments in order (later ones override) on top of `base` (the defaults unless given).
-/// Unknown keys (with a did-you-mean) and values of the wrong type are all collected, each with its
-/// assignment's origin: appended to `problems` when given, else thrown as one ConfigError. Does not
-/// check ranges: see validate_config. Resolves the derived defaults last (resolve_derived_defaults).
+/// Unknown keys (with a did-you-mean) and values of the wrong type (a numeric key's with its range, as
+/// config_key_range words it, and its default in `base`: "expected a number > 0; default 0.0002") are all
+/// collected, each with its assignment's origin: appended to `problems` when given, else thrown as one
+/// ConfigError. Does not check ranges: see validate_config. Resolves the derived defaults last
+/// (resolve_derived_defaults).
 /// (The default is `RunConfig()`, not `{}`: GCC 12 at -O3 followed `{}`'s aggregate initialisation of
 /// TestConfig's DataSource base member by member and warned -Wmaybe-uninitialized at every caller.)
 RunConfig apply_config(const std::vector<ConfigAssignment>& assignments, RunConfig base = RunConfig(),

@@ -6,6 +6,7 @@
 #include <unistd.h>  // access, close, getpid, unlink
 
 #include <algorithm>   // std::find
+#include <array>       // std::array
 #include <cerrno>      // errno
 #include <cstring>     // std::strerror
 #include <filesystem>  // std::filesystem::exists
@@ -207,7 +208,9 @@ std::vector<ConfigProblem> config_problems(const RunConfig& cfg, const ValidateO
     }
   }
   c.int_range("generator.initial_layer_size", g.initial_layer_size, 1, 4096);
-  if (g.max_layer_size != 0) c.int_range("generator.max_layer_size", g.max_layer_size, 1, 8192);
+  if (g.max_layer_size < 0 || g.max_layer_size > 8192)
+    c.fail("generator.max_layer_size", "generator.max_layer_size = {}: expected 0..8192 (0 = data.image_size)",
+           g.max_layer_size);
   c.int_range("generator.kernel_size", g.kernel_size, 1, 11);
   c.non_negative("generator.l1_lambda", g.l1_lambda);
   if (!(g.dropout >= 0.0 && g.dropout < 1.0))
@@ -352,6 +355,31 @@ std::vector<ConfigProblem> config_problems(const RunConfig& cfg, const ValidateO
     c.fail("distributed.timeout", "distributed.timeout = {}: expected seconds in [1, 604800] (default 300)",
            cfg.distributed.timeout);
   return c.problems;
+}
+
+std::string config_key_range(const std::string& key) {
+  const ConfigKey* k = find_config_key(key);
+  if (k == nullptr || (k->type != "integer" && k->type != "number")) return "";
+  // Every range starts at 0 or above (the seed at 0, so a negative one cannot wrap), so the lowest value fails its
+  // check; the highest is tried for a check that only has an upper bound.
+  const std::array<const char*, 2> extremes = k->type == "integer"
+                                                  ? std::array<const char*, 2>{"-9223372036854775808",
+                                                                               "9223372036854775807"}
+                                                  : std::array<const char*, 2>{"-1e308", "1e308"};
+  ValidateOptions unchecked;
+  unchecked.check_paths = false;
+  const std::string lead = key + " = ";
+  for (const char* extreme : extremes) {
+    RunConfig probe;
+    probe.test.enabled = true;  // test.* sources are checked only with testing on
+    k->set(probe, extreme);
+    for (const ConfigProblem& p : config_problems(probe, unchecked)) {
+      const size_t expected = p.message.find(": expected ");
+      if (p.key == key && p.message.rfind(lead, 0) == 0 && expected != std::string::npos)
+        return p.message.substr(expected + 11);
+    }
+  }
+  return "";
 }
 
 void validate_config(const RunConfig& config, const ValidateOptions& options) {

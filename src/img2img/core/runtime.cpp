@@ -2,10 +2,10 @@
 
 #include <ATen/Parallel.h>  // at::set_num_threads
 #include <malloc.h>         // mallopt
+#include <unistd.h>         // environ
 
 #include <algorithm>  // std::max
 #include <cstdlib>    // std::getenv, std::strtol
-#include <cstring>    // std::strncmp
 #include <string>     // std::to_string
 #include <thread>     // std::thread::hardware_concurrency
 
@@ -77,23 +77,56 @@ const char* omp_spin_count_for(const char* name) {
   return nullptr;
 }
 
+namespace {
+// The value of variable `name` in `envp`, nullptr when unset. Characters only (.preinit_array, before libc's init).
+const char* env_value(char* const* envp, const char* name) {
+  for (; envp != nullptr && *envp != nullptr; ++envp) {
+    const char* e = *envp;
+    const char* n = name;
+    while (*n != '\0' && *e == *n) ++e, ++n;
+    if (*n == '\0' && *e == '=') return e + 1;
+  }
+  return nullptr;
+}
+}  // namespace
+
+bool omp_wait_set_by_img2img(char* const* envp) {
+  const char* spin = env_value(envp, "GOMP_SPINCOUNT");
+  const char* marker = env_value(envp, kOmpSpinCountMarker);
+  if (spin == nullptr || marker == nullptr || env_value(envp, "OMP_WAIT_POLICY") != nullptr) return false;
+  while (*spin != '\0' && *spin == *marker) ++spin, ++marker;
+  return *spin == *marker;
+}
+
 bool omp_wait_chosen_by_user(char* const* envp) {
-  for (; envp != nullptr && *envp != nullptr; ++envp)
-    if (std::strncmp(*envp, "OMP_WAIT_POLICY=", 16) == 0 || std::strncmp(*envp, "GOMP_SPINCOUNT=", 15) == 0)
-      return true;
-  return false;
+  return (env_value(envp, "OMP_WAIT_POLICY") != nullptr || env_value(envp, "GOMP_SPINCOUNT") != nullptr) &&
+         !omp_wait_set_by_img2img(envp);
+}
+
+FixedThreadsOrigin fixed_threads_origin(int64_t cpu_threads, const char* omp_num_threads, const char* local_world_size,
+                                        const char* world_size) {
+  FixedThreadsOrigin origin;
+  origin.cpu_threads = cpu_threads;
+  origin.omp_num_threads = leading_positive(omp_num_threads) > 0;
+  origin.data_parallel = leading_positive(local_world_size) > 1 || leading_positive(world_size) > 1;
+  return origin;
 }
 
 void configure_runtime(int64_t cpu_threads) {
   const char* omp_num_threads = std::getenv("OMP_NUM_THREADS");
   const char* local_world_size = std::getenv("LOCAL_WORLD_SIZE");
+  const char* world_size = std::getenv("WORLD_SIZE");
   const int threads = cpu_threads > 0 ? static_cast<int>(cpu_threads)
                                       : default_cpu_threads(omp_num_threads, local_world_size, cpu_cores());
   at::set_num_threads(threads);
-  // Auto threads follow the free cores; a fixed count (explicit, OMP_NUM_THREADS, a data-parallel rank) stays.
-  start_thread_governor(
-      threads_follow_free_cores(cpu_threads, omp_num_threads, local_world_size, std::getenv("WORLD_SIZE")) ? threads
-                                                                                                          : 0);
+  // Auto threads follow the free cores; a fixed count (explicit, OMP_NUM_THREADS, a data-parallel rank) stays, and
+  // above 1 with libgomp's poll (the user chose no wait policy) it is watched: beside busy programs it polls slow.
+  if (threads_follow_free_cores(cpu_threads, omp_num_threads, local_world_size, world_size))
+    start_thread_governor(threads);
+  else if (threads > 1 && !omp_wait_chosen_by_user(environ))
+    watch_fixed_cpu_threads(threads, fixed_threads_origin(cpu_threads, omp_num_threads, local_world_size, world_size));
+  else
+    start_thread_governor(0);
   // 256 MiB: keeps activation-sized blocks on the heap between steps.
   mallopt(M_MMAP_THRESHOLD, 256 * 1024 * 1024);
   mallopt(M_TRIM_THRESHOLD, 512 * 1024 * 1024);

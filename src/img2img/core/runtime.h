@@ -5,6 +5,8 @@
 #include <cstdint>  // int64_t
 #include <string>   // std::string
 
+#include "img2img/core/thread_governor.h"  // FixedThreadsOrigin
+
 namespace img2img {
 
 /// Resolves device.device: auto -> cuda if available else cpu; cpu; cuda; cuda:N. Throws
@@ -13,7 +15,8 @@ torch::Device resolve_device(const std::string& device);
 
 /// Process-wide speed settings, once at start-up: intra-op threads = `cpu_threads` (device.cpu_threads) or, for
 /// 0, default_cpu_threads() of this process's environment, which then follows the free cores (start_thread_governor,
-/// govern_cpu_threads) when threads_follow_free_cores(); glibc malloc mmap/trim thresholds raised so large activation
+/// govern_cpu_threads) when threads_follow_free_cores(); a fixed count above 1 that polls (no wait policy of the
+/// user's) is watched instead (watch_fixed_cpu_threads); glibc malloc mmap/trim thresholds raised so large activation
 /// buffers are reused instead of re-mapped every step (measured: 256 px step 0.51 s -> 0.38 s on 2 cores).
 void configure_runtime(int64_t cpu_threads);
 
@@ -30,6 +33,11 @@ int default_cpu_threads(const char* omp_num_threads, const char* local_world_siz
 /// its fixed share, docs/distributed.md). Arguments are the variables' values, nullptr when unset.
 bool threads_follow_free_cores(int64_t cpu_threads, const char* omp_num_threads, const char* local_world_size,
                                const char* world_size);
+
+/// What fixed a count that does not follow the free cores (threads_follow_free_cores false), from the same variables
+/// (nullptr when unset); the busy-machine warning (fixed_threads_busy_warning) names it and the way out.
+FixedThreadsOrigin fixed_threads_origin(int64_t cpu_threads, const char* omp_num_threads,
+                                        const char* local_world_size, const char* world_size);
 
 /// GOMP_SPINCOUNT that img2img gives libgomp for infer, export, ssim and dataset unless the user chose a wait
 /// policy: how many times (about 1 pause each) an idle OpenMP thread polls before it sleeps on a futex (libgomp
@@ -48,8 +56,17 @@ inline constexpr const char* kOmpSpinCountTrain = "300000";
 /// is safe in .preinit_array before libc is initialised.
 const char* omp_spin_count_for(const char* name);
 
-/// Whether the environment `envp` (NULL-terminated "NAME=value" entries) sets a libgomp wait variable,
-/// OMP_WAIT_POLICY or GOMP_SPINCOUNT (even empty): then the user's choice wins and img2img adds nothing.
+/// Set by the re-exec (cli/main.cpp) beside the GOMP_SPINCOUNT it adds, to the same value, so that a look at the
+/// environment later tells img2img's GOMP_SPINCOUNT from the user's (omp_wait_set_by_img2img).
+inline constexpr const char* kOmpSpinCountMarker = "IMG2IMG_GOMP_SPINCOUNT";
+
+/// Whether the environment `envp` (NULL-terminated "NAME=value" entries) holds the GOMP_SPINCOUNT img2img's re-exec
+/// added: kOmpSpinCountMarker with the same value, and no OMP_WAIT_POLICY. Compares characters only (.preinit_array).
+bool omp_wait_set_by_img2img(char* const* envp);
+
+/// Whether the environment `envp` sets a libgomp wait variable, OMP_WAIT_POLICY or GOMP_SPINCOUNT (even empty),
+/// other than by img2img's re-exec (omp_wait_set_by_img2img): then the user's choice wins and img2img adds nothing,
+/// and a fixed thread count gets no busy-machine warning. Compares characters only (.preinit_array).
 bool omp_wait_chosen_by_user(char* const* envp);
 
 /// A warning line (without "warning: ") when `cpu_threads` (device.cpu_threads) exceeds `cores`, else "". More compute

@@ -85,6 +85,48 @@ bool ThreadGovernor::update(const CpuSample& sample) {
   return true;
 }
 
+FixedThreadsWatch::FixedThreadsWatch(int threads, int cores, double ticks_per_s, const CpuSample& first, int samples)
+    : follow_(std::clamp(threads, 1, std::max(cores, 1)), cores, ticks_per_s, first, /*agreeing=*/1),
+      count_(follow_.threads()), samples_(samples), last_wall_s_(first.wall_s) {
+  if (threads < 1 || samples < 1)
+    throw Error("FixedThreadsWatch(threads " + std::to_string(threads) + ", samples " + std::to_string(samples) +
+                "): expected threads, samples >= 1");
+}
+
+bool FixedThreadsWatch::update(const CpuSample& sample) {
+  if (fired_ || !(sample.wall_s > last_wall_s_)) return false;
+  last_wall_s_ = sample.wall_s;
+  // follow_ moves to each sample's target at once: below the count means fewer free cores than threads.
+  follow_.update(sample);
+  busy_ = follow_.threads() < count_ ? busy_ + 1 : 0;
+  fired_ = busy_ >= samples_;
+  return fired_;
+}
+
+std::string fixed_threads_busy_warning(int threads, const FixedThreadsOrigin& origin, double others_cores, int cores) {
+  const std::string count = std::to_string(threads);
+  const std::string source = origin.cpu_threads > 0 ? "device.cpu_threads = " + std::to_string(origin.cpu_threads)
+                             : origin.omp_num_threads ? "OMP_NUM_THREADS=" + count
+                                                      : "a data-parallel process's share of the cores";
+  std::string follow;
+  if (origin.data_parallel)
+    follow = "give each process fewer threads (device.cpu_threads; a data-parallel process never follows the free "
+             "cores)";
+  else if (origin.omp_num_threads)
+    follow = std::string(origin.cpu_threads > 0 ? "set device.cpu_threads = 0 and unset OMP_NUM_THREADS"
+                                                : "unset OMP_NUM_THREADS") +
+             " (the count then follows the free cores)";
+  else
+    follow = "set device.cpu_threads = 0 (follows the free cores)";
+  char others[32];
+  std::snprintf(others, sizeof others, "%.1f", others_cores);
+  return count + " fixed CPU threads (" + source + ") while other programs use " + others + " of the " +
+         std::to_string(cores) +
+         " cores: OpenMP threads poll while they wait and take the time the others need; measured beside busy "
+         "programs, a run took 21 min instead of 3 (7x slower; docs/training_controls.md). Either " + follow +
+         ", or start img2img with OMP_WAIT_POLICY=PASSIVE (the same threads, results the same bit for bit).";
+}
+
 namespace {
 using Clock = std::chrono::steady_clock;
 
@@ -108,9 +150,13 @@ std::vector<int> allowed_cpus() {
   return cpus;
 }
 
+// This process's thread count: followed (governor) or, when fixed, watched (watch); never both.
 struct Governed {
   std::mutex mutex;
   std::optional<ThreadGovernor> governor;
+  std::optional<FixedThreadsWatch> watch;
+  int watch_threads = 0, watch_cpus = 0;
+  FixedThreadsOrigin watch_origin;
   std::vector<int> cpus;
   Clock::time_point next_sample;
 };
@@ -140,12 +186,21 @@ std::optional<CpuSample> read_sample(const std::vector<int>& allowed, int* cpus)
 Clock::duration sample_period() {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(kThreadSampleSeconds));
 }
+
+// Whether a sample is due (at most one every kThreadSampleSeconds); when it is, the next one is timed from now.
+bool sample_due(Governed& g) {
+  const Clock::time_point now = Clock::now();
+  if (now < g.next_sample) return false;
+  g.next_sample = now + sample_period();
+  return true;
+}
 }  // namespace
 
 bool start_thread_governor(int max_threads) {
   Governed& g = governed();
   std::lock_guard<std::mutex> lock(g.mutex);
   g.governor.reset();
+  g.watch.reset();
   if (max_threads <= 0) return false;
   g.cpus = allowed_cpus();
   int cpus = 0;
@@ -163,6 +218,39 @@ bool cpu_threads_governed() {
   return g.governor.has_value();
 }
 
+bool watch_fixed_cpu_threads(int threads, const FixedThreadsOrigin& origin) {
+  Governed& g = governed();
+  std::lock_guard<std::mutex> lock(g.mutex);
+  g.governor.reset();
+  g.watch.reset();
+  if (threads < 2) return false;
+  g.cpus = allowed_cpus();
+  int cpus = 0;
+  const std::optional<CpuSample> first = read_sample(g.cpus, &cpus);
+  const long ticks_per_s = ::sysconf(_SC_CLK_TCK);
+  if (!first || ticks_per_s <= 0 || cpus < 2) return false;
+  g.watch.emplace(threads, cpus, static_cast<double>(ticks_per_s), *first);
+  g.watch_threads = threads, g.watch_cpus = cpus, g.watch_origin = origin;
+  g.next_sample = Clock::now() + sample_period();
+  return true;
+}
+
+std::string fixed_cpu_threads_warning() {
+  Governed& g = governed();
+  std::lock_guard<std::mutex> lock(g.mutex);
+  if (!g.watch || !sample_due(g)) return "";
+  int cpus = 0;
+  const std::optional<CpuSample> sample = read_sample(g.cpus, &cpus);
+  if (!sample || cpus != g.watch_cpus) {
+    g.watch.reset();  // nothing to measure any more; the count was never changed, so nothing to say
+    return "";
+  }
+  if (!g.watch->update(*sample)) return "";
+  const double others = g.watch->others_cores();
+  g.watch.reset();
+  return fixed_threads_busy_warning(g.watch_threads, g.watch_origin, others, cpus);
+}
+
 std::string cpu_thread_count_text(int threads) {
   return std::to_string(threads) + (threads == 1 ? " CPU thread" : " CPU threads");
 }
@@ -170,10 +258,7 @@ std::string cpu_thread_count_text(int threads) {
 std::string govern_cpu_threads() {
   Governed& g = governed();
   std::lock_guard<std::mutex> lock(g.mutex);
-  if (!g.governor) return "";
-  const Clock::time_point now = Clock::now();
-  if (now < g.next_sample) return "";
-  g.next_sample = now + sample_period();
+  if (!g.governor || !sample_due(g)) return "";
   int cpus = 0;
   const std::optional<CpuSample> sample = read_sample(g.cpus, &cpus);
   const int before = g.governor->threads();

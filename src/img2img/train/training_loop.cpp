@@ -482,6 +482,8 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
       int64_t steps_done = 0, used = 0, skipped_steps = 0;
       for (int64_t step = 0; step < steps_per_it; ++step) {
         if (const std::string t = govern_cpu_threads(); !t.empty()) writer->line(t);  // auto threads: free cores
+        if (const std::string w = fixed_cpu_threads_warning(); !w.empty())  // a fixed count beside busy programs
+          writer->warning(w, {{"iteration", it + 1}, {"step", step + 1}});
         const int64_t end = std::min(mine, (step + 1) * batch), count = end - step * batch;
         std::vector<torch::Tensor> tensors;
         try {

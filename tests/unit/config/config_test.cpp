@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "img2img/config/config_keys.h"
+#include "img2img/config/unpaired_defaults.h"
 #include "img2img/config/validate.h"
 #include "img2img/core/error.h"
 #include "img2img/core/path_template.h"
@@ -75,10 +76,84 @@ TEST(ConfigTest, WrongTypesNameTheExpectedType) {
                                      {"data.shuffle", "maybe", "f"},
                                      {"train.learning_rate", "nan", "f"},
                                      {"generator.norm", "group", "f"}});
-  EXPECT_THAT(p, HasSubstr("data.image_size = 'big': expected an integer"));
-  EXPECT_THAT(p, HasSubstr("data.shuffle = 'maybe': expected true or false"));
-  EXPECT_THAT(p, HasSubstr("train.learning_rate = 'nan': expected a finite number"));
-  EXPECT_THAT(p, HasSubstr("generator.norm = 'group': expected one of: batch, instance, none"));
+  EXPECT_THAT(p, HasSubstr("data.image_size = 'big': expected an integer 4..8192; default 256\n"));
+  EXPECT_THAT(p, HasSubstr("data.shuffle = 'maybe': expected true or false\n"));
+  EXPECT_THAT(p, HasSubstr("train.learning_rate = 'nan': expected a finite number > 0; default 0.0002\n"));
+  EXPECT_THAT(p, HasSubstr("generator.norm = 'group': expected one of: batch, instance, none\n"));
+}
+
+// A value that is not a number names what the key accepts, in the words of its range check, and its default:
+// integers and numbers, from a file (KEY = 'VALUE') and from the command line (--KEY 'VALUE').
+TEST(ConfigTest, NotANumberNamesTheRangeAndTheDefault) {
+  const std::string file = problems_of({{"train.learning_rate", "abc", "f"},
+                                        {"data.batch_size", "two", "f"},
+                                        {"data.flip_horizontal", "often", "f"},
+                                        {"generator.layers", "7.5", "f"}});
+  EXPECT_THAT(file, HasSubstr("f: train.learning_rate = 'abc': expected a number > 0; default 0.0002\n"));
+  EXPECT_THAT(file, HasSubstr("f: data.batch_size = 'two': expected an integer >= 1; default 1\n"));
+  EXPECT_THAT(file, HasSubstr("f: data.flip_horizontal = 'often': expected a number: a probability in [0, 1] "
+                              "(0 = off); default 0.0\n"));
+  // A derived default says what it follows.
+  EXPECT_THAT(file,
+              HasSubstr("f: generator.layers = '7.5': expected an integer 1..16; default follows data.image_size"));
+  const std::string flags = problems_of({{"train.beta1", "half", "command line"},
+                                         {"device.cpu_threads", "all", "command line"},
+                                         {"distributed.timeout", "5m", "command line"}});
+  EXPECT_THAT(flags, HasSubstr("command line: --train.beta1 'half': expected a number [0, 1); default 0.5\n"));
+  EXPECT_THAT(flags, HasSubstr("command line: --device.cpu_threads 'all': expected an integer 0..1024; default 0\n"));
+  // A check that names the default already is not followed by a second one.
+  EXPECT_THAT(flags, HasSubstr("command line: --distributed.timeout '5m': expected a number: seconds in [1, 604800] "
+                               "(default 300)\n"));
+  // 0 is in generator.max_layer_size's range (its check used to state 1..8192 only).
+  EXPECT_THAT(problems_of({{"generator.max_layer_size", "wide", "f"}}),
+              HasSubstr("generator.max_layer_size = 'wide': expected an integer 0..8192 (0 = data.image_size); "
+                        "default 0\n"));
+  EXPECT_THAT(problems_of({{"generator.max_layer_size", "-1", "f"}}),
+              HasSubstr("generator.max_layer_size = -1: expected 0..8192 (0 = data.image_size)\n"));
+  EXPECT_EQ(problems_of({{"generator.max_layer_size", "0", "f"}, {"generator.max_layer_size", "8192", "f"}}), "");
+  // The default is that of the base the values apply to (unpaired runs: l1_lambda 10).
+  std::vector<ConfigProblem> problems;
+  apply_config({{"generator.l1_lambda", "x", "f"}}, unpaired_defaults(), &problems);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].message, "generator.l1_lambda = 'x': expected a number >= 0; default 10.0");
+}
+
+// Type and range problems still come all at once, the not-a-number ones beside the out-of-range ones.
+TEST(ConfigTest, NotANumberIsReportedWithTheOtherProblems) {
+  std::vector<ConfigAssignment> a = parse_config_text("[train]\nlearning_rate = \"abc\"\n[data]\nimage_size = 3\n",
+                                                      "my.toml");
+  a.push_back({"output.onnx_opset", "new", "command line"});
+  std::vector<ConfigProblem> problems;
+  const RunConfig c = apply_config(a, RunConfig(), &problems);
+  ValidateOptions v;
+  v.check_paths = false;
+  for (const auto& p : config_problems(c, v)) problems.push_back(p);
+  std::string all;
+  for (const auto& p : problems) all += format_config_problem(p) + "\n";
+  EXPECT_EQ(all,
+            "my.toml: train.learning_rate = 'abc': expected a number > 0; default 0.0002\n"
+            "command line: --output.onnx_opset 'new': expected an integer 11..17; default 17\n"
+            "data.image_size = 3: expected 4..8192\n");
+}
+
+// Every integer and number key has a range check that config_key_range finds, so every not-a-number error
+// names one; a key of another type has none.
+TEST(ConfigTest, EveryNumericKeyHasARange) {
+  int numeric = 0;
+  for (const ConfigKey& k : config_keys()) {
+    if (k.type != "integer" && k.type != "number") {
+      EXPECT_EQ(config_key_range(k.name), "") << k.name;
+      continue;
+    }
+    ++numeric;
+    const std::string range = config_key_range(k.name);
+    EXPECT_FALSE(range.empty()) << k.name;
+    EXPECT_EQ(range.find("expected"), std::string::npos) << k.name << ": " << range;
+  }
+  EXPECT_GT(numeric, 30);
+  EXPECT_EQ(config_key_range("train.learning_rate"), "> 0");
+  EXPECT_EQ(config_key_range("test.batch_size"), ">= 1");  // checked only with testing on
+  EXPECT_EQ(config_key_range("no.such_key"), "");
 }
 
 TEST(ConfigTest, AllRangeProblemsAreReportedAtOnce) {
@@ -105,7 +180,8 @@ TEST(ConfigTest, MemoryBudgetAboveTwoToTheFortyMiBIsRejected) {
   EXPECT_THAT(p, HasSubstr("data.memory_budget_mb = 1000000000000000: expected 0..1099511627776 MiB (0 = half of the "
                            "machine's memory; the maximum is 2^40 MiB)"));
   EXPECT_THAT(p, HasSubstr("test.memory_budget_mb = 1e+30: expected 0..1099511627776 MiB"));
-  EXPECT_THAT(problems_of({{"data.memory_budget_mb", "nan", "f"}}), HasSubstr("data.memory_budget_mb = 'nan': expected a finite number"));
+  EXPECT_THAT(problems_of({{"data.memory_budget_mb", "nan", "f"}}),
+              HasSubstr("data.memory_budget_mb = 'nan': expected a finite number 0..1099511627776 MiB"));
   EXPECT_THAT(problems_of({{"data.memory_budget_mb", "-1", "f"}}), HasSubstr("data.memory_budget_mb = -1: expected"));
   EXPECT_EQ(problems_of({{"data.memory_budget_mb", "1099511627776", "f"}}), "");
   EXPECT_EQ(problems_of({{"data.memory_budget_mb", "0.01", "f"}}), "");

@@ -58,6 +58,45 @@ TEST(RuntimeTest, OmpWaitOfTheUserWins) {
   EXPECT_TRUE(omp_wait_chosen_by_user(with_spin));
 }
 
+// The re-exec adds GOMP_SPINCOUNT and the marker with the same value: that GOMP_SPINCOUNT is img2img's, not the
+// user's (a fixed count is then watched); any other GOMP_SPINCOUNT or an OMP_WAIT_POLICY is the user's.
+TEST(RuntimeTest, OmpWaitOfTheReExecIsToldFromTheUsers) {
+  char home[] = "HOME=/root", ours[] = "GOMP_SPINCOUNT=300000", marker[] = "IMG2IMG_GOMP_SPINCOUNT=300000",
+       other_marker[] = "IMG2IMG_GOMP_SPINCOUNT=3000", users[] = "GOMP_SPINCOUNT=3000",
+       policy[] = "OMP_WAIT_POLICY=PASSIVE";
+  ASSERT_STREQ(kOmpSpinCountMarker, "IMG2IMG_GOMP_SPINCOUNT");
+  char* reexec[] = {home, ours, marker, nullptr};
+  EXPECT_TRUE(omp_wait_set_by_img2img(reexec));
+  EXPECT_FALSE(omp_wait_chosen_by_user(reexec));
+  char* user_spin[] = {users, marker, home, nullptr};  // a value other than the marker's: the user's
+  EXPECT_FALSE(omp_wait_set_by_img2img(user_spin));
+  EXPECT_TRUE(omp_wait_chosen_by_user(user_spin));
+  char* user_policy[] = {ours, marker, policy, nullptr};  // a policy beside ours (e.g. exported later): the user's
+  EXPECT_FALSE(omp_wait_set_by_img2img(user_policy));
+  EXPECT_TRUE(omp_wait_chosen_by_user(user_policy));
+  char* marker_only[] = {other_marker, home, nullptr};  // no GOMP_SPINCOUNT: nothing chosen, nothing set
+  EXPECT_FALSE(omp_wait_set_by_img2img(marker_only));
+  EXPECT_FALSE(omp_wait_chosen_by_user(marker_only));
+  char* longer[] = {users, other_marker, nullptr};  // "3000" against "3000": equal
+  EXPECT_TRUE(omp_wait_set_by_img2img(longer));
+  char* prefix[] = {ours, other_marker, nullptr};  // "300000" against "3000": not equal
+  EXPECT_FALSE(omp_wait_set_by_img2img(prefix));
+  EXPECT_FALSE(omp_wait_set_by_img2img(nullptr));
+}
+
+TEST(RuntimeTest, FixedThreadsOriginNamesWhatFixedTheCount) {
+  const FixedThreadsOrigin config = fixed_threads_origin(2, nullptr, nullptr, nullptr);
+  EXPECT_EQ(config.cpu_threads, 2);
+  EXPECT_FALSE(config.omp_num_threads);
+  EXPECT_FALSE(config.data_parallel);
+  const FixedThreadsOrigin omp = fixed_threads_origin(0, "2", "", "1");
+  EXPECT_TRUE(omp.omp_num_threads);
+  EXPECT_FALSE(omp.data_parallel);
+  EXPECT_FALSE(fixed_threads_origin(0, "many", nullptr, nullptr).omp_num_threads);  // ignored, as default_cpu_threads
+  EXPECT_TRUE(fixed_threads_origin(0, nullptr, "2", "2").data_parallel);  // torchrun, 2 ranks on this machine
+  EXPECT_TRUE(fixed_threads_origin(4, nullptr, "1", "2").data_parallel);  // 1 rank here, 2 in all
+}
+
 TEST(RuntimeTest, SpinCountIsAPlainNumber) {
   for (const std::string spin : {kOmpSpinCount, kOmpSpinCountTrain}) {
     EXPECT_FALSE(spin.empty());

@@ -17,6 +17,7 @@ namespace img2img {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // A 2-CPU /proc/stat as Linux 6.1 writes it (proc(5): user nice system idle iowait irq softirq steal guest
 // guest_nice), followed by lines that start with "cpu" letters but are no CPU line.
@@ -183,6 +184,102 @@ TEST(ThreadGovernorTest, OnlyAutoThreadsOutsideDataParallelRunsFollowFreeCores) 
   EXPECT_FALSE(threads_follow_free_cores(0, "4", nullptr, nullptr));      // OMP_NUM_THREADS chosen
   EXPECT_FALSE(threads_follow_free_cores(0, nullptr, "2", "2"));          // torchrun, 2 ranks on this machine
   EXPECT_FALSE(threads_follow_free_cores(0, nullptr, "1", "2"));          // 1 rank here, 2 in all
+}
+
+// A fixed count is never changed; it is warned about once, when other programs keep the cores busy for
+// kFixedThreadsBusySamples samples in a row (free cores as the governor counts them, fewer than the count).
+TEST(FixedThreadsWatchTest, WarnsOnceWhenOthersKeepTheCoresBusy) {
+  ASSERT_EQ(kFixedThreadsBusySamples, 3);
+  Feed f;
+  FixedThreadsWatch w(2, 2, 100, f.s);
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(w.update(f.next(/*machine=*/2.1, /*process=*/1.9))) << i;  // alone
+  // A blip of two busy samples (one core taken) is no reason to warn; the count starts over after it.
+  EXPECT_FALSE(w.update(f.next(2.0, 1.0)));
+  EXPECT_FALSE(w.update(f.next(2.0, 1.0)));
+  EXPECT_FALSE(w.update(f.next(2.0, 1.8)));
+  EXPECT_FALSE(w.update(f.next(2.0, 1.0)));
+  EXPECT_FALSE(w.update(f.next(2.0, 1.0)));
+  EXPECT_TRUE(w.update(f.next(2.0, 0.7)));  // the third busy sample in a row
+  EXPECT_NEAR(w.others_cores(), 1.3, 0.01);
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(w.update(f.next(2.0, 0.7))) << i;  // once only
+}
+
+TEST(FixedThreadsWatchTest, BusyMeansFewerFreeCoresThanTheCount) {
+  // 4 fixed threads on 8 cores: others on 3 cores leave 5 free, enough; on 5-6 cores too few, whatever the
+  // exact number each sample finds (the governor would need agreeing samples to move; the watch does not).
+  Feed f;
+  FixedThreadsWatch w(4, 8, 100, f.s);
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(w.update(f.next(7.0, 4.0))) << i;  // others 3.0: 5 free
+  EXPECT_FALSE(w.update(f.next(8.0, 3.0)));  // others 5.0: 3 free
+  EXPECT_FALSE(w.update(f.next(8.0, 2.0)));  // others 6.0: 2 free
+  EXPECT_TRUE(w.update(f.next(7.9, 2.9)));
+  // A count above the cores counts as the cores: alone it never fires (cpu_threads_warning covers that case).
+  Feed g;
+  FixedThreadsWatch above(4, 2, 100, g.s);
+  for (int i = 0; i < 10; ++i) EXPECT_FALSE(above.update(g.next(2.0, 1.9))) << i;
+  // One core: nothing to warn about, however busy.
+  Feed h;
+  FixedThreadsWatch one_core(2, 1, 100, h.s);
+  for (int i = 0; i < 10; ++i) EXPECT_FALSE(one_core.update(h.next(1.0, 0.1))) << i;
+}
+
+TEST(FixedThreadsWatchTest, StalledClockAndBadArgumentsAreHandled) {
+  Feed f;
+  FixedThreadsWatch w(2, 2, 100, f.s);
+  EXPECT_FALSE(w.update(f.next(2.0, 1.0)));
+  EXPECT_FALSE(w.update(f.next(2.0, 1.0)));
+  CpuSample same = f.s;
+  same.machine_busy += 1000;
+  EXPECT_FALSE(w.update(same));  // no wall time passed: no sample, busy or not
+  EXPECT_TRUE(w.update(f.next(2.0, 1.0)));
+  EXPECT_THROW(FixedThreadsWatch(0, 2, 100, f.s), Error);
+  EXPECT_THROW(FixedThreadsWatch(2, 0, 100, f.s), Error);
+  EXPECT_THROW(FixedThreadsWatch(2, 2, 0, f.s), Error);
+  EXPECT_THROW(FixedThreadsWatch(2, 2, 100, f.s, 0), Error);
+}
+
+TEST(FixedThreadsWatchTest, WarningNamesTheValueTheCostAndBothFixes) {
+  FixedThreadsOrigin config;
+  config.cpu_threads = 2;
+  EXPECT_EQ(fixed_threads_busy_warning(2, config, 1.27, 2),
+            "2 fixed CPU threads (device.cpu_threads = 2) while other programs use 1.3 of the 2 cores: OpenMP threads "
+            "poll while they wait and take the time the others need; measured beside busy programs, a run took 21 min "
+            "instead of 3 (7x slower; docs/training_controls.md). Either set device.cpu_threads = 0 (follows the free "
+            "cores), or start img2img with OMP_WAIT_POLICY=PASSIVE (the same threads, results the same bit for bit).");
+  FixedThreadsOrigin omp;
+  omp.omp_num_threads = true;
+  const std::string by_omp = fixed_threads_busy_warning(3, omp, 2.0, 4);
+  EXPECT_THAT(by_omp, HasSubstr("3 fixed CPU threads (OMP_NUM_THREADS=3) while other programs use 2.0 of the 4 cores"));
+  EXPECT_THAT(by_omp, HasSubstr("Either unset OMP_NUM_THREADS (the count then follows the free cores), or start "
+                                "img2img with OMP_WAIT_POLICY=PASSIVE"));
+  omp.cpu_threads = 3;
+  EXPECT_THAT(fixed_threads_busy_warning(3, omp, 2.0, 4),
+              HasSubstr("(device.cpu_threads = 3) while other programs use 2.0 of the 4 cores: OpenMP threads poll"));
+  EXPECT_THAT(fixed_threads_busy_warning(3, omp, 2.0, 4),
+              HasSubstr("Either set device.cpu_threads = 0 and unset OMP_NUM_THREADS (the count then follows"));
+  // A data-parallel process never follows the free cores: the way out is fewer threads, or the passive wait.
+  FixedThreadsOrigin rank;
+  rank.data_parallel = true;
+  const std::string by_rank = fixed_threads_busy_warning(8, rank, 9.4, 16);
+  EXPECT_THAT(by_rank, HasSubstr("8 fixed CPU threads (a data-parallel process's share of the cores) while other "
+                                 "programs use 9.4 of the 16 cores"));
+  EXPECT_THAT(by_rank, HasSubstr("Either give each process fewer threads (device.cpu_threads; a data-parallel process "
+                                 "never follows the free cores), or start img2img with OMP_WAIT_POLICY=PASSIVE"));
+  EXPECT_THAT(by_rank, Not(HasSubstr("device.cpu_threads = 0")));
+}
+
+TEST(FixedThreadsWatchTest, OnlyAFixedCountAboveOneIsWatched) {
+  // configure_runtime: 1 thread is never watched (nothing polls); a watch of 2 threads starts on Linux with 2+ CPUs.
+  EXPECT_FALSE(watch_fixed_cpu_threads(1, FixedThreadsOrigin{}));
+  EXPECT_EQ(fixed_cpu_threads_warning(), "");
+  if (cpu_cores() >= 2) EXPECT_TRUE(watch_fixed_cpu_threads(2, FixedThreadsOrigin{}));
+  EXPECT_FALSE(cpu_threads_governed());  // watched, not followed
+  EXPECT_EQ(fixed_cpu_threads_warning(), "");  // the first sample is kThreadSampleSeconds away
+  EXPECT_EQ(govern_cpu_threads(), "");
+  // Following the free cores stops the watch.
+  EXPECT_TRUE(start_thread_governor(1));
+  EXPECT_TRUE(cpu_threads_governed());
+  EXPECT_FALSE(start_thread_governor(0));
 }
 
 TEST(ThreadGovernorTest, FixedCountsStartNoGovernor) {

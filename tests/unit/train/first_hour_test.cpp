@@ -18,6 +18,8 @@
 #include "img2img/config/validate.h"
 #include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
+#include "img2img/core/runtime.h"          // cpu_cores, kOmpSpinCountMarker
+#include "img2img/core/thread_governor.h"  // cpu_thread_count_text
 #include "img2img/data/image_io.h"
 #include "img2img/run/plot_writer.h"
 #include "img2img/run/resume_point.h"
@@ -293,6 +295,47 @@ TEST_F(FirstHourTest, AStopRequestEndsALongTestEarly) {
   ASSERT_TRUE(s.test_ssim);
   EXPECT_THAT(read_file(s.run_dir / "train.log"), HasSubstr("test at iteration 1: SSIM"));
   EXPECT_THAT(read_file(s.run_dir / "train.log"), Not(HasSubstr("test at iteration 2: SSIM")));
+}
+
+// Beside a busy machine (Houdini cooking), a fixed count above 1 keeps libgomp's poll, which made a run 7x slower.
+// `img2img train`, re-executed with img2img's own GOMP_SPINCOUNT (no choice of the user's), writes one warning to
+// train.log and the console and keeps its count. The busy programs, started once training starts: two spinning
+// shells per core at this test's priority, each ended by `timeout` should the test die first. They end, and the run
+// is stopped with SIGINT, a sample after the warning (or 20 s after they started, when none came).
+TEST_F(FirstHourTest, AFixedThreadCountBesideBusyProgramsIsWarnedAboutOnce) {
+  const int cores = cpu_cores();
+  if (cores < 2) GTEST_SKIP() << "one core: no fixed count above 1 to watch";
+  RunConfig c = tiny_config();
+  c.train.max_iterations = 1000000;  // stopped by SIGINT
+  c.device.cpu_threads = cores;
+  const fs::path toml = dir_ / "fixed.toml", log = dir_ / "run" / "train.log", console = dir_ / "console.txt";
+  std::ofstream(toml) << config_to_toml(c);
+  const std::string script = fmt::format(
+      "env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT -u {marker} -u OMP_NUM_THREADS -u WORLD_SIZE -u LOCAL_WORLD_SIZE "
+      "'{exe}' train --config '{toml}' >'{console}' 2>&1 & train=$!; "
+      "end=$(($(date +%s) + 60)); "
+      "while [ $(date +%s) -lt $end ] && kill -0 $train && ! grep -q '^device: ' '{log}' 2>/dev/null; do sleep 0.2; "
+      "done; "
+      "spinners=''; i=0; while [ $i -lt {spinners} ]; do timeout 60 sh -c 'while :; do :; done' & "
+      "spinners=\"$spinners $!\"; i=$((i+1)); done; "
+      "end=$(($(date +%s) + 20)); "
+      "while [ $(date +%s) -lt $end ] && kill -0 $train && ! grep -q 'fixed CPU threads' '{log}'; do sleep 0.2; done; "
+      "sleep 1.6; kill $spinners; kill -INT $train; wait $train; echo rc=$?",
+      fmt::arg("spinners", 2 * cores), fmt::arg("marker", kOmpSpinCountMarker), fmt::arg("exe", test::img2img_binary()),
+      fmt::arg("toml", toml.string()), fmt::arg("console", console.string()), fmt::arg("log", log.string()));
+  std::string output;
+  test::run_command(script, &output);
+  EXPECT_THAT(output, HasSubstr("rc=130"));  // stopped by the SIGINT, after a checkpoint
+  const std::string text = read_file(log);
+  const std::string warning = fmt::format("warning: {} fixed CPU threads (device.cpu_threads = {}) while other "
+                                          "programs use ", cores, cores);
+  EXPECT_THAT(text, HasSubstr(warning));
+  EXPECT_EQ(text.find(warning), text.rfind(warning)) << "warned more than once";
+  EXPECT_THAT(text, HasSubstr("Either set device.cpu_threads = 0 (follows the free cores), or start img2img with "
+                              "OMP_WAIT_POLICY=PASSIVE"));
+  EXPECT_THAT(text, HasSubstr(cpu_thread_count_text(cores)));
+  EXPECT_THAT(text, Not(HasSubstr("CPU threads " + std::to_string(cores) + " -> ")));  // the count never changes
+  EXPECT_THAT(read_file(console), HasSubstr(warning));
 }
 
 TEST_F(FirstHourTest, UnpairedSummaryListsBothGeneratorsAndOnnxFiles) {
