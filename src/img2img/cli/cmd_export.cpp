@@ -2,6 +2,7 @@
 
 #include <algorithm>   // std::transform
 #include <cctype>      // std::tolower
+#include <cstdio>      // std::fprintf (std::cerr is muted while a command runs: main.cpp)
 #include <filesystem>  // std::filesystem::path
 #include <iostream>    // std::cout
 
@@ -9,6 +10,7 @@
 #include "img2img/cli/flag_values.h"
 #include "img2img/core/error.h"
 #include "img2img/export/onnx_export.h"
+#include "img2img/infer/checkpoint_weights.h"
 #include "img2img/models/factory.h"
 #include "img2img/run/checkpoint.h"
 
@@ -21,6 +23,7 @@ struct ExportArgs {
   std::string dynamic_axes;  // "" = the checkpoint's output.onnx_dynamic_axes
   bool raw_range = false;
   int64_t index = -1;  // -1: a run folder's generator 0, a file's own index
+  std::string weights = "average";  // --weights: average | trained
 };
 
 bool parse_bool(const std::string& s) {
@@ -68,7 +71,8 @@ int run_export(const ExportArgs& args) {
                                       weights.string(), meta.network));
   const RunConfig config = checkpoint_config(meta);
   UnetGenerator generator(generator_options(config));
-  load_weights(weights, *generator);
+  const LoadedWeights loaded = load_checkpoint_weights(weights, meta, *generator, parse_weights_kind(args.weights));
+  if (!loaded.note.empty()) std::fprintf(stderr, "note: %s\n", loaded.note.c_str());
   generator->eval();
 
   OnnxExportOptions options;
@@ -77,12 +81,13 @@ int run_export(const ExportArgs& args) {
   options.unit_range = !args.raw_range;
   options.image_size = config.data.image_size;
   options.iteration = meta.iteration;
+  options.weights = loaded.averaged ? "average" : "trained";
   export_generator_onnx(*generator, options, args.output);
-  std::cout << fmt::format("wrote {} (opset {}, {}, values in {}; from {})\n", args.output, options.opset,
+  std::cout << fmt::format("wrote {} (opset {}, {}, values in {}; {})\n", args.output, options.opset,
                            options.dynamic_axes ? "dynamic batch/height/width"
                                                 : fmt::format("fixed 1x{}x{}x{}", config.data.channel_count,
                                                               options.image_size, options.image_size),
-                           options.unit_range ? "[0, 1]" : "[-1, 1]", weights.string());
+                           options.unit_range ? "[0, 1]" : "[-1, 1]", loaded.description);
   return 0;
 }
 }  // namespace
@@ -108,6 +113,7 @@ Command setup_export(CLI::App& app) {
                 {"true", "false", "1", "0", "on", "off", "yes", "no"});
   sub->add_flag("--raw-range", args->raw_range,
                 "input and output in the network's [-1, 1] instead of images in [0, 1]");
+  add_weights_option(*sub, args->weights);
   return {sub, [args] { return run_export(*args); }};
 }
 

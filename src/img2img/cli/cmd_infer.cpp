@@ -1,5 +1,6 @@
 #include <fmt/format.h>  // fmt::format
 
+#include <cstdio>    // std::fprintf (std::cerr is muted while a command runs: main.cpp)
 #include <iostream>  // std::cout
 
 #include "img2img/cli/commands.h"
@@ -10,7 +11,7 @@ namespace img2img::cli {
 
 namespace {
 struct InferArgs {
-  std::string checkpoint, input, output, device = "auto", mode = "resize";
+  std::string checkpoint, input, output, device = "auto", mode = "resize", weights = "average";
   int64_t index = -1;  // -1: a run folder's generator 0, a file's own index
 };
 }  // namespace
@@ -33,13 +34,15 @@ Command setup_infer(CLI::App& app) {
                                 "resolution, padded to a multiple of 2^layers")
                     ->capture_default_str(),
                 {"resize", "pad"});
+  add_weights_option(*sub, args->weights);
   return {sub, [args] {
-            GeneratorRunner runner(args->checkpoint, args->device, args->index);
+            GeneratorRunner runner(args->checkpoint, args->device, args->index, parse_weights_kind(args->weights));
+            if (!runner.loaded().note.empty()) std::fprintf(stderr, "note: %s\n", runner.loaded().note.c_str());
             const auto files = infer_images(runner, args->input, args->output,
                                             args->mode == "pad" ? InferMode::kPad : InferMode::kResize);
-            std::cout << fmt::format("wrote {} image(s) to {} (generator {} of iteration {}: {})\n", files.size(),
+            std::cout << fmt::format("wrote {} image(s) to {} (generator {} of iteration {}, {})\n", files.size(),
                                      args->output, runner.meta().index, runner.meta().iteration,
-                                     runner.weights().string());
+                                     runner.loaded().description);
             return 0;
           }};
 }

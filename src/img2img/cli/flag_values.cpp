@@ -78,6 +78,15 @@ CLI::Option* expect_choice(CLI::Option* opt, const std::vector<std::string>& cho
   return opt;
 }
 
+CLI::Option* add_weights_option(CLI::App& sub, std::string& value) {
+  return expect_choice(sub.add_option("--weights", value,
+                                      "average: the moving average of the trained weights that the checkpoint's .pt "
+                                      "holds (generator.ema_decay); trained: the trained weights, from the training "
+                                      "state beside it (X.optim.pt; a checkpoint without an average: its .pt)")
+                           ->capture_default_str(),
+                       {"average", "trained"});
+}
+
 CLI::Option* expect_device(CLI::Option* opt) {
   opt->check(CLI::Validator(
       [opt](std::string& value) -> std::string {

@@ -44,6 +44,10 @@ CLI::Option* expect_choice(CLI::Option* opt, const std::vector<std::string>& cho
 /// Returns `opt`.
 CLI::Option* expect_device(CLI::Option* opt);
 
+/// Adds `--weights average|trained` to `sub` (infer, export), bound to `value` ("average" by default):
+/// which weights of a generator checkpoint to load (infer/checkpoint_weights.h). Returns the option.
+CLI::Option* add_weights_option(CLI::App& sub, std::string& value);
+
 /// "--resume needs a run folder or checkpoint file, got an empty value (...)" for `flag` and `what`.
 std::string empty_value_message(const std::string& flag, const std::string& what);
 

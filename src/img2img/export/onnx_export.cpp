@@ -92,6 +92,7 @@ onnx::ModelProto build_generator_onnx(const UnetGeneratorImpl& generator, const 
   add_metadata(model, "value_range", range);
   add_metadata(model, "layout", "NCHW float32");
   add_metadata(model, "dynamic_axes", options.dynamic_axes ? "batch,height,width" : "");
+  if (!options.weights.empty()) add_metadata(model, "weights", options.weights);
   *model.mutable_graph() = std::move(g);
   return model;
 }

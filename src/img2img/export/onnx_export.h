@@ -7,12 +7,14 @@
 //   output "output" float32 NCHW [N, C, H, W]  (same range as the input)
 // With dynamic axes N, H, W are symbolic ("batch", "height", "width"; H and W must be multiples of
 // 2^layers), else fixed to [1, C, image_size, image_size]. Metadata properties: channel_count,
-// output_channel_count, image_size, iteration, layers, value_range ("0,1" or "-1,1"), layout.
+// output_channel_count, image_size, iteration, layers, value_range ("0,1" or "-1,1"), layout, and
+// weights ("average" or "trained") when the options name them (img2img export does).
 
 #include <onnx/onnx_pb.h>  // onnx::ModelProto
 
 #include <cstdint>     // int64_t
 #include <filesystem>  // std::filesystem::path
+#include <string>      // std::string
 
 #include "img2img/models/unet_generator.h"
 
@@ -30,6 +32,8 @@ struct OnnxExportOptions {
   bool unit_range = true;     ///< images in [0, 1] in and out (conversion in the graph); false: [-1, 1]
   int64_t image_size = 256;   ///< the training size (fixed shape without dynamic axes; metadata)
   int64_t iteration = 0;      ///< training iterations completed (metadata)
+  /// Which weights the generator holds, "average" or "trained" (metadata `weights`; "" = none written).
+  std::string weights;
 };
 
 /// Builds the eval-mode ONNX model of `generator` (dropout removed, batch norm with running stats)

@@ -13,7 +13,8 @@
 namespace img2img {
 namespace fs = std::filesystem;
 
-GeneratorRunner::GeneratorRunner(const fs::path& checkpoint, const std::string& device, int64_t index)
+GeneratorRunner::GeneratorRunner(const fs::path& checkpoint, const std::string& device, int64_t index,
+                                 WeightsKind weights_kind)
     : device_(torch::kCPU) {
   fs::path& weights = weights_;
   meta_ = read_checkpoint_meta(checkpoint, &weights, index);
@@ -24,7 +25,7 @@ GeneratorRunner::GeneratorRunner(const fs::path& checkpoint, const std::string& 
   config_ = checkpoint_config(meta_);
   device_ = resolve_device(device);
   generator_ = UnetGenerator(generator_options(config_));
-  load_weights(weights, *generator_);
+  loaded_ = load_checkpoint_weights(weights, meta_, *generator_, weights_kind);
   generator_->to(device_);
   generator_->eval();
 }

@@ -8,6 +8,7 @@
 
 #include "img2img/config/run_config.h"
 #include "img2img/data/image_io.h"
+#include "img2img/infer/checkpoint_weights.h"
 #include "img2img/models/unet_generator.h"
 #include "img2img/run/checkpoint.h"
 
@@ -25,8 +26,11 @@ class GeneratorRunner {
  public:
   /// `checkpoint`: generator weights file, its .json, or a run folder (newest generator of `index`:
   /// unpaired runs have 0 = input -> reference domain, 1 = back; -1 = 0 for folders, any for files).
-  /// Throws CheckpointError if missing, damaged, not a generator or of another index.
-  GeneratorRunner(const std::filesystem::path& checkpoint, const std::string& device = "auto", int64_t index = -1);
+  /// `weights_kind`: the checkpoint's moving average (X.pt) or its trained weights (load_checkpoint_weights).
+  /// Throws CheckpointError if missing, damaged, not a generator or of another index, or if the
+  /// trained weights asked for are not beside it.
+  GeneratorRunner(const std::filesystem::path& checkpoint, const std::string& device = "auto", int64_t index = -1,
+                  WeightsKind weights_kind = WeightsKind::kAverage);
 
   /// Applies the generator to a CV_32FC(n) [0, 1] image of any size and channel count (channel
   /// rule applied); returns CV_32FC(C) [0, 1] of the same height and width.
@@ -36,11 +40,14 @@ class GeneratorRunner {
   const CheckpointMeta& meta() const { return meta_; }
   /// The weights file loaded (for a run folder: its newest generator checkpoint of the index).
   const std::filesystem::path& weights() const { return weights_; }
+  /// Which weights were loaded, from which file (X.pt or X.optim.pt), and a note for the user if any.
+  const LoadedWeights& loaded() const { return loaded_; }
 
  private:
   std::filesystem::path weights_;
   RunConfig config_;
   CheckpointMeta meta_;
+  LoadedWeights loaded_;
   torch::Device device_;
   UnetGenerator generator_ = nullptr;
 };
