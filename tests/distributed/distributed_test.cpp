@@ -576,6 +576,9 @@ TEST_F(DistributedTest, KillNineOfOneRankStopsTheOtherAtOnceAndOneProcessResumes
                                         "--train.max_iterations=" + std::to_string(newest + 1)};
   ASSERT_EQ(wait_exit(spawn(resume, {}, dir_ / "resume.log"), 60), 0) << read_text(dir_ / "resume.log");
   EXPECT_TRUE(fs::exists(dir_ / "run" / "checkpoints" / ("generator_0_" + std::to_string(newest + 1) + ".pt")));
+  EXPECT_THAT(read_text(dir_ / "run" / "train.log"),
+              HasSubstr("note: the checkpoint was trained on 2 processes, this run uses 1: the effective batch changes "
+                        "from 2 to 1"));
 }
 
 TEST_F(DistributedTest, SilentRankIsReportedAfterTheTimeout) {

@@ -57,6 +57,7 @@ void save_checkpoint(const fs::path& weights, const torch::nn::Module& module, c
          {"config", meta.config_toml},
          {"run_dir", meta.run_dir},
          {"parameters", shapes}};
+  if (meta.world_size > 0) j["world_size"] = meta.world_size;
   if (meta.average_decay > 0)  // the trained weights are in the training state (X.optim.pt)
     j["weight_average"] = {{"decay", meta.average_decay}, {"steps", meta.average_steps}};
   // Weights first, metadata second: metadata that exists always describes complete weights.
@@ -121,6 +122,7 @@ CheckpointMeta read_checkpoint_meta(const fs::path& path_in, fs::path* weights_o
     meta.input_depth = parse_pixel_depth(j.at("input_depth").get<std::string>());
     meta.reference_depth = parse_pixel_depth(j.at("reference_depth").get<std::string>());
     meta.run_dir = j.value("run_dir", std::string());
+    meta.world_size = j.value("world_size", int64_t{0});
     if (j.contains("weight_average")) {
       meta.average_decay = j["weight_average"].at("decay").get<double>();
       meta.average_steps = j["weight_average"].at("steps").get<int64_t>();

@@ -27,6 +27,9 @@ struct CheckpointMeta {
   /// this decay after `average_steps` updates; 0 = the trained weights themselves.
   double average_decay = 0;
   int64_t average_steps = 0;
+  /// Processes of the data-parallel run that saved it (docs/distributed.md; the effective batch is
+  /// data.batch_size x this); 0 = not recorded (older checkpoints).
+  int64_t world_size = 0;
 };
 
 /// The metadata file belonging to a weights file: X.pt -> X.json.

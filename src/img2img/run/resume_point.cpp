@@ -147,6 +147,7 @@ ResumePoint find_resume_point_in(const fs::path& run_or_checkpoint) {
                                       "networks are found from it) or the run folder.",
                                       run_or_checkpoint.string(), meta.network, meta.index));
   point.iteration = meta.iteration;
+  point.world_size = meta.world_size;
   point.config_toml = meta.config_toml;
   point.unpaired = is_unpaired(checkpoint_config(meta).data.input_type);
   // The run folder is where the checkpoint lies now (the nearest folder above it holding outputs.json),

@@ -43,6 +43,7 @@ struct ResumePoint {
   std::map<std::string, std::filesystem::path> networks;
   bool unpaired = false;                          ///< a CycleGAN checkpoint (data.input_type = multiple_unpaired)
   int64_t iteration = 0;                        ///< iterations completed
+  int64_t world_size = 0;                       ///< processes that trained it (CheckpointMeta::world_size; 0 = unknown)
   std::string config_toml;                      ///< the run's resolved configuration
   std::filesystem::path origin;                 ///< what the user passed (for messages)
   /// Folder of the run that wrote it: the checkpoint's recorded run_dir if it exists, else (older

@@ -378,6 +378,13 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
                                run.continued ? "continuing" : "resuming into a new folder from",
                                run.resumed_from.string(), run.resume_iteration, points));
     }
+    // A resume on another number of processes changes the effective batch (data.batch_size is per process).
+    if (options.resume && options.resume->world_size > 0 && options.resume->world_size != world) {
+      const int64_t before = options.resume->world_size, batch = config.data.batch_size;
+      writer->line(fmt::format("note: the checkpoint was trained on {} process{}, this run uses {}: the effective batch "
+                               "changes from {} to {} (data.batch_size {} per process; docs/distributed.md)",
+                               before, before == 1 ? "" : "es", world, batch * before, batch * world, batch));
+    }
 
     torch::manual_seed(static_cast<uint64_t>(config.train.seed));
     std::mt19937_64 rng(static_cast<uint64_t>(config.train.seed));
@@ -637,7 +644,7 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
           const AveragedWeights averaged(averages);  // generators' X.pt: the average
           for (const NamedNetwork& net : networks) {
             CheckpointMeta meta;
-            meta.network = net.network, meta.index = net.index, meta.iteration = iteration;
+            meta.network = net.network, meta.index = net.index, meta.iteration = iteration, meta.world_size = world;
             std::tie(meta.input_depth, meta.reference_depth) = data->depths(net.index);
             if (net.network == "generator" && static_cast<size_t>(net.index) < averages.size()) {
               const WeightAverage& a = averages[static_cast<size_t>(net.index)];
