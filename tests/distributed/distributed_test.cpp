@@ -427,6 +427,9 @@ TEST_F(DistributedTest, TwoProcessesOfBatchOneEqualOneProcessOfBatchTwo) {
   const std::string log = read_text(dir_ / "two" / "train.log");
   EXPECT_THAT(log, HasSubstr("iteration 2: weights identical on all 2 processes"));
   EXPECT_THAT(log, HasSubstr("effective batch 2"));
+  // The run's page says so too (its data fact).
+  EXPECT_THAT(read_text(dir_ / "two" / "report.html"), HasSubstr("data-parallel: 2 processes"));
+  EXPECT_THAT(read_text(dir_ / "two" / "report.html"), HasSubstr("effective batch 2"));
   const auto a = checkpoint_weights(dir_ / "one", 2), b = checkpoint_weights(dir_ / "two", 2);
   ASSERT_EQ(a.size(), b.size());
   // Relative to the largest weight of the network: the biases before an instance norm get gradients of

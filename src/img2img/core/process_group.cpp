@@ -149,7 +149,8 @@ class GlooProcessGroup : public ProcessGroup {
     } catch (const std::exception& e) {
       throw DistributedError("rank " + std::to_string(env.rank) + " could not form the group of " +
                              std::to_string(env.world_size) + " processes at " + where +
-                             " within distributed.timeout = " + seconds_text(timeout_s_) + " s (" + error_text(e) +
+                             " (it waits up to distributed.timeout = " + seconds_text(timeout_s_) +
+                             " s for the others to reach the store, then as long again for the group: " + error_text(e) +
                              "). Every rank must be started with the same WORLD_SIZE, MASTER_ADDR and MASTER_PORT; "
                              "across machines set GLOO_SOCKET_IFNAME to the network interface that reaches the "
                              "others (docs/distributed.md)");

@@ -34,8 +34,8 @@ LoadedWeights load_checkpoint_weights(const fs::path& weights, const CheckpointM
     // A run with generator.ema_decay = 0 (or older than the average): X.pt is the trained weights.
     out.description = fmt::format("trained weights (the run kept no moving average): {}", weights.string());
     if (kind == WeightsKind::kTrained)
-      out.note = fmt::format("--weights trained: checkpoint '{}' holds no moving average (its .json records no "
-                             "generator.ema_decay), so its weights already are the trained weights; using them",
+      out.note = fmt::format("--weights trained: checkpoint '{}' holds no moving average (its run had "
+                             "generator.ema_decay = 0, or predates the average), so its weights already are the trained weights; using them",
                              weights.string());
     return out;
   }

@@ -739,11 +739,13 @@ ReportResult write_run_report(const fs::path& run_dir) {
   if (!log.iterations.empty() && log.iterations.back().images_per_s)
     fact("images per second", fmt::format("{:.1f} (last iteration)", *log.iterations.back().images_per_s), "rate");
   fact("device", device_fact(log), "device");
-  // train.log's "data: 28 pairs ...", "test data: 6 pairs ..." under the label "data": "training: ...", "test: ...".
+  // train.log's "data: 28 pairs ...", "test data: 6 pairs ..." under the label "data": "training: ...", "test: ...";
+  // a data-parallel run's "data-parallel: 2 processes ..., effective batch 8; ..." as it is.
   std::string data;
   for (const std::string& l : log.data_lines) {
-    const bool test = l.rfind("test data", 0) == 0;
-    data += (data.empty() ? "" : "\n") + std::string(test ? "test" : "training") + l.substr(test ? 9 : 4);
+    const bool test = l.rfind("test data", 0) == 0, parallel = l.rfind("data-parallel", 0) == 0;
+    data += (data.empty() ? "" : "\n") +
+            (parallel ? l : std::string(test ? "test" : "training") + l.substr(test ? 9 : 4));
   }
   if (!data.empty()) page += fmt::format("<tr><td>data</td><td id=\"data\">{}</td></tr>\n", html(data));
   if (!log.tests.empty())

@@ -128,6 +128,7 @@ RunLog parse_train_log(const std::string& text) {
       }
     } else if (std::regex_match(line, m, per_process)) {
       log.samples_per_process = std::stoll(m[1].str());
+      log.data_lines.push_back(line);  // the page says how many processes trained, and the effective batch
     } else if (starts_with(line, "warning: ")) {
       log.warnings.push_back(line.substr(9));
     } else if (starts_with(line, "done: ")) {

@@ -160,6 +160,8 @@ TEST(ReportData, StepsPerIterationFromTheDataLinesAndBatchSize) {
       "data-parallel: 2 processes (c10d Gloo, 2 on this machine); data.batch_size 2 per process, effective batch 4; "
       "each iteration covers the data once, 5 sample(s) per process\n");
   EXPECT_EQ(parallel.samples_per_process, 5);
+  ASSERT_EQ(parallel.data_lines.size(), 2u);  // the page's data fact names the processes and the effective batch
+  EXPECT_NE(parallel.data_lines[1].find("effective batch 4"), std::string::npos);
   EXPECT_EQ(steps_per_iteration(parallel, 2), 3);
   EXPECT_EQ(steps_per_iteration(parse_train_log("iteration 1/2  lr 0.1  G_GAN 1  1.0 img/s  ETA 1s\n"), 2), 0);
   // A resume in place: the last run's data line counts.
