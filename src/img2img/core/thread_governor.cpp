@@ -95,11 +95,16 @@ FixedThreadsWatch::FixedThreadsWatch(int threads, int cores, double ticks_per_s,
 
 bool FixedThreadsWatch::update(const CpuSample& sample) {
   if (fired_ || !(sample.wall_s > last_wall_s_)) return false;
+  const double interval = sample.wall_s - last_wall_s_;
   last_wall_s_ = sample.wall_s;
   // follow_ moves to each sample's target at once: below the count means fewer free cores than threads.
   follow_.update(sample);
-  busy_ = follow_.threads() < count_ ? busy_ + 1 : 0;
-  fired_ = busy_ >= samples_;
+  const bool busy = follow_.threads() < count_;
+  busy_ = busy ? busy_ + 1 : 0;
+  busy_seconds_ = busy ? busy_seconds_ + interval : 0.0;
+  // Samples come between training steps: with steps longer than kThreadSampleSeconds, fewer but longer
+  // intervals cover the same time, so `samples` periods of busy wall time count as well.
+  fired_ = busy_ >= samples_ || busy_seconds_ >= samples_ * kThreadSampleSeconds;
   return fired_;
 }
 

@@ -71,7 +71,9 @@ inline constexpr double kThreadSampleSeconds = 1.5;
 inline constexpr int kFixedThreadsBusySamples = 3;
 
 /// Watches a fixed thread count without changing it: update() is true once, at the `samples`-th consecutive sample
-/// that finds fewer free cores than the count, free cores as ThreadGovernor counts them (the count it would choose).
+/// that finds fewer free cores than the count, or as soon as consecutive such samples cover `samples` x
+/// kThreadSampleSeconds of wall time (slow steps: one sample per step), free cores as ThreadGovernor counts them
+/// (the count it would choose).
 class FixedThreadsWatch {
  public:
   /// `threads` >= 1 is the fixed count (above `cores` it counts as `cores`, so 1 core never fires); `cores`,
@@ -79,8 +81,9 @@ class FixedThreadsWatch {
   FixedThreadsWatch(int threads, int cores, double ticks_per_s, const CpuSample& first,
                     int samples = kFixedThreadsBusySamples);
 
-  /// Compares `sample` with the previous one; true the first time `samples` samples in a row were busy, never
-  /// again after. A sample whose wall time does not advance is ignored.
+  /// Compares `sample` with the previous one; true the first time `samples` samples in a row, or busy samples in a
+  /// row covering `samples` x kThreadSampleSeconds, were busy; never again after. A sample whose wall time does
+  /// not advance is ignored.
   bool update(const CpuSample& sample);
 
   double others_cores() const { return follow_.others_cores(); }  ///< other programs' busy cores at the last update
@@ -91,6 +94,7 @@ class FixedThreadsWatch {
   int samples_;
   double last_wall_s_;
   int busy_ = 0;  // consecutive samples whose free cores were fewer than the count
+  double busy_seconds_ = 0;  // the wall time those samples cover
   bool fired_ = false;
 };
 

@@ -204,6 +204,22 @@ TEST(FixedThreadsWatchTest, WarnsOnceWhenOthersKeepTheCoresBusy) {
   for (int i = 0; i < 5; ++i) EXPECT_FALSE(w.update(f.next(2.0, 0.7))) << i;  // once only
 }
 
+TEST(FixedThreadsWatchTest, SlowStepsCountTheBusyWallTimeNotTheSamples) {
+  // Samples are taken between training steps: with 2.5 s steps, two busy samples cover 5 s >= 3 x 1.5 s.
+  Feed f;
+  FixedThreadsWatch w(2, 2, 100, f.s);
+  EXPECT_FALSE(w.update(f.next(2.0, 1.0, /*seconds=*/2.5)));
+  EXPECT_FALSE(w.update(f.next(2.1, 1.9, 2.5)));  // alone again: the busy time starts over
+  EXPECT_FALSE(w.update(f.next(2.0, 1.0, 2.5)));
+  EXPECT_TRUE(w.update(f.next(2.0, 1.0, 2.5)));
+  // One 6 s step spent beside busy programs is enough on its own; a 4 s one is not.
+  Feed g;
+  FixedThreadsWatch once(2, 2, 100, g.s);
+  EXPECT_FALSE(once.update(g.next(2.0, 1.0, 4.0)));
+  EXPECT_FALSE(once.update(g.next(2.1, 1.9, 6.0)));
+  EXPECT_TRUE(once.update(g.next(2.0, 1.0, 6.0)));
+}
+
 TEST(FixedThreadsWatchTest, BusyMeansFewerFreeCoresThanTheCount) {
   // 4 fixed threads on 8 cores: others on 3 cores leave 5 free, enough; on 5-6 cores too few, whatever the
   // exact number each sample finds (the governor would need agreeing samples to move; the watch does not).
