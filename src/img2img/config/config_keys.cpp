@@ -13,6 +13,7 @@
 #include <stdexcept>  // std::invalid_argument
 
 #include "img2img/config/enum_names.h"
+#include "img2img/config/key_aliases.h"
 #include "img2img/config/validate.h"  // config_key_range
 #include "img2img/core/error.h"
 #include "img2img/core/suggest.h"
@@ -514,10 +515,17 @@ const ConfigKey* find_config_key(const std::string& name) {
 std::string suggest_config_key(const std::string& name) {
   const ConfigKey* best = nullptr;
   size_t best_d = std::string::npos;
+  // A bare key ("image_size") or one in the wrong section ("train.batch_size") matches by its own name.
+  // Case, '-' and spaces do not matter there ("--image-size", the node's label "Image Size").
+  std::string leaf = name.substr(name.rfind('.') == std::string::npos ? 0 : name.rfind('.') + 1);
+  leaf = leaf.substr(std::min(leaf.size(), leaf.find_first_not_of('-')));
+  for (char& c : leaf) c = c == '-' || c == ' ' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const auto& k : config_keys())
+    if (k.name.substr(k.name.find('.') + 1) == leaf) return "did you mean '" + k.name + "'?";
+  // A name from pix2pix, the Houdini node or a common shorthand ("lr") maps to its key, not to the
+  // nearest spelling ("train.rho").
+  if (std::string alias = key_alias_hint(name); !alias.empty()) return alias;
   for (const auto& k : config_keys()) {
-    // A bare key ("image_size") matches its sectioned name exactly.
-    const auto dot = k.name.find('.');
-    if (k.name.substr(dot + 1) == name) return "did you mean '" + k.name + "'?";
     const size_t d = edit_distance(name, k.name);
     if (d < best_d) best_d = d, best = &k;
   }

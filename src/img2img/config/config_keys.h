@@ -33,7 +33,8 @@ const std::vector<ConfigKey>& config_keys();
 /// Looks a key up by its full name; nullptr when unknown.
 const ConfigKey* find_config_key(const std::string& name);
 
-/// "did you mean 'data.image_size'?" for a mistyped key, or "" when nothing is close.
+/// "did you mean 'data.image_size'?" for a mistyped key (a bare or wrong-section name, a pix2pix / Houdini
+/// node / shorthand alias: key_alias_hint, else the nearest spelling), or "" when nothing is close.
 std::string suggest_config_key(const std::string& name);
 
 /// One `key = value` from a config file or the command line. `origin` names where it came from

@@ -3,6 +3,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <regex>
 
 #include "img2img/config/config_keys.h"
 #include "img2img/config/unpaired_defaults.h"
@@ -13,6 +15,7 @@
 namespace img2img {
 namespace {
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // Type and range problems of `a`, one rendered line each (range problems without origins).
 std::string problems_of(const std::vector<ConfigAssignment>& a, bool check_paths = false) {
@@ -69,6 +72,52 @@ TEST(ConfigTest, UnknownKeySuggestsTheClosest) {
   const std::string p = problems_of({{"data.imag_size", "64", "cfg.toml"}, {"layers", "3", "cfg.toml"}});
   EXPECT_THAT(p, HasSubstr("cfg.toml: unknown key 'data.imag_size'; did you mean 'data.image_size'?"));
   EXPECT_THAT(p, HasSubstr("unknown key 'layers'; did you mean 'generator.layers'?"));
+}
+
+// Names users bring along map to our key, not to the nearest spelling: the reference pix2pix code's
+// options ("lr" used to suggest train.rho), a key in the wrong section, dashes for underscores.
+TEST(ConfigTest, UnknownKeyFromPix2pixOrAnotherSectionNamesOurKey) {
+  const std::string p = problems_of({{"train.lr", "0.001", "cfg.toml:2"},
+                                     {"lambda_L1", "50", "command line"},
+                                     {"train.batch_size", "4", "cfg.toml:3"},
+                                     {"image-size", "64", "command line"},
+                                     {"n_epochs", "5", "command line"},
+                                     {"continue_train", "true", "command line"}});
+  EXPECT_THAT(p, HasSubstr("unknown key 'train.lr'; did you mean 'train.learning_rate'? (pix2pix's --lr)"));
+  EXPECT_THAT(p, HasSubstr("unknown key 'lambda_L1'; did you mean 'generator.l1_lambda'? (pix2pix's --lambda_L1)"));
+  EXPECT_THAT(p, HasSubstr("unknown key 'train.batch_size'; did you mean 'data.batch_size'?"));
+  EXPECT_THAT(p, HasSubstr("unknown key 'image-size'; did you mean 'data.image_size'?"));
+  EXPECT_THAT(p, HasSubstr("did you mean 'train.max_iterations'? (pix2pix's --n_epochs: max_iterations is the "
+                           "total, pix2pix's n_epochs + n_epochs_decay)"));
+  EXPECT_THAT(p, HasSubstr("unknown key 'continue_train'; pix2pix's --continue_train is `img2img train --resume "
+                           "RUN_FOLDER` here"));
+  EXPECT_THAT(p, Not(HasSubstr("train.rho")));
+}
+
+// Every Houdini node label in docs/houdini-parameters.md that is unique there and has a key in its row
+// leads to that key when typed as a flag ("--input-batch-size"): the table is the reference.
+TEST(ConfigTest, EveryHoudiniLabelLeadsToTheKeyOfItsRow) {
+  std::ifstream in(std::filesystem::path(IMG2IMG_SOURCE_DIR) / "docs" / "houdini-parameters.md");
+  ASSERT_TRUE(in) << "docs/houdini-parameters.md";
+  std::vector<std::pair<std::string, std::string>> rows;  // label, key
+  std::map<std::string, int> label_count;
+  const std::regex row(R"(^\| *[0-9]+ *\| *([^|]+?) *\| *`([a-z_]+\.[a-z_0-9]+)`)");
+  for (std::string line; std::getline(in, line);) {
+    std::smatch m;
+    if (!std::regex_search(line, m, row) || find_config_key(m[2]) == nullptr) continue;
+    rows.emplace_back(m[1], m[2]);
+    ++label_count[m[1]];
+  }
+  ASSERT_GE(rows.size(), 50u) << "the table's rows were not found";
+  int checked = 0;
+  for (const auto& [label, key] : rows) {
+    if (label_count[label] > 1) continue;  // "Layers", "Kernel Size": one label in two sections
+    std::string flag = label.substr(0, label.find(" ("));  // "Algorithm (optimizer)": the label is "Algorithm"
+    for (char& c : flag) c = c == ' ' ? '-' : c;
+    EXPECT_THAT(suggest_config_key(flag), HasSubstr("'" + key + "'")) << "label '" << label << "'";
+    ++checked;
+  }
+  EXPECT_GE(checked, 40);
 }
 
 TEST(ConfigTest, WrongTypesNameTheExpectedType) {
