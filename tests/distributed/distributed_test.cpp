@@ -688,6 +688,12 @@ TEST_F(DistributedTest, SigintToTheTorchrunAgentStopsBothRanksWithAResumableChec
   EXPECT_THAT(log, HasSubstr("interrupted")) << read_text(dir_ / "torchrun.log");
   EXPECT_THAT(log, HasSubstr("(interrupted)")) << "the done line: rank 0 finished cleanly";
   EXPECT_THAT(read_text(dir_ / "run" / "outputs.json"), HasSubstr("\"interrupted\""));
+  // The agent forwards the signal to both ranks; only rank 0 says what happens (rank 1 prints only errors).
+  const std::string console = read_text(dir_ / "torchrun.log");
+  size_t said = 0;
+  for (size_t at = console.find("stop requested"); at != std::string::npos; at = console.find("stop requested", at + 1))
+    ++said;
+  EXPECT_EQ(said, 1u) << console;
   const int64_t newest = newest_checkpoint(dir_ / "run");
   const std::vector<std::string> resume{test::img2img_binary(), "train", "--plain-progress", "--resume",
                                         (dir_ / "run").string(),

@@ -8,6 +8,7 @@
 #include <atomic>      // std::atomic
 #include <chrono>      // std::chrono
 #include <cstdio>      // std::fputs, stderr
+#include <cstdlib>     // std::getenv
 #include <filesystem>  // std::filesystem::path
 #include <iostream>    // std::cout
 #include <thread>      // std::thread
@@ -32,6 +33,19 @@ std::atomic<int> g_stop_signals{0};  // how many stop signals arrived
 // True while a data-parallel rank waits for the others (TrainOptions::joining): nothing is written yet, so
 // a stop signal then ends the process at once (there is no step to finish).
 std::atomic<bool> g_joining{false};
+// A data-parallel rank other than 0 (RANK set and not "0"): its stop signals print nothing, as the same
+// Ctrl-C reaches every rank and rank 0 already says what happens (docs/distributed.md: other ranks print
+// only their errors).
+std::atomic<bool> g_quiet_rank{false};
+
+// Whether `rank`, the RANK variable's value (nullptr = unset), names a rank other than 0. Plain
+// comparisons only: it also runs before libc is initialised.
+bool other_than_rank_zero(const char* rank) {
+  if (rank == nullptr || rank[0] == '\0') return false;
+  for (const char* c = rank; *c != '\0'; ++c)
+    if (*c != '0') return true;
+  return false;
+}
 // The second signal wakes the abort thread (watch_for_abort), which marks outputs.json interrupted
 // and exits; before that thread runs (or from a third signal on) the handler exits by itself.
 sem_t g_abort_semaphore;
@@ -49,8 +63,10 @@ extern "C" void on_stop_signal(int sig) {
     static const char kJoining[] =
         "\nimg2img: stopped while waiting for the other processes of the data-parallel group; nothing was trained "
         "or written\n";
-    const ssize_t ignored = ::write(STDERR_FILENO, kJoining, sizeof kJoining - 1);
-    (void)ignored;
+    if (!g_quiet_rank.load()) {
+      const ssize_t ignored = ::write(STDERR_FILENO, kJoining, sizeof kJoining - 1);
+      (void)ignored;
+    }
     ::_exit(128 + sig);
   }
   const int count = g_stop_signals.fetch_add(1) + 1;
@@ -62,8 +78,10 @@ extern "C" void on_stop_signal(int sig) {
         "otherwise run the same command again\n";
     if (count == 2) {
       g_stop_signal.store(sig);
-      const ssize_t ignored = ::write(STDERR_FILENO, kAbort, sizeof kAbort - 1);
-      (void)ignored;
+      if (!g_quiet_rank.load()) {
+        const ssize_t ignored = ::write(STDERR_FILENO, kAbort, sizeof kAbort - 1);
+        (void)ignored;
+      }
       if (g_abort_thread_ready.load()) {
         ::sem_post(&g_abort_semaphore);
         return;
@@ -76,6 +94,7 @@ extern "C" void on_stop_signal(int sig) {
   static const char kMessage[] =
       "\nimg2img: stop requested; finishing the current step and writing a checkpoint "
       "(send the signal again to exit at once, without a checkpoint)\n";
+  if (g_quiet_rank.load()) return;
   const ssize_t ignored = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
   (void)ignored;
 }
@@ -120,12 +139,17 @@ void install_stop_handlers() {
 // kill the process by the signal with nothing printed. A signal that early only sets
 // g_stop_requested; the trainer sees it before its first step (nothing trained, status
 // "interrupted", exit 130/143). Only plain comparisons and sigaction here (libc is not initialised).
-void install_stop_handlers_for_train(int argc, char** argv, char** /*envp*/) {
+void install_stop_handlers_for_train(int argc, char** argv, char** envp) {
   for (int i = 1; i < argc && argv != nullptr && argv[i] != nullptr; ++i) {
     const char* a = argv[i];
     if (a[0] == '-') continue;
-    if (a[0] == 't' && a[1] == 'r' && a[2] == 'a' && a[3] == 'i' && a[4] == 'n' && a[5] == '\0')
+    if (a[0] == 't' && a[1] == 'r' && a[2] == 'a' && a[3] == 'i' && a[4] == 'n' && a[5] == '\0') {
+      for (char** e = envp; e != nullptr && *e != nullptr; ++e) {
+        const char* v = *e;
+        if (v[0] == 'R' && v[1] == 'A' && v[2] == 'N' && v[3] == 'K' && v[4] == '=') g_quiet_rank.store(other_than_rank_zero(v + 5));
+      }
       install_stop_handlers();
+    }
     return;
   }
 }
@@ -164,6 +188,7 @@ Command setup_train(CLI::App& app) {
   return {sub, [flags, plain, events, resume, resume_opt] {
             // Already installed before main (install_stop_handlers_for_train) unless the arguments
             // hid the subcommand from that scan; again first thing here, before the config is read.
+            g_quiet_rank.store(other_than_rank_zero(std::getenv("RANK")));
             install_stop_handlers();
             start_abort_thread();
             TrainOptions options;
