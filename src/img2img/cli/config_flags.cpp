@@ -78,9 +78,11 @@ RunConfig resolve_config_flags(
   RunConfig config = apply_config(assignments, base_config_for(assignments), &problems);
   if (check_first && problems.empty()) check_first(config, assignments);
   // Range problems name the FILE:LINE of each value from the config file they are about, as type errors do.
-  const auto more = locate_config_problems(config_problems(config, validate), assignments);
+  // A value rejected above (a type error) was not applied: a range problem that shows the key's default
+  // says so instead of pointing at the rejected line.
+  const auto more = locate_config_problems(config_problems(config, validate), assignments, problems);
   problems.insert(problems.end(), more.begin(), more.end());
-  if (!problems.empty()) throw ConfigError(format_config_problems(problems));
+  if (!problems.empty()) throw ConfigError(format_config_problems(sort_config_problems(std::move(problems))));
   return config;
 }
 

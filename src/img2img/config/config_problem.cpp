@@ -5,7 +5,10 @@ namespace img2img {
 std::string format_config_problem(const ConfigProblem& problem) {
   std::string line = problem.origin.empty() ? problem.message : problem.origin + ": " + problem.message;
   for (const auto& r : problem.related)
-    if (!r.origin.empty()) line += " (" + r.key + " is set at " + r.origin + ")";
+    if (!r.origin.empty())
+      line += " (" + r.key + " is set at " + r.origin + ")";
+    else if (!r.rejected_at.empty())
+      line += " (" + r.key + "'s value at " + r.rejected_at + " was rejected: its default is used)";
   return line;
 }
 

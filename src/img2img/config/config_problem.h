@@ -13,10 +13,13 @@ namespace img2img {
 struct RelatedKey {
   std::string key;
   std::string origin;
+  /// Where the key's only value was given and rejected (a type error listed too), so the message shows its
+  /// default: rendered " (KEY's value at REJECTED_AT was rejected: its default is used)". "" = none.
+  std::string rejected_at;
 };
 
 /// One configuration problem. Rendered as "ORIGIN: MESSAGE" (just MESSAGE when origin is empty), then
-/// " (KEY is set at ORIGIN)" for each related key with an origin. Validation messages start with `key`.
+/// " (KEY is set at ORIGIN)" for each related key with an origin (or the rejected_at note). Validation messages start with `key`.
 struct ConfigProblem {
   std::string key;      ///< the key the message is about ("data.batch_size"); "" when not about one key
   std::string origin;   ///< "terrain.toml:3", "command line", or "" (a default, or a flag naming itself)

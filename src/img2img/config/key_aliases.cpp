@@ -96,6 +96,7 @@ constexpr KeyAlias kAliases[] = {
     {"set_cpu_threads", "device.cpu_threads", "the node's 'Set CPU Threads'"},
     // Shorthands.
     {"learningrate", "train.learning_rate", "the learning rate"},
+    {"ema", "generator.ema_decay", "the moving average of the generator's weights"},
     {"epochs", "train.max_iterations", "an iteration is one pass over the data set: an epoch"},
     {"epoch", "train.max_iterations", "an iteration is one pass over the data set: an epoch"},
     {"num_epochs", "train.max_iterations", "an iteration is one pass over the data set: an epoch"},

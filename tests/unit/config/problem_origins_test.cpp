@@ -99,6 +99,47 @@ TEST_F(ProblemOriginsTest, AnOriginAlreadyGivenIsKept) {
   EXPECT_EQ(locate_config_problems(problems, a)[0].origin, "elsewhere:1");
 }
 
+// A value rejected as a type error was not applied: a combination that shows that key's default says so,
+// instead of "(data.image_size is set at FILE:4)" pointing at the rejected line.
+TEST_F(ProblemOriginsTest, ARejectedValueIsNotNamedAsTheOneInUse) {
+  const fs::path toml = dir_ / "bad.toml";
+  write_file_atomic(toml, "[generator]\nlayers = 9\n[data]\nimage_size = \"abc\"\n");
+  const std::vector<ConfigAssignment> a = read_config_file(toml.string());
+  std::vector<ConfigProblem> rejected;
+  const RunConfig c = apply_config(a, RunConfig(), &rejected);
+  ASSERT_EQ(rejected.size(), 1u);
+  EXPECT_EQ(c.data.image_size, 256) << "the default stays";
+  const auto located = lines_of(locate_config_problems(config_problems(c, no_paths()), a, rejected));
+  EXPECT_THAT(located, ::testing::Contains(toml.string() +
+                                           ":2: generator.layers = 9 needs 2^9 = 512 <= data.image_size = 256; the "
+                                           "largest allowed value for this image size is 8. (data.image_size's "
+                                           "value at " +
+                                           toml.string() + ":4 was rejected: its default is used)"));
+  // Set earlier in the file and rejected later: the earlier, applied line is named.
+  std::vector<ConfigAssignment> b = a;
+  b.insert(b.begin(), {"data.image_size", "128", "first.toml:1"});
+  std::vector<ConfigProblem> rejected_b;
+  const RunConfig cb = apply_config(b, RunConfig(), &rejected_b);
+  EXPECT_THAT(lines_of(locate_config_problems(config_problems(cb, no_paths()), b, rejected_b)),
+              ::testing::Contains(::testing::HasSubstr("(data.image_size is set at first.toml:1)")));
+}
+
+// Problems are listed in the order of the file's lines (type errors used to come before range errors of
+// earlier lines), then the command line's, then those without an origin, each group keeping its order.
+TEST_F(ProblemOriginsTest, ProblemsAreSortedByFileAndLine) {
+  const std::vector<ConfigProblem> given = {{"", "b.toml:9", "unknown key", {}},
+                                            {"", "", "combination", {}},
+                                            {"", "command line", "unknown flag", {}},
+                                            {"data.crop", "b.toml:10", "crop", {}},
+                                            {"", "b.toml:2", "type", {}},
+                                            {"", "a.toml", "no line", {}},
+                                            {"", "a.toml:3", "a3", {}},
+                                            {"", "", "flag value", {}}};
+  EXPECT_EQ(lines_of(sort_config_problems(given)),
+            (std::vector<std::string>{"b.toml:2: type", "b.toml:9: unknown key", "b.toml:10: crop", "a.toml: no line",
+                                      "a.toml:3: a3", "command line: unknown flag", "combination", "flag value"}));
+}
+
 // Every validation problem is tagged with real keys, and its message starts with its key (what the
 // origin used to be parsed back from).
 TEST_F(ProblemOriginsTest, EveryProblemNamesRealKeys) {
