@@ -17,6 +17,7 @@
 #include "img2img/cli/flag_values.h"
 #include "img2img/config/config_keys.h"
 #include "img2img/core/error.h"
+#include "img2img/core/path_template.h"  // shell_quote
 #include "img2img/config/unpaired_defaults.h"
 #include "img2img/run/outputs_manifest.h"
 #include "img2img/run/report.h"
@@ -266,7 +267,7 @@ Command setup_train(CLI::App& app) {
                                        s.stop_reason);
             else if (s.interrupted)
               std::cout << fmt::format("{}; resume with: img2img train --resume {}\n", s.stop_reason,
-                                       s.nothing_trained ? *resume : s.run_dir.string());
+                                       shell_quote(s.nothing_trained ? *resume : s.run_dir.string()));
             // A stop writes no ONNX file (it may have to be quick: torchrun kills 30 s after a signal); say
             // how to get one of the weights just saved.
             if (s.interrupted && !s.nothing_trained && !config.output.onnx_path.empty() && s.final_onnx_files.empty())
@@ -275,7 +276,7 @@ Command setup_train(CLI::App& app) {
                 const std::filesystem::path onnx = s.run_dir / "onnx" / g.filename().replace_extension(".onnx");
                 std::cout << fmt::format("{}ONNX of these weights: img2img export --checkpoint {} --output {}\n",
                                          k == 0 ? "no ONNX file is written on a stop; " : "",
-                                         g.string(), onnx.string());
+                                         shell_quote(g.string()), shell_quote(onnx.string()));
               }
             return code;
           }};
