@@ -18,6 +18,7 @@
 #include "img2img/cli/flag_values.h"
 #include "img2img/config/config_keys.h"
 #include "img2img/core/error.h"
+#include "img2img/core/path_template.h"  // shell_quote
 #include "img2img/config/unpaired_defaults.h"
 #include "img2img/run/outputs_manifest.h"
 #include "img2img/run/report.h"
@@ -122,6 +123,26 @@ void start_abort_thread() {
   g_abort_thread_ready.store(true);
 }
 
+// The thread that takes SIGINT/SIGTERM once training may start: every other thread blocks them (the
+// training thread blocks them before it starts OpenMP, oneDNN or Gloo threads, which inherit its mask),
+// so the kernel runs on_stop_signal on this idle thread only. A handler run on a training thread
+// interrupted oneDNN's JIT sgemm kernels, which keep data below the stack pointer where the kernel
+// writes the signal frame: a Ctrl-C in the first steps aborted with "corrupted size vs. prev_size" or
+// "free(): invalid pointer" (about 1 in 7 stops there). The handler's work is unchanged.
+void take_stop_signals_on_own_thread() {
+  static std::atomic<bool> started{false};
+  if (started.exchange(true)) return;
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGTERM);
+  std::thread([mask] {
+    ::pthread_sigmask(SIG_UNBLOCK, &mask, nullptr);
+    for (;;) ::pause();  // returns after each handled signal
+  }).detach();
+  ::pthread_sigmask(SIG_BLOCK, &mask, nullptr);  // this thread and the threads it starts from now on
+}
+
 void install_stop_handlers() {
   struct sigaction action {};
   action.sa_handler = on_stop_signal;
@@ -191,6 +212,7 @@ Command setup_train(CLI::App& app) {
             g_quiet_rank.store(other_than_rank_zero(std::getenv("RANK")));
             install_stop_handlers();
             start_abort_thread();
+            take_stop_signals_on_own_thread();
             TrainOptions options;
             RunConfig config;
             if (resume_opt->count() > 0 && resume->empty())  // in case CLI11 skips the validator
@@ -291,7 +313,7 @@ Command setup_train(CLI::App& app) {
                                        s.stop_reason);
             else if (s.interrupted)
               std::cout << fmt::format("{}; resume with: img2img train --resume {}\n", s.stop_reason,
-                                       s.nothing_trained ? *resume : s.run_dir.string());
+                                       shell_quote(s.nothing_trained ? *resume : s.run_dir.string()));
             // A stop writes no ONNX file (it may have to be quick: torchrun kills 30 s after a signal); say
             // how to get one of the weights just saved.
             if (s.interrupted && !s.nothing_trained && !config.output.onnx_path.empty() && s.final_onnx_files.empty())
@@ -300,7 +322,7 @@ Command setup_train(CLI::App& app) {
                 const std::filesystem::path onnx = s.run_dir / "onnx" / g.filename().replace_extension(".onnx");
                 std::cout << fmt::format("{}ONNX of these weights: img2img export --checkpoint {} --output {}\n",
                                          k == 0 ? "no ONNX file is written on a stop; " : "",
-                                         g.string(), onnx.string());
+                                         shell_quote(g.string()), shell_quote(onnx.string()));
               }
             return code;
           }};

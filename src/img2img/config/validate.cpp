@@ -196,10 +196,11 @@ std::vector<ConfigProblem> config_problems(const RunConfig& cfg, const ValidateO
                   "this image size is {}.",
                   g.layers, g.layers, int64_t{1} << g.layers, d.image_size, largest);
     } else if (d.image_size % 2 != 0) {
+      const int64_t below = d.image_size / 32 * 32, above = below + 32;  // the multiples of 32 around it
       c.fail("data.image_size",
              "data.image_size = {} is odd; every U-Net layer halves the image exactly, so it must be even, best a "
-             "multiple of 32 or more (e.g. {} or {}).",
-             d.image_size, std::max<int64_t>(32, d.image_size / 32 * 32), d.image_size / 32 * 32 + 32);
+             "multiple of 32 or more (e.g. {}).",
+             d.image_size, below >= 32 ? fmt::format("{} or {}", below, above) : std::to_string(above));
     } else if (d.image_size % (int64_t{1} << g.layers) != 0) {
       c.fail_with("data.image_size", {"generator.layers"},
                   "data.image_size = {} is not divisible by 2^generator.layers = {}; each layer halves the size "

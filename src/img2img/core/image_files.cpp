@@ -36,15 +36,22 @@ std::vector<fs::path> list_image_files(const fs::path& dir, ListingStats* stats)
   if (!fs::is_directory(dir, ec))
     throw DataError(fmt::format("'{}' is a file, not a folder of images. Check the path.", dir.string()));
   std::vector<fs::path> files;
+  std::vector<std::string> subfolders;  // not searched; named when the folder has no images
   int64_t ignored = 0;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const fs::path p = entry.path();
+    std::error_code type_ec;
+    if (entry.is_directory(type_ec) && !ignored_name(p.filename().string())) {
+      subfolders.push_back(p.filename().string());
+      continue;
+    }
     if (!entry.is_regular_file() || ignored_name(p.filename().string()) || !has_image_extension(p)) {
       if (entry.is_regular_file() || p.filename().string()[0] == '.') ++ignored;
       continue;
     }
     files.push_back(p);
   }
+  std::sort(subfolders.begin(), subfolders.end());
   if (ec) throw DataError(fmt::format("cannot list folder '{}': {}", dir.string(), ec.message()));
   std::sort(files.begin(), files.end());
   std::map<std::string, fs::path> stems;
@@ -56,11 +63,21 @@ std::vector<fs::path> list_image_files(const fs::path& dir, ListingStats* stats)
                                   dir.string(), f.stem().string(), it->second.filename().string(),
                                   f.filename().string()));
   }
-  if (files.empty())
+  if (files.empty()) {
+    std::string sub;
+    if (!subfolders.empty()) {
+      std::string names;
+      for (size_t i = 0; i < subfolders.size() && i < 3; ++i) names += (i ? ", '" : "'") + subfolders[i] + "'";
+      if (subfolders.size() > 3) names += fmt::format(" and {} more", subfolders.size() - 3);
+      sub = fmt::format(" It has {} subfolder(s) ({}), which are not searched: images must be directly in the "
+                        "folder. Give the subfolder that holds them (e.g. '{}'), or move the images up.",
+                        subfolders.size(), names, (dir / subfolders.front()).string());
+    }
     throw DataError(fmt::format("folder '{}' has no images ({} other files ignored); expected .png, .jpg/.jpeg, "
-                                ".tif/.tiff, .exr, .bmp, .webp, .ppm/.pgm/.pnm or .hdr files.",
-                                dir.string(), ignored));
-  if (stats != nullptr) stats->ignored += ignored;
+                                ".tif/.tiff, .exr, .bmp, .webp, .ppm/.pgm/.pnm or .hdr files.{}",
+                                dir.string(), ignored, sub));
+  }
+  if (stats != nullptr) stats->ignored += ignored, stats->subfolders += static_cast<int64_t>(subfolders.size());
   return files;
 }
 

@@ -11,6 +11,7 @@ namespace img2img {
 /// What list_image_files skipped (hidden files, ._* AppleDouble, Thumbs.db, non-images), for the log.
 struct ListingStats {
   int64_t ignored = 0;
+  int64_t subfolders = 0;  ///< folders inside the listed folders (not searched: the listing is not recursive)
 };
 
 /// Whether the file extension is one OpenCV decodes here (png, jpg/jpeg, tif/tiff, exr, bmp, webp,
@@ -18,8 +19,9 @@ struct ListingStats {
 bool has_image_extension(const std::filesystem::path& path);
 
 /// Image files of `dir` (not recursive), sorted by name; hidden files, `._*`, Thumbs.db / desktop.ini
-/// and non-image extensions are skipped and counted. Throws DataError if `dir` is missing, has no
-/// images, or holds two images with the same stem (e.g. a.png and a.jpg).
+/// and non-image extensions are skipped and counted, and so are subfolders (not searched). Throws DataError if
+/// `dir` is missing, has no images (naming its subfolders, if any, as the likely place of the images), or holds
+/// two images with the same stem (e.g. a.png and a.jpg).
 std::vector<std::filesystem::path> list_image_files(const std::filesystem::path& dir, ListingStats* stats = nullptr);
 
 }  // namespace img2img

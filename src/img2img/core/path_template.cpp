@@ -6,6 +6,7 @@
 #include <cctype>        // std::isalnum, std::isdigit
 #include <charconv>      // std::from_chars
 #include <cstdlib>       // std::getenv
+#include <cstring>       // std::strchr
 #include <ctime>         // std::time, std::strftime
 #include <system_error>  // std::errc
 
@@ -153,5 +154,16 @@ std::string expand_template(const std::string& tmpl, const std::map<std::string,
 }
 
 std::string format_iteration(long long iteration) { return fmt::format("{:06d}", iteration); }
+
+std::string shell_quote(const std::string& word) {
+  const auto plain = [](unsigned char c) {
+    return c >= 0x80 || std::isalnum(c) || (c != 0 && std::strchr("_./:=@%+,-", c) != nullptr);
+  };
+  if (!word.empty() && std::all_of(word.begin(), word.end(), [&](char c) { return plain(static_cast<unsigned char>(c)); }))
+    return word;
+  std::string out = "'";
+  for (const char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
 
 }  // namespace img2img

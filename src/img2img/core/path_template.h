@@ -31,4 +31,10 @@ std::map<std::string, std::string> date_time_template_values();
 /// template), so they sort: 7 -> "000007". Template values take the plain number (std::to_string).
 std::string format_iteration(long long iteration);
 
+/// `word` as one word of a POSIX shell command line, for the commands img2img prints to be copied
+/// (`resume with: img2img train --resume ...`): unchanged when it holds only characters no shell treats
+/// specially (letters, digits, UTF-8 bytes, `_ . / : = @ % + , -`), else in single quotes with each `'`
+/// written `'\''` (`runs/my run` -> `'runs/my run'`, `it's` -> `'it'\''s'`, "" -> `''`).
+std::string shell_quote(const std::string& word);
+
 }  // namespace img2img

@@ -121,6 +121,8 @@ class PairedDataset {
   PixelDepth input_depth() const { return input_depth_; }          ///< deepest input file
   PixelDepth reference_depth() const { return reference_depth_; }  ///< deepest reference file
   int64_t ignored_files() const { return stats_.ignored; }
+  /// Subfolders of the data folders, which are not searched (said in the log line).
+  int64_t skipped_subfolders() const { return stats_.subfolders; }
   /// The most channels of any file (input or reference side), 1-4, as decoded before the channel rule.
   int64_t max_file_channels() const { return max_file_channels_; }
   /// Sizes and float ranges of the files (FileFacts), inputs and references, in name order.

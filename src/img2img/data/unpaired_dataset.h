@@ -54,6 +54,8 @@ class UnpairedDataset {
   /// now when streamed (thread-safe). Throws DataError naming a file that cannot be decoded.
   torch::Tensor image(int k, int64_t i) const;
   int64_t ignored_files() const { return stats_.ignored; }
+  /// Subfolders of the data folders, which are not searched (said in the log line).
+  int64_t skipped_subfolders() const { return stats_.subfolders; }
   /// Sizes and float ranges of the files (FileFacts), domain A's then B's, in name order.
   const FileFacts& file_facts() const { return facts_; }
   /// Bytes both decoded domains take (N_A + N_B) x C x S x S x sizeof(float).

@@ -85,7 +85,7 @@ void check_not_a_run(const fs::path& dir) {
         "two. {}choose a new folder with --output.run_dir=NEW_FOLDER (a template with {{date}}-{{time}} makes one "
         "per run).",
         dir.string(), manifest.string(),
-        resumable ? fmt::format("Continue that run with `img2img train --resume {}`, or ", dir.string())
+        resumable ? fmt::format("Continue that run with `img2img train --resume {}`, or ", shell_quote(dir.string()))
                   : "None of them can be resumed (no training state beside them: the run was killed while writing "
                     "its first checkpoint, or they were copied without their .optim.pt files); delete the folder, "
                     "or "));

@@ -41,6 +41,14 @@ std::vector<int64_t> shard_positions(const std::vector<int64_t>& order, int64_t 
   return mine;
 }
 
+// The end of the `data:` log line: what the folder listings skipped ("" when nothing).
+std::string ignored_note(int64_t ignored, int64_t subfolders) {
+  std::string note;
+  if (ignored) note += fmt::format("; {} non-image/hidden files ignored", ignored);
+  if (subfolders) note += fmt::format("; {} subfolder(s) not searched (images must be directly in the folder)", subfolders);
+  return note;
+}
+
 template <typename Dataset>
 std::string storage_line(const Dataset& d) {
   return "data storage: " + describe_storage(d.storage_mode(), d.decoded_bytes(), d.budget_bytes(),
@@ -64,7 +72,7 @@ class PairedTrainingData : public TrainingData {
     return {fmt::format("data: {} pairs at {} px, {} channel(s); input {}, reference {}{}", dataset_.size(),
                         data_.image_size, data_.channel_count, to_string(dataset_.input_depth()),
                         to_string(dataset_.reference_depth()),
-                        ignored ? fmt::format("; {} non-image/hidden files ignored", ignored) : ""),
+                        ignored_note(ignored, dataset_.skipped_subfolders())),
             storage_line(dataset_)};
   }
 
@@ -142,7 +150,7 @@ class UnpairedTrainingData : public TrainingData {
     return {fmt::format("data (unpaired): domain A {} images ({}), domain B {} images ({}) at {} px, {} channel(s){}",
                         a.size(), to_string(a.depth), b.size(), to_string(b.depth), data_.image_size,
                         data_.channel_count,
-                        ignored ? fmt::format("; {} non-image/hidden files ignored", ignored) : ""),
+                        ignored_note(ignored, dataset_.skipped_subfolders())),
             storage_line(dataset_)};
   }
 

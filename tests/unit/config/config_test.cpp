@@ -260,6 +260,11 @@ TEST(ConfigTest, OddImageSizeSaysItMustBeEven) {
   EXPECT_THAT(p, HasSubstr("data.image_size = 65 is odd; every U-Net layer halves the image exactly, so it must be "
                            "even, best a multiple of 32 or more (e.g. 64 or 96)."));
   EXPECT_THAT(p, ::testing::Not(HasSubstr("2^generator.layers")));
+  // Below 32 there is one multiple of 32 to offer, named once (it said "e.g. 32 or 32").
+  const std::string q = problems_of({{"data.image_size", "7", "f"}});
+  EXPECT_THAT(q, HasSubstr("data.image_size = 7 is odd; every U-Net layer halves the image exactly, so it must be "
+                           "even, best a multiple of 32 or more (e.g. 32)."));
+  EXPECT_THAT(problems_of({{"data.image_size", "33", "f"}}), HasSubstr("(e.g. 32 or 64)."));
 }
 
 // A PatchGAN that shrinks the image to nothing: the fixes offered must each work (it said "use at most

@@ -119,5 +119,18 @@ TEST(PathTemplateTest, ConfigProblemsNameTheKeyAndTheFix) {
               HasSubstr("output.run_dir = 'runs/{iteration:06}': unknown {iteration}; allowed: {date}, {time}"));
 }
 
+// Paths in the commands img2img prints (`resume with: img2img train --resume ...`) are quoted for a POSIX
+// shell only when they need it.
+TEST(PathTemplateTest, ShellQuoteLeavesPlainPathsAndQuotesTheRest) {
+  EXPECT_EQ(shell_quote("runs/2025-06-01-142501"), "runs/2025-06-01-142501");
+  EXPECT_EQ(shell_quote("/tmp/a_b.c/x=1,y+2@h:3%"), "/tmp/a_b.c/x=1,y+2@h:3%");
+  EXPECT_EQ(shell_quote("runs/ünï"), "runs/ünï");
+  EXPECT_EQ(shell_quote("runs/my run"), "'runs/my run'");
+  EXPECT_EQ(shell_quote("runs/it's"), "'runs/it'\\''s'");
+  EXPECT_EQ(shell_quote("a$HOME`x`*;&|"), "'a$HOME`x`*;&|'");
+  EXPECT_EQ(shell_quote("~/runs"), "'~/runs'");
+  EXPECT_EQ(shell_quote(""), "''");
+}
+
 }  // namespace
 }  // namespace img2img

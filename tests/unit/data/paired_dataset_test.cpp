@@ -122,6 +122,22 @@ TEST_F(PairedDatasetTest, BadFilesAreErrorsNamingThem) {
   EXPECT_THAT([&] { list_image_files(dir_ / "nothing"); },
               ::testing::ThrowsMessage<DataError>(HasSubstr("has no images (0 other files ignored); expected .png, "
                                                             ".jpg/.jpeg, .tif/.tiff, .exr, .bmp, .webp")));
+  // Images in subfolders only (per-shot folders): the subfolders are named as where the images are, since
+  // they are not searched; a subfolder beside images is counted in the listing stats (the log line).
+  write(dir_ / "shots/shot_b/1.png", 8, 8, 3, CV_8U);
+  fs::create_directories(dir_ / "shots/shot_a");
+  fs::create_directories(dir_ / "shots/.git");
+  EXPECT_THAT([&] { list_image_files(dir_ / "shots"); },
+              ::testing::ThrowsMessage<DataError>(HasSubstr(
+                  "has no images (1 other files ignored); expected .png, .jpg/.jpeg, .tif/.tiff, .exr, .bmp, .webp, "
+                  ".ppm/.pgm/.pnm or .hdr files. It has 2 subfolder(s) ('shot_a', 'shot_b'), which are not searched: "
+                  "images must be directly in the folder. Give the subfolder that holds them (e.g. '" +
+                  (dir_ / "shots/shot_a").string() + "'), or move the images up.")));
+  write(dir_ / "shots/top.png", 8, 8, 3, CV_8U);
+  ListingStats shot_stats;
+  EXPECT_EQ(list_image_files(dir_ / "shots", &shot_stats), std::vector<fs::path>{dir_ / "shots/top.png"});
+  EXPECT_EQ(shot_stats.subfolders, 2);  // shot_a, shot_b; the hidden .git counts as an ignored hidden entry
+  EXPECT_EQ(shot_stats.ignored, 1);
   // A folder that does not exist, or a file, says so (not "has no images").
   EXPECT_THAT([&] { list_image_files(dir_ / "missing"); },
               ::testing::ThrowsMessage<DataError>(
