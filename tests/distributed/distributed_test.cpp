@@ -641,7 +641,8 @@ TEST_F(DistributedTest, WaitingForMissingRanksEndsAfterOneTimeoutOrAtOnceOnASign
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   ::kill(waiting, SIGINT);
   EXPECT_EQ(wait_exit(waiting, 10), 128 + SIGINT) << read_text(dir_ / "waiting.log");
-  EXPECT_THAT(read_text(dir_ / "waiting.log"), HasSubstr("stopped while waiting for the other processes"));
+  EXPECT_THAT(read_text(dir_ / "waiting.log"),
+              HasSubstr("img2img (rank 1): stopped while waiting for the other processes"));
   EXPECT_FALSE(fs::exists(dir_ / "run"));
 }
 
@@ -688,12 +689,15 @@ TEST_F(DistributedTest, SigintToTheTorchrunAgentStopsBothRanksWithAResumableChec
   EXPECT_THAT(log, HasSubstr("interrupted")) << read_text(dir_ / "torchrun.log");
   EXPECT_THAT(log, HasSubstr("(interrupted)")) << "the done line: rank 0 finished cleanly";
   EXPECT_THAT(read_text(dir_ / "run" / "outputs.json"), HasSubstr("\"interrupted\""));
-  // The agent forwards the signal to both ranks; only rank 0 says what happens (rank 1 prints only errors).
+  // The agent forwards the signal to both ranks: rank 0 says what happens in full, rank 1 in a line of its own.
   const std::string console = read_text(dir_ / "torchrun.log");
   size_t said = 0;
   for (size_t at = console.find("stop requested"); at != std::string::npos; at = console.find("stop requested", at + 1))
     ++said;
-  EXPECT_EQ(said, 1u) << console;
+  EXPECT_EQ(said, 2u) << console;
+  EXPECT_THAT(console, HasSubstr("img2img: stop requested; finishing the current step and writing a checkpoint"));
+  EXPECT_THAT(console, HasSubstr("img2img (rank 1): stop requested; the group stops after the current step, rank 0 "
+                                 "writes the checkpoint"));
   const int64_t newest = newest_checkpoint(dir_ / "run");
   const std::vector<std::string> resume{test::img2img_binary(), "train", "--plain-progress", "--resume",
                                         (dir_ / "run").string(),

@@ -34,18 +34,35 @@ std::atomic<int> g_stop_signals{0};  // how many stop signals arrived
 // True while a data-parallel rank waits for the others (TrainOptions::joining): nothing is written yet, so
 // a stop signal then ends the process at once (there is no step to finish).
 std::atomic<bool> g_joining{false};
-// A data-parallel rank other than 0 (RANK set and not "0"): its stop signals print nothing, as the same
-// Ctrl-C reaches every rank and rank 0 already says what happens (docs/distributed.md: other ranks print
-// only their errors).
-std::atomic<bool> g_quiet_rank{false};
+// How the stop-signal messages start: "\nimg2img: " for a run alone and rank 0, "\nimg2img (rank N): " for
+// a data-parallel rank N > 0 (RANK), so that a Ctrl-C that reaches every rank (torchrun) tells rank 0's
+// full message from the others' one-line notes. Set with plain stores only (it also runs before libc
+// is initialised); read by the handler.
+char g_who[48] = "\nimg2img: ";
+std::atomic<bool> g_other_rank{false};
 
-// Whether `rank`, the RANK variable's value (nullptr = unset), names a rank other than 0. Plain
-// comparisons only: it also runs before libc is initialised.
-bool other_than_rank_zero(const char* rank) {
-  if (rank == nullptr || rank[0] == '\0') return false;
-  for (const char* c = rank; *c != '\0'; ++c)
-    if (*c != '0') return true;
-  return false;
+void set_who(const char* rank) {
+  bool other = false;
+  for (const char* c = rank; c != nullptr && *c != '\0'; ++c) other = other || *c != '0';
+  g_other_rank.store(other);
+  if (!other) return;
+  static const char kHead[] = "\nimg2img (rank ";
+  size_t n = 0;
+  for (size_t i = 0; kHead[i] != '\0'; ++i) g_who[n++] = kHead[i];
+  for (const char* c = rank; *c != '\0' && n + 4 < sizeof g_who; ++c) g_who[n++] = *c;
+  g_who[n++] = ')';
+  g_who[n++] = ':';
+  g_who[n++] = ' ';
+  g_who[n] = '\0';
+}
+
+// Writes g_who, then `text`, to stderr (async-signal-safe).
+void say(const char* text, size_t size) {
+  size_t who = 0;
+  while (g_who[who] != '\0') ++who;
+  ssize_t ignored = ::write(STDERR_FILENO, g_who, who);
+  ignored = ::write(STDERR_FILENO, text, size);
+  (void)ignored;
 }
 // The second signal wakes the abort thread (watch_for_abort), which marks outputs.json interrupted
 // and exits; before that thread runs (or from a third signal on) the handler exits by itself.
@@ -62,27 +79,20 @@ constexpr int kExitAborted = 3;
 extern "C" void on_stop_signal(int sig) {
   if (g_joining.load()) {
     static const char kJoining[] =
-        "\nimg2img: stopped while waiting for the other processes of the data-parallel group; nothing was trained "
-        "or written\n";
-    if (!g_quiet_rank.load()) {
-      const ssize_t ignored = ::write(STDERR_FILENO, kJoining, sizeof kJoining - 1);
-      (void)ignored;
-    }
+        "stopped while waiting for the other processes of the data-parallel group; nothing was trained or written\n";
+    say(kJoining, sizeof kJoining - 1);
     ::_exit(128 + sig);
   }
   const int count = g_stop_signals.fetch_add(1) + 1;
   if (count > 1) {
     static const char kAbort[] =
-        "\nimg2img: second stop signal: exiting at once (exit code 3) without a checkpoint; outputs.json (once the "
+        "second stop signal: exiting at once (exit code 3) without a checkpoint; outputs.json (once the "
         "run has one) says interrupted (a file being written stays a *.tmpPID and is ignored). If the run folder holds a "
         "checkpoint, resume with img2img train --resume RUN_FOLDER (it starts from the newest complete one); "
         "otherwise run the same command again\n";
     if (count == 2) {
       g_stop_signal.store(sig);
-      if (!g_quiet_rank.load()) {
-        const ssize_t ignored = ::write(STDERR_FILENO, kAbort, sizeof kAbort - 1);
-        (void)ignored;
-      }
+      say(kAbort, sizeof kAbort - 1);
       if (g_abort_thread_ready.load()) {
         ::sem_post(&g_abort_semaphore);
         return;
@@ -93,11 +103,14 @@ extern "C" void on_stop_signal(int sig) {
   g_stop_signal.store(sig);
   g_stop_requested.store(true);
   static const char kMessage[] =
-      "\nimg2img: stop requested; finishing the current step and writing a checkpoint "
+      "stop requested; finishing the current step and writing a checkpoint "
       "(send the signal again to exit at once, without a checkpoint)\n";
-  if (g_quiet_rank.load()) return;
-  const ssize_t ignored = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
-  (void)ignored;
+  // A rank > 0 says it in one line: the group stops together and rank 0 announces the checkpoint.
+  static const char kOtherRank[] = "stop requested; the group stops after the current step, rank 0 writes the checkpoint\n";
+  if (g_other_rank.load())
+    say(kOtherRank, sizeof kOtherRank - 1);
+  else
+    say(kMessage, sizeof kMessage - 1);
 }
 
 // The abort thread: waits for the second stop signal, then sets outputs.json's status to "interrupted"
@@ -167,7 +180,7 @@ void install_stop_handlers_for_train(int argc, char** argv, char** envp) {
     if (a[0] == 't' && a[1] == 'r' && a[2] == 'a' && a[3] == 'i' && a[4] == 'n' && a[5] == '\0') {
       for (char** e = envp; e != nullptr && *e != nullptr; ++e) {
         const char* v = *e;
-        if (v[0] == 'R' && v[1] == 'A' && v[2] == 'N' && v[3] == 'K' && v[4] == '=') g_quiet_rank.store(other_than_rank_zero(v + 5));
+        if (v[0] == 'R' && v[1] == 'A' && v[2] == 'N' && v[3] == 'K' && v[4] == '=') set_who(v + 5);
       }
       install_stop_handlers();
     }
@@ -209,7 +222,7 @@ Command setup_train(CLI::App& app) {
   return {sub, [flags, plain, events, resume, resume_opt] {
             // Already installed before main (install_stop_handlers_for_train) unless the arguments
             // hid the subcommand from that scan; again first thing here, before the config is read.
-            g_quiet_rank.store(other_than_rank_zero(std::getenv("RANK")));
+            set_who(std::getenv("RANK"));
             install_stop_handlers();
             start_abort_thread();
             take_stop_signals_on_own_thread();
