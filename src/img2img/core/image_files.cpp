@@ -36,11 +36,12 @@ std::vector<fs::path> list_image_files(const fs::path& dir, ListingStats* stats)
   if (!fs::is_directory(dir, ec))
     throw DataError(fmt::format("'{}' is a file, not a folder of images. Check the path.", dir.string()));
   std::vector<fs::path> files;
-  int64_t ignored = 0;
+  int64_t ignored = 0, subfolders = 0;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const fs::path p = entry.path();
     if (!entry.is_regular_file() || ignored_name(p.filename().string()) || !has_image_extension(p)) {
       if (entry.is_regular_file() || p.filename().string()[0] == '.') ++ignored;
+      else if (entry.is_directory()) ++subfolders;
       continue;
     }
     files.push_back(p);
@@ -51,8 +52,9 @@ std::vector<fs::path> list_image_files(const fs::path& dir, ListingStats* stats)
   for (const auto& f : files) {
     auto [it, inserted] = stems.emplace(f.stem().string(), f);
     if (!inserted)
-      throw DataError(fmt::format("folder '{}' has two images named '{}' ('{}' and '{}'); samples pair up by "
-                                  "name, so keep only one of them.",
+      throw DataError(fmt::format("folder '{}' has two images named '{}' ('{}' and '{}'); images are matched "
+                                  "(and infer's outputs named) by the name without the extension, so keep only one "
+                                  "of them.",
                                   dir.string(), f.stem().string(), it->second.filename().string(),
                                   f.filename().string()));
   }
@@ -60,7 +62,7 @@ std::vector<fs::path> list_image_files(const fs::path& dir, ListingStats* stats)
     throw DataError(fmt::format("folder '{}' has no images ({} other files ignored); expected .png, .jpg/.jpeg, "
                                 ".tif/.tiff, .exr, .bmp, .webp, .ppm/.pgm/.pnm or .hdr files.",
                                 dir.string(), ignored));
-  if (stats != nullptr) stats->ignored += ignored;
+  if (stats != nullptr) stats->ignored += ignored, stats->subfolders += subfolders;
   return files;
 }
 

@@ -11,6 +11,7 @@ namespace img2img {
 /// What list_image_files skipped (hidden files, ._* AppleDouble, Thumbs.db, non-images), for the log.
 struct ListingStats {
   int64_t ignored = 0;
+  int64_t subfolders = 0;  ///< folders inside it (list_image_files does not descend into them)
 };
 
 /// Whether the file extension is one OpenCV decodes here (png, jpg/jpeg, tif/tiff, exr, bmp, webp,
@@ -18,7 +19,7 @@ struct ListingStats {
 bool has_image_extension(const std::filesystem::path& path);
 
 /// Image files of `dir` (not recursive), sorted by name; hidden files, `._*`, Thumbs.db / desktop.ini
-/// and non-image extensions are skipped and counted. Throws DataError if `dir` is missing, has no
+/// and non-image extensions are skipped and counted (subfolders separately: not searched). Throws DataError if `dir` is missing, has no
 /// images, or holds two images with the same stem (e.g. a.png and a.jpg).
 std::vector<std::filesystem::path> list_image_files(const std::filesystem::path& dir, ListingStats* stats = nullptr);
 
