@@ -78,6 +78,21 @@ foreach(f checkpoints/generator_0_2.pt checkpoints/generator_1_2.pt
     message(FATAL_ERROR "the unpaired run did not write ${RUN}/${f}")
   endif()
 endforeach()
+# Each ONNX file of the run records its direction (metadata `direction`, the doc string) and its weights
+# (metadata `weights`); the exact values: OnnxExportTest.UnpairedGeneratorsRecordTheirDirection.
+foreach(case "0;A->B;domain A \\(data\\.input_dir\\) to domain B \\(data\\.reference_dir\\)"
+             "1;B->A;domain B \\(data\\.reference_dir\\) to domain A \\(data\\.input_dir\\)")
+  list(GET case 0 index)
+  list(GET case 1 direction)
+  list(GET case 2 doc)
+  file(STRINGS "${RUN}/onnx/generator_${index}_2.onnx" texts)
+  foreach(expected "unpaired ${direction}: ${doc}" "direction" "weights" "average")
+    if(NOT texts MATCHES "${expected}")
+      message(FATAL_ERROR "onnx/generator_${index}_2.onnx lacks '${expected}'; its strings: ${texts}")
+    endif()
+  endforeach()
+endforeach()
+
 file(READ "${RUN}/outputs.json" manifest)
 string(JSON status GET "${manifest}" status)
 if(NOT status STREQUAL "finished")
@@ -94,6 +109,9 @@ foreach(i 0 1 2 3)
 endforeach()
 
 run_checked(export "${EXE}" export --checkpoint ${RUN} --index 1 --output ${WORK}/g1.onnx)
+if(NOT LAST_OUT MATCHES "\\(generator 1, B->A, opset ")
+  message(FATAL_ERROR "export --index 1 does not say its direction:\n${LAST_OUT}")
+endif()
 if(NOT EXISTS "${WORK}/g1.onnx")
   message(FATAL_ERROR "export --index 1 did not write ${WORK}/g1.onnx")
 endif()

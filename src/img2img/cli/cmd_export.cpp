@@ -82,8 +82,11 @@ int run_export(const ExportArgs& args) {
   options.image_size = config.data.image_size;
   options.iteration = meta.iteration;
   options.weights = loaded.averaged ? "average" : "trained";
+  options.direction = onnx_direction(is_unpaired(config.data.input_type), meta.index);
   export_generator_onnx(*generator, options, args.output);
-  std::cout << fmt::format("wrote {} (opset {}, {}, values in {}; {})\n", args.output, options.opset,
+  std::cout << fmt::format("wrote {} ({}opset {}, {}, values in {}; {})\n", args.output,
+                           options.direction.empty() ? "" : fmt::format("generator {}, {}, ", meta.index, options.direction),
+                           options.opset,
                            options.dynamic_axes ? "dynamic batch/height/width"
                                                 : fmt::format("fixed 1x{}x{}x{}", config.data.channel_count,
                                                               options.image_size, options.image_size),

@@ -38,8 +38,10 @@ Command setup_infer(CLI::App& app) {
   return {sub, [args] {
             GeneratorRunner runner(args->checkpoint, args->device, args->index, parse_weights_kind(args->weights));
             if (!runner.loaded().note.empty()) std::fprintf(stderr, "note: %s\n", runner.loaded().note.c_str());
+            std::vector<std::string> notes;
             const auto files = infer_images(runner, args->input, args->output,
-                                            args->mode == "pad" ? InferMode::kPad : InferMode::kResize);
+                                            args->mode == "pad" ? InferMode::kPad : InferMode::kResize, &notes);
+            for (const auto& note : notes) std::fprintf(stderr, "note: %s\n", note.c_str());
             std::cout << fmt::format("wrote {} image(s) to {} (generator {} of iteration {}, {})\n", files.size(),
                                      args->output, runner.meta().index, runner.meta().iteration,
                                      runner.loaded().description);

@@ -98,7 +98,7 @@ int main(int argc, char** argv) {
   // naming the file). OPENCV_LOG_LEVEL set by the user (e.g. =INFO for debugging) still wins.
   if (std::getenv("OPENCV_LOG_LEVEL") == nullptr)
     cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
-  CLI::App app{"img2img: train image-to-image GANs (pix2pix) and export them to ONNX"};
+  CLI::App app{"img2img: train image-to-image GANs (pix2pix, or CycleGAN from unpaired folders) and export them to ONNX"};
   app.set_version_flag("--version", std::string("img2img ") + IMG2IMG_VERSION);
   app.require_subcommand(1);
   app.fallthrough(false);

@@ -125,9 +125,9 @@ void add_source_keys(std::vector<ConfigKey>& k, const std::string& s, Section Ru
   k.push_back(key(s + ".input_image", sec, &DataSource::input_image, "single_paired: input image file"));
   k.push_back(key(s + ".reference_image", sec, &DataSource::reference_image,
                   "single_paired: reference image file"));
-  k.push_back(key(s + ".input_dir", sec, &DataSource::input_dir, "multiple_*: folder of input images"));
+  k.push_back(key(s + ".input_dir", sec, &DataSource::input_dir, "multiple_*: folder of input images (unpaired: domain A)"));
   k.push_back(key(s + ".reference_dir", sec, &DataSource::reference_dir,
-                  "multiple_*: folder of reference images (paired by file name)"));
+                  "multiple_*: folder of reference images (paired: by file name; unpaired: domain B)"));
   k.push_back(key(s + ".composite_dir", sec, &DataSource::composite_dir,
                   "composite_paired: folder of input|reference side-by-side images"));
   k.push_back(key(s + ".storage", sec, &DataSource::storage,

@@ -43,6 +43,8 @@ onnx::ModelProto build_generator_onnx(const UnetGeneratorImpl& generator, const 
   if (options.image_size <= 0 || options.image_size % multiple != 0)
     throw ExportError(fmt::format("ONNX export: image size {} is not a positive multiple of 2^layers = {}",
                                   options.image_size, multiple));
+  if (!options.direction.empty() && options.direction != "A->B" && options.direction != "B->A")
+    throw ExportError(fmt::format("ONNX export: direction '{}' is not A->B, B->A or empty", options.direction));
   const int64_t c_in = generator.options.in_channels(), c_out = generator.options.out_channels();
 
   OnnxGraph graph(options.opset);
@@ -69,9 +71,13 @@ onnx::ModelProto build_generator_onnx(const UnetGeneratorImpl& generator, const 
 
   const std::string range = options.unit_range ? "0,1" : "-1,1";
   g.set_doc_string(fmt::format(
-      "img2img U-Net generator ({} layers, eval mode). input '{}': float32 NCHW [N, {}, H, W] in [{}]; "
+      "img2img U-Net generator ({} layers, eval mode{}). input '{}': float32 NCHW [N, {}, H, W] in [{}]; "
       "output '{}': float32 NCHW [N, {}, H, W] in [{}]. {}",
-      layers, kOnnxInputName, c_in, range, kOnnxOutputName, c_out, range,
+      layers,
+      options.direction == "A->B"   ? ", unpaired A->B: domain A (data.input_dir) to domain B (data.reference_dir)"
+      : options.direction == "B->A" ? ", unpaired B->A: domain B (data.reference_dir) to domain A (data.input_dir)"
+                                    : "",
+      kOnnxInputName, c_in, range, kOnnxOutputName, c_out, range,
       options.dynamic_axes ? fmt::format("N, H, W are dynamic; H and W must be multiples of {}.", multiple)
                            : fmt::format("Fixed shape: N = 1, H = W = {}.", options.image_size)));
 
@@ -93,8 +99,14 @@ onnx::ModelProto build_generator_onnx(const UnetGeneratorImpl& generator, const 
   add_metadata(model, "layout", "NCHW float32");
   add_metadata(model, "dynamic_axes", options.dynamic_axes ? "batch,height,width" : "");
   if (!options.weights.empty()) add_metadata(model, "weights", options.weights);
+  if (!options.direction.empty()) add_metadata(model, "direction", options.direction);
   *model.mutable_graph() = std::move(g);
   return model;
+}
+
+std::string onnx_direction(bool unpaired, int64_t index) {
+  if (!unpaired) return "";
+  return index == 0 ? "A->B" : "B->A";
 }
 
 void write_onnx_model(const onnx::ModelProto& model, const std::filesystem::path& out) {

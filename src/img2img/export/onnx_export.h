@@ -8,7 +8,8 @@
 // With dynamic axes N, H, W are symbolic ("batch", "height", "width"; H and W must be multiples of
 // 2^layers), else fixed to [1, C, image_size, image_size]. Metadata properties: channel_count,
 // output_channel_count, image_size, iteration, layers, value_range ("0,1" or "-1,1"), layout, and
-// weights ("average" or "trained") when the options name them (img2img export does).
+// weights ("average" or "trained") and direction (unpaired generators: "A->B" or "B->A") when the
+// options name them.
 
 #include <onnx/onnx_pb.h>  // onnx::ModelProto
 
@@ -34,7 +35,14 @@ struct OnnxExportOptions {
   int64_t iteration = 0;      ///< training iterations completed (metadata)
   /// Which weights the generator holds, "average" or "trained" (metadata `weights`; "" = none written).
   std::string weights;
+  /// Unpaired (CycleGAN) generators: which way this one translates, "A->B" (generator 0: data.input_dir
+  /// to data.reference_dir) or "B->A" (generator 1); metadata `direction` and the doc string ("" = paired,
+  /// none written).
+  std::string direction;
 };
+
+/// The `direction` of unpaired generator `index` (0: "A->B", 1: "B->A"), "" for a paired model.
+std::string onnx_direction(bool unpaired, int64_t index);
 
 /// Builds the eval-mode ONNX model of `generator` (dropout removed, batch norm with running stats)
 /// without checking it. Throws ExportError if the opset is outside 11..17 (naming the range), the

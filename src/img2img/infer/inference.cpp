@@ -1,6 +1,7 @@
 #include "img2img/infer/inference.h"
 
 #include <fmt/format.h>                 // fmt::format
+#include <fmt/ranges.h>                 // fmt::join
 #include <opencv2/imgproc.hpp>          // cv::resize
 #include <torch/nn/functional/padding.h>  // pad
 
@@ -57,7 +58,7 @@ cv::Mat GeneratorRunner::run(const cv::Mat& image, InferMode mode) {
 }
 
 std::vector<fs::path> infer_images(GeneratorRunner& runner, const fs::path& input, const fs::path& output_dir,
-                                   InferMode mode) {
+                                   InferMode mode, std::vector<std::string>* notes) {
   std::vector<fs::path> files;
   std::error_code ec;
   check_distinct_folders({{"--input", fs::is_directory(input, ec) ? input : fs::absolute(input).parent_path()}},
@@ -67,7 +68,18 @@ std::vector<fs::path> infer_images(GeneratorRunner& runner, const fs::path& inpu
                                 "output folder. Pass a folder (e.g. --output '{}').",
                                 output_dir.string(), (output_dir.parent_path() / "generated").string()));
   if (fs::is_directory(input, ec)) {
-    files = list_image_files(input);
+    ListingStats listing;
+    files = list_image_files(input, &listing);
+    if (notes != nullptr && (listing.ignored > 0 || listing.subfolders > 0)) {
+      std::vector<std::string> parts;
+      if (listing.ignored > 0)
+        parts.push_back(fmt::format("{} non-image or hidden file(s) skipped", listing.ignored));
+      if (listing.subfolders > 0)
+        parts.push_back(fmt::format("{} subfolder(s) not searched (infer reads only the images directly in "
+                                    "--input; run it once per subfolder)",
+                                    listing.subfolders));
+      notes->push_back(fmt::format("--input '{}': {}.", input.string(), fmt::join(parts, "; ")));
+    }
   } else if (fs::is_regular_file(input, ec)) {
     files.push_back(input);
   } else if (!fs::exists(input, ec)) {
@@ -79,13 +91,27 @@ std::vector<fs::path> infer_images(GeneratorRunner& runner, const fs::path& inpu
   }
   // Decode every input first, so a bad file later in the folder leaves no partial output behind.
   std::vector<std::string> problems;
+  const int model_channels = static_cast<int>(runner.config().data.channel_count);
+  int64_t more_channels = 0;
+  fs::path first_more;
+  int first_more_channels = 0;
   for (const auto& f : files) {
     try {
-      read_image(f);
+      const int c = read_image(f).pixels.channels();
+      if (c > model_channels && more_channels++ == 0) first_more = f, first_more_channels = c;
     } catch (const DataError& e) {
       problems.push_back(e.what());
     }
   }
+  if (notes != nullptr && more_channels > 0 && problems.empty())
+    notes->push_back(fmt::format(
+        "{} of {} input image(s) have more channels than the model takes ({}, the data.channel_count it was "
+        "trained with; e.g. '{}' has {}): only the first {} used{}.",
+        more_channels, files.size(), model_channels, first_more.string(), first_more_channels,
+        model_channels == 1 ? "is" : "are",
+        model_channels == 1 ? ", so an RGB image gives its red channel, not its brightness (save the images as "
+                              "grey first to feed brightness)"
+                            : ""));
   if (!problems.empty()) {
     std::string text = fmt::format("cannot infer: {} of {} input image(s) in --input '{}' cannot be read, nothing "
                                    "written. Fix or remove them:",

@@ -57,7 +57,12 @@ class GeneratorRunner {
 /// Every input is decoded before anything is written: throws DataError listing the unreadable
 /// inputs (up to 10, then the count) with nothing written, and when `output_dir` is an input folder or
 /// a path with an image extension that is not a folder; WriteError if an output cannot be written.
+/// `notes` (if given) receives what the user should know but that is no error: files of the folder that
+/// were skipped (non-images, hidden files, subfolders, which are not searched), and inputs with more
+/// channels than the model takes (the channel rule drops the rest: an RGB image into a 1-channel model
+/// keeps only its red channel).
 std::vector<std::filesystem::path> infer_images(GeneratorRunner& runner, const std::filesystem::path& input,
-                                                const std::filesystem::path& output_dir, InferMode mode);
+                                                const std::filesystem::path& output_dir, InferMode mode,
+                                                std::vector<std::string>* notes = nullptr);
 
 }  // namespace img2img

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>      // nlohmann::json
 
 #include <algorithm>  // std::max_element
+#include <string_view>  // std::string_view
 
 #include "img2img/config/config_keys.h"
 #include "img2img/core/atomic_file.h"
@@ -95,6 +96,16 @@ CheckpointMeta read_checkpoint_meta(const fs::path& path_in, fs::path* weights_o
                                       "train` (or its .json), or a run folder.",
                                       path.string()));
   const fs::path meta_path = path.extension() == ".json" ? path : checkpoint_meta_path(path);
+  const std::string name = path.filename().string();
+  constexpr std::string_view kStateSuffix = ".optim.pt";
+  if (!fs::exists(meta_path) && name.size() > kStateSuffix.size() &&
+      name.compare(name.size() - kStateSuffix.size(), kStateSuffix.size(), kStateSuffix) == 0) {
+    const fs::path weights = path.parent_path() / (name.substr(0, name.size() - kStateSuffix.size()) + ".pt");
+    throw CheckpointError(fmt::format("'{}' is a training state (optimiser, random state and the trained weights, "
+                                      "for train --resume), not a checkpoint. Pass its checkpoint '{}' instead "
+                                      "(with --weights trained for the trained weights this file holds).",
+                                      path.string(), weights.string()));
+  }
   if (!fs::exists(meta_path))
     throw CheckpointError(fmt::format("checkpoint '{}' has no metadata file '{}' beside it; expected an img2img "
                                       "checkpoint (X.pt + X.json written by `img2img train`).",

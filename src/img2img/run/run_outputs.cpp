@@ -207,16 +207,14 @@ fs::path save_listed_checkpoint(const OutputConfig& output, const torch::nn::Mod
   return path;
 }
 
-fs::path save_listed_onnx(const OutputConfig& output, int64_t image_size, UnetGeneratorImpl& generator, int64_t index, int64_t iteration,
-                          TemplateValues values, OutputsManifest& manifest) {
+fs::path save_listed_onnx(const OutputConfig& output, OnnxExportOptions options, UnetGeneratorImpl& generator,
+                          int64_t index, int64_t iteration, TemplateValues values, OutputsManifest& manifest) {
   values["network"] = "generator";
   values["index"] = std::to_string(index);
   values["iteration"] = std::to_string(iteration);
   const fs::path path = expand_template(output.onnx_path, values);
-  OnnxExportOptions options;
   options.opset = output.onnx_opset;
   options.dynamic_axes = output.onnx_dynamic_axes;
-  options.image_size = image_size;
   options.iteration = iteration;
   export_generator_onnx(generator, options, path);
   manifest.add("onnx", path, "generator", index, iteration);

@@ -9,6 +9,7 @@
 #include <vector>      // std::vector
 
 #include "img2img/config/run_config.h"
+#include "img2img/export/onnx_export.h"
 #include "img2img/models/unet_generator.h"
 #include "img2img/run/checkpoint.h"
 #include "img2img/run/event_log.h"
@@ -79,13 +80,13 @@ std::filesystem::path save_listed_checkpoint(const OutputConfig& output, const t
 /// checkpoint of a completed iteration. docs/reliability.md.
 inline constexpr const char* kInterruptedLabel = "_interrupted";
 
-/// Exports `generator` (eval-mode graph; the module keeps its mode; trained at `image_size` px, recorded in
-/// the file) at `output`.onnx_path (opset, dynamic axes) for
-/// {index} = `index`, {iteration} = `iteration`, and lists it in `manifest`. Returns the path.
-/// Throws ExportError or WriteError.
-std::filesystem::path save_listed_onnx(const OutputConfig& output, int64_t image_size, UnetGeneratorImpl& generator,
-                                       int64_t index, int64_t iteration, TemplateValues values,
-                                       OutputsManifest& manifest);
+/// Exports `generator` (eval-mode graph; the module keeps its mode) at `output`.onnx_path (opset,
+/// dynamic axes) for {index} = `index`, {iteration} = `iteration`, and lists it in `manifest`. `options`
+/// gives the rest of what the file records (image_size, weights, direction); its opset, dynamic_axes and
+/// iteration are set here. Returns the path. Throws ExportError or WriteError.
+std::filesystem::path save_listed_onnx(const OutputConfig& output, OnnxExportOptions options,
+                                       UnetGeneratorImpl& generator, int64_t index, int64_t iteration,
+                                       TemplateValues values, OutputsManifest& manifest);
 
 /// Records a failed run: an `error` event, outputs.json finished as "failed" with `what` as the
 /// reason, plus a note that the folder may be reused when it lists no checkpoint (a manifest write

@@ -121,8 +121,12 @@ void RunWriter::save_training_state(const std::vector<TrainingStateFile>& files,
 
 fs::path RunWriter::save_onnx(UnetGeneratorImpl& generator, int64_t index, int64_t iteration) {
   if (!writes()) return {};
-  return save_listed_onnx(config_.output, config_.data.image_size, generator, index, iteration, run_.values,
-                          *manifest_);
+  OnnxExportOptions options;
+  options.image_size = config_.data.image_size;
+  // What the run saves and exports: the moving average unless generator.ema_decay = 0 (docs/quality.md).
+  options.weights = config_.generator.ema_decay > 0 ? "average" : "trained";
+  options.direction = onnx_direction(is_unpaired(config_.data.input_type), index);
+  return save_listed_onnx(config_.output, options, generator, index, iteration, run_.values, *manifest_);
 }
 
 fs::path RunWriter::write_test_image(int64_t iteration, const std::string& file_name, const torch::Tensor& image,

@@ -226,6 +226,47 @@ TEST_F(OnnxExportTest, NeverWritesAModelThatFailsShapeInferenceAndNamesTheNode) 
   EXPECT_FALSE(fs::exists(dir_ / "g.onnx"));
 }
 
+// A Houdini user gets both generators of an unpaired run as ONNX files: each says which way it
+// translates (metadata `direction`, the doc string) and which weights it holds, whether `train` or
+// `export` wrote it; a paired model records no direction.
+TEST_F(OnnxExportTest, UnpairedGeneratorsRecordTheirDirection) {
+  test::OnnxCase c;
+  c.layers = 3;
+  UnetGenerator g = test::make_onnx_case_generator(c);
+  OnnxExportOptions o = c.export_options();
+  EXPECT_EQ(metadata(build_generator_onnx(*g, o), "direction"), "<missing>");  // paired
+  EXPECT_EQ(onnx_direction(false, 0), "");
+  EXPECT_EQ(onnx_direction(true, 0), "A->B");
+  EXPECT_EQ(onnx_direction(true, 1), "B->A");
+  o.direction = "B->A";
+  const onnx::ModelProto m = build_generator_onnx(*g, o);
+  EXPECT_EQ(metadata(m, "direction"), "B->A");
+  EXPECT_THAT(m.doc_string(), HasSubstr("unpaired B->A: domain B (data.reference_dir) to domain A (data.input_dir)"));
+  o.direction = "A to B";
+  EXPECT_THROW(build_generator_onnx(*g, o), ExportError);
+
+  // `img2img export` of generator 1 of an unpaired checkpoint.
+  RunConfig config;
+  config.data.input_type = InputType::kMultipleUnpaired;
+  config.data.channel_count = 3, config.data.image_size = 16;
+  config.generator.layers = 3, config.generator.initial_layer_size = 4, config.generator.max_layer_size = 8;
+  config.generator.norm = NormKind::kInstance;
+  UnetGenerator g1(generator_options(config));
+  CheckpointMeta meta;
+  meta.network = "generator", meta.index = 1, meta.iteration = 3, meta.config_toml = config_to_toml(config, false);
+  save_checkpoint(dir_ / "generator_1_3.pt", *g1, meta);
+  std::string output;
+  ASSERT_EQ(test::run_command(test::img2img_binary() + " export --checkpoint " + (dir_ / "generator_1_3.pt").string() +
+                                  " --output " + (dir_ / "g1.onnx").string(),
+                              &output),
+            0)
+      << output;
+  EXPECT_THAT(output, HasSubstr("(generator 1, B->A, opset"));
+  const onnx::ModelProto e = read_model(dir_ / "g1.onnx");
+  EXPECT_EQ(metadata(e, "direction"), "B->A");
+  EXPECT_THAT(e.doc_string(), HasSubstr("unpaired B->A"));
+}
+
 TEST_F(OnnxExportTest, ExportCommandWritesTheCheckpointGenerator) {
   RunConfig config;
   config.data.channel_count = 3, config.data.image_size = 32;

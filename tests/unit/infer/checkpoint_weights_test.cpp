@@ -238,6 +238,23 @@ TEST_F(CheckpointWeightsTest, MissingOrForeignTrainingStateNamesFileAndFix) {
       << out;
   EXPECT_THAT(out, HasSubstr("--weights: expected average or trained, got 'last'"));
   EXPECT_FALSE(fs::exists(dir_ / "x.onnx"));
+
+  // The training state file itself given as the checkpoint (it sits beside the .pt, and holds the trained
+  // weights): the error names it as such and the .pt to pass, not a missing 'X.optim.json'.
+  const fs::path state = training_state_path(pt);
+  for (const std::string command : {"export", "infer"}) {
+    EXPECT_EQ(img2img(fmt::format("{} --checkpoint '{}' --output '{}'{}", command, state.string(),
+                                  (dir_ / (command == "export" ? "y.onnx" : "y")).string(),
+                                  command == "infer" ? " --input '" + (dir_ / "in").string() + "'" : ""),
+                      &out),
+              1)
+        << out;
+    EXPECT_THAT(out, HasSubstr(fmt::format("'{}' is a training state (optimiser, random state and the trained "
+                                           "weights, for train --resume), not a checkpoint. Pass its checkpoint '{}' "
+                                           "instead (with --weights trained",
+                                           state.string(), pt.string())));
+    EXPECT_THAT(out, Not(HasSubstr("optim.json")));
+  }
 }
 
 }  // namespace

@@ -127,6 +127,57 @@ TEST_F(PartialOutputTest, InferChecksEveryInputBeforeWriting) {
   EXPECT_EQ(read_file(photos / "a.png"), before);
 }
 
+// infer on a folder says what it did not use instead of skipping it silently: non-image and hidden
+// files, subfolders (not searched), and the channels of an RGB image that a 1-channel model drops (it
+// sees the red channel: the output equals that of the red channel saved as a grey file).
+TEST_F(PartialOutputTest, InferNotesSkippedEntriesAndDroppedChannels) {
+  for (int i = 0; i < 2; ++i) {
+    random_png(dir_ / "in" / (std::to_string(i) + ".png"), 16, 16, 30 + i);
+    random_png(dir_ / "ref" / (std::to_string(i) + ".png"), 16, 16, 40 + i);
+  }
+  RunConfig c;
+  c.data.input_dir = (dir_ / "in").string(), c.data.reference_dir = (dir_ / "ref").string();
+  c.data.image_size = 16, c.data.batch_size = 2, c.data.channel_count = 1;
+  c.generator.layers = 4, c.generator.initial_layer_size = 4;
+  c.discriminator.layers = 1, c.discriminator.initial_layer_size = 4;
+  c.train.max_iterations = 1;
+  c.output.run_dir = (dir_ / "run").string();
+  c.output.onnx_path = "";
+  c.plot.type = PlotType::kDisabled;
+  c.device.device = "cpu";
+  const TrainSummary s = train_pix2pix(c, TrainOptions{0});
+  GeneratorRunner runner(s.final_generator, "cpu");
+
+  const fs::path photos = dir_ / "photos";
+  random_png(photos / "rgb.png", 20, 12, 6);
+  std::vector<cv::Mat> rgb;
+  cv::split(read_image(photos / "rgb.png").pixels, rgb);
+  write_image(photos / "red.png", rgb[0], PixelDepth::k8);  // the red channel as a grey file
+  write_file_atomic(photos / "notes.txt", "not an image");
+  random_png(photos / ".hidden.png", 16, 16, 7);
+  random_png(photos / "sub" / "inner.png", 16, 16, 8);
+
+  std::vector<std::string> notes;
+  const auto written = infer_images(runner, photos, dir_ / "out", InferMode::kResize, &notes);
+  ASSERT_EQ(written.size(), 2u);
+  ASSERT_EQ(notes.size(), 2u);
+  EXPECT_EQ(notes[0], "--input '" + photos.string() +
+                          "': 2 non-image or hidden file(s) skipped; 1 subfolder(s) not searched (infer reads only "
+                          "the images directly in --input; run it once per subfolder).");
+  EXPECT_THAT(notes[1], HasSubstr("1 of 2 input image(s) have more channels than the model takes (1, "));
+  EXPECT_THAT(notes[1], HasSubstr("e.g. '" + (photos / "rgb.png").string() + "' has 3): only the first is used, "
+                                  "so an RGB image gives its red channel, not its brightness"));
+  EXPECT_EQ(read_file(dir_ / "out" / "rgb.png"), read_file(dir_ / "out" / "red.png"));
+  EXPECT_FALSE(fs::exists(dir_ / "out" / "inner.png"));
+
+  // Grey images only, nothing else in the folder: nothing to note.
+  fs::remove_all(photos);
+  write_image(photos / "red.png", rgb[0], PixelDepth::k8);
+  notes.clear();
+  infer_images(runner, photos, dir_ / "out2", InferMode::kResize, &notes);
+  EXPECT_TRUE(notes.empty()) << notes.front();
+}
+
 TEST_F(PartialOutputTest, SplitAndCombineRefuseToWriteIntoTheirInputs) {
   const fs::path comp = dir_ / "comp";
   random_png(comp / "a.png", 16, 8, 1);
