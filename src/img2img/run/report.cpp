@@ -531,7 +531,7 @@ ReportResult write_run_report(const fs::path& run_dir) {
   const RunRestart restart = run_restart(outputs);
   const std::string next_step =
       restart == RunRestart::kResume
-          ? fmt::format("'img2img train --resume {}' continues it from its last checkpoint", shell_quote(dir.string()))
+          ? fmt::format("continue it from its last checkpoint with: img2img train --resume {}", shell_quote(dir.string()))
       : restart == RunRestart::kNoCheckpoint
           ? "it wrote no checkpoint, so there is nothing to resume: start the run again (the same img2img train "
             "command; the same output.run_dir reuses the folder)"

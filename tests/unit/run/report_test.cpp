@@ -480,8 +480,8 @@ TEST_F(OldRunFolder, RefreshesOnlyWhileALiveRunHoldsTheFolder) {
   // With it: resume.
   add_checkpoint(/*with_state=*/true);
   EXPECT_THAT(read_file(write_run_report(run_).path),
-              HasSubstr("the run was killed or crashed; &#39;img2img train --resume " + run_.string() +
-                        "&#39; continues it from its last checkpoint."));
+              HasSubstr("the run was killed or crashed; continue it from its last checkpoint with: img2img train "
+                        "--resume &#39;" + run_.string() + "&#39;."));  // "old run": quoted for the shell
 }
 
 TEST_F(OldRunFolder, SaysOnlyWhatItsFilesSupport) {
@@ -595,8 +595,8 @@ TEST_F(OldRunFolder, InterruptedInsideAnIterationCountsItsSteps) {
   const std::string page = read_file(write_run_report(run_).path);
   EXPECT_THAT(page, HasSubstr("id=\"status\">interrupted<"));
   EXPECT_THAT(page, HasSubstr("<td id=\"iteration\">iteration 3 of 4 \u00b7 step 11 of 12</td>"));
-  EXPECT_THAT(page, HasSubstr("after step 2 of 3; &#39;img2img train --resume " + run_.string() +
-                              "&#39; continues it from its last checkpoint</p>"));
+  EXPECT_THAT(page, HasSubstr("after step 2 of 3; continue it from its last checkpoint with: img2img train --resume "
+                              "&#39;" + run_.string() + "&#39;</p>"));
   // Without a batch size in config.toml, the reason's count of steps still gives the steps.
   write_file_atomic(run_ / "config.toml", "[train]\nmax_iterations = 4\n");
   EXPECT_THAT(read_file(write_run_report(run_).path),
