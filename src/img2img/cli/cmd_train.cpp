@@ -197,6 +197,7 @@ void install_stop_handlers() {
 // kill the process by the signal with nothing printed. A signal that early only sets
 // g_stop_requested; the trainer sees it before its first step (nothing trained, status
 // "interrupted", exit 129/130/143). Only plain comparisons and sigaction here (libc is not initialised).
+// main.cpp unblocks the stop signals right after this (they are blocked across its OpenMP re-exec).
 void install_stop_handlers_for_train(int argc, char** argv, char** envp) {
   for (int i = 1; i < argc && argv != nullptr && argv[i] != nullptr; ++i) {
     const char* a = argv[i];

@@ -1,12 +1,13 @@
 // Faults during training: SIGINT/SIGTERM/SIGHUP (checkpoint + manifest, exit 130/143/129, paired and
 // unpaired; a second SIGINT/SIGTERM exits at once with code 3; a closed terminal; SIGHUP ignored by the
-// launcher), kill -9 at many points (what is left loads and
+// launcher; a Ctrl-C in the first moments of the process), kill -9 at many points (what is left loads and
 // resumes), non-finite losses (stop naming the iteration, good checkpoints kept, no NaN weights
 // written) and a full disk.
 
 #include <fcntl.h>      // open
 #include <poll.h>       // poll
 #include <signal.h>     // kill, SIGINT, SIGTERM, SIGHUP, SIGKILL
+#include <spawn.h>      // posix_spawn
 #include <stdlib.h>     // posix_openpt, grantpt, unlockpt, ptsname
 #include <sys/mount.h>  // mount, umount2
 #include <sys/ioctl.h>  // ioctl, TIOCSCTTY
@@ -25,6 +26,8 @@
 
 #include <algorithm>  // std::find
 #include <chrono>     // std::chrono
+#include <cstdio>     // std::printf
+#include <cstdlib>    // std::getenv
 #include <fstream>    // std::ofstream
 #include <numeric>    // std::iota
 #include <sstream>    // std::istringstream
@@ -527,6 +530,31 @@ TEST_F(FaultsTest, SignalBeforeTheConfigIsReadStopsInOrder) {
   EXPECT_EQ(manifest_status(run), "interrupted");
 }
 
+// Whether `pid`'s /proc status says SIGINT is blocked by one of its threads ("SigBlk" of the process is
+// the main thread's) or caught ("SigCgt"): then img2img's own code runs, past the dynamic loader.
+bool sigint_blocked(pid_t pid) {
+  try {
+    return (status_mask(read_file(fmt::format("/proc/{}/status", pid)), "SigBlk") & (1ULL << (SIGINT - 1))) != 0;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+// The raw wait status of `pid`, or -1 (after killing it) when it has not ended within `timeout_s`.
+int wait_status(pid_t pid, double timeout_s) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  int status = 0;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > end) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return status;
+}
+
 // `args` quoted for sh.
 std::string sh_words(const std::vector<std::string>& args) {
   std::string out;
@@ -653,6 +681,132 @@ TEST_F(FaultsTest, HangupIgnoredAtStartStaysIgnored) {
   EXPECT_THAT(read_file(log), Not(HasSubstr("stop requested")));
   EXPECT_EQ(manifest_status(run), "finished");
   EXPECT_EQ(find_resume_point(run).iteration, 12);
+}
+
+// A Ctrl-C in the first moments after start. img2img re-executes itself once (OpenMP settings) before
+// anything else; handlers do not survive an execve, so the first image blocks the stop signals before it
+// (the mask and a pending signal do survive) and the final image unblocks them right after installing
+// its handlers: a signal in between waits and becomes an orderly stop (was: killed by the signal, nothing
+// printed, in the first ~0.2 s). What no code of img2img can cover is the dynamic loader mapping the
+// shared libraries before the first image's .preinit_array runs (docs/reliability.md gives the time): a
+// signal then kills it like any program. So each signal sent once img2img's code runs (SIGINT blocked or
+// caught, seen in /proc before the kill) must end in exit 130 with the stop wording; one sent before may
+// kill it. Signals at 0, 20, 50, 100, 200 and 400 ms after the start, and one as soon as the signals are
+// seen blocked (the re-exec), all processes at once. (How many land after the loader depends on the
+// machine's load: on an idle one the loader takes tens of ms, on a busy 2-core one several hundred.)
+TEST_F(FaultsTest, CtrlCInTheFirstMomentsIsAnOrderlyStop) {
+  make_data();
+  struct Start {
+    pid_t pid = 0;
+    int offset_ms = -1;  // -1: as soon as SIGINT is seen blocked
+    bool covered = false, blocked = false;
+    fs::path log;
+  };
+  std::vector<Start> starts;
+  const auto launch = [this](const fs::path& run, const fs::path& log) {
+    const std::vector<std::string> args = train_args(run);
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t files;
+    posix_spawn_file_actions_init(&files);
+    posix_spawn_file_actions_addopen(&files, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&files, 1, 2);
+    pid_t pid = 0;  // posix_spawn returns once the child has executed img2img
+    const int err = ::posix_spawn(&pid, argv[0], &files, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&files);
+    return err == 0 ? pid : -1;
+  };
+  const auto caught = [](pid_t pid) {
+    try {
+      return (status_mask(read_file(fmt::format("/proc/{}/status", pid)), "SigCgt") & (1ULL << (SIGINT - 1))) != 0;
+    } catch (const Error&) {
+      return false;
+    }
+  };
+  for (const int offset : {0, 20, 50, 100, 200, 400, -1}) {
+    Start s;
+    s.offset_ms = offset;
+    s.log = dir_ / fmt::format("log{}", offset);
+    s.pid = launch(dir_ / fmt::format("run{}", offset), s.log);
+    ASSERT_GT(s.pid, 0);
+    if (offset >= 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(offset));
+    } else {
+      for (int i = 0; i < 100000 && !sigint_blocked(s.pid) && !caught(s.pid); ++i)
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+    s.blocked = sigint_blocked(s.pid);
+    s.covered = s.blocked || caught(s.pid);  // img2img's code runs: from here on the stop is orderly
+    ASSERT_EQ(::kill(s.pid, SIGINT), 0);
+    starts.push_back(s);
+  }
+  int covered = 0;
+  for (const Start& s : starts) {
+    SCOPED_TRACE(fmt::format("SIGINT {} ms after the start{}", s.offset_ms,
+                             s.covered ? (s.blocked ? " (signals blocked)" : " (handler installed)") : " (in the loader)"));
+    const int status = wait_status(s.pid, 60);
+    const std::string out = read_file(s.log);
+    const bool orderly = status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGINT;
+    if (s.covered || orderly) {
+      ++covered;
+      EXPECT_TRUE(orderly) << "wait status " << status << "\n" << out;
+      EXPECT_THAT(out, HasSubstr("stop requested"));
+      EXPECT_THAT(out, HasSubstr("nothing was trained; run the same command again to train"));
+      EXPECT_EQ(manifest_status(dir_ / fmt::format("run{}", s.offset_ms)), "interrupted");
+    } else {  // in the loader's first mapping of the libraries: killed like any program then
+      EXPECT_TRUE(status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) << "wait status " << status;
+    }
+  }
+  // The re-exec's window was hit (unless the user's OpenMP wait policy means no re-exec): a signal there
+  // killed the process silently before the stop signals were blocked across the re-exec.
+  EXPECT_TRUE(starts.back().covered);
+  if (std::getenv("OMP_WAIT_POLICY") == nullptr && std::getenv("GOMP_SPINCOUNT") == nullptr)
+    EXPECT_TRUE(starts.back().blocked);
+  std::printf("%d of %zu early signals landed after the dynamic loader (orderly stop); the others in it\n", covered,
+              starts.size());
+}
+
+// The other subcommands that re-execute (export, ssim, ...) have no stop handler: a signal that waits
+// across the re-exec must still end them once they run (it did before the signals were blocked there),
+// not stay blocked while they go on. Here a SIGINT sent while the signals are blocked ends a command that
+// would otherwise fail at once with exit 1.
+TEST_F(FaultsTest, AnEarlySignalStillEndsTheOtherCommands) {
+  const std::vector<std::vector<std::string>> commands{
+      {test::img2img_binary(), "export", "--checkpoint", (dir_ / "none.pt").string(), "--output",
+       (dir_ / "none.onnx").string()},
+      {test::img2img_binary(), "ssim", (dir_ / "a.png").string(), (dir_ / "b.png").string()}};
+  for (const auto& args : commands) {
+    SCOPED_TRACE(args[1]);
+    const fs::path log = dir_ / (args[1] + ".log");
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t files;
+    posix_spawn_file_actions_init(&files);
+    posix_spawn_file_actions_addopen(&files, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&files, 1, 2);
+    pid_t pid = 0;
+    ASSERT_EQ(::posix_spawn(&pid, argv[0], &files, nullptr, argv.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&files);
+    bool blocked = false;
+    const auto running = [pid] {  // not ended yet (the child stays waitable)
+      siginfo_t info{};
+      return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == 0;
+    };
+    for (int i = 0; i < 100000 && !blocked && running(); ++i) {
+      blocked = sigint_blocked(pid);
+      if (!blocked) std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+    if (blocked) ASSERT_EQ(::kill(pid, SIGINT), 0);
+    const int status = wait_status(pid, 60);
+    if (!blocked) {  // no re-exec (the user's own OpenMP wait policy) or missed: nothing to check
+      EXPECT_TRUE(std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("GOMP_SPINCOUNT") != nullptr)
+          << "SIGINT never seen blocked; wait status " << status;
+      continue;
+    }
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) << "wait status " << status << "\n" << read_file(log);
+  }
 }
 
 TEST_F(FaultsTest, KillNineAtManyPointsLeavesLoadableCheckpointsAndResumes) {
