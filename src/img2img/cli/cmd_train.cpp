@@ -56,12 +56,16 @@ void set_who(const char* rank) {
   g_who[n] = '\0';
 }
 
-// Writes g_who, then `text`, to stderr (async-signal-safe).
+// Writes g_who, then `text`, to stderr in one write (async-signal-safe): the ranks of a data-parallel run
+// often share one stderr (torchrun's), and two writes each let their prefixes and texts interleave
+// ("img2img: \nimg2img (rank 1): stop requested; finishing ..."). A failed write (EIO from a terminal
+// that has gone, EPIPE) is ignored.
 void say(const char* text, size_t size) {
-  size_t who = 0;
-  while (g_who[who] != '\0') ++who;
-  ssize_t ignored = ::write(STDERR_FILENO, g_who, who);
-  ignored = ::write(STDERR_FILENO, text, size);
+  char line[1024];
+  size_t n = 0;
+  for (size_t i = 0; g_who[i] != '\0' && n < sizeof line; ++i) line[n++] = g_who[i];
+  for (size_t i = 0; i < size && n < sizeof line; ++i) line[n++] = text[i];
+  const ssize_t ignored = ::write(STDERR_FILENO, line, n);
   (void)ignored;
 }
 // The second signal wakes the abort thread (watch_for_abort), which marks outputs.json interrupted
