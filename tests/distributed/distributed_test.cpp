@@ -584,6 +584,29 @@ TEST_F(DistributedTest, KillNineOfOneRankStopsTheOtherAtOnceAndOneProcessResumes
                         "from 2 to 1"));
 }
 
+// A SIGHUP to one rank only (its terminal closed) stops the whole group after the same step like SIGTERM:
+// the stop agreement carries the signal, so rank 0, which got no signal, writes the checkpoint and
+// outputs.json "interrupted" and exits 129 like the rank that got it.
+TEST_F(DistributedTest, SighupToOneRankStopsBothAlikeWithACheckpoint) {
+  RunConfig c = equivalence_run(dir_ / "run", 1, 1000);
+  c.output.model_save_rate = 1000;  // the checkpoint comes from the stop
+  const int port = free_port();
+  const pid_t r0 = spawn(train_args(c), rank_env(0, 2, port), dir_ / "r0.log");
+  const pid_t r1 = spawn(train_args(c), rank_env(1, 2, port), dir_ / "r1.log");
+  ASSERT_TRUE(wait_for_text(dir_ / "run" / "train.log", "iteration 1/", 60)) << read_text(dir_ / "r0.log");
+  ::kill(r1, SIGHUP);
+  EXPECT_EQ(wait_exit(r1, 60), 128 + SIGHUP) << read_text(dir_ / "r1.log");
+  EXPECT_EQ(wait_exit(r0, 60), 128 + SIGHUP) << read_text(dir_ / "r0.log");
+  EXPECT_THAT(read_text(dir_ / "r1.log"), HasSubstr("img2img (rank 1): stop requested; the group stops"));
+  EXPECT_THAT(read_text(dir_ / "r0.log"), HasSubstr("resume with: img2img train --resume"));
+  EXPECT_THAT(read_text(dir_ / "run" / "outputs.json"), HasSubstr("\"interrupted\""));
+  bool saved = false;  // generator_0_N.pt or generator_0_N_interrupted.pt
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir_ / "run" / "checkpoints", ec))
+    saved = saved || (e.path().filename().string().rfind("generator_0_", 0) == 0 && e.path().extension() == ".pt");
+  EXPECT_TRUE(saved) << read_text(dir_ / "r0.log");
+}
+
 TEST_F(DistributedTest, SilentRankIsReportedAfterTheTimeout) {
   RunConfig c = equivalence_run(dir_ / "run", 1, 1000);
   c.distributed.timeout = 5;  // short, but room for both processes to start on a loaded machine

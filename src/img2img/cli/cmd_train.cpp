@@ -56,12 +56,16 @@ void set_who(const char* rank) {
   g_who[n] = '\0';
 }
 
-// Writes g_who, then `text`, to stderr (async-signal-safe).
+// Writes g_who, then `text`, to stderr in one write (async-signal-safe): the ranks of a data-parallel run
+// often share one stderr (torchrun's), and two writes each let their prefixes and texts interleave
+// ("img2img: \nimg2img (rank 1): stop requested; finishing ..."). A failed write (EIO from a terminal
+// that has gone, EPIPE) is ignored.
 void say(const char* text, size_t size) {
-  size_t who = 0;
-  while (g_who[who] != '\0') ++who;
-  ssize_t ignored = ::write(STDERR_FILENO, g_who, who);
-  ignored = ::write(STDERR_FILENO, text, size);
+  char line[1024];
+  size_t n = 0;
+  for (size_t i = 0; g_who[i] != '\0' && n < sizeof line; ++i) line[n++] = g_who[i];
+  for (size_t i = 0; i < size && n < sizeof line; ++i) line[n++] = text[i];
+  const ssize_t ignored = ::write(STDERR_FILENO, line, n);
   (void)ignored;
 }
 // The second signal wakes the abort thread (watch_for_abort), which marks outputs.json interrupted
@@ -73,9 +77,13 @@ std::atomic<bool> g_abort_thread_ready{false};
 // else was written, unlike the clean stop (128 + signal, with a checkpoint). docs/reliability.md.
 constexpr int kExitAborted = 3;
 
-// SIGINT/SIGTERM: the first asks train() to stop after the current step
-// (checkpoint + manifest, exit 128 + signal); a second one exits at once with kExitAborted. Only
-// async-signal-safe calls here.
+const char* signal_name(int sig) { return sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "SIGINT"; }
+
+// SIGINT/SIGTERM/SIGHUP: the first asks train() to stop after the current step
+// (checkpoint + manifest, exit 128 + signal); a second SIGINT/SIGTERM exits at once with kExitAborted.
+// A SIGHUP after the first signal does nothing: a closed terminal sends it twice to the job in the
+// foreground (the interactive shell forwards its own, and the kernel sends one more when the shell
+// exits), and the terminal's user cannot have meant "abort". Only async-signal-safe calls here.
 extern "C" void on_stop_signal(int sig) {
   if (g_joining.load()) {
     static const char kJoining[] =
@@ -83,6 +91,7 @@ extern "C" void on_stop_signal(int sig) {
     say(kJoining, sizeof kJoining - 1);
     ::_exit(128 + sig);
   }
+  if (sig == SIGHUP && g_stop_signals.load() > 0) return;
   const int count = g_stop_signals.fetch_add(1) + 1;
   if (count > 1) {
     static const char kAbort[] =
@@ -102,13 +111,25 @@ extern "C" void on_stop_signal(int sig) {
   }
   g_stop_signal.store(sig);
   g_stop_requested.store(true);
+  // The reader of stdout (`| tee`, a pager) may be gone with the terminal: a write to a closed pipe then
+  // fails with EPIPE (ignored, like EIO from a hung-up terminal) instead of killing the stop by SIGPIPE.
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  sigemptyset(&ignore.sa_mask);
+  ::sigaction(SIGPIPE, &ignore, nullptr);
   static const char kMessage[] =
       "stop requested; finishing the current step and writing a checkpoint "
       "(send the signal again to exit at once, without a checkpoint)\n";
   // A rank > 0 says it in one line: the group stops together and rank 0 announces the checkpoint.
   static const char kOtherRank[] = "stop requested; the group stops after the current step, rank 0 writes the checkpoint\n";
+  // A repeated SIGHUP does nothing (above): the way to abort is another signal.
+  static const char kHangupMessage[] =
+      "stop requested (SIGHUP); finishing the current step and writing a checkpoint "
+      "(SIGINT or SIGTERM exits at once, without a checkpoint)\n";
   if (g_other_rank.load())
     say(kOtherRank, sizeof kOtherRank - 1);
+  else if (sig == SIGHUP)
+    say(kHangupMessage, sizeof kHangupMessage - 1);
   else
     say(kMessage, sizeof kMessage - 1);
 }
@@ -120,12 +141,13 @@ void watch_for_abort() {
   sigemptyset(&mask);
   sigaddset(&mask, SIGINT);
   sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGHUP);
   ::pthread_sigmask(SIG_BLOCK, &mask, nullptr);
   while (::sem_wait(&g_abort_semaphore) != 0) {
   }
   OutputsManifest::abort_live(fmt::format("a second stop signal ({}) ended it at once: the iteration in progress "
                                           "was not saved",
-                                          g_stop_signal.load() == SIGTERM ? "SIGTERM" : "SIGINT"));
+                                          signal_name(g_stop_signal.load())));
   ::_exit(kExitAborted);
 }
 
@@ -136,7 +158,7 @@ void start_abort_thread() {
   g_abort_thread_ready.store(true);
 }
 
-// The thread that takes SIGINT/SIGTERM once training may start: every other thread blocks them (the
+// The thread that takes SIGINT/SIGTERM/SIGHUP once training may start: every other thread blocks them (the
 // training thread blocks them before it starts OpenMP, oneDNN or Gloo threads, which inherit its mask),
 // so the kernel runs on_stop_signal on this idle thread only. A handler run on a training thread
 // interrupted oneDNN's JIT sgemm kernels, which keep data below the stack pointer where the kernel
@@ -149,6 +171,7 @@ void take_stop_signals_on_own_thread() {
   sigemptyset(&mask);
   sigaddset(&mask, SIGINT);
   sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGHUP);
   std::thread([mask] {
     ::pthread_sigmask(SIG_UNBLOCK, &mask, nullptr);
     for (;;) ::pause();  // returns after each handled signal
@@ -163,6 +186,11 @@ void install_stop_handlers() {
   action.sa_flags = SA_RESTART;
   ::sigaction(SIGINT, &action, nullptr);
   ::sigaction(SIGTERM, &action, nullptr);
+  // SIGHUP (terminal closed, ssh dropped) stops like SIGTERM, unless it was ignored when the process
+  // started (nohup, a launcher that ignores it): then it stays ignored. The handler itself is never
+  // SIG_IGN, so this also holds when called again.
+  struct sigaction hangup {};
+  if (::sigaction(SIGHUP, nullptr, &hangup) == 0 && hangup.sa_handler != SIG_IGN) ::sigaction(SIGHUP, &action, nullptr);
 }
 
 }  // namespace
@@ -172,7 +200,8 @@ void install_stop_handlers() {
 // shared libraries: libtorch's operator registration alone takes ~0.4 s, and a Ctrl-C then would
 // kill the process by the signal with nothing printed. A signal that early only sets
 // g_stop_requested; the trainer sees it before its first step (nothing trained, status
-// "interrupted", exit 130/143). Only plain comparisons and sigaction here (libc is not initialised).
+// "interrupted", exit 129/130/143). Only plain comparisons and sigaction here (libc is not initialised).
+// main.cpp unblocks the stop signals right after this (they are blocked across its OpenMP re-exec).
 void install_stop_handlers_for_train(int argc, char** argv, char** envp) {
   for (int i = 1; i < argc && argv != nullptr && argv[i] != nullptr; ++i) {
     const char* a = argv[i];
@@ -283,7 +312,7 @@ Command setup_train(CLI::App& app) {
               }
             }
             const TrainSummary s = train(config, options);
-            // Interrupted runs exit 128 + signal (130 SIGINT, 143 SIGTERM), as shells report them; a
+            // Interrupted runs exit 128 + signal (129 SIGHUP, 130 SIGINT, 143 SIGTERM), as shells report them; a
             // data-parallel rank stopped by a peer's signal exits as that peer.
             const int signal = g_stop_signal.load() != 0 ? g_stop_signal.load() : s.stop_signal;
             const int code = s.interrupted ? 128 + (signal != 0 ? signal : 2) : 0;

@@ -15,7 +15,7 @@ struct Command {
 };
 
 Command setup_train(CLI::App& app);
-/// Installs `train`'s SIGINT/SIGTERM handlers when argv's subcommand is `train`; from .preinit_array
+/// Installs `train`'s SIGINT/SIGTERM/SIGHUP handlers when argv's subcommand is `train`; from .preinit_array
 /// (before the shared libraries' initialisers), so an early Ctrl-C is a clean stop. libc-free.
 void install_stop_handlers_for_train(int argc, char** argv, char** envp);   ///< img2img train --config FILE [--section.key=value ...]
 Command setup_config(CLI::App& app);  ///< img2img config: print the resolved configuration as TOML

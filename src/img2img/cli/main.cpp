@@ -1,6 +1,6 @@
 // img2img: command-line entry point. Parses arguments, dispatches to a subcommand, and is the only
 // place that prints errors and chooses the exit code (0 ok, 1 user error, including a bad or
-// missing value of a known flag, and an unknown subcommand, 2 internal error, 100+ other command-line syntax, as CLI11; `train` stopped by SIGINT/SIGTERM: 130/143 after writing a
+// missing value of a known flag, and an unknown subcommand, 2 internal error, 100+ other command-line syntax, as CLI11; `train` stopped by SIGHUP/SIGINT/SIGTERM: 129/130/143 after writing a
 // checkpoint, 3 when a second signal aborted it at once, see cmd_train.cpp).
 
 #include <CLI/App.hpp>     // CLI::App
@@ -8,6 +8,8 @@
 #include <CLI/Formatter.hpp>
 #include <c10/util/Exception.h>  // c10::Error
 #include <opencv2/core/utils/logger.hpp>  // cv::utils::logging::setLogLevel
+
+#include <signal.h>    // sigprocmask, SIGHUP, SIGINT, SIGTERM
 
 #include <cstdio>      // std::fprintf
 #include <cstdlib>     // std::getenv, std::malloc
@@ -24,6 +26,26 @@
 
 namespace {
 
+// The stop signals of `train` (cmd_train.cpp). They are blocked across the OpenMP re-exec below: the
+// mask and any pending signal survive execve, so one sent while the libraries are loaded again waits
+// until the final image has its handlers (early_start), instead of killing the process with nothing
+// said. Which of them this process blocked (not the ones it started with blocked) travels to the final
+// image as kUnblockSignalsVar=NUMBER,NUMBER,... .
+constexpr int kStopSignals[] = {SIGHUP, SIGINT, SIGTERM};
+constexpr char kUnblockSignalsVar[] = "IMG2IMG_UNBLOCK_SIGNALS";
+
+// The value of the environment entry `entry` ("NAME=value") when its name is `name`, else nullptr; the
+// first such value in `envp`. Plain comparisons: libc is not initialised.
+const char* value_of(const char* entry, const char* name) {
+  while (*name != '\0' && *entry == *name) ++entry, ++name;
+  return *name == '\0' && *entry == '=' ? entry + 1 : nullptr;
+}
+const char* env_value(char** envp, const char* name) {
+  for (char** e = envp; e != nullptr && *e != nullptr; ++e)
+    if (const char* v = value_of(*e, name); v != nullptr) return v;
+  return nullptr;
+}
+
 // LibTorch's OpenMP (libgomp) threads poll while they wait; beside another CPU-heavy program they burn
 // the time slices of the threads they wait for (issue 16: ~25x slower). libgomp reads GOMP_SPINCOUNT once,
 // in its constructor before main, so a setenv in main changes nothing; and in the executable's
@@ -32,10 +54,10 @@ namespace {
 // wait policy, re-execute this executable once with GOMP_SPINCOUNT = omp_spin_count_for(subcommand) added,
 // and kOmpSpinCountMarker with the same value, which tells it from a user's GOMP_SPINCOUNT later (a fixed
 // thread count is warned about only when the poll is ours) and stops the loop (cost: loading the shared
-// libraries again, before any of their constructors ran). Only malloc and execve: libc is not fully
-// initialised here. If execve fails, run on with libgomp's default. Only the subcommands that run
-// LibTorch's OpenMP loops re-execute (train, infer, export, ssim, dataset); `config`, `--help`, `--version`
-// and a mistyped subcommand start once.
+// libraries again, before any of their constructors ran). Only malloc, sigprocmask and execve: libc is not
+// fully initialised here. If execve fails, run on with libgomp's default (and the signal mask as it was).
+// Only the subcommands that run LibTorch's OpenMP loops re-execute (train, infer, export, ssim, dataset);
+// `config`, `--help`, `--version` and a mistyped subcommand start once.
 void set_omp_wait_early(int argc, char** argv, char** envp) {
   if (argv == nullptr || argc < 2 || img2img::omp_wait_chosen_by_user(envp) || img2img::omp_wait_set_by_img2img(envp))
     return;
@@ -43,9 +65,9 @@ void set_omp_wait_early(int argc, char** argv, char** envp) {
   if (spin == nullptr) return;
   size_t n = 0;
   while (envp != nullptr && envp[n] != nullptr) ++n;
-  char** env = static_cast<char**>(std::malloc((n + 3) * sizeof(char*)));
+  char** env = static_cast<char**>(std::malloc((n + 4) * sizeof(char*)));
   if (env == nullptr) return;
-  static char entry[64], marker[64];
+  static char entry[64], marker[64], unblock[64];
   const auto assign = [](char* out, size_t size, const char* name, const char* value) {  // "NAME=value"
     size_t at = 0;
     for (const char* c = name; *c != '\0' && at + 2 < size; ++c) out[at++] = *c;
@@ -55,19 +77,59 @@ void set_omp_wait_early(int argc, char** argv, char** envp) {
   };
   assign(entry, sizeof entry, "GOMP_SPINCOUNT", spin);
   assign(marker, sizeof marker, img2img::kOmpSpinCountMarker, spin);
-  for (size_t i = 0; i < n; ++i) env[i] = envp[i];
-  env[n] = entry;
-  env[n + 1] = marker;
-  env[n + 2] = nullptr;
+  sigset_t stop, before;
+  sigemptyset(&stop);
+  for (const int sig : kStopSignals) sigaddset(&stop, sig);
+  if (::sigprocmask(SIG_BLOCK, &stop, &before) != 0) sigfillset(&before);  // then the final image unblocks none
+  char numbers[32];
+  size_t at = 0;
+  for (const int sig : kStopSignals)
+    if (sigismember(&before, sig) == 0) {
+      if (sig >= 10) numbers[at++] = static_cast<char>('0' + sig / 10);
+      numbers[at++] = static_cast<char>('0' + sig % 10);
+      numbers[at++] = ',';
+    }
+  numbers[at] = '\0';
+  assign(unblock, sizeof unblock, kUnblockSignalsVar, numbers);
+  size_t k = 0;
+  for (size_t i = 0; i < n; ++i)  // an inherited kUnblockSignalsVar is not this process's
+    if (value_of(envp[i], kUnblockSignalsVar) == nullptr) env[k++] = envp[i];
+  env[k] = entry;
+  env[k + 1] = marker;
+  env[k + 2] = unblock;
+  env[k + 3] = nullptr;
   ::execve("/proc/self/exe", argv, env);
+  ::sigprocmask(SIG_SETMASK, &before, nullptr);
   std::free(env);
+}
+
+// In the final image, right after `train`'s handlers are installed: unblocks the stop signals that the
+// first image blocked for its re-exec (kUnblockSignalsVar), whatever the subcommand (without a handler, a
+// signal that came meanwhile then ends the process as it would have). `train` blocks them again on its
+// training threads later (take_stop_signals_on_own_thread, cmd_train.cpp). Only in an image that
+// img2img's re-exec started (a kUnblockSignalsVar inherited otherwise is not this process's).
+void unblock_stop_signals(char** envp) {
+  const char* numbers = env_value(envp, kUnblockSignalsVar);
+  if (numbers == nullptr || !img2img::omp_wait_set_by_img2img(envp)) return;
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig = 0; *numbers != '\0'; ++numbers)
+    if (*numbers >= '0' && *numbers <= '9') {
+      sig = sig * 10 + (*numbers - '0');
+    } else {
+      for (const int s : kStopSignals)
+        if (s == sig) sigaddset(&set, sig);
+      sig = 0;
+    }
+  ::sigprocmask(SIG_UNBLOCK, &set, nullptr);
 }
 // The one .preinit_array entry (glibc calls it with (argc, argv, envp) before any DT_INIT): the
 // OpenMP re-exec first (it does not return when it re-executes), then `train`'s stop handlers, which
-// an execve would reset, in the image that runs.
+// an execve would reset, in the image that runs, then the stop signals unblocked.
 void early_start(int argc, char** argv, char** envp) {
   set_omp_wait_early(argc, argv, envp);
   img2img::cli::install_stop_handlers_for_train(argc, argv, envp);
+  unblock_stop_signals(envp);
 }
 __attribute__((section(".preinit_array"), used)) void (*const kEarlyStart)(int, char**, char**) = early_start;
 

@@ -4,7 +4,7 @@
 
 #include <fcntl.h>     // O_WRONLY, O_CREAT
 #include <pthread.h>   // pthread_sigmask
-#include <signal.h>    // sigset_t, SIGINT, SIGTERM
+#include <signal.h>    // sigset_t, SIGINT, SIGTERM, SIGHUP
 #include <spawn.h>     // posix_spawnp
 #include <sys/wait.h>  // waitpid, WIFEXITED
 
@@ -33,12 +33,13 @@ std::string run_gnuplot(const std::vector<std::string>& args, const fs::path& st
   posix_spawn_file_actions_addopen(&files, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&files, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_addopen(&files, 2, stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  // SIGINT and SIGTERM blocked in gnuplot: one sent to our group in the instant before the child has
-  // left it stays pending there instead of killing gnuplot (img2img gets its own copy and stops in order).
+  // SIGINT, SIGTERM and SIGHUP blocked in gnuplot: one sent to our group in the instant before the child
+  // has left it stays pending there instead of killing gnuplot (img2img gets its own copy and stops in order).
   sigset_t mask;
   pthread_sigmask(SIG_BLOCK, nullptr, &mask);
   sigaddset(&mask, SIGINT);
   sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGHUP);
   posix_spawnattr_setsigmask(&attr, &mask);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
   posix_spawnattr_setpgroup(&attr, 0);  // a new group led by gnuplot

@@ -9,7 +9,7 @@
 namespace img2img {
 
 /// Runs `gnuplot ARGS...` (no shell, found on PATH) and waits for it: stdin and stdout /dev/null,
-/// stderr to `stderr_path`. It gets a process group of its own and runs with SIGINT and SIGTERM
+/// stderr to `stderr_path`. It gets a process group of its own and runs with SIGINT, SIGTERM and SIGHUP
 /// blocked, so a terminal's Ctrl-C reaches only img2img, whose handler stops the run in order;
 /// unlike std::system, img2img's SIGINT/SIGQUIT dispositions are left alone while it runs.
 /// Returns "" on exit status 0, else what went wrong ("exited with status 1", "was killed by signal

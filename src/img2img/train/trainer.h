@@ -41,7 +41,7 @@ struct TrainSummary {
   /// This process's rank in a data-parallel run (0 alone); only rank 0 writes the run folder, so the
   /// paths above are empty on the others.
   int rank = 0;
-  /// The stop signal (SIGINT 2, SIGTERM 15) that ended an interrupted data-parallel run on whichever
+  /// The stop signal (SIGHUP 1, SIGINT 2, SIGTERM 15) that ended an interrupted data-parallel run on whichever
   /// rank received it, for the exit code of the ranks that stopped with it; 0 otherwise.
   int stop_signal = 0;
 };

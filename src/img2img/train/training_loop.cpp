@@ -8,6 +8,7 @@
 #include <algorithm>  // std::find, std::min
 #include <chrono>     // std::chrono
 #include <cmath>      // std::isfinite
+#include <csignal>    // SIGINT, SIGTERM, SIGHUP
 #include <map>        // std::map
 #include <optional>   // std::optional
 #include <random>     // std::mt19937_64
@@ -192,14 +193,17 @@ void stop_before_first_step(bool stop, int64_t start_iteration, TrainSummary& su
                   : fmt::format("{}: nothing was trained yet and no checkpoint was written", summary.stop_reason));
 }
 // Data-parallel agreement (docs/distributed.md): whether any rank asks to stop, after every step and
-// every test batch. One small all-reduce: [stop, SIGINT, SIGTERM]. Alone: this process's request.
-// Sets summary.stop_signal to the signal behind a peer's request (SIGTERM wins over SIGINT).
+// every test batch. One small all-reduce: [stop, SIGINT, SIGTERM, SIGHUP]. Alone: this process's request.
+// Sets summary.stop_signal to the signal behind a peer's request (SIGTERM wins over SIGHUP, SIGHUP over
+// SIGINT), so every rank stopped by a peer exits alike.
 bool stop_agreed(const TrainOptions& options, ProcessGroup* group, TrainSummary& summary) {
   const bool stop = options.stop_requested != nullptr && options.stop_requested->load();
   if (group == nullptr) return stop;
   const int sig = options.stop_signal != nullptr ? options.stop_signal->load() : 0;
-  const std::vector<double> v = group->sum({stop ? 1.0 : 0.0, sig == 2 ? 1.0 : 0.0, sig == 15 ? 1.0 : 0.0});
-  if (v[0] > 0 && summary.stop_signal == 0) summary.stop_signal = v[2] > 0 ? 15 : v[1] > 0 ? 2 : 0;
+  const std::vector<double> v =
+      group->sum({stop ? 1.0 : 0.0, sig == SIGINT ? 1.0 : 0.0, sig == SIGTERM ? 1.0 : 0.0, sig == SIGHUP ? 1.0 : 0.0});
+  if (v[0] > 0 && summary.stop_signal == 0)
+    summary.stop_signal = v[2] > 0 ? SIGTERM : v[3] > 0 ? SIGHUP : v[1] > 0 ? SIGINT : 0;
   return v[0] > 0;
 }
 

@@ -1,11 +1,16 @@
-// Faults during training: SIGINT/SIGTERM (checkpoint + manifest, exit 130/143, paired and
-// unpaired; a second signal exits at once with code 3), kill -9 at many points (what is left loads and
+// Faults during training: SIGINT/SIGTERM/SIGHUP (checkpoint + manifest, exit 130/143/129, paired and
+// unpaired; a second SIGINT/SIGTERM exits at once with code 3; a closed terminal; SIGHUP ignored by the
+// launcher; a Ctrl-C in the first moments of the process), kill -9 at many points (what is left loads and
 // resumes), non-finite losses (stop naming the iteration, good checkpoints kept, no NaN weights
 // written) and a full disk.
 
 #include <fcntl.h>      // open
-#include <signal.h>     // kill, SIGINT, SIGTERM, SIGKILL
+#include <poll.h>       // poll
+#include <signal.h>     // kill, SIGINT, SIGTERM, SIGHUP, SIGKILL
+#include <spawn.h>      // posix_spawn
+#include <stdlib.h>     // posix_openpt, grantpt, unlockpt, ptsname
 #include <sys/mount.h>  // mount, umount2
+#include <sys/ioctl.h>  // ioctl, TIOCSCTTY
 #include <sys/stat.h>   // mkfifo
 #include <sys/wait.h>   // waitpid
 #include <unistd.h>     // fork, execv
@@ -21,6 +26,9 @@
 
 #include <algorithm>  // std::find
 #include <chrono>     // std::chrono
+#include <cstdio>     // std::printf
+#include <cstdlib>    // std::getenv
+#include <fstream>    // std::ofstream
 #include <numeric>    // std::iota
 #include <sstream>    // std::istringstream
 #include <thread>     // std::this_thread::sleep_for
@@ -43,8 +51,10 @@ using ::testing::Not;
 
 // Starts `args` (args[0] = executable) with stdout and stderr to `log`; returns its pid. With
 // `own_group`, the child leads a new process group (pgid = pid), as a shell's foreground job: a
-// terminal's Ctrl-C is kill(-pgid, SIGINT).
-pid_t spawn(const std::vector<std::string>& args, const fs::path& log, bool own_group = false) {
+// terminal's Ctrl-C is kill(-pgid, SIGINT). With `ignore_hangup`, it starts with SIGHUP ignored, as
+// under nohup.
+pid_t spawn(const std::vector<std::string>& args, const fs::path& log, bool own_group = false,
+            bool ignore_hangup = false) {
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -52,6 +62,11 @@ pid_t spawn(const std::vector<std::string>& args, const fs::path& log, bool own_
   const pid_t pid = ::fork();
   if (pid == 0) {  // only async-signal-safe calls until exec
     if (own_group) ::setpgid(0, 0);
+    if (ignore_hangup) {
+      struct sigaction ignore {};
+      ignore.sa_handler = SIG_IGN;
+      ::sigaction(SIGHUP, &ignore, nullptr);
+    }
     const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(fd, 1);
     ::dup2(fd, 2);
@@ -513,6 +528,285 @@ TEST_F(FaultsTest, SignalBeforeTheConfigIsReadStopsInOrder) {
   EXPECT_THAT(out, HasSubstr("nothing was trained; run the same command again to train"));
   EXPECT_TRUE(generator_metas(run).empty());
   EXPECT_EQ(manifest_status(run), "interrupted");
+}
+
+// Whether `pid`'s /proc status says SIGINT is blocked by one of its threads ("SigBlk" of the process is
+// the main thread's) or caught ("SigCgt"): then img2img's own code runs, past the dynamic loader.
+bool sigint_blocked(pid_t pid) {
+  try {
+    return (status_mask(read_file(fmt::format("/proc/{}/status", pid)), "SigBlk") & (1ULL << (SIGINT - 1))) != 0;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+// The raw wait status of `pid`, or -1 (after killing it) when it has not ended within `timeout_s`.
+int wait_status(pid_t pid, double timeout_s) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  int status = 0;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > end) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return status;
+}
+
+// `args` quoted for sh.
+std::string sh_words(const std::vector<std::string>& args) {
+  std::string out;
+  for (const std::string& a : args) {
+    out += out.empty() ? "'" : " '";
+    for (const char c : a) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    out += "'";
+  }
+  return out;
+}
+
+// SIGHUP (terminal closed, ssh dropped) is a stop request like SIGTERM: the step is finished, a checkpoint
+// and outputs.json "interrupted" are written, exit 129 (was: killed by the signal, outputs.json left
+// "running"). A closed terminal sends it twice (the shell forwards its own, the kernel sends one more when
+// the shell exits): a repeated SIGHUP does nothing, where a second SIGINT/SIGTERM aborts (exit 3).
+TEST_F(FaultsTest, HangupStopsInOrderEvenWhenRepeatedAndResumes) {
+  make_data();
+  const fs::path run = dir_ / "run", log = dir_ / "log";
+  std::vector<std::string> args = train_args(run);
+  const pid_t pid = spawn(args, log);
+  ASSERT_TRUE(wait_for_checkpoint(run, 60)) << read_file(log);
+  ASSERT_EQ(::kill(pid, SIGHUP), 0);
+  EXPECT_TRUE(wait_for_log(log, "stop requested", 10)) << read_file(log);
+  ASSERT_EQ(::kill(pid, SIGHUP), 0);  // handled on its own, while the step finishes or the checkpoint is written
+  const int code = wait_exit(pid, 30);
+  const std::string out = read_file(log);
+  EXPECT_EQ(code, 128 + SIGHUP) << out;
+  EXPECT_THAT(out, HasSubstr("stop requested (SIGHUP); finishing the current step and writing a checkpoint"));
+  EXPECT_THAT(out, Not(HasSubstr("second stop signal")));
+  EXPECT_THAT(out, HasSubstr("resume with: img2img train --resume"));
+  EXPECT_EQ(manifest_status(run), "interrupted");
+  EXPECT_THAT(read_file(run / "train.log"), HasSubstr("interrupted"));
+  expect_checkpoints_load(run);
+  const ResumePoint point = find_resume_point(run);
+  // It resumes: one more iteration, then a normal end.
+  for (auto& a : args)
+    if (a.rfind("--train.max_iterations=", 0) == 0) a = fmt::format("--train.max_iterations={}", point.iteration + 1);
+  args.insert(args.begin() + 2, {"--resume", run.string()});
+  EXPECT_EQ(wait_exit(spawn(args, dir_ / "resume.log"), 120), 0) << read_file(dir_ / "resume.log");
+  EXPECT_EQ(manifest_status(run), "finished");
+  EXPECT_EQ(find_resume_point(run).iteration, point.iteration + 1);
+}
+
+// The real thing: `img2img train` in the foreground of an interactive shell on a terminal, and the terminal
+// goes away (its master side is closed, as when a terminal window closes or sshd loses the connection). The
+// shell forwards SIGHUP to its job, the kernel sends one more when the shell exits, and every later write to
+// the terminal fails (EIO). The run still finishes its step, writes its checkpoint and outputs.json
+// "interrupted" and exits 129. The job is `sh -c 'img2img ...; echo $? > rc'` with a SIGHUP trap (img2img
+// gets the default disposition), so that its exit code outlives the terminal.
+TEST_F(FaultsTest, ClosingTheTerminalStopsTheRunInOrder) {
+  if (!fs::exists("/bin/bash")) GTEST_SKIP() << "no /bin/bash for an interactive shell";
+  make_data();
+  const fs::path run = dir_ / "run", rc = dir_ / "rc", job = dir_ / "job.sh", pgid_file = dir_ / "pgid";
+  {
+    std::ofstream script(job);
+    script << "trap : HUP\necho $$ > " << sh_words({pgid_file.string()}) << "\n"
+           << sh_words(train_args(run)) << "\necho $? > " << sh_words({rc.string()}) << ".tmp\nmv "
+           << sh_words({rc.string() + ".tmp", rc.string()}) << "\n";
+  }
+  const int master = ::posix_openpt(O_RDWR | O_NOCTTY);
+  ASSERT_GE(master, 0);
+  ASSERT_EQ(::grantpt(master), 0);
+  ASSERT_EQ(::unlockpt(master), 0);
+  const std::string slave = ::ptsname(master);
+  const std::string command = "sh " + sh_words({job.string()}) + "; exit";
+  const pid_t shell = ::fork();
+  if (shell == 0) {  // a session of its own with the terminal as its controlling terminal
+    ::setsid();
+    const int fd = ::open(slave.c_str(), O_RDWR);
+    if (fd < 0) ::_exit(127);
+    ::ioctl(fd, TIOCSCTTY, 0);
+    ::dup2(fd, 0), ::dup2(fd, 1), ::dup2(fd, 2);
+    ::close(fd), ::close(master);
+    ::execl("/bin/bash", "bash", "--norc", "--noprofile", "-i", "-c", command.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ASSERT_GT(shell, 0);
+  // Read what the terminal shows (so that writes never block) until a checkpoint exists.
+  ::fcntl(master, F_SETFL, ::fcntl(master, F_GETFL) | O_NONBLOCK);
+  std::string screen;
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (generator_metas(run).empty() && std::chrono::steady_clock::now() < end) {
+    pollfd p{master, POLLIN, 0};
+    if (::poll(&p, 1, 10) > 0 && (p.revents & POLLIN) != 0) {
+      char buffer[4096];
+      const ssize_t n = ::read(master, buffer, sizeof buffer);
+      if (n > 0) screen.append(buffer, static_cast<size_t>(n));
+    }
+  }
+  const bool trained = !generator_metas(run).empty();
+  ::close(master);  // the terminal is gone
+  wait_exit(shell, 30);
+  std::string code;
+  for (int i = 0; i < 6000 && !fs::exists(rc); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (!fs::exists(rc)) {  // never leave the run training: end the job's process group
+    if (fs::exists(pgid_file)) ::kill(-std::stoi(read_file(pgid_file)), SIGKILL);
+    FAIL() << "the run did not end within 60 s of the terminal closing\n" << screen;
+  }
+  ASSERT_TRUE(trained) << screen;
+  EXPECT_EQ(read_file(rc), fmt::format("{}\n", 128 + SIGHUP)) << screen;
+  EXPECT_EQ(manifest_status(run), "interrupted");
+  EXPECT_THAT(read_file(run / "train.log"), HasSubstr("interrupted"));
+  expect_checkpoints_load(run);
+  EXPECT_NO_THROW(find_resume_point(run));
+}
+
+// Started with SIGHUP ignored (nohup, a launcher that ignores it), img2img leaves it ignored: a SIGHUP
+// does nothing and the run ends normally.
+TEST_F(FaultsTest, HangupIgnoredAtStartStaysIgnored) {
+  make_data();
+  const fs::path run = dir_ / "run", log = dir_ / "log";
+  std::vector<std::string> args = train_args(run);
+  for (auto& a : args)
+    if (a.rfind("--train.max_iterations=", 0) == 0) a = "--train.max_iterations=12";
+  const pid_t pid = spawn(args, log, /*own_group=*/false, /*ignore_hangup=*/true);
+  ASSERT_TRUE(wait_for_checkpoint(run, 60)) << read_file(log);
+  const std::string status = read_file(fmt::format("/proc/{}/status", pid));
+  EXPECT_THAT(status, Not(HasSubstr("State:\tZ")));  // still training: the signals below land mid-run
+  EXPECT_NE(status_mask(status, "SigIgn") & (1ULL << (SIGHUP - 1)), 0u) << status;
+  EXPECT_EQ(status_mask(status, "SigCgt") & (1ULL << (SIGHUP - 1)), 0u) << status;
+  ASSERT_EQ(::kill(pid, SIGHUP), 0);
+  ASSERT_EQ(::kill(pid, SIGHUP), 0);
+  EXPECT_EQ(wait_exit(pid, 120), 0) << read_file(log);
+  EXPECT_THAT(read_file(log), Not(HasSubstr("stop requested")));
+  EXPECT_EQ(manifest_status(run), "finished");
+  EXPECT_EQ(find_resume_point(run).iteration, 12);
+}
+
+// A Ctrl-C in the first moments after start. img2img re-executes itself once (OpenMP settings) before
+// anything else; handlers do not survive an execve, so the first image blocks the stop signals before it
+// (the mask and a pending signal do survive) and the final image unblocks them right after installing
+// its handlers: a signal in between waits and becomes an orderly stop (was: killed by the signal, nothing
+// printed, in the first ~0.2 s). What no code of img2img can cover is the dynamic loader mapping the
+// shared libraries before the first image's .preinit_array runs (docs/reliability.md gives the time): a
+// signal then kills it like any program. So each signal sent once img2img's code runs (SIGINT blocked or
+// caught, seen in /proc before the kill) must end in exit 130 with the stop wording; one sent before may
+// kill it. Signals at 0, 20, 50, 100, 200 and 400 ms after the start, and one as soon as the signals are
+// seen blocked (the re-exec), all processes at once. (How many land after the loader depends on the
+// machine's load: on an idle one the loader takes tens of ms, on a busy 2-core one several hundred.)
+TEST_F(FaultsTest, CtrlCInTheFirstMomentsIsAnOrderlyStop) {
+  make_data();
+  struct Start {
+    pid_t pid = 0;
+    int offset_ms = -1;  // -1: as soon as SIGINT is seen blocked
+    bool covered = false, blocked = false;
+    fs::path log;
+  };
+  std::vector<Start> starts;
+  const auto launch = [this](const fs::path& run, const fs::path& log) {
+    const std::vector<std::string> args = train_args(run);
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t files;
+    posix_spawn_file_actions_init(&files);
+    posix_spawn_file_actions_addopen(&files, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&files, 1, 2);
+    pid_t pid = 0;  // posix_spawn returns once the child has executed img2img
+    const int err = ::posix_spawn(&pid, argv[0], &files, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&files);
+    return err == 0 ? pid : -1;
+  };
+  const auto caught = [](pid_t pid) {
+    try {
+      return (status_mask(read_file(fmt::format("/proc/{}/status", pid)), "SigCgt") & (1ULL << (SIGINT - 1))) != 0;
+    } catch (const Error&) {
+      return false;
+    }
+  };
+  for (const int offset : {0, 20, 50, 100, 200, 400, -1}) {
+    Start s;
+    s.offset_ms = offset;
+    s.log = dir_ / fmt::format("log{}", offset);
+    s.pid = launch(dir_ / fmt::format("run{}", offset), s.log);
+    ASSERT_GT(s.pid, 0);
+    if (offset >= 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(offset));
+    } else {
+      for (int i = 0; i < 100000 && !sigint_blocked(s.pid) && !caught(s.pid); ++i)
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+    s.blocked = sigint_blocked(s.pid);
+    s.covered = s.blocked || caught(s.pid);  // img2img's code runs: from here on the stop is orderly
+    ASSERT_EQ(::kill(s.pid, SIGINT), 0);
+    starts.push_back(s);
+  }
+  int covered = 0;
+  for (const Start& s : starts) {
+    SCOPED_TRACE(fmt::format("SIGINT {} ms after the start{}", s.offset_ms,
+                             s.covered ? (s.blocked ? " (signals blocked)" : " (handler installed)") : " (in the loader)"));
+    const int status = wait_status(s.pid, 60);
+    const std::string out = read_file(s.log);
+    const bool orderly = status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGINT;
+    if (s.covered || orderly) {
+      ++covered;
+      EXPECT_TRUE(orderly) << "wait status " << status << "\n" << out;
+      EXPECT_THAT(out, HasSubstr("stop requested"));
+      EXPECT_THAT(out, HasSubstr("nothing was trained; run the same command again to train"));
+      EXPECT_EQ(manifest_status(dir_ / fmt::format("run{}", s.offset_ms)), "interrupted");
+    } else {  // in the loader's first mapping of the libraries: killed like any program then
+      EXPECT_TRUE(status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) << "wait status " << status;
+    }
+  }
+  // The re-exec's window was hit (unless the user's OpenMP wait policy means no re-exec): a signal there
+  // killed the process silently before the stop signals were blocked across the re-exec.
+  EXPECT_TRUE(starts.back().covered);
+  if (std::getenv("OMP_WAIT_POLICY") == nullptr && std::getenv("GOMP_SPINCOUNT") == nullptr)
+    EXPECT_TRUE(starts.back().blocked);
+  std::printf("%d of %zu early signals landed after the dynamic loader (orderly stop); the others in it\n", covered,
+              starts.size());
+}
+
+// The other subcommands that re-execute (export, ssim, ...) have no stop handler: a signal that waits
+// across the re-exec must still end them once they run (it did before the signals were blocked there),
+// not stay blocked while they go on. Here a SIGINT sent while the signals are blocked ends a command that
+// would otherwise fail at once with exit 1.
+TEST_F(FaultsTest, AnEarlySignalStillEndsTheOtherCommands) {
+  const std::vector<std::vector<std::string>> commands{
+      {test::img2img_binary(), "export", "--checkpoint", (dir_ / "none.pt").string(), "--output",
+       (dir_ / "none.onnx").string()},
+      {test::img2img_binary(), "ssim", (dir_ / "a.png").string(), (dir_ / "b.png").string()}};
+  for (const auto& args : commands) {
+    SCOPED_TRACE(args[1]);
+    const fs::path log = dir_ / (args[1] + ".log");
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t files;
+    posix_spawn_file_actions_init(&files);
+    posix_spawn_file_actions_addopen(&files, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&files, 1, 2);
+    pid_t pid = 0;
+    ASSERT_EQ(::posix_spawn(&pid, argv[0], &files, nullptr, argv.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&files);
+    bool blocked = false;
+    const auto running = [pid] {  // not ended yet (the child stays waitable)
+      siginfo_t info{};
+      return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == 0;
+    };
+    for (int i = 0; i < 100000 && !blocked && running(); ++i) {
+      blocked = sigint_blocked(pid);
+      if (!blocked) std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+    if (blocked) ASSERT_EQ(::kill(pid, SIGINT), 0);
+    const int status = wait_status(pid, 60);
+    if (!blocked) {  // no re-exec (the user's own OpenMP wait policy) or missed: nothing to check
+      EXPECT_TRUE(std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("GOMP_SPINCOUNT") != nullptr)
+          << "SIGINT never seen blocked; wait status " << status;
+      continue;
+    }
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) << "wait status " << status << "\n" << read_file(log);
+  }
 }
 
 TEST_F(FaultsTest, KillNineAtManyPointsLeavesLoadableCheckpointsAndResumes) {
