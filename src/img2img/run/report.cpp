@@ -147,13 +147,12 @@ std::string draw_charts(std::vector<Chart>& charts, const fs::path& work_dir, st
         gnuplot_quote((work_dir / fmt::format("chart{}.svg", c)).string()), gnuplot_quote(chart.title),
         gnuplot_quote(y_label), longest <= kReportMarkedPoints ? "linespoints" : "lines",
         chart.log_y ? "set logscale y\n" : "");
-    // One iteration only: gnuplot cannot autoscale an empty x range; widen it.
+    // Iterations are whole numbers: a tick per iteration on short runs (gnuplot would mark 1.5, 2.5), and
+    // one iteration only gets a range around it (gnuplot cannot autoscale an empty x range).
     std::set<int64_t> xs;
     for (const auto& [name, points] : chart.series)
       for (const auto& [it, v] : points) xs.insert(it);
-    if (xs.size() == 1) script += fmt::format("set xrange [{}:{}]\n", *xs.begin() - 1, *xs.begin() + 1);
-    // Iterations are whole numbers: a tick per iteration on short runs (gnuplot would mark 1.5, 2.5).
-    if (*xs.rbegin() - *xs.begin() <= 10) script += "set xtics 1\n";
+    script += gnuplot_iteration_axis(xs);
     // All values equal (a constant learning rate): gnuplot would zoom into rounding noise, every tick
     // reading the same number; show the value in the middle of a range around it.
     double lo = std::numeric_limits<double>::max(), hi = std::numeric_limits<double>::lowest();
