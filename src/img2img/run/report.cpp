@@ -575,11 +575,17 @@ ReportResult write_run_report(const fs::path& run_dir) {
     else if (const auto last = age_seconds(log_path, now))
       seconds_run = *start - *last;
   }
+  // A resumed run's time is that of its last session, as its done line says ("iterations 10-12 in 37s").
+  const std::string since = log.resumed_after > 0 ? fmt::format("since the resume after iteration {}", log.resumed_after)
+                                                  : "";
   if (const size_t in = log.done_line.find(" in "); in != std::string::npos) {
     elapsed = log.done_line.substr(in + 4);
     elapsed = elapsed.substr(0, elapsed.find_first_of("; ("));
+    if (!since.empty()) elapsed += " (" + since + ")";
   } else if (seconds_run) {
-    elapsed = format_duration(std::max(0.0, *seconds_run)) + (live ? "" : " (to train.log's last line)");
+    std::string what = live ? "" : "to train.log's last line";
+    if (!since.empty()) what += (what.empty() ? "" : ", ") + since;
+    elapsed = format_duration(std::max(0.0, *seconds_run)) + (what.empty() ? "" : " (" + what + ")");
   }
 
   // Curves: the plots' CSVs when the run kept them, else train.log's lines.
@@ -678,8 +684,9 @@ ReportResult write_run_report(const fs::path& run_dir) {
   std::string rewrite_every;
   if (live) {
     std::optional<double> per_it;  // seconds per iteration
-    // Since the run's (or its resume's) start: too low after a resume, whose earlier iterations count too.
-    if (seconds_run && done_it > 0) per_it = *seconds_run / static_cast<double>(done_it);
+    // Since the run's (or its resume's) start, over the iterations since then.
+    if (seconds_run && done_it > log.resumed_after)
+      per_it = *seconds_run / static_cast<double>(done_it - log.resumed_after);
     // The last iteration's own length: its ETA is that times the iterations left.
     if (!log.iterations.empty()) {
       const LogIteration& last = log.iterations.back();

@@ -122,6 +122,13 @@ TEST(ReportData, ParsesTheLinesOfTrainLog) {
   EXPECT_DOUBLE_EQ(cycle_loss.at("d_0").at(1), 0.3);
   EXPECT_DOUBLE_EQ(log_series(cycle, "ssim").at("test_cycle").at(1), 0.5);
   EXPECT_EQ(cycle.error, "");  // the resumed run has not failed
+
+  // A resume in place: the iteration the last run continued after (a new run resets it).
+  const std::string resumed = "run folder: /r\niteration 1/1  lr 0.0002  ETA 0s\ndone: 1 iterations in 2s\n"
+                              "run folder: /r\nresumed /r/checkpoints/generator_0_1.pt after iteration 1\n"
+                              "done: iterations 2-3 in 4s (resumed after iteration 1; 3 iterations in all)\n";
+  EXPECT_EQ(parse_train_log(resumed).resumed_after, 1);
+  EXPECT_EQ(parse_train_log(resumed + "run folder: /r\n").resumed_after, 0);
 }
 
 // The device row shows the thread count the run has now, not the one it started with, and "1 CPU thread".
