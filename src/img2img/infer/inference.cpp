@@ -57,16 +57,34 @@ cv::Mat GeneratorRunner::run(const cv::Mat& image, InferMode mode) {
   return tensor_to_image(y);
 }
 
-std::vector<fs::path> infer_images(GeneratorRunner& runner, const fs::path& input, const fs::path& output_dir,
-                                   InferMode mode, std::vector<std::string>* notes) {
-  std::vector<fs::path> files;
+void check_infer_output(const fs::path& input, const fs::path& output_dir) {
   std::error_code ec;
   check_distinct_folders({{"--input", fs::is_directory(input, ec) ? input : fs::absolute(input).parent_path()}},
                          {{"--output", output_dir}});
+  // An existing file as --output (or above it): say so, rather than "cannot create folder: Not a directory".
+  for (fs::path p = output_dir; !p.empty(); p = p.parent_path()) {
+    if (fs::exists(p, ec)) {
+      if (!fs::is_directory(p, ec))
+        throw DataError(fmt::format(
+            "--output '{}' {} a file, not a folder: infer writes <name>.png files (.tif for float) into an output "
+            "folder, also for one input image; it takes no output file name. Pass a folder (e.g. --output '{}').",
+            output_dir.string(), p == output_dir ? "is" : fmt::format("is inside '{}', which is", p.string()),
+            (p.parent_path() / "generated").string()));
+      break;
+    }
+    if (p == p.parent_path()) break;
+  }
   if (has_image_extension(output_dir) && !fs::is_directory(output_dir, ec))
     throw DataError(fmt::format("--output '{}' looks like an image file, but infer writes <name>.png files into an "
                                 "output folder. Pass a folder (e.g. --output '{}').",
                                 output_dir.string(), (output_dir.parent_path() / "generated").string()));
+}
+
+std::vector<fs::path> infer_images(GeneratorRunner& runner, const fs::path& input, const fs::path& output_dir,
+                                   InferMode mode, std::vector<std::string>* notes) {
+  std::vector<fs::path> files;
+  std::error_code ec;
+  check_infer_output(input, output_dir);
   if (fs::is_directory(input, ec)) {
     ListingStats listing;
     files = list_image_files(input, &listing);

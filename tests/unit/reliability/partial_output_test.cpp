@@ -34,6 +34,24 @@ class PartialOutputTest : public test::TempDirTest {
     const std::string bytes = read_file(path);
     write_file_atomic(path, bytes.substr(0, bytes.size() / 2));
   }
+  // A tiny generator (one iteration on two 16 px RGB pairs, 8-bit) under dir_/`name`.
+  GeneratorRunner tiny_generator(const std::string& name) {
+    for (int i = 0; i < 2; ++i) {
+      random_png(dir_ / name / "in" / (std::to_string(i) + ".png"), 16, 16, 50 + i);
+      random_png(dir_ / name / "ref" / (std::to_string(i) + ".png"), 16, 16, 60 + i);
+    }
+    RunConfig c;
+    c.data.input_dir = (dir_ / name / "in").string(), c.data.reference_dir = (dir_ / name / "ref").string();
+    c.data.image_size = 16, c.data.batch_size = 2;
+    c.generator.layers = 4, c.generator.initial_layer_size = 4;
+    c.discriminator.layers = 1, c.discriminator.initial_layer_size = 4;
+    c.train.max_iterations = 1;
+    c.output.run_dir = (dir_ / name / "run").string();
+    c.output.onnx_path = "";
+    c.plot.type = PlotType::kDisabled;
+    c.device.device = "cpu";
+    return GeneratorRunner(train_pix2pix(c, TrainOptions{0}).final_generator, "cpu");
+  }
   static size_t files_in(const fs::path& dir) {
     if (!fs::exists(dir)) return 0;
     size_t n = 0;
@@ -125,6 +143,45 @@ TEST_F(PartialOutputTest, InferChecksEveryInputBeforeWriting) {
   }
   EXPECT_FALSE(fs::exists(dir_ / "out.png"));
   EXPECT_EQ(read_file(photos / "a.png"), before);
+}
+
+// --output naming an existing file (or a path below one) says so and what --output takes (a folder,
+// also for one input image), instead of "cannot create folder ...: Not a directory"; the file is kept.
+TEST_F(PartialOutputTest, InferOutputThatIsAFileSaysSo) {
+  GeneratorRunner runner = tiny_generator("model");
+  const fs::path photos = dir_ / "photos";
+  random_png(photos / "a.png", 20, 12, 4);
+  write_file_atomic(dir_ / "result", "not a folder");
+  const std::string expected = "--output '" + (dir_ / "result").string() +
+                               "' is a file, not a folder: infer writes <name>.png files (.tif for float) into an "
+                               "output folder, also for one input image; it takes no output file name. Pass a "
+                               "folder (e.g. --output '" + (dir_ / "generated").string() + "').";
+  for (const fs::path& input : {photos, photos / "a.png"}) {
+    try {
+      infer_images(runner, input, dir_ / "result", InferMode::kResize);
+      ADD_FAILURE() << "expected a DataError for " << input;
+    } catch (const DataError& e) {
+      EXPECT_EQ(std::string(e.what()), expected);
+    }
+  }
+  try {  // a folder below the file
+    infer_images(runner, photos, dir_ / "result" / "out", InferMode::kResize);
+    ADD_FAILURE() << "expected a DataError";
+  } catch (const DataError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("--output '" + (dir_ / "result" / "out").string() + "' is inside '" +
+                                    (dir_ / "result").string() + "', which is a file, not a folder"));
+  }
+  write_file_atomic(dir_ / "old.png", "an earlier output");  // an existing image file: a file too
+  try {
+    infer_images(runner, photos / "a.png", dir_ / "old.png", InferMode::kResize);
+    ADD_FAILURE() << "expected a DataError";
+  } catch (const DataError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("--output '" + (dir_ / "old.png").string() + "' is a file, not a folder"));
+  }
+  EXPECT_EQ(read_file(dir_ / "result"), "not a folder");
+  EXPECT_EQ(read_file(dir_ / "old.png"), "an earlier output");
+  // A folder that does not exist yet is made, as before.
+  EXPECT_EQ(infer_images(runner, photos, dir_ / "new" / "out", InferMode::kResize).size(), 1u);
 }
 
 // infer on a folder says what it did not use instead of skipping it silently: non-image and hidden
