@@ -66,7 +66,8 @@ void check_infer_output(const std::filesystem::path& input, const std::filesyste
 /// `notes` (if given) receives what the user should know but that is no error: files of the folder that
 /// were skipped (non-images, hidden files, subfolders, which are not searched), and inputs with more
 /// channels than the model takes (the channel rule drops the rest: an RGB image into a 1-channel model
-/// keeps only its red channel).
+/// keeps only its red channel), and float inputs with samples outside [0, 1] (used as they are; the
+/// generator's images stay within [0, 1]).
 std::vector<std::filesystem::path> infer_images(GeneratorRunner& runner, const std::filesystem::path& input,
                                                 const std::filesystem::path& output_dir, InferMode mode,
                                                 std::vector<std::string>* notes = nullptr);

@@ -6,6 +6,8 @@
 
 #include <opencv2/core.hpp>  // cv::Mat, cv::RNG
 
+#include <limits>  // std::numeric_limits
+
 #include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
 #include "img2img/data/image_io.h"
@@ -18,6 +20,7 @@ namespace img2img {
 namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class PartialOutputTest : public test::TempDirTest {
  protected:
@@ -182,6 +185,50 @@ TEST_F(PartialOutputTest, InferOutputThatIsAFileSaysSo) {
   EXPECT_EQ(read_file(dir_ / "old.png"), "an earlier output");
   // A folder that does not exist yet is made, as before.
   EXPECT_EQ(infer_images(runner, photos, dir_ / "new" / "out", InferMode::kResize).size(), 1u);
+}
+
+// Float inputs (float TIFF, EXR) with samples outside [0, 1] are used as they are, with a note in terms
+// of inference (as training warns about such data); within [0, 1], no note. NaN is an error that speaks
+// of inference, not of losses.
+TEST_F(PartialOutputTest, InferNotesFloatInputsOutsideZeroOne) {
+  GeneratorRunner runner = tiny_generator("model");
+  const fs::path floats = dir_ / "floats";
+  cv::Mat metres(12, 20, CV_32FC3);
+  for (int y = 0; y < 12; ++y)
+    for (int x = 0; x < 20; ++x) metres.at<cv::Vec3f>(y, x) = cv::Vec3f(-2.5f + x, 0.5f, 0.25f * y);
+  write_image(floats / "a.tif", metres, PixelDepth::kFloat);
+  write_image(floats / "b.exr", cv::Mat(8, 8, CV_32FC3, cv::Scalar(0.5, 1.75, 0.5)), PixelDepth::kFloat);
+  write_image(floats / "c.tif", cv::Mat(8, 8, CV_32FC3, cv::Scalar(0.0, 0.5, 1.0)), PixelDepth::kFloat);
+  std::vector<std::string> notes;
+  const auto written = infer_images(runner, floats, dir_ / "out", InferMode::kResize, &notes);
+  ASSERT_EQ(written.size(), 3u);  // used as they are
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_EQ(notes[0], "float image '" + (floats / "a.tif").string() +
+                          "' has samples from -2.5 to 16.5, outside [0, 1] (so do 1 other float files): infer uses "
+                          "them as they are, but the generator was trained for samples in [0, 1] and its images stay "
+                          "within [0, 1], so it cannot reproduce such values and its output may be off. Scale the "
+                          "values to [0, 1] before inference, as the training data were, e.g. (v - min) / (max - min).");
+  EXPECT_THAT(notes[0], Not(HasSubstr("training,")));
+  notes.clear();
+  infer_images(runner, floats / "c.tif", dir_ / "out_c", InferMode::kResize, &notes);
+  EXPECT_TRUE(notes.empty()) << notes.front();
+
+  cv::Mat nan_image(8, 8, CV_32FC1, cv::Scalar(0.5));
+  nan_image.at<float>(2, 5) = std::numeric_limits<float>::quiet_NaN();
+  write_image(floats / "d.exr", nan_image, PixelDepth::kFloat);
+  try {
+    infer_images(runner, floats, dir_ / "out_nan", InferMode::kResize, &notes);
+    ADD_FAILURE() << "expected a DataError";
+  } catch (const DataError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("image '" + (floats / "d.exr").string() +
+                                    "' has 1 pixel(s) of 64 with NaN or infinite values (first at x 5, y 2); the "
+                                    "generator cannot translate them: they would spread through it and turn its "
+                                    "output NaN (written as black pixels). Replace the NaN/inf values in the source "
+                                    "(e.g. clamp or fill them in the tool that wrote the file) or remove the file "
+                                    "from --input."));
+    EXPECT_THAT(e.what(), Not(HasSubstr("loss")));
+  }
+  EXPECT_FALSE(fs::exists(dir_ / "out_nan"));
 }
 
 // infer on a folder says what it did not use instead of skipping it silently: non-image and hidden
