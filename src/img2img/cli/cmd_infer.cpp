@@ -36,6 +36,7 @@ Command setup_infer(CLI::App& app) {
                 {"resize", "pad"});
   add_weights_option(*sub, args->weights);
   return {sub, [args] {
+            check_infer_output(args->input, args->output);  // a wrong --output before the model loads
             GeneratorRunner runner(args->checkpoint, args->device, args->index, parse_weights_kind(args->weights));
             if (!runner.loaded().note.empty()) std::fprintf(stderr, "note: %s\n", runner.loaded().note.c_str());
             std::vector<std::string> notes;

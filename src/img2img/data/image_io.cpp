@@ -221,9 +221,10 @@ bool is_grey_alpha_png(const std::string& head) {
 }
 
 // Throws DataError naming `path` if a pixel of the float image `raw` (CV_32F or CV_64F, any channel
-// count) has a NaN or infinite sample: they would turn every loss NaN ("training diverged") or
-// come out black from infer. Counts pixels (any channel non-finite) and names the first one.
-void check_finite_pixels(const cv::Mat& raw, const fs::path& path) {
+// count) has a NaN or infinite sample: they would turn every loss NaN ("training diverged"), come out
+// black from infer, or make an SSIM NaN; the message says which for `use`. Counts pixels (any channel
+// non-finite) and names the first one.
+void check_finite_pixels(const cv::Mat& raw, const fs::path& path, ImageUse use) {
   const int channels = raw.channels();
   int64_t bad = 0;
   int first_x = -1, first_y = -1;
@@ -240,11 +241,18 @@ void check_finite_pixels(const cv::Mat& raw, const fs::path& path) {
     }
   }
   if (bad == 0) return;
+  const char* effect = use == ImageUse::kInference
+                           ? "the generator cannot translate them: they would spread through it and turn its output "
+                             "NaN (written as black pixels)"
+                       : use == ImageUse::kComparison ? "the SSIM would be NaN"
+                                                      : "they would make every loss NaN";
+  const char* remove = use == ImageUse::kInference    ? "remove the file from --input"
+                       : use == ImageUse::kComparison ? "compare a file without them"
+                                                      : "remove the file from the folder";
   throw DataError(fmt::format("image '{}' has {} pixel(s) of {} with NaN or infinite values (first at x {}, y {}); "
-                              "they would make every loss NaN. Replace the NaN/inf values in the source (e.g. "
-                              "clamp or fill them in the tool that wrote the file) or remove the file from the "
-                              "folder.",
-                              path.string(), bad, static_cast<int64_t>(raw.total()), first_x, first_y));
+                              "{}. Replace the NaN/inf values in the source (e.g. clamp or fill them in the tool "
+                              "that wrote the file) or {}.",
+                              path.string(), bad, static_cast<int64_t>(raw.total()), first_x, first_y, effect, remove));
 }
 
 }  // namespace
@@ -328,7 +336,7 @@ cv::Mat read_image_raw(const fs::path& path) {
   return raw;
 }
 
-DecodedImage read_image(const fs::path& path) {
+DecodedImage read_image(const fs::path& path, ImageUse use) {
   const cv::Mat raw = read_image_raw(path);
   DecodedImage out;
   out.channels = raw.channels();
@@ -345,7 +353,7 @@ DecodedImage read_image(const fs::path& path) {
   }
   if (out.channels > 4 || out.channels == 0)
     throw DataError(fmt::format("image '{}' has {} channels; expected 1-4.", path.string(), out.channels));
-  if (out.depth == PixelDepth::kFloat) check_finite_pixels(raw, path);
+  if (out.depth == PixelDepth::kFloat) check_finite_pixels(raw, path, use);
   cv::Mat f;
   raw.convertTo(f, CV_32F, scale);
   if (out.depth == PixelDepth::kFloat) cv::minMaxLoc(f.reshape(1), &out.min_value, &out.max_value);

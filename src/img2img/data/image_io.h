@@ -37,11 +37,19 @@ struct DecodedImage {
 /// missing, empty, truncated, corrupt or not a decodable image.
 cv::Mat read_image_raw(const std::filesystem::path& path);
 
+/// What a decoded image is for: the error about NaN or infinite samples says what they would do there.
+enum class ImageUse {
+  kTraining,   ///< training and test data: "they would make every loss NaN"
+  kInference,  ///< infer's inputs: the generator would turn its output NaN
+  kComparison  ///< ssim's files: the SSIM would be NaN
+};
+
 /// read_image_raw() converted to CV_32FC(n) in [0, 1] with channels in R, G, B, A order (1: grey,
 /// 2: grey, alpha). Throws DataError as read_image_raw, for unsupported sample types or > 4 channels,
 /// and for a float image (EXR, float TIFF) with NaN or infinite samples (naming the file, how many
-/// pixels and the first one). Every loader (paired/unpaired datasets, test sets, infer, ssim) uses it.
-DecodedImage read_image(const std::filesystem::path& path);
+/// pixels and the first one, and what they would do for `use`). Every loader (paired/unpaired
+/// datasets, test sets, infer, ssim) uses it.
+DecodedImage read_image(const std::filesystem::path& path, ImageUse use = ImageUse::kTraining);
 
 /// The channel rule (spec data.channel_count): fewer channels -> the last one repeated, more ->
 /// extra ones dropped. Input and output CV_32FC(n).

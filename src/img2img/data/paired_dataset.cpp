@@ -170,14 +170,18 @@ std::vector<std::string> file_warnings(const FileFacts& facts, int64_t image_siz
                               fmt::format("{:.3g}", static_cast<double>(image_size) / facts.largest_side),
                               facts.largest_side));
   if (facts.out_of_range > 0)
-    out.push_back(fmt::format("float image '{}' has samples from {:.6g} to {:.6g}, outside [0, 1]{}: they are used "
-                              "as they are, but generated images stay within [0, 1], so the model cannot reproduce "
-                              "them (the L1 loss stays large). Scale the values to [0, 1] before training, e.g. "
-                              "(v - min) / (max - min)",
-                              facts.first_out_of_range.string(), facts.min_value, facts.max_value,
-                              facts.out_of_range > 1 ? fmt::format(" (so do {} other float files)", facts.out_of_range - 1)
-                                                     : ""));
+    out.push_back(out_of_range_files(facts) +
+                  ": they are used as they are, but generated images stay within [0, 1], so the model cannot "
+                  "reproduce them (the L1 loss stays large). Scale the values to [0, 1] before training, e.g. "
+                  "(v - min) / (max - min)");
   return out;
+}
+
+std::string out_of_range_files(const FileFacts& facts) {
+  if (facts.out_of_range == 0) return "";
+  return fmt::format("float image '{}' has samples from {:.6g} to {:.6g}, outside [0, 1]{}",
+                     facts.first_out_of_range.string(), facts.min_value, facts.max_value,
+                     facts.out_of_range > 1 ? fmt::format(" (so do {} other float files)", facts.out_of_range - 1) : "");
 }
 
 int64_t memory_budget_bytes(double memory_budget_mb) {

@@ -51,6 +51,11 @@ struct FileFacts {
   void merge(const FileFacts& other);
 };
 
+/// How the warnings name `facts`' float files with samples outside [0, 1]: "float image 'F' has samples
+/// from A to B, outside [0, 1] (so do N other float files)"; "" when there are none. Training's warning
+/// (file_warnings) and infer's note (infer/inference.h) go on with what that means for each.
+std::string out_of_range_files(const FileFacts& facts);
+
 /// The run-start warnings of `facts` for training at `image_size`: every image enlarged 2x or more
 /// (image_size at least twice the largest side), float samples outside [0, 1] (named by their first
 /// file). `files` names the files in the message ("training image"). None when neither applies.

@@ -57,16 +57,34 @@ cv::Mat GeneratorRunner::run(const cv::Mat& image, InferMode mode) {
   return tensor_to_image(y);
 }
 
-std::vector<fs::path> infer_images(GeneratorRunner& runner, const fs::path& input, const fs::path& output_dir,
-                                   InferMode mode, std::vector<std::string>* notes) {
-  std::vector<fs::path> files;
+void check_infer_output(const fs::path& input, const fs::path& output_dir) {
   std::error_code ec;
   check_distinct_folders({{"--input", fs::is_directory(input, ec) ? input : fs::absolute(input).parent_path()}},
                          {{"--output", output_dir}});
+  // An existing file as --output (or above it): say so, rather than "cannot create folder: Not a directory".
+  for (fs::path p = output_dir; !p.empty(); p = p.parent_path()) {
+    if (fs::exists(p, ec)) {
+      if (!fs::is_directory(p, ec))
+        throw DataError(fmt::format(
+            "--output '{}' {} a file, not a folder: infer writes <name>.png files (.tif for float) into an output "
+            "folder, also for one input image; it takes no output file name. Pass a folder (e.g. --output '{}').",
+            output_dir.string(), p == output_dir ? "is" : fmt::format("is inside '{}', which is", p.string()),
+            (p.parent_path() / "generated").string()));
+      break;
+    }
+    if (p == p.parent_path()) break;
+  }
   if (has_image_extension(output_dir) && !fs::is_directory(output_dir, ec))
     throw DataError(fmt::format("--output '{}' looks like an image file, but infer writes <name>.png files into an "
                                 "output folder. Pass a folder (e.g. --output '{}').",
                                 output_dir.string(), (output_dir.parent_path() / "generated").string()));
+}
+
+std::vector<fs::path> infer_images(GeneratorRunner& runner, const fs::path& input, const fs::path& output_dir,
+                                   InferMode mode, std::vector<std::string>* notes) {
+  std::vector<fs::path> files;
+  std::error_code ec;
+  check_infer_output(input, output_dir);
   if (fs::is_directory(input, ec)) {
     ListingStats listing;
     files = list_image_files(input, &listing);
@@ -95,10 +113,13 @@ std::vector<fs::path> infer_images(GeneratorRunner& runner, const fs::path& inpu
   int64_t more_channels = 0;
   fs::path first_more;
   int first_more_channels = 0;
+  FileFacts facts;  // float inputs outside [0, 1]
   for (const auto& f : files) {
     try {
-      const int c = read_image(f).pixels.channels();
+      const DecodedImage image = read_image(f, ImageUse::kInference);
+      const int c = image.pixels.channels();
       if (c > model_channels && more_channels++ == 0) first_more = f, first_more_channels = c;
+      facts.add(f, image);
     } catch (const DataError& e) {
       problems.push_back(e.what());
     }
@@ -112,6 +133,13 @@ std::vector<fs::path> infer_images(GeneratorRunner& runner, const fs::path& inpu
         model_channels == 1 ? ", so an RGB image gives its red channel, not its brightness (save the images as "
                               "grey first to feed brightness)"
                             : ""));
+  // As training warns about such data (file_warnings), in terms of inference.
+  if (notes != nullptr && facts.out_of_range > 0 && problems.empty())
+    notes->push_back(out_of_range_files(facts) +
+                     ": infer uses them as they are, but the generator was trained for samples in [0, 1] and its "
+                     "images stay within [0, 1], so it cannot reproduce such values and its output may be off. "
+                     "Scale the values to [0, 1] before inference, as the training data were, e.g. "
+                     "(v - min) / (max - min).");
   if (!problems.empty()) {
     std::string text = fmt::format("cannot infer: {} of {} input image(s) in --input '{}' cannot be read, nothing "
                                    "written. Fix or remove them:",
@@ -123,7 +151,7 @@ std::vector<fs::path> infer_images(GeneratorRunner& runner, const fs::path& inpu
   const PixelDepth depth = runner.meta().reference_depth;
   std::vector<fs::path> written;
   for (const auto& f : files) {
-    const DecodedImage img = read_image(f);
+    const DecodedImage img = read_image(f, ImageUse::kInference);
     const cv::Mat y = runner.run(img.pixels, mode);
     const fs::path out = output_dir / (f.stem().string() + (depth == PixelDepth::kFloat ? ".tif" : ".png"));
     write_image(out, y, depth);

@@ -52,15 +52,22 @@ class GeneratorRunner {
   UnetGenerator generator_ = nullptr;
 };
 
+/// Checks infer's `output_dir` for `input` (an image file or folder) before anything is loaded or
+/// written: throws DataError when it is the input folder, an existing file (or inside one: infer takes
+/// a folder, also for one input image), or a path with an image extension that is not a folder.
+void check_infer_output(const std::filesystem::path& input, const std::filesystem::path& output_dir);
+
 /// Runs `runner` on one image file or every image of a folder, writing `<output_dir>/<stem>.png`
 /// (8- or 16-bit as the training references; .tif for float references). Returns the files written.
 /// Every input is decoded before anything is written: throws DataError listing the unreadable
-/// inputs (up to 10, then the count) with nothing written, and when `output_dir` is an input folder or
-/// a path with an image extension that is not a folder; WriteError if an output cannot be written.
+/// inputs (up to 10, then the count) with nothing written, and when `output_dir` is an input folder, an
+/// existing file (or inside one), or a path with an image extension that is not a folder; WriteError if
+/// an output cannot be written.
 /// `notes` (if given) receives what the user should know but that is no error: files of the folder that
 /// were skipped (non-images, hidden files, subfolders, which are not searched), and inputs with more
 /// channels than the model takes (the channel rule drops the rest: an RGB image into a 1-channel model
-/// keeps only its red channel).
+/// keeps only its red channel), and float inputs with samples outside [0, 1] (used as they are; the
+/// generator's images stay within [0, 1]).
 std::vector<std::filesystem::path> infer_images(GeneratorRunner& runner, const std::filesystem::path& input,
                                                 const std::filesystem::path& output_dir, InferMode mode,
                                                 std::vector<std::string>* notes = nullptr);

@@ -39,7 +39,7 @@ std::string channel_name(int channels) {
 }  // namespace
 
 double ssim_image_files(const fs::path& a, const fs::path& b, std::string* note) {
-  const DecodedImage da = read_image(a), db = read_image(b);
+  const DecodedImage da = read_image(a, ImageUse::kComparison), db = read_image(b, ImageUse::kComparison);
   if (da.pixels.size() != db.pixels.size())
     throw DataError(fmt::format("cannot compare '{}' ({}x{}) with '{}' ({}x{}): SSIM needs images of the same size",
                                 a.string(), da.pixels.cols, da.pixels.rows, b.string(), db.pixels.cols,

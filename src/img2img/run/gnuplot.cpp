@@ -22,6 +22,14 @@ std::string gnuplot_quote(const std::string& text) {
   return out + "'";
 }
 
+std::string gnuplot_iteration_axis(const std::set<int64_t>& xs) {
+  if (xs.empty()) return "";
+  std::string script;
+  if (xs.size() == 1) script += fmt::format("set xrange [{}:{}]\n", *xs.begin() - 1, *xs.begin() + 1);
+  if (*xs.rbegin() - *xs.begin() <= kTickPerIterationSpan) script += "set xtics 1\n";
+  return script;
+}
+
 std::string run_gnuplot(const std::vector<std::string>& args, const fs::path& stderr_path) {
   std::vector<char*> argv{const_cast<char*>("gnuplot")};
   for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));

@@ -2,7 +2,9 @@
 // Running gnuplot (Debian's gnuplot-nox), the one drawing program of the plots (run/plot_writer.h) and
 // of the run report's charts (run/report.h).
 
+#include <cstdint>     // int64_t
 #include <filesystem>  // std::filesystem::path
+#include <set>         // std::set
 #include <string>      // std::string
 #include <vector>      // std::vector
 
@@ -18,5 +20,15 @@ std::string run_gnuplot(const std::vector<std::string>& args, const std::filesys
 
 /// `text` as a gnuplot single-quoted string ('it''s').
 std::string gnuplot_quote(const std::string& text);
+
+/// The iterations a chart plots span at most this many: a tick per iteration (gnuplot_iteration_axis).
+constexpr int64_t kTickPerIterationSpan = 10;
+
+/// gnuplot commands for an x axis of iterations `xs` (whole numbers), shared by the PNG plots
+/// (run/plot_writer.h) and the report's charts (run/report.h): "set xtics 1" when they span at most
+/// kTickPerIterationSpan (gnuplot alone marks 1.2, 1.4, ... on a short run), and, for a single
+/// iteration, an x range of one iteration each side (gnuplot cannot autoscale an empty range). Longer
+/// runs keep gnuplot's own ticks (whole numbers there). "" for no iterations.
+std::string gnuplot_iteration_axis(const std::set<int64_t>& xs);
 
 }  // namespace img2img

@@ -4,6 +4,7 @@
 
 #include <algorithm>  // std::find, std::sort
 #include <cmath>      // std::isfinite
+#include <set>        // std::set
 #include <sstream>    // std::istringstream
 
 #include "img2img/core/atomic_file.h"
@@ -114,6 +115,11 @@ void PlotWriter::write_png(const fs::path& path, const std::string& plot, const 
       "set terminal {}\nset output {}\nset title {}\nset xlabel 'iteration'\nset ylabel {}\n"
       "set key outside right top\nset grid\nset style data linespoints\nset pointsize 0.5\n",
       terminal_, gnuplot_quote(tmp_png.string()), gnuplot_quote(labels.title), gnuplot_quote(labels.y_label));
+  // Whole iterations on the x axis: a tick per iteration on short runs (gnuplot alone marks 1.2, 1.4, ...).
+  std::set<int64_t> xs;
+  for (const Point& p : points)
+    if (std::isfinite(p.value)) xs.insert(p.iteration);
+  script += gnuplot_iteration_axis(xs);
   std::string plot_cmd = "plot";
   for (size_t s = 0; s < series.size(); ++s) {
     script += fmt::format("$s{} << EOD\n", s);

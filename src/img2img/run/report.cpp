@@ -147,13 +147,12 @@ std::string draw_charts(std::vector<Chart>& charts, const fs::path& work_dir, st
         gnuplot_quote((work_dir / fmt::format("chart{}.svg", c)).string()), gnuplot_quote(chart.title),
         gnuplot_quote(y_label), longest <= kReportMarkedPoints ? "linespoints" : "lines",
         chart.log_y ? "set logscale y\n" : "");
-    // One iteration only: gnuplot cannot autoscale an empty x range; widen it.
+    // Iterations are whole numbers: a tick per iteration on short runs (gnuplot would mark 1.5, 2.5), and
+    // one iteration only gets a range around it (gnuplot cannot autoscale an empty x range).
     std::set<int64_t> xs;
     for (const auto& [name, points] : chart.series)
       for (const auto& [it, v] : points) xs.insert(it);
-    if (xs.size() == 1) script += fmt::format("set xrange [{}:{}]\n", *xs.begin() - 1, *xs.begin() + 1);
-    // Iterations are whole numbers: a tick per iteration on short runs (gnuplot would mark 1.5, 2.5).
-    if (*xs.rbegin() - *xs.begin() <= 10) script += "set xtics 1\n";
+    script += gnuplot_iteration_axis(xs);
     // All values equal (a constant learning rate): gnuplot would zoom into rounding noise, every tick
     // reading the same number; show the value in the middle of a range around it.
     double lo = std::numeric_limits<double>::max(), hi = std::numeric_limits<double>::lowest();
@@ -576,11 +575,17 @@ ReportResult write_run_report(const fs::path& run_dir) {
     else if (const auto last = age_seconds(log_path, now))
       seconds_run = *start - *last;
   }
+  // A resumed run's time is that of its last session, as its done line says ("iterations 10-12 in 37s").
+  const std::string since = log.resumed_after > 0 ? fmt::format("since the resume after iteration {}", log.resumed_after)
+                                                  : "";
   if (const size_t in = log.done_line.find(" in "); in != std::string::npos) {
     elapsed = log.done_line.substr(in + 4);
     elapsed = elapsed.substr(0, elapsed.find_first_of("; ("));
+    if (!since.empty()) elapsed += " (" + since + ")";
   } else if (seconds_run) {
-    elapsed = format_duration(std::max(0.0, *seconds_run)) + (live ? "" : " (to train.log's last line)");
+    std::string what = live ? "" : "to train.log's last line";
+    if (!since.empty()) what += (what.empty() ? "" : ", ") + since;
+    elapsed = format_duration(std::max(0.0, *seconds_run)) + (what.empty() ? "" : " (" + what + ")");
   }
 
   // Curves: the plots' CSVs when the run kept them, else train.log's lines.
@@ -679,8 +684,9 @@ ReportResult write_run_report(const fs::path& run_dir) {
   std::string rewrite_every;
   if (live) {
     std::optional<double> per_it;  // seconds per iteration
-    // Since the run's (or its resume's) start: too low after a resume, whose earlier iterations count too.
-    if (seconds_run && done_it > 0) per_it = *seconds_run / static_cast<double>(done_it);
+    // Since the run's (or its resume's) start, over the iterations since then.
+    if (seconds_run && done_it > log.resumed_after)
+      per_it = *seconds_run / static_cast<double>(done_it - log.resumed_after);
     // The last iteration's own length: its ETA is that times the iterations left.
     if (!log.iterations.empty()) {
       const LogIteration& last = log.iterations.back();

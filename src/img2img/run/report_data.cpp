@@ -99,6 +99,7 @@ RunLog parse_train_log(const std::string& text) {
   static const std::regex unpaired_size(R"(^data \(unpaired\): domain A (\d+) images.*, domain B (\d+) images.*$)");
   static const std::regex per_process(R"(^data-parallel: .*, (\d+) sample\(s\) per process$)");
   static const std::regex threads_change(R"(^CPU threads \d+ -> (\d{1,6}): .*$)");  // core/thread_governor.cpp
+  static const std::regex resumed(R"(^resumed .* after iteration (\d{1,18})$)");  // train/training_loop.cpp
   RunLog log;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) {
@@ -108,7 +109,7 @@ RunLog parse_train_log(const std::string& text) {
       log.done_line.clear(), log.error.clear(), log.early_stop.clear(), log.data_lines.clear();
       log.warnings.clear(), log.device_line.clear();
       log.cpu_threads_now = 0;
-      log.train_samples = 0, log.samples_per_process = 0;
+      log.train_samples = 0, log.samples_per_process = 0, log.resumed_after = 0;
     } else if (starts_with(line, "iteration ")) {
       if (std::optional<LogIteration> it = parse_iteration_line(line)) log.iterations.push_back(std::move(*it));
     } else if (std::regex_match(line, m, test_line)) {
@@ -131,6 +132,8 @@ RunLog parse_train_log(const std::string& text) {
       log.data_lines.push_back(line);  // the page says how many processes trained, and the effective batch
     } else if (starts_with(line, "warning: ")) {
       log.warnings.push_back(line.substr(9));
+    } else if (starts_with(line, "resumed ") && std::regex_match(line, m, resumed)) {
+      log.resumed_after = std::stoll(m[1].str());
     } else if (starts_with(line, "done: ")) {
       log.done_line = line;
     } else if (starts_with(line, "error: ")) {

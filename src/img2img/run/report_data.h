@@ -45,6 +45,8 @@ struct RunLog {
   std::vector<LogTest> tests;
   std::vector<std::string> warnings;  ///< text after "warning: "
   std::string done_line;              ///< "done: 8 iterations in 3m05s ..." ("" while running)
+  /// --resume: the iteration the last run continued after ("resumed X after iteration 9"); 0 for a new run.
+  int64_t resumed_after = 0;
   std::string error;                  ///< text after "error: " (a failed run's last line)
   std::string early_stop;             ///< text after "early stop: "
   /// Training samples one iteration covers, from the "data" line (unpaired: the larger domain); 0 when absent.

@@ -141,24 +141,38 @@ fs::path RunWriter::write_test_image(int64_t iteration, const std::string& file_
   return path;
 }
 
-void RunWriter::finish(const RunEnd& end) {
-  if (!writes()) return;
-  manifest_->finish(end.status, end.reason, end.iterations);
+std::string done_line(const RunEnd& end) {
   const std::string skipped =
       end.skipped_steps > 0
           ? fmt::format("; {} step(s) skipped for non-finite losses (train.nan_policy = skip)", end.skipped_steps)
           : "";
-  progress_->line(fmt::format("done: {} iterations in {}{}{}{}", end.iterations, format_duration(end.seconds),
-                              end.status == "interrupted"     ? " (interrupted)"
-                              : end.status == "stopped_early" ? " (stopped early)"
-                                                              : "",
-                              end.detail, skipped));
+  const std::string how = end.status == "interrupted"     ? "interrupted"
+                          : end.status == "stopped_early" ? "stopped early"
+                                                          : "";
+  const std::string took = format_duration(end.seconds);
+  if (end.start_iteration <= 0)
+    return fmt::format("done: {} iterations in {}{}{}{}", end.iterations, took, how.empty() ? "" : " (" + how + ")",
+                       end.detail, skipped);
+  // A resumed run: the time is this session's, so the line names this session's iterations, then the total.
+  const int64_t first = end.start_iteration + 1, last = end.iterations;
+  const std::string trained = last < first    ? "no iteration"
+                              : last == first ? fmt::format("iteration {}", last)
+                                              : fmt::format("iterations {}-{}", first, last);
+  return fmt::format("done: {} in {} ({}resumed after iteration {}; {} iterations in all){}{}", trained, took,
+                     how.empty() ? "" : how + "; ", end.start_iteration, end.iterations, end.detail, skipped);
+}
+
+void RunWriter::finish(const RunEnd& end) {
+  if (!writes()) return;
+  manifest_->finish(end.status, end.reason, end.iterations);
+  progress_->line(done_line(end));
   update_report(true, end.iterations);  // before run_end: its `file` event is the run's last
   const auto absolute = [](const fs::path& p) { return p.empty() ? std::string() : fs::absolute(p).string(); };
   const bool tested = end.test_ssim && std::isfinite(*end.test_ssim);
   events_.emit("run_end", {{"status", end.status},
                            {"reason", end.reason},
                            {"iterations", end.iterations},
+                           {"start_iteration", end.start_iteration},
                            {"seconds", end.seconds},
                            {"test_ssim", tested ? nlohmann::json(*end.test_ssim) : nlohmann::json()},
                            {"final_generator", absolute(end.final_generator)},

@@ -30,14 +30,22 @@ namespace img2img {
 struct RunEnd {
   std::string status;       ///< "finished", "stopped_early" or "interrupted"
   std::string reason;       ///< why it stopped ("" when finished)
-  int64_t iterations = 0;   ///< iterations completed
-  double seconds = 0;       ///< wall time of the whole run
+  int64_t iterations = 0;   ///< iterations completed, by the whole run (a resumed run: its earlier ones too)
+  int64_t start_iteration = 0;  ///< --resume: the iteration this session continued after; 0 for a new run
+  double seconds = 0;       ///< wall time of this session (a resumed run: since the resume)
   std::optional<double> test_ssim;           ///< the last test's mean SSIM; empty = never tested
   std::filesystem::path final_generator;     ///< "" = none
   std::filesystem::path final_onnx;          ///< "" = none
   int64_t skipped_steps = 0;                 ///< batches dropped by train.nan_policy = skip
   std::string detail;                        ///< appended to the "done" line, e.g. "; final G_L1 8.6"
 };
+
+/// train.log's last line for `end`: "done: 12 iterations in 37s", with " (interrupted)" or " (stopped
+/// early)", then `end.detail` and the steps skipped. A resumed run (start_iteration > 0) names this
+/// session's iterations, which the time is of, and the run's total: "done: iterations 10-12 in 37s
+/// (resumed after iteration 9; 12 iterations in all)" ("iteration 12", "no iteration" when it trained
+/// none). The report (run/report.h) takes the elapsed time from the text after the first " in ".
+std::string done_line(const RunEnd& end);
 
 /// One training-state file (X.optim.pt beside a checkpoint's weights), as train/training_state.h makes it.
 struct TrainingStateFile {
@@ -118,7 +126,7 @@ class RunWriter {
   void completed(int64_t iterations) {
     if (manifest_) manifest_->set_completed(iterations);
   }
-  /// Ends the run: outputs.json status, the "done: N iterations in T" line, report.html, the run_end event.
+  /// Ends the run: outputs.json status, train.log's done_line, report.html, the run_end event.
   void finish(const RunEnd& end);
   /// Records a failed run: "error: WHAT" as train.log's last line, then report_run_failure and report.html.
   void fail(const std::string& what, int64_t iterations, int64_t skipped_steps);

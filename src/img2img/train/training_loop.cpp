@@ -691,6 +691,7 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
     RunEnd end;
     end.status = summary.interrupted ? "interrupted" : summary.stopped_early ? "stopped_early" : "finished";
     end.reason = summary.stop_reason, end.iterations = summary.iterations, end.seconds = summary.seconds;
+    end.start_iteration = start_it;
     end.test_ssim = summary.test_ssim, end.skipped_steps = summary.skipped_steps;
     end.final_generator = summary.final_generator, end.final_onnx = summary.final_onnx;
     for (const StatisticInfo& s : stats)

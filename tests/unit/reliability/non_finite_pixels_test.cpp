@@ -81,6 +81,7 @@ TEST_F(NonFinitePixelsTest, FloatTiffAndExrWithNanOrInfAreRejectedAtDecode) {
     read_image(bad_input());
   } catch (const DataError& e) {
     EXPECT_THAT(e.what(), HasSubstr("first at x 4, y 3"));
+    EXPECT_THAT(e.what(), HasSubstr("they would make every loss NaN"));  // training data, the default
   }
   // A 1-channel EXR with -inf: the same check (the sign does not matter).
   cv::Mat grey(8, 8, CV_32FC1, cv::Scalar(0.5));
@@ -152,10 +153,17 @@ TEST_F(NonFinitePixelsTest, TrainingWithABadTestSetFailsBeforeTheFirstStep) {
     EXPECT_THAT(e.what(), HasSubstr("1 of 4 input image(s)"));
     EXPECT_THAT(e.what(), HasSubstr("nothing written"));
     EXPECT_THAT(e.what(), HasSubstr(bad_input().string() + "' has 3 pixel(s) of 256 with NaN or infinite values"));
+    EXPECT_THAT(e.what(), HasSubstr("the generator cannot translate them"));  // infer's wording, not training's
+    EXPECT_THAT(e.what(), ::testing::Not(HasSubstr("loss")));
   }
   EXPECT_FALSE(fs::exists(dir_ / "out" / "0.png"));
   EXPECT_FALSE(fs::exists(dir_ / "out" / "2.tif"));
   expect_non_finite_error([&] { ssim_image_files(bad_input(), dir_ / "ref" / "2.png"); }, bad_input(), 3, 256);
+  try {
+    ssim_image_files(bad_input(), dir_ / "ref" / "2.png");
+  } catch (const DataError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("the SSIM would be NaN"));
+  }
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 
 #include <opencv2/core.hpp>  // cv::Mat, cv::RNG
 
+#include <limits>  // std::numeric_limits
+
 #include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
 #include "img2img/data/image_io.h"
@@ -18,6 +20,7 @@ namespace img2img {
 namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class PartialOutputTest : public test::TempDirTest {
  protected:
@@ -33,6 +36,24 @@ class PartialOutputTest : public test::TempDirTest {
     random_png(path, 16, 16, seed);
     const std::string bytes = read_file(path);
     write_file_atomic(path, bytes.substr(0, bytes.size() / 2));
+  }
+  // A tiny generator (one iteration on two 16 px RGB pairs, 8-bit) under dir_/`name`.
+  GeneratorRunner tiny_generator(const std::string& name) {
+    for (int i = 0; i < 2; ++i) {
+      random_png(dir_ / name / "in" / (std::to_string(i) + ".png"), 16, 16, 50 + i);
+      random_png(dir_ / name / "ref" / (std::to_string(i) + ".png"), 16, 16, 60 + i);
+    }
+    RunConfig c;
+    c.data.input_dir = (dir_ / name / "in").string(), c.data.reference_dir = (dir_ / name / "ref").string();
+    c.data.image_size = 16, c.data.batch_size = 2;
+    c.generator.layers = 4, c.generator.initial_layer_size = 4;
+    c.discriminator.layers = 1, c.discriminator.initial_layer_size = 4;
+    c.train.max_iterations = 1;
+    c.output.run_dir = (dir_ / name / "run").string();
+    c.output.onnx_path = "";
+    c.plot.type = PlotType::kDisabled;
+    c.device.device = "cpu";
+    return GeneratorRunner(train_pix2pix(c, TrainOptions{0}).final_generator, "cpu");
   }
   static size_t files_in(const fs::path& dir) {
     if (!fs::exists(dir)) return 0;
@@ -125,6 +146,89 @@ TEST_F(PartialOutputTest, InferChecksEveryInputBeforeWriting) {
   }
   EXPECT_FALSE(fs::exists(dir_ / "out.png"));
   EXPECT_EQ(read_file(photos / "a.png"), before);
+}
+
+// --output naming an existing file (or a path below one) says so and what --output takes (a folder,
+// also for one input image), instead of "cannot create folder ...: Not a directory"; the file is kept.
+TEST_F(PartialOutputTest, InferOutputThatIsAFileSaysSo) {
+  GeneratorRunner runner = tiny_generator("model");
+  const fs::path photos = dir_ / "photos";
+  random_png(photos / "a.png", 20, 12, 4);
+  write_file_atomic(dir_ / "result", "not a folder");
+  const std::string expected = "--output '" + (dir_ / "result").string() +
+                               "' is a file, not a folder: infer writes <name>.png files (.tif for float) into an "
+                               "output folder, also for one input image; it takes no output file name. Pass a "
+                               "folder (e.g. --output '" + (dir_ / "generated").string() + "').";
+  for (const fs::path& input : {photos, photos / "a.png"}) {
+    try {
+      infer_images(runner, input, dir_ / "result", InferMode::kResize);
+      ADD_FAILURE() << "expected a DataError for " << input;
+    } catch (const DataError& e) {
+      EXPECT_EQ(std::string(e.what()), expected);
+    }
+  }
+  try {  // a folder below the file
+    infer_images(runner, photos, dir_ / "result" / "out", InferMode::kResize);
+    ADD_FAILURE() << "expected a DataError";
+  } catch (const DataError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("--output '" + (dir_ / "result" / "out").string() + "' is inside '" +
+                                    (dir_ / "result").string() + "', which is a file, not a folder"));
+  }
+  write_file_atomic(dir_ / "old.png", "an earlier output");  // an existing image file: a file too
+  try {
+    infer_images(runner, photos / "a.png", dir_ / "old.png", InferMode::kResize);
+    ADD_FAILURE() << "expected a DataError";
+  } catch (const DataError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("--output '" + (dir_ / "old.png").string() + "' is a file, not a folder"));
+  }
+  EXPECT_EQ(read_file(dir_ / "result"), "not a folder");
+  EXPECT_EQ(read_file(dir_ / "old.png"), "an earlier output");
+  // A folder that does not exist yet is made, as before.
+  EXPECT_EQ(infer_images(runner, photos, dir_ / "new" / "out", InferMode::kResize).size(), 1u);
+}
+
+// Float inputs (float TIFF, EXR) with samples outside [0, 1] are used as they are, with a note in terms
+// of inference (as training warns about such data); within [0, 1], no note. NaN is an error that speaks
+// of inference, not of losses.
+TEST_F(PartialOutputTest, InferNotesFloatInputsOutsideZeroOne) {
+  GeneratorRunner runner = tiny_generator("model");
+  const fs::path floats = dir_ / "floats";
+  cv::Mat metres(12, 20, CV_32FC3);
+  for (int y = 0; y < 12; ++y)
+    for (int x = 0; x < 20; ++x) metres.at<cv::Vec3f>(y, x) = cv::Vec3f(-2.5f + x, 0.5f, 0.25f * y);
+  write_image(floats / "a.tif", metres, PixelDepth::kFloat);
+  write_image(floats / "b.exr", cv::Mat(8, 8, CV_32FC3, cv::Scalar(0.5, 1.75, 0.5)), PixelDepth::kFloat);
+  write_image(floats / "c.tif", cv::Mat(8, 8, CV_32FC3, cv::Scalar(0.0, 0.5, 1.0)), PixelDepth::kFloat);
+  std::vector<std::string> notes;
+  const auto written = infer_images(runner, floats, dir_ / "out", InferMode::kResize, &notes);
+  ASSERT_EQ(written.size(), 3u);  // used as they are
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_EQ(notes[0], "float image '" + (floats / "a.tif").string() +
+                          "' has samples from -2.5 to 16.5, outside [0, 1] (so do 1 other float files): infer uses "
+                          "them as they are, but the generator was trained for samples in [0, 1] and its images stay "
+                          "within [0, 1], so it cannot reproduce such values and its output may be off. Scale the "
+                          "values to [0, 1] before inference, as the training data were, e.g. (v - min) / (max - min).");
+  EXPECT_THAT(notes[0], Not(HasSubstr("training,")));
+  notes.clear();
+  infer_images(runner, floats / "c.tif", dir_ / "out_c", InferMode::kResize, &notes);
+  EXPECT_TRUE(notes.empty()) << notes.front();
+
+  cv::Mat nan_image(8, 8, CV_32FC1, cv::Scalar(0.5));
+  nan_image.at<float>(2, 5) = std::numeric_limits<float>::quiet_NaN();
+  write_image(floats / "d.exr", nan_image, PixelDepth::kFloat);
+  try {
+    infer_images(runner, floats, dir_ / "out_nan", InferMode::kResize, &notes);
+    ADD_FAILURE() << "expected a DataError";
+  } catch (const DataError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("image '" + (floats / "d.exr").string() +
+                                    "' has 1 pixel(s) of 64 with NaN or infinite values (first at x 5, y 2); the "
+                                    "generator cannot translate them: they would spread through it and turn its "
+                                    "output NaN (written as black pixels). Replace the NaN/inf values in the source "
+                                    "(e.g. clamp or fill them in the tool that wrote the file) or remove the file "
+                                    "from --input."));
+    EXPECT_THAT(e.what(), Not(HasSubstr("loss")));
+  }
+  EXPECT_FALSE(fs::exists(dir_ / "out_nan"));
 }
 
 // infer on a folder says what it did not use instead of skipping it silently: non-image and hidden

@@ -9,6 +9,7 @@
 #include <opencv2/imgcodecs.hpp>  // cv::imread
 
 #include <sys/stat.h>  // stat
+#include <unistd.h>    // access
 
 #include <atomic>   // std::atomic
 #include <chrono>   // std::chrono
@@ -16,10 +17,12 @@
 #include <fstream>  // std::ofstream, std::ifstream
 #include <regex>    // std::regex
 #include <set>      // std::set
+#include <sstream>  // std::istringstream
 
 #include "img2img/core/atomic_file.h"
 #include "img2img/core/error.h"
 #include "img2img/data/image_io.h"
+#include "img2img/run/gnuplot.h"
 #include "img2img/run/outputs_manifest.h"
 #include "img2img/run/plot_writer.h"
 #include "img2img/run/progress.h"
@@ -119,6 +122,13 @@ TEST(ReportData, ParsesTheLinesOfTrainLog) {
   EXPECT_DOUBLE_EQ(cycle_loss.at("d_0").at(1), 0.3);
   EXPECT_DOUBLE_EQ(log_series(cycle, "ssim").at("test_cycle").at(1), 0.5);
   EXPECT_EQ(cycle.error, "");  // the resumed run has not failed
+
+  // A resume in place: the iteration the last run continued after (a new run resets it).
+  const std::string resumed = "run folder: /r\niteration 1/1  lr 0.0002  ETA 0s\ndone: 1 iterations in 2s\n"
+                              "run folder: /r\nresumed /r/checkpoints/generator_0_1.pt after iteration 1\n"
+                              "done: iterations 2-3 in 4s (resumed after iteration 1; 3 iterations in all)\n";
+  EXPECT_EQ(parse_train_log(resumed).resumed_after, 1);
+  EXPECT_EQ(parse_train_log(resumed + "run folder: /r\n").resumed_after, 0);
 }
 
 // The device row shows the thread count the run has now, not the one it started with, and "1 CPU thread".
@@ -742,6 +752,56 @@ TEST_F(OldRunFolder, ReportCommandLeavesALiveRunsOutputsJsonAlone) {
   EXPECT_EQ(read_file(run_ / "outputs.json"), before);
   EXPECT_EQ(list_report_in_outputs(run_, 4), ReportListing::kLiveRun);
   EXPECT_EQ(read_file(run_ / "outputs.json"), before);
+}
+
+// Iterations are whole numbers on every chart's x axis: a tick per iteration when they span at most 10
+// (gnuplot alone marks 1.2, 1.4, ... on a 2-iteration run), gnuplot's own ticks beyond.
+TEST(GnuplotIterationAxis, TicksEachIterationOfShortRuns) {
+  EXPECT_EQ(gnuplot_iteration_axis({1, 2}), "set xtics 1\n");
+  EXPECT_EQ(gnuplot_iteration_axis({2}), "set xrange [1:3]\nset xtics 1\n");  // one point: a range around it
+  EXPECT_EQ(gnuplot_iteration_axis({3, 13}), "set xtics 1\n");
+  EXPECT_EQ(gnuplot_iteration_axis({3, 14}), "");
+  EXPECT_EQ(gnuplot_iteration_axis({}), "");
+}
+
+// A real 2-iteration run with plot.type = image: the gnuplot scripts of its PNG plots and of its
+// report's charts (kept by a gnuplot on PATH that copies each script it is given) set a tick per
+// iteration, and the report's learning-rate chart (y ticks like 2.0e-04) marks no fractional iteration.
+TEST_F(ReportFiles, TwoIterationRunChartsTickWholeIterations) {
+  std::string gnuplot;
+  for (std::istringstream path(std::getenv("PATH")); std::getline(path, gnuplot, ':');)
+    if (::access((fs::path(gnuplot) / "gnuplot").c_str(), X_OK) == 0) break;
+  if (gnuplot.empty() || ::access((fs::path(gnuplot) / "gnuplot").c_str(), X_OK) != 0)
+    GTEST_SKIP() << "gnuplot is not installed (apt-get install gnuplot-nox)";
+  const fs::path bin = dir_ / "bin", scripts = dir_ / "scripts";
+  fs::create_directories(scripts);
+  write_file_atomic(bin / "gnuplot", fmt::format("#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in *.gp) cp \"$a\" '{}/';; "
+                                                 "esac; done\nexec '{}/gnuplot' \"$@\"\n",
+                                                 scripts.string(), gnuplot));
+  fs::permissions(bin / "gnuplot", fs::perms::owner_all);
+  RunConfig c = test::tiny_paired_run(dir_);
+  c.output.run_dir = (dir_ / "run").string();
+  c.train.max_iterations = 2;
+  c.plot.type = PlotType::kImage, c.plot.rate = 1;
+  const std::string path = std::getenv("PATH");  // this process only: each test runs in its own
+  ::setenv("PATH", (bin.string() + ":" + path).c_str(), 1);
+  const TrainSummary s = train_pix2pix(c, TrainOptions{0});
+  ::setenv("PATH", path.c_str(), 1);
+  for (const char* plot : {"loss", "score", "ssim"}) {
+    SCOPED_TRACE(plot);
+    EXPECT_TRUE(fs::exists(s.run_dir / "plots" / (std::string(plot) + ".png")));
+    const std::string script = read_file(scripts / (std::string(plot) + ".png.gp"));  // iteration 2's
+    EXPECT_THAT(script, HasSubstr("\nset xtics 1\n"));
+    EXPECT_THAT(script, HasSubstr("\n1 "));
+    EXPECT_THAT(script, HasSubstr("\n2 "));
+  }
+  const std::string charts = read_file(scripts / "charts.gp");  // the report's, at the end of the run
+  EXPECT_EQ(count_of(charts, "\nset xtics 1\n"), count_of(charts, "\nplot "));
+  EXPECT_EQ(count_of(charts, "\nplot "), 4u);
+  const std::vector<std::string> lr = chart_texts(read_file(s.run_dir / "report.html"), "lr");
+  EXPECT_THAT(lr, ::testing::Contains(" 1"));
+  EXPECT_THAT(lr, ::testing::Contains(" 2"));
+  for (const std::string& t : lr) EXPECT_FALSE(std::regex_match(t, std::regex(R"(\s*\d+\.\d+)"))) << t;
 }
 
 TEST_F(ReportFiles, RealRunInterruptedInsideAnIterationShowsItsSteps) {

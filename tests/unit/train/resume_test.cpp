@@ -9,7 +9,9 @@
 
 #include <nlohmann/json.hpp>  // nlohmann::json
 
-#include <map>  // std::map
+#include <map>      // std::map
+#include <regex>    // std::regex
+#include <sstream>  // std::istringstream
 
 #include "img2img/config/config_keys.h"
 #include "img2img/core/atomic_file.h"
@@ -21,6 +23,8 @@
 #include "img2img/run/outputs_manifest.h"
 #include "img2img/train/model_tester.h"
 #include "img2img/run/plot_writer.h"
+#include "img2img/run/progress.h"
+#include "img2img/run/run_writer.h"
 #include "img2img/train/trainer.h"
 #include "img2img/train/training_state.h"
 #include "support/test_support.h"
@@ -205,6 +209,54 @@ TEST_F(ResumeTest, ResumeContinuesTheRunFolder) {
   EXPECT_THAT(log, HasSubstr("iteration 5/5"));
   EXPECT_THAT(log, HasSubstr("continuing run"));
   EXPECT_THAT(read_file(resumed.run_dir / "config.toml"), HasSubstr("max_iterations = 5"));
+}
+
+// The end of a resumed run says which iterations its time is of (this session's) and the run's total,
+// in train.log's done line, the run_end event and report.html alike; outputs.json counts the total.
+TEST_F(ResumeTest, ResumedRunSaysWhichIterationsItsTimeIsOf) {
+  RunConfig c = small_config();
+  c.train.max_iterations = 2;
+  c.output.run_dir = (dir_ / "run").string();
+  const TrainSummary first = train_pix2pix(c, TrainOptions{0});
+  TrainOptions options{0};
+  options.resume = find_resume_point(first.run_dir);
+  options.events = (dir_ / "events.jsonl").string();
+  c.train.max_iterations = 5;
+  const TrainSummary resumed = train_pix2pix(c, options);
+  ASSERT_EQ(resumed.iterations, 5);
+  const std::string log = read_file(resumed.run_dir / "train.log");
+  EXPECT_TRUE(std::regex_search(log, std::regex(R"(\ndone: 2 iterations in \d[\dhms]*[;\n])")));
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(
+      log, m, std::regex(R"(\ndone: iterations 3-5 in (\d[\dhms]*) \(resumed after iteration 2; 5 iterations in all\)[;\n])")))
+      << log;
+  nlohmann::json end;
+  std::istringstream events(read_file(dir_ / "events.jsonl"));
+  for (std::string line; std::getline(events, line);)
+    if (nlohmann::json e = nlohmann::json::parse(line); e["event"] == "run_end") end = e;
+  EXPECT_EQ(end["iterations"], 5);
+  EXPECT_EQ(end["start_iteration"], 2);
+  EXPECT_EQ(format_duration(end["seconds"].get<double>()), m[1].str());
+  EXPECT_EQ(nlohmann::json::parse(read_file(resumed.run_dir / "outputs.json"))["iterations"], 5);
+  const std::string page = read_file(resumed.run_dir / "report.html");
+  EXPECT_THAT(page, HasSubstr("<td id=\"iteration\">iteration 5 of 5"));
+  EXPECT_THAT(page, HasSubstr("<td id=\"elapsed\">" + m[1].str() + " (since the resume after iteration 2)</td>"));
+}
+
+TEST(DoneLine, NamesThisSessionsIterationsAfterAResume) {
+  RunEnd end;
+  end.status = "finished", end.iterations = 12, end.seconds = 37;
+  EXPECT_EQ(done_line(end), "done: 12 iterations in 37s");
+  end.start_iteration = 9;
+  EXPECT_EQ(done_line(end), "done: iterations 10-12 in 37s (resumed after iteration 9; 12 iterations in all)");
+  end.start_iteration = 11, end.detail = "; final G_L1 8.6000";
+  EXPECT_EQ(done_line(end),
+            "done: iteration 12 in 37s (resumed after iteration 11; 12 iterations in all); final G_L1 8.6000");
+  end.status = "interrupted", end.start_iteration = 12, end.detail = "", end.skipped_steps = 2;
+  EXPECT_EQ(done_line(end), "done: no iteration in 37s (interrupted; resumed after iteration 12; 12 iterations in "
+                            "all); 2 step(s) skipped for non-finite losses (train.nan_policy = skip)");
+  end.status = "stopped_early", end.start_iteration = 0, end.skipped_steps = 0, end.iterations = 4;
+  EXPECT_EQ(done_line(end), "done: 4 iterations in 37s (stopped early)");
 }
 
 // A run_dir template ({date}-{time}) left unchanged also continues in the earlier folder.
