@@ -77,8 +77,8 @@ pid_t spawn(const std::vector<std::string>& args, const fs::path& log, bool own_
   return pid;
 }
 
-// Exit code of `pid` (128 + signal if a signal ended it); kills it and returns -1 after `timeout_s`.
-int wait_exit(pid_t pid, double timeout_s) {
+// The raw wait status of `pid`, or -1 (after killing it) when it has not ended within `timeout_s`.
+int wait_status(pid_t pid, double timeout_s) {
   const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
   int status = 0;
   while (::waitpid(pid, &status, WNOHANG) == 0) {
@@ -89,6 +89,13 @@ int wait_exit(pid_t pid, double timeout_s) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  return status;
+}
+
+// Exit code of `pid` (128 + signal if a signal ended it); kills it and returns -1 after `timeout_s`.
+int wait_exit(pid_t pid, double timeout_s) {
+  const int status = wait_status(pid, timeout_s);
+  if (status == -1) return -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -540,20 +547,6 @@ bool sigint_blocked(pid_t pid) {
   }
 }
 
-// The raw wait status of `pid`, or -1 (after killing it) when it has not ended within `timeout_s`.
-int wait_status(pid_t pid, double timeout_s) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
-  int status = 0;
-  while (::waitpid(pid, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > end) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      return -1;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return status;
-}
 
 // `args` quoted for sh.
 std::string sh_words(const std::vector<std::string>& args) {

@@ -37,15 +37,16 @@ class PartialOutputTest : public test::TempDirTest {
     const std::string bytes = read_file(path);
     write_file_atomic(path, bytes.substr(0, bytes.size() / 2));
   }
-  // A tiny generator (one iteration on two 16 px RGB pairs, 8-bit) under dir_/`name`.
-  GeneratorRunner tiny_generator(const std::string& name) {
+  // A tiny generator (one iteration on two 16 px RGB pairs, 8-bit) under dir_/`name`, trained at
+  // `channels` channels (1: the RGB files' first channel).
+  GeneratorRunner tiny_generator(const std::string& name, int64_t channels = 3) {
     for (int i = 0; i < 2; ++i) {
       random_png(dir_ / name / "in" / (std::to_string(i) + ".png"), 16, 16, 50 + i);
       random_png(dir_ / name / "ref" / (std::to_string(i) + ".png"), 16, 16, 60 + i);
     }
     RunConfig c;
     c.data.input_dir = (dir_ / name / "in").string(), c.data.reference_dir = (dir_ / name / "ref").string();
-    c.data.image_size = 16, c.data.batch_size = 2;
+    c.data.image_size = 16, c.data.batch_size = 2, c.data.channel_count = channels;
     c.generator.layers = 4, c.generator.initial_layer_size = 4;
     c.discriminator.layers = 1, c.discriminator.initial_layer_size = 4;
     c.train.max_iterations = 1;
@@ -235,22 +236,7 @@ TEST_F(PartialOutputTest, InferNotesFloatInputsOutsideZeroOne) {
 // files, subfolders (not searched), and the channels of an RGB image that a 1-channel model drops (it
 // sees the red channel: the output equals that of the red channel saved as a grey file).
 TEST_F(PartialOutputTest, InferNotesSkippedEntriesAndDroppedChannels) {
-  for (int i = 0; i < 2; ++i) {
-    random_png(dir_ / "in" / (std::to_string(i) + ".png"), 16, 16, 30 + i);
-    random_png(dir_ / "ref" / (std::to_string(i) + ".png"), 16, 16, 40 + i);
-  }
-  RunConfig c;
-  c.data.input_dir = (dir_ / "in").string(), c.data.reference_dir = (dir_ / "ref").string();
-  c.data.image_size = 16, c.data.batch_size = 2, c.data.channel_count = 1;
-  c.generator.layers = 4, c.generator.initial_layer_size = 4;
-  c.discriminator.layers = 1, c.discriminator.initial_layer_size = 4;
-  c.train.max_iterations = 1;
-  c.output.run_dir = (dir_ / "run").string();
-  c.output.onnx_path = "";
-  c.plot.type = PlotType::kDisabled;
-  c.device.device = "cpu";
-  const TrainSummary s = train_pix2pix(c, TrainOptions{0});
-  GeneratorRunner runner(s.final_generator, "cpu");
+  GeneratorRunner runner = tiny_generator("model", 1);
 
   const fs::path photos = dir_ / "photos";
   random_png(photos / "rgb.png", 20, 12, 6);
