@@ -77,6 +77,22 @@ pid_t spawn(const std::vector<std::string>& args, const fs::path& log, bool own_
   return pid;
 }
 
+// As spawn(), but through posix_spawn, which returns only once the child has executed args[0] (fork
+// returns before): for tests that time a signal from the program's start. Returns -1 when it fails.
+pid_t spawn_executed(const std::vector<std::string>& args, const fs::path& log) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t files;
+  posix_spawn_file_actions_init(&files);
+  posix_spawn_file_actions_addopen(&files, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&files, 1, 2);
+  pid_t pid = 0;
+  const int err = ::posix_spawn(&pid, argv[0], &files, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&files);
+  return err == 0 ? pid : -1;
+}
+
 // The raw wait status of `pid`, or -1 (after killing it) when it has not ended within `timeout_s`.
 int wait_status(pid_t pid, double timeout_s) {
   const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
@@ -696,20 +712,7 @@ TEST_F(FaultsTest, CtrlCInTheFirstMomentsIsAnOrderlyStop) {
     fs::path log;
   };
   std::vector<Start> starts;
-  const auto launch = [this](const fs::path& run, const fs::path& log) {
-    const std::vector<std::string> args = train_args(run);
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t files;
-    posix_spawn_file_actions_init(&files);
-    posix_spawn_file_actions_addopen(&files, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&files, 1, 2);
-    pid_t pid = 0;  // posix_spawn returns once the child has executed img2img
-    const int err = ::posix_spawn(&pid, argv[0], &files, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&files);
-    return err == 0 ? pid : -1;
-  };
+  const auto launch = [this](const fs::path& run, const fs::path& log) { return spawn_executed(train_args(run), log); };
   const auto caught = [](pid_t pid) {
     try {
       return (status_mask(read_file(fmt::format("/proc/{}/status", pid)), "SigCgt") & (1ULL << (SIGINT - 1))) != 0;
@@ -772,16 +775,8 @@ TEST_F(FaultsTest, AnEarlySignalStillEndsTheOtherCommands) {
   for (const auto& args : commands) {
     SCOPED_TRACE(args[1]);
     const fs::path log = dir_ / (args[1] + ".log");
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t files;
-    posix_spawn_file_actions_init(&files);
-    posix_spawn_file_actions_addopen(&files, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&files, 1, 2);
-    pid_t pid = 0;
-    ASSERT_EQ(::posix_spawn(&pid, argv[0], &files, nullptr, argv.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&files);
+    const pid_t pid = spawn_executed(args, log);
+    ASSERT_GT(pid, 0);
     bool blocked = false;
     const auto running = [pid] {  // not ended yet (the child stays waitable)
       siginfo_t info{};
