@@ -517,9 +517,7 @@ std::string suggest_config_key(const std::string& name) {
   size_t best_d = std::string::npos;
   // A bare key ("image_size") or one in the wrong section ("train.batch_size") matches by its own name.
   // Case, '-' and spaces do not matter there ("--image-size", the node's label "Image Size").
-  std::string leaf = name.substr(name.rfind('.') == std::string::npos ? 0 : name.rfind('.') + 1);
-  leaf = leaf.substr(std::min(leaf.size(), leaf.find_first_not_of('-')));
-  for (char& c : leaf) c = c == '-' || c == ' ' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string leaf = normalise_key_name(name);
   for (const auto& k : config_keys())
     if (k.name.substr(k.name.find('.') + 1) == leaf) return "did you mean '" + k.name + "'?";
   // A name from pix2pix, the Houdini node or a common shorthand ("lr") maps to its key, not to the

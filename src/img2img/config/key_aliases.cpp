@@ -1,6 +1,7 @@
 #include "img2img/config/key_aliases.h"
 
-#include <cctype>  // std::tolower
+#include <algorithm>  // std::min
+#include <cctype>     // std::tolower
 
 namespace img2img {
 namespace {
@@ -126,19 +127,19 @@ constexpr KeyAlias kAliases[] = {
     {"target_dir", "data.reference_dir", "the folder of reference, i.e. target, images"},
 };
 
-std::string normalise(const std::string& name) {
+
+}  // namespace
+
+std::string normalise_key_name(const std::string& name) {
   std::string s = name;
-  const auto start = s.find_first_not_of('-');
-  s = start == std::string::npos ? "" : s.substr(start);
   if (const auto dot = s.rfind('.'); dot != std::string::npos) s = s.substr(dot + 1);  // "train.lr" -> "lr"
+  s = s.substr(std::min(s.size(), s.find_first_not_of('-')));
   for (char& c : s) c = c == '-' || c == ' ' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
 
-}  // namespace
-
 std::string key_alias_hint(const std::string& name) {
-  const std::string n = normalise(name);
+  const std::string n = normalise_key_name(name);
   for (const KeyAlias& a : kAliases) {
     if (n != a.alias) continue;
     if (*a.key == '\0') return a.from;

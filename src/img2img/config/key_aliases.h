@@ -8,6 +8,10 @@
 
 namespace img2img {
 
+/// `name` as the aliases and bare keys are matched: the part after its last '.', without leading dashes,
+/// in lower case, with '_' for '-' and ' ' ("--Input-Batch-Size" -> "input_batch_size", "train.lr" -> "lr").
+std::string normalise_key_name(const std::string& name);
+
 /// Our key for `name`, an unknown flag or config key ("lr", "--lambda_L1", "train.lr", "Input Batch
 /// Size"; the section, leading dashes, case, '-' and spaces are ignored), as a hint: "did you mean
 /// 'train.learning_rate'? (pix2pix's --lr)", with a note where the meaning differs ("... the total,
