@@ -292,6 +292,15 @@ Command setup_train(CLI::App& app) {
             // their errors) only when the group has not formed within 5 s. On stderr (stdout may carry
             // --events=-), through C stdio: main mutes std::cerr while a command runs.
             if (options.launch && options.launch->world_size > 1) {
+              // A peer killed (kill -9, machine lost) closes its sockets; Gloo's and the TCPStore's next write
+              // to it then raised SIGPIPE, which ended this rank silently with exit 141 (about 1 kill in 6
+              // here) instead of the DistributedError that names the lost rank and the resume command. With
+              // SIGPIPE ignored the write fails with EPIPE and Gloo reports it, as in Python, which ignores
+              // SIGPIPE at startup. A closed stdout pipe then fails writes quietly; train.log still has them.
+              struct sigaction ignore {};
+              ignore.sa_handler = SIG_IGN;
+              sigemptyset(&ignore.sa_mask);
+              ::sigaction(SIGPIPE, &ignore, nullptr);
               const std::string line = fmt::format(
                   "data-parallel: rank {} of {} joining the group at {}:{} (waits for all {} processes to start: "
                   "up to 2 x distributed.timeout = {} s, first for the rendezvous store, then for the group; Ctrl-C "
