@@ -81,7 +81,9 @@ void check_infer_output(const fs::path& input, const fs::path& output_dir) {
 }
 
 std::vector<fs::path> infer_images(GeneratorRunner& runner, const fs::path& input, const fs::path& output_dir,
-                                   InferMode mode, std::vector<std::string>* notes) {
+                                   InferMode mode, std::vector<std::string>* notes,
+                                   const std::atomic<bool>* stop_requested, size_t* image_count) {
+  const auto stopped = [stop_requested] { return stop_requested != nullptr && stop_requested->load(); };
   std::vector<fs::path> files;
   std::error_code ec;
   check_infer_output(input, output_dir);
@@ -107,6 +109,7 @@ std::vector<fs::path> infer_images(GeneratorRunner& runner, const fs::path& inpu
   } else {
     throw DataError(fmt::format("--input '{}' is neither an image file nor a folder.", input.string()));
   }
+  if (image_count != nullptr) *image_count = files.size();
   // Decode every input first, so a bad file later in the folder leaves no partial output behind.
   std::vector<std::string> problems;
   const int model_channels = static_cast<int>(runner.config().data.channel_count);
@@ -115,6 +118,7 @@ std::vector<fs::path> infer_images(GeneratorRunner& runner, const fs::path& inpu
   int first_more_channels = 0;
   FileFacts facts;  // float inputs outside [0, 1]
   for (const auto& f : files) {
+    if (stopped()) return {};  // nothing written yet
     try {
       const DecodedImage image = read_image(f, ImageUse::kInference);
       const int c = image.pixels.channels();
@@ -151,6 +155,7 @@ std::vector<fs::path> infer_images(GeneratorRunner& runner, const fs::path& inpu
   const PixelDepth depth = runner.meta().reference_depth;
   std::vector<fs::path> written;
   for (const auto& f : files) {
+    if (stopped()) break;
     const DecodedImage img = read_image(f, ImageUse::kInference);
     const cv::Mat y = runner.run(img.pixels, mode);
     const fs::path out = output_dir / (f.stem().string() + (depth == PixelDepth::kFloat ? ".tif" : ".png"));

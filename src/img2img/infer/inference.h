@@ -2,6 +2,7 @@
 
 #include <opencv2/core/mat.hpp>  // cv::Mat
 
+#include <atomic>      // std::atomic
 #include <filesystem>  // std::filesystem::path
 #include <string>      // std::string
 #include <vector>      // std::vector
@@ -68,8 +69,13 @@ void check_infer_output(const std::filesystem::path& input, const std::filesyste
 /// channels than the model takes (the channel rule drops the rest: an RGB image into a 1-channel model
 /// keeps only its red channel), and float inputs with samples outside [0, 1] (used as they are; the
 /// generator's images stay within [0, 1]).
+/// `stop_requested` (if given) is checked before each image is decoded, run and written: once it is set,
+/// the call returns the files written so far (whole files: each is written atomically), fewer than the
+/// inputs. `image_count` (if given) receives the number of input images found.
 std::vector<std::filesystem::path> infer_images(GeneratorRunner& runner, const std::filesystem::path& input,
                                                 const std::filesystem::path& output_dir, InferMode mode,
-                                                std::vector<std::string>* notes = nullptr);
+                                                std::vector<std::string>* notes = nullptr,
+                                                const std::atomic<bool>* stop_requested = nullptr,
+                                                size_t* image_count = nullptr);
 
 }  // namespace img2img

@@ -15,11 +15,14 @@ namespace img2img {
 namespace {
 // The channel hints (spec data.channel_count: fewer channels repeat the last, extra ones are dropped):
 // every file has fewer channels than the setting, or some file has more (its extra channels are lost).
-std::string fewer_channels_warning(int64_t file_channels, int64_t channel_count, const std::string& files) {
+// `files` names them all ("training file (input and reference)"), `some_file` one of them ("training
+// file (input or reference)").
+std::string fewer_channels_warning(int64_t file_channels, int64_t channel_count, const std::string& files,
+                                   const std::string& some_file) {
   if (file_channels > channel_count)
     return fmt::format("some {} has {} channels but data.channel_count = {}: channels after the first {} are "
                        "dropped (the run follows the setting){}. If that is not what you want, {}",
-                       files, file_channels, channel_count, channel_count,
+                       some_file, file_channels, channel_count, channel_count,
                        channel_count == 1 ? "; an RGB image keeps only its red channel, not its brightness" : "",
                        channel_count == 1 ? "save the images as grey first, or set --data.channel_count=3"
                                           : fmt::format("set --data.channel_count={}", file_channels));
@@ -77,7 +80,8 @@ class PairedTrainingData : public TrainingData {
   }
 
   std::string channel_warning(int64_t channel_count) const override {
-    return fewer_channels_warning(dataset_.max_file_channels(), channel_count, "training file (input and reference)");
+    return fewer_channels_warning(dataset_.max_file_channels(), channel_count, "training file (input and reference)",
+                                  "training file (input or reference)");
   }
 
   std::vector<std::string> file_warnings(int64_t image_size) const override {
@@ -156,7 +160,7 @@ class UnpairedTrainingData : public TrainingData {
 
   std::string channel_warning(int64_t channel_count) const override {
     return fewer_channels_warning(std::max(dataset_.domain_a().max_channels, dataset_.domain_b().max_channels),
-                                  channel_count, "training file (both domains)");
+                                  channel_count, "training file (both domains)", "training file (either domain)");
   }
 
   std::vector<std::string> file_warnings(int64_t image_size) const override {

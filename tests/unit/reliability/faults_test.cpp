@@ -797,6 +797,44 @@ TEST_F(FaultsTest, AnEarlySignalStillEndsTheOtherCommands) {
   }
 }
 
+// Ctrl-C during `infer` on a folder: the image being written is finished, the rest are not started, and
+// the command says how many of how many it wrote (exit 130); only whole images are left in --output.
+TEST_F(FaultsTest, SignalDuringInferStopsAfterTheCurrentImageAndSaysHowMany) {
+  make_data();
+  RunConfig c = small_config(dir_ / "run", 1);
+  train_pix2pix(c, TrainOptions{0});
+  const fs::path photos = dir_ / "photos", out = dir_ / "out";
+  cv::RNG rng(5);
+  const int kImages = 40;
+  for (int i = 0; i < kImages; ++i) {  // large enough that the 40 take seconds at full resolution
+    cv::Mat x(512, 512, CV_32FC3);
+    rng.fill(x, cv::RNG::UNIFORM, 0.0, 1.0);
+    write_image(photos / fmt::format("{:02}.png", i), x, PixelDepth::k8);
+  }
+  const fs::path log = dir_ / "infer.log";
+  const pid_t pid = spawn_executed({test::img2img_binary(), "infer", "--checkpoint", (dir_ / "run").string(),
+                                    "--input", photos.string(), "--output", out.string(), "--mode", "pad"},
+                                   log);
+  ASSERT_GT(pid, 0);
+  const auto images_in = [](const fs::path& dir) {
+    size_t n = 0;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) n += e.path().extension() == ".png";
+    return n;
+  };
+  for (int i = 0; i < 6000 && images_in(out) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_GT(images_in(out), 0u) << read_file(log);
+  ASSERT_EQ(::kill(pid, SIGINT), 0);
+  ASSERT_EQ(wait_exit(pid, 60), 128 + SIGINT) << read_file(log);
+  const size_t written = images_in(out);
+  EXPECT_LT(written, static_cast<size_t>(kImages));
+  EXPECT_THAT(read_file(log), HasSubstr(fmt::format("interrupted: wrote {} of {} image(s) to {}", written, kImages,
+                                                    out.string())));
+  size_t others = 0;  // no *.tmpPID left behind
+  for (const auto& e : fs::directory_iterator(out)) others += e.path().extension() != ".png";
+  EXPECT_EQ(others, 0u);
+}
+
 TEST_F(FaultsTest, KillNineAtManyPointsLeavesLoadableCheckpointsAndResumes) {
   make_data();
   const fs::path run = dir_ / "run";

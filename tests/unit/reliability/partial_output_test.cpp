@@ -6,6 +6,7 @@
 
 #include <opencv2/core.hpp>  // cv::Mat, cv::RNG
 
+#include <atomic>  // std::atomic
 #include <limits>  // std::numeric_limits
 
 #include "img2img/core/atomic_file.h"
@@ -147,6 +148,26 @@ TEST_F(PartialOutputTest, InferChecksEveryInputBeforeWriting) {
   }
   EXPECT_FALSE(fs::exists(dir_ / "out.png"));
   EXPECT_EQ(read_file(photos / "a.png"), before);
+}
+
+// A stop request (infer's Ctrl-C) ends infer_images before the next image: with it set from the start
+// nothing is written, and the count of inputs found still comes back (the CLI says "wrote K of N").
+TEST_F(PartialOutputTest, InferStopsBeforeTheNextImageWhenAsked) {
+  GeneratorRunner runner = tiny_generator("model");
+  const fs::path photos = dir_ / "photos";
+  for (int i = 0; i < 3; ++i) random_png(photos / (std::to_string(i) + ".png"), 20, 12, 70 + i);
+  std::atomic<bool> stop{true};
+  size_t count = 0;
+  EXPECT_TRUE(infer_images(runner, photos, dir_ / "stopped", InferMode::kResize, nullptr, &stop, &count).empty());
+  EXPECT_EQ(count, 3u);
+  EXPECT_EQ(files_in(dir_ / "stopped"), 0u);
+
+  stop = false, count = 0;
+  const auto written = infer_images(runner, photos, dir_ / "all", InferMode::kResize, nullptr, &stop, &count);
+  EXPECT_EQ(count, 3u);
+  ASSERT_EQ(written.size(), 3u);
+  EXPECT_EQ(written[2], dir_ / "all" / "2.png");
+  EXPECT_EQ(files_in(dir_ / "all"), 3u);
 }
 
 // --output naming an existing file (or a path below one) says so and what --output takes (a folder,

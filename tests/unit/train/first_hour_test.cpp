@@ -209,7 +209,7 @@ TEST_F(FirstHourTest, GreyDataWithThreeChannelsGetsOneWarningLine) {
   colour.data.channel_count = 1;
   colour.output.run_dir = (dir_ / "run4").string();
   const std::string dropped = read_file(train_pix2pix(colour, options).run_dir / "train.log");
-  EXPECT_THAT(dropped, HasSubstr("warning: some training file (input and reference) has 3 channels but "
+  EXPECT_THAT(dropped, HasSubstr("warning: some training file (input or reference) has 3 channels but "
                                  "data.channel_count = 1: channels after the first 1 are dropped"));
   EXPECT_THAT(dropped, HasSubstr("keeps only its red channel"));
 }
