@@ -77,11 +77,13 @@ std::atomic<bool> g_abort_thread_ready{false};
 // else was written, unlike the clean stop (128 + signal, with a checkpoint). docs/reliability.md.
 constexpr int kExitAborted = 3;
 
-const char* signal_name(int sig) { return sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "SIGINT"; }
+const char* signal_name(int sig) {
+  return sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : sig == SIGPIPE ? "SIGPIPE" : "SIGINT";
+}
 
-// SIGINT/SIGTERM/SIGHUP: the first asks train() to stop after the current step
+// SIGINT/SIGTERM/SIGHUP/SIGPIPE: the first asks train() to stop after the current step
 // (checkpoint + manifest, exit 128 + signal); a second SIGINT/SIGTERM exits at once with kExitAborted.
-// A SIGHUP after the first signal does nothing: a closed terminal sends it twice to the job in the
+// A SIGHUP (or SIGPIPE) after the first signal does nothing: a closed terminal sends it twice to the job in the
 // foreground (the interactive shell forwards its own, and the kernel sends one more when the shell
 // exits), and the terminal's user cannot have meant "abort". Only async-signal-safe calls here.
 extern "C" void on_stop_signal(int sig) {
@@ -91,7 +93,7 @@ extern "C" void on_stop_signal(int sig) {
     say(kJoining, sizeof kJoining - 1);
     ::_exit(128 + sig);
   }
-  if (sig == SIGHUP && g_stop_signals.load() > 0) return;
+  if ((sig == SIGHUP || sig == SIGPIPE) && g_stop_signals.load() > 0) return;
   const int count = g_stop_signals.fetch_add(1) + 1;
   if (count > 1) {
     static const char kAbort[] =
@@ -126,10 +128,15 @@ extern "C" void on_stop_signal(int sig) {
   static const char kHangupMessage[] =
       "stop requested (SIGHUP); finishing the current step and writing a checkpoint "
       "(SIGINT or SIGTERM exits at once, without a checkpoint)\n";
+  static const char kPipeMessage[] =
+      "stop requested (SIGPIPE: the program reading this output has exited); finishing the current step and "
+      "writing a checkpoint (train.log keeps every line; SIGINT or SIGTERM exits at once, without a checkpoint)\n";
   if (g_other_rank.load())
     say(kOtherRank, sizeof kOtherRank - 1);
   else if (sig == SIGHUP)
     say(kHangupMessage, sizeof kHangupMessage - 1);
+  else if (sig == SIGPIPE)
+    say(kPipeMessage, sizeof kPipeMessage - 1);
   else
     say(kMessage, sizeof kMessage - 1);
 }
@@ -191,6 +198,13 @@ void install_stop_handlers() {
   // SIG_IGN, so this also holds when called again.
   struct sigaction hangup {};
   if (::sigaction(SIGHUP, nullptr, &hangup) == 0 && hangup.sa_handler != SIG_IGN) ::sigaction(SIGHUP, &action, nullptr);
+  // SIGPIPE (the reader of stdout/stderr exited: `| head`, a closed log viewer) stops like SIGHUP, exit 141:
+  // by default it killed the run in the middle of a step, leaving outputs.json "running". It is raised on
+  // the thread that wrote (the training thread, in write(), never inside a oneDNN kernel), which does not
+  // block it; the handler then ignores SIGPIPE, so later writes to the closed pipe fail quietly. Left
+  // ignored when it was ignored at the start, and ignored by data-parallel ranks (setup_train).
+  struct sigaction pipe {};
+  if (::sigaction(SIGPIPE, nullptr, &pipe) == 0 && pipe.sa_handler != SIG_IGN) ::sigaction(SIGPIPE, &action, nullptr);
 }
 
 }  // namespace

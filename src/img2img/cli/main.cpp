@@ -1,6 +1,6 @@
 // img2img: command-line entry point. Parses arguments, dispatches to a subcommand, and is the only
 // place that prints errors and chooses the exit code (0 ok, 1 user error, including a bad or
-// missing value of a known flag, and an unknown subcommand, 2 internal error, 100+ other command-line syntax, as CLI11; `train` stopped by SIGHUP/SIGINT/SIGTERM: 129/130/143 after writing a
+// missing value of a known flag, and an unknown subcommand, 2 internal error, 100+ other command-line syntax, as CLI11; `train` stopped by SIGHUP/SIGINT/SIGPIPE/SIGTERM: 129/130/141/143 after writing a
 // checkpoint, 3 when a second signal aborted it at once, see cmd_train.cpp).
 
 #include <CLI/App.hpp>     // CLI::App

@@ -692,6 +692,26 @@ TEST_F(FaultsTest, HangupIgnoredAtStartStaysIgnored) {
   EXPECT_EQ(find_resume_point(run).iteration, 12);
 }
 
+// The program reading train's output exits (`img2img train 2>&1 | head`, a closed log viewer): the next
+// write raises SIGPIPE, which stops the run in order like SIGHUP (exit 141, a resumable checkpoint,
+// outputs.json "interrupted"); by default it killed the run mid-step with outputs.json left "running".
+TEST_F(FaultsTest, ReaderOfTheOutputExitingStopsTheRunInOrder) {
+  if (!fs::exists("/bin/bash")) GTEST_SKIP() << "no /bin/bash for ${PIPESTATUS}";
+  make_data();
+  const fs::path run = dir_ / "run", rc = dir_ / "rc";
+  // head reads the first 12 lines (setup and a few iterations) and exits; the pipeline's first exit code
+  // is img2img's. `timeout` keeps a run that ignored SIGPIPE from training for ever.
+  const std::string command = "timeout -s KILL 120 " + sh_words(train_args(run)) +
+                              " 2>&1 | head -n 12 > /dev/null; echo ${PIPESTATUS[0]} > " + sh_words({rc.string()});
+  ASSERT_EQ(wait_exit(spawn({"/bin/bash", "-c", command}, dir_ / "log"), 150), 0) << read_file(dir_ / "log");
+  EXPECT_EQ(read_file(rc), fmt::format("{}\n", 128 + SIGPIPE));
+  EXPECT_EQ(manifest_status(run), "interrupted");
+  const std::string log = read_file(run / "train.log");
+  EXPECT_THAT(log, HasSubstr("interrupted"));
+  expect_checkpoints_load(run);
+  EXPECT_NO_THROW(find_resume_point(run)) << log;
+}
+
 // A Ctrl-C in the first moments after start. img2img re-executes itself once (OpenMP settings) before
 // anything else; handlers do not survive an execve, so the first image blocks the stop signals before it
 // (the mask and a pending signal do survive) and the final image unblocks them right after installing
