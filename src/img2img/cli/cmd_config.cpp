@@ -1,3 +1,4 @@
+#include <cstdio>    // std::fprintf
 #include <iostream>  // std::cout
 
 #include "img2img/cli/commands.h"
@@ -15,7 +16,10 @@ Command setup_config(CLI::App& app) {
   return {sub, [flags, no_comments] {
             ValidateOptions v;
             v.check_paths = false;  // printing a config needs no data on disk
-            std::cout << config_to_toml(resolve_config_flags(*flags, v), !*no_comments);
+            std::vector<std::string> notes;  // keys the configuration does not read: on stderr, stdout stays TOML
+            const RunConfig config = resolve_config_flags(*flags, v, "", "", {}, &notes);
+            for (const std::string& n : notes) std::fprintf(stderr, "note: %s\n", n.c_str());
+            std::cout << config_to_toml(config, !*no_comments);
             return 0;
           }};
 }

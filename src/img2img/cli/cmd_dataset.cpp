@@ -192,6 +192,8 @@ CLI::App* setup_pairs(CLI::App& parent, std::function<int()>& run) {
     std::cout << fmt::format("pairs: {} train crops from {} photos, {} test crops from {} photos, {} flat crops "
                              "rejected; see {}/crops.csv\n",
                              s.train_crops, s.train_photos, s.test_crops, s.test_photos, s.rejected_flat, *out);
+    if (const std::string note = upscaled_crops_note(s, options.crop_size); !note.empty())
+      std::cout << "note: " << note << "\n";
     if (s.test_crops == 0) {
       const std::string why =
           options.test_fraction <= 0 ? "--test-fraction is 0"

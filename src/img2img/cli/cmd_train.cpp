@@ -274,7 +274,7 @@ Command setup_train(CLI::App& app) {
             if (resume_opt->count() > 0 && resume->empty())  // in case CLI11 skips the validator
               throw FlagValueError(empty_value_message("--resume", "a run folder or checkpoint file"));
             if (resume->empty()) {
-              config = resolve_config_flags(*flags);
+              config = resolve_config_flags(*flags, {}, "", "", {}, &options.notes);
             } else {
               // The checkpoint's config first, then --config, then flags (resolve_config_flags' base).
               // Contradictions with the checkpoint are checked before validation, so they name the
@@ -288,7 +288,8 @@ Command setup_train(CLI::App& app) {
                     [&point, &paths_note, &origin](const RunConfig& c, const std::vector<ConfigAssignment>& a) {
                       paths_note = resume_relative_paths_note(a, origin);
                       check_resume_config(c, point, &a);
-                    });
+                    },
+                    &options.notes);
               } catch (const ConfigError& e) {
                 if (paths_note.empty()) throw;
                 throw ConfigError(e.what() + paths_note);

@@ -6,6 +6,7 @@
 
 #include "img2img/config/config_keys.h"
 #include "img2img/config/problem_origins.h"
+#include "img2img/config/source_keys.h"
 #include "img2img/config/unpaired_defaults.h"
 #include "img2img/core/error.h"
 
@@ -45,7 +46,8 @@ std::shared_ptr<ConfigFlags> add_config_flags(CLI::App* app) {
 RunConfig resolve_config_flags(
     const ConfigFlags& flags, const ValidateOptions& validate, const std::string& base_toml,
     const std::string& base_origin,
-    const std::function<void(const RunConfig&, const std::vector<ConfigAssignment>&)>& check_first) {
+    const std::function<void(const RunConfig&, const std::vector<ConfigAssignment>&)>& check_first,
+    std::vector<std::string>* notes) {
   std::vector<ConfigAssignment> assignments;
   if (!base_toml.empty()) assignments = parse_config_text(base_toml, base_origin);
   if (!flags.config_file.empty()) {
@@ -83,6 +85,10 @@ RunConfig resolve_config_flags(
   const auto more = locate_config_problems(config_problems(config, validate), assignments, problems);
   problems.insert(problems.end(), more.begin(), more.end());
   if (!problems.empty()) throw ConfigError(format_config_problems(sort_config_problems(std::move(problems))));
+  if (notes != nullptr)
+    for (const ConfigProblem& n :
+         sort_config_problems(unused_source_key_notes(config, assignments, base_toml.empty() ? "" : base_origin)))
+      notes->push_back(format_config_problem(n));
   return config;
 }
 

@@ -34,9 +34,13 @@ std::shared_ptr<ConfigFlags> add_config_flags(CLI::App* app);
 /// validation (only if every key and value was understood) and may throw its own error first, e.g. a
 /// resumed run's contradictions with its checkpoint, which would otherwise surface as consequences
 /// (test.input_type for a changed data.input_type).
+/// `notes`, when given, receives one line per key set to a value the configuration does not read
+/// (unused_source_key_notes: data.composite_dir with data.input_type = multiple_paired), formatted as the
+/// problems ("x.toml:3: data.composite_dir = ... is ignored: ..."); keys last set by `base_toml` give none.
 RunConfig resolve_config_flags(
     const ConfigFlags& flags, const ValidateOptions& validate = {}, const std::string& base_toml = "",
     const std::string& base_origin = "",
-    const std::function<void(const RunConfig&, const std::vector<ConfigAssignment>&)>& check_first = {});
+    const std::function<void(const RunConfig&, const std::vector<ConfigAssignment>&)>& check_first = {},
+    std::vector<std::string>* notes = nullptr);
 
 }  // namespace img2img::cli

@@ -16,6 +16,7 @@
 
 #include "img2img/config/config_keys.h"
 #include "img2img/config/enum_names.h"
+#include "img2img/config/source_keys.h"
 #include "img2img/core/error.h"
 #include "img2img/core/path_template.h"
 #include "img2img/core/image_files.h"  // list_image_files
@@ -117,7 +118,7 @@ void check_output_paths(Checker& c, const RunConfig& cfg) {
     check_writable_dir(c, "test.output_dir", cfg.test.output_dir, values);
 }
 
-void check_source(Checker& c, const DataSource& s, const std::string& sec, bool check_paths) {
+void check_source(Checker& c, const DataSource& s, const std::string& sec, bool check_paths, bool unpaired_training) {
   c.int_min(sec + ".batch_size", s.batch_size, 1);
   c.int_range(sec + ".worker_threads", s.worker_threads, 0, 64);
   if (!(s.memory_budget_mb >= 0.0 && s.memory_budget_mb <= kMaxMemoryBudgetMb))
@@ -148,6 +149,12 @@ void check_source(Checker& c, const DataSource& s, const std::string& sec, bool 
       }
     }
   };
+  // Only keys of another input type given (--data.composite_dir without --data.input_type=composite_paired):
+  // one problem naming the input type that reads them, instead of "is empty" for each key this one needs.
+  if (const auto other = other_input_type_problems(s, sec, unpaired_training); check_paths && !other.empty()) {
+    c.problems.insert(c.problems.end(), other.begin(), other.end());
+    return;
+  }
   switch (s.input_type) {
     case InputType::kSinglePaired:
       need("input_image", s.input_image, false);
@@ -157,6 +164,25 @@ void check_source(Checker& c, const DataSource& s, const std::string& sec, bool 
     case InputType::kMultipleUnpaired:
       need("input_dir", s.input_dir, true);
       need("reference_dir", s.reference_dir, true);
+      // Unpaired training maps the one folder's domain to the other's: given one folder for both, the
+      // generators learn to copy their input (paired data with one folder gets a run-start warning).
+      if (check_paths && is_unpaired(s.input_type) && same_existing_path(s.input_dir, s.reference_dir)) {
+        if (sec == "data")
+          c.fail_with("data.input_dir", {"data.reference_dir"},
+                      "data.input_dir and data.reference_dir are the same folder ('{}' and '{}'): unpaired training "
+                      "learns to turn images like data.input_dir's (domain A) into images like data.reference_dir's "
+                      "(domain B), so with one folder for both the generators learn to copy their input: hours of "
+                      "training for an identity mapping. Give the two domains as two folders (e.g. "
+                      "--data.input_dir=photos --data.reference_dir=paintings).",
+                      s.input_dir, s.reference_dir);
+        else
+          c.fail_with("test.input_dir", {"test.reference_dir"},
+                      "test.input_dir and test.reference_dir are the same folder ('{}' and '{}'): unpaired tests pass "
+                      "test.input_dir's images (domain A) through generator 0 and test.reference_dir's (domain B) "
+                      "through generator 1, so with one folder for both each generator is tested on the other's "
+                      "domain too. Give the test images of the two domains as two folders.",
+                      s.input_dir, s.reference_dir);
+      }
       break;
     case InputType::kCompositePaired:
       need("composite_dir", s.composite_dir, true);
@@ -170,7 +196,7 @@ std::vector<ConfigProblem> config_problems(const RunConfig& cfg, const ValidateO
   Checker c;
   // [data]
   const DataConfig& d = cfg.data;
-  check_source(c, d, "data", options.check_paths);
+  check_source(c, d, "data", options.check_paths, is_unpaired(d.input_type));
   // Unpaired: data.channel_count applies to both domains, so input and output channel counts are
   // always equal and train.identity_lambda needs no channel check.
   c.int_range("data.channel_count", d.channel_count, 1, 4);
@@ -269,7 +295,7 @@ std::vector<ConfigProblem> config_problems(const RunConfig& cfg, const ValidateO
   // [test]
   const TestConfig& ts = cfg.test;
   if (ts.enabled) {
-    check_source(c, ts, "test", options.check_paths);
+    check_source(c, ts, "test", options.check_paths, is_unpaired(d.input_type));
     if (is_unpaired(ts.input_type) != is_unpaired(d.input_type))
       c.fail_with("test.input_type", {"data.input_type"},
                   "test.input_type = {} does not match data.input_type = {}: paired training needs paired test data "

@@ -105,6 +105,7 @@ PhotoPairsSummary build_photo_pairs(const PhotoPairsOptions& o) {
     const cv::Mat photo = to_bgr8(read_image_raw(photos[p]));  // EXIF orientation applied; clear errors
     const int shorter = std::min(photo.cols, photo.rows);
     int64_t kept = 0;
+    UpscaledPhoto upscaled{photos[p].filename().string(), photo.cols, photo.rows, 0, 1.0};
     for (int64_t attempt = 0; attempt < o.crops_per_photo * 4 && kept < o.crops_per_photo; ++attempt) {
       const double scale = o.scales[static_cast<size_t>(attempt) % o.scales.size()];
       const int side = std::max(8, static_cast<int>(scale * shorter));
@@ -129,6 +130,15 @@ PhotoPairsSummary build_photo_pairs(const PhotoPairsOptions& o) {
       csv << fmt::format("{},{},{},{},{},{},{}\n", name, split, photos[p].filename().string(), box.x, box.y,
                          box.width, box.height);
       ++kept;
+      if (summary.smallest_box == 0 || side < summary.smallest_box) summary.smallest_box = side;
+      if (side < o.crop_size) {
+        ++upscaled.crops;
+        upscaled.max_factor = std::max(upscaled.max_factor, static_cast<double>(o.crop_size) / side);
+      }
+    }
+    if (upscaled.crops > 0) {
+      summary.upscaled_crops += upscaled.crops;
+      summary.upscaled_photos.push_back(std::move(upscaled));
     }
     (test ? summary.test_crops : summary.train_crops) += kept;
     (test ? summary.test_photos : summary.train_photos) += 1;
@@ -143,6 +153,33 @@ PhotoPairsSummary build_photo_pairs(const PhotoPairsOptions& o) {
   }
   write_file_atomic(o.output_dir / "crops.csv", csv.str());
   return summary;
+}
+
+std::string upscaled_crops_note(const PhotoPairsSummary& s, int64_t crop_size) {
+  if (s.upscaled_crops == 0) return "";
+  double max_factor = 1.0;
+  for (const UpscaledPhoto& u : s.upscaled_photos) max_factor = std::max(max_factor, u.max_factor);
+  std::string photos;
+  for (size_t i = 0; i < s.upscaled_photos.size() && i < 10; ++i) {
+    const UpscaledPhoto& u = s.upscaled_photos[i];
+    photos += fmt::format("{}{} ({} crop{}, up to {:.2f}x{})", i == 0 ? "" : ", ", u.file, u.crops,
+                          u.crops == 1 ? "" : "s", u.max_factor,
+                          std::min(u.width, u.height) < crop_size
+                              ? fmt::format("; the photo is {}x{}, smaller than --size", u.width, u.height)
+                              : "");
+  }
+  if (s.upscaled_photos.size() > 10) photos += fmt::format(", ... and {} more", s.upscaled_photos.size() - 10);
+  const int64_t crops = s.train_crops + s.test_crops;
+  // --size has a minimum of 16 (build_photo_pairs' check): below it only the photos and scales can change.
+  const std::string smaller_size =
+      s.smallest_box >= 16 ? fmt::format("--size {} or less, ", s.smallest_box) : std::string();
+  return fmt::format("{} of {} crop{} {} upscaled to --size {} because their box in the photo was smaller (by up "
+                     "to {:.2f}x; upscaled crops are softer than the photo), from {} photo{}: {}. The smallest box "
+                     "was {} px: {}larger photos or larger --scales avoid it (crops.csv lists each crop's box).",
+                     s.upscaled_crops, crops, crops == 1 ? "" : "s", s.upscaled_crops == 1 ? "was" : "were", crop_size,
+                     max_factor,
+                     s.upscaled_photos.size(), s.upscaled_photos.size() == 1 ? "" : "s", photos, s.smallest_box,
+                     smaller_size);
 }
 
 }  // namespace img2img

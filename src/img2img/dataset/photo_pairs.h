@@ -4,6 +4,7 @@
 
 #include <cstdint>     // int64_t
 #include <filesystem>  // std::filesystem::path
+#include <string>      // std::string
 #include <vector>      // std::vector
 
 namespace img2img {
@@ -25,13 +26,30 @@ struct PhotoPairsOptions {
   int64_t seed = 0;                     ///< seed of crop boxes and the photo split
 };
 
+/// A photo some of whose crops were upscaled (their box in the photo was smaller than crop_size).
+struct UpscaledPhoto {
+  std::string file;        ///< file name in photo_dir
+  int width = 0, height = 0;  ///< the photo's size in pixels (EXIF orientation applied)
+  int64_t crops = 0;       ///< its kept crops that were upscaled
+  double max_factor = 1.0;  ///< the largest crop_size / box side among them
+};
+
 /// What build_photo_pairs wrote. test_crops == 0 (one photo, --test-fraction 0, or only flat test
 /// crops) is not an error: the caller reports it (the CLI prints a warning line).
 struct PhotoPairsSummary {
   int64_t train_photos = 0, test_photos = 0;
   int64_t train_crops = 0, test_crops = 0;
   int64_t rejected_flat = 0;  ///< crops drawn and rejected as flat
+  int64_t upscaled_crops = 0;  ///< kept crops whose box side was below crop_size (written upscaled, softer)
+  int64_t smallest_box = 0;    ///< the smallest box side of a kept crop, pixels (0 = none kept)
+  std::vector<UpscaledPhoto> upscaled_photos;  ///< the photos of the upscaled crops, in the order written
 };
+
+/// The note on the upscaled crops of `summary` (built with crop size `crop_size`): how many, by up to which
+/// factor, from which photos (at most 10 named, with their crops and factors; a photo whose shorter side is
+/// below crop_size says so), and the fixes (a --size at most the smallest box, larger photos, larger
+/// --scales). "" when no crop was upscaled.
+std::string upscaled_crops_note(const PhotoPairsSummary& summary, int64_t crop_size);
 
 /// Writes random square crops at several scales of every photo: color/ (8-bit RGB), gray/ (8-bit
 /// grey of the same crop), edges/ (black Canny edges on white, 8-bit grey); same names in all three.

@@ -50,6 +50,9 @@ struct TrainSummary {
 struct TrainOptions {
   int interactive = -1;  ///< progress line: -1 = if stderr is a terminal, 0 = plain lines, 1 = always
   std::string events;    ///< JSON Lines progress events (docs/events.md): "" = off, "-" = stdout, else a file
+  /// Lines about the configuration that the run-start log shows as "note: TEXT" (e.g. keys the input type
+  /// does not read: resolve_config_flags' notes).
+  std::vector<std::string> notes;
   /// Continue from this checkpoint (find_resume_point; config checked by check_resume_config):
   /// weights, optimiser and RNG states are restored and iterations continue after its iteration.
   std::optional<ResumePoint> resume;

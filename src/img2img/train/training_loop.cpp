@@ -16,6 +16,7 @@
 
 #include "img2img/config/config_keys.h"
 #include "img2img/config/enum_names.h"
+#include "img2img/config/source_keys.h"  // same_source_warning
 #include "img2img/core/error.h"
 #include "img2img/core/runtime.h"
 #include "img2img/core/thread_governor.h"
@@ -355,6 +356,7 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
                   : RunWriter::silent(config, events);
     summary.run_dir = writer->dir();
     summary.outputs_manifest = writer->manifest_path();
+    for (const std::string& n : options.notes) writer->line("note: " + n);
     // Every rank waits here for rank 0's folder (its errors name it).
     if (group) shared_run_dir = group->broadcast_string(lead ? fs::absolute(summary.run_dir).string() : "");
 
@@ -445,7 +447,9 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
     for (const std::string& w : {schedule_warning(config.train), optimizer_warning(config.train),
                                  cpu_threads_warning(config.device.cpu_threads), data->batch_size_warning(batch),
                                  data->channel_warning(config.data.channel_count),
-                                 shallow_unet_warning(config.generator.layers, config.data.image_size)})
+                                 shallow_unet_warning(config.generator.layers, config.data.image_size),
+                                 same_source_warning(config.data, "data"),
+                                 config.test.enabled ? same_source_warning(config.test, "test") : std::string()})
       if (!w.empty()) writer->line("warning: " + w);
     for (const std::string& w : data->file_warnings(config.data.image_size)) writer->line("warning: " + w);
 

@@ -1,5 +1,6 @@
 #include "img2img/dataset/photo_pairs.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>  // cv::imread
 
@@ -200,6 +201,51 @@ TEST_F(PhotoPairsDirTest, EmptyOutputFolderIsUsedAndEmptyTestSplitIsReported) {
   EXPECT_EQ(s.test_photos, 0);
   EXPECT_EQ(s.test_crops, 0);
   EXPECT_TRUE(fs::exists(o.output_dir / "train" / "color" / "Only_01.png"));
+}
+
+// Crops whose box in the photo is smaller than the crop size are upscaled: counted per photo with the
+// largest factor, and one note names them, says when a photo is smaller than --size and the fixes. Boxes at
+// or above the size: no note.
+TEST_F(PhotoPairsDirTest, UpscaledCropsAreCountedAndNoted) {
+  write_noise_photo("Big", 128, 128, 1);
+  write_noise_photo("Small", 40, 36, 2);
+  PhotoPairsOptions o = options();
+  o.crop_size = 64;
+  o.scales = {0.5, 1.0};  // boxes: Big 64 and 128 px, Small 18 and 36 px
+  o.test_fraction = 0;
+  const PhotoPairsSummary s = build_photo_pairs(o);
+  ASSERT_EQ(s.train_crops, 4);
+  EXPECT_EQ(s.upscaled_crops, 2);
+  EXPECT_EQ(s.smallest_box, 18);
+  ASSERT_EQ(s.upscaled_photos.size(), 1u);
+  EXPECT_EQ(s.upscaled_photos[0].file, "Small.png");
+  EXPECT_EQ(s.upscaled_photos[0].crops, 2);
+  EXPECT_DOUBLE_EQ(s.upscaled_photos[0].max_factor, 64.0 / 18.0);
+  EXPECT_EQ(upscaled_crops_note(s, o.crop_size),
+            "2 of 4 crops were upscaled to --size 64 because their box in the photo was smaller (by up to 3.56x; "
+            "upscaled crops are softer than the photo), from 1 photo: Small.png (2 crops, up to 3.56x; the photo is "
+            "40x36, smaller than --size). The smallest box was 18 px: --size 18 or less, larger photos or larger "
+            "--scales avoid it (crops.csv lists each crop's box).");
+  // The crops are written at --size all the same.
+  EXPECT_EQ(cv::imread((o.output_dir / "train" / "color" / "Small_00.png").string()).cols, 64);
+
+  // A box below --size's minimum of 16: no --size advice; boxes all at or above --size: no note.
+  PhotoPairsOptions tiny = options();  // 16 px crops; Big's boxes 32 and 64 px, Small's 9 (8 px minimum) and 18
+  tiny.output_dir = dir_ / "out16";
+  tiny.scales = {0.25, 0.5};
+  tiny.test_fraction = 0;
+  const PhotoPairsSummary t = build_photo_pairs(tiny);
+  EXPECT_EQ(t.upscaled_crops, 1);
+  EXPECT_EQ(t.smallest_box, 9);
+  EXPECT_THAT(upscaled_crops_note(t, tiny.crop_size),
+              ::testing::EndsWith("The smallest box was 9 px: larger photos or larger --scales avoid it (crops.csv "
+                                  "lists each crop's box)."));
+  tiny.output_dir = dir_ / "out_none";
+  tiny.scales = {0.5, 1.0};
+  const PhotoPairsSummary none = build_photo_pairs(tiny);
+  EXPECT_EQ(none.upscaled_crops, 0);
+  EXPECT_TRUE(none.upscaled_photos.empty());
+  EXPECT_EQ(upscaled_crops_note(none, tiny.crop_size), "");
 }
 
 // Every train crop flat (--min-std above any crop's deviation): an error naming the flag, not
