@@ -115,8 +115,14 @@ TEST_F(BadInputCliTest, UnmatchedNamesListUpToTenAndTheCount) {
   for (int i = 0; i < 12; ++i) add_pair(fmt::format("only{:02d}", i), 32, 32, 3);
   for (int i = 0; i < 12; ++i) fs::remove(ref_ / fmt::format("only{:02d}.png", i));
   std::string out;
-  expect_user_error(train("", &out), out, {"only00", "only09", "12"});
+  // A configuration problem naming both keys and folders, found before any run folder is made.
+  expect_user_error(train("", &out), out,
+                    {"1 configuration problem:", "data.input_dir and data.reference_dir: input and reference "
+                     "folders do not pair up by file name:", "12 only in '" + in_.string() + "': only00.png",
+                     "only09.png, ... (12 in all)", "Rename or remove them"});
   EXPECT_THAT(out, Not(HasSubstr("only11"))) << out;
+  EXPECT_THAT(out, Not(HasSubstr("run folder:"))) << out;
+  EXPECT_FALSE(fs::exists(dir_ / "run"));
 }
 
 TEST_F(BadInputCliTest, SameStemDifferentExtensionsIsAnError) {
