@@ -645,6 +645,27 @@ TEST_F(DistributedTest, RanksWithDifferentConfigurationsStopBeforeWritingAnythin
   EXPECT_FALSE(fs::exists(dir_ / "run")) << "nothing is written before the configurations agree";
 }
 
+// A corrupt pair found while decoding, after rank 0 made the run folder (every rank decodes the same files):
+// both ranks exit 1 naming the file; rank 0, the only rank with a folder, removes it and says so; rank 1
+// names no folder and no checkpoint to resume.
+TEST_F(DistributedTest, ACorruptFileFoundWhileDecodingLeavesNoRunFolder) {
+  RunConfig c = equivalence_run(dir_ / "run", 1, 2);
+  for (const char* side : {"in", "ref"}) std::ofstream(dir_ / side / "zz.png") << "not a png";
+  const int port = free_port();
+  const pid_t r0 = spawn(train_args(c), rank_env(0, 2, port), dir_ / "r0.log");
+  const pid_t r1 = spawn(train_args(c), rank_env(1, 2, port), dir_ / "r1.log");
+  EXPECT_EQ(wait_exit(r0, 60), 1) << read_text(dir_ / "r0.log");
+  EXPECT_EQ(wait_exit(r1, 60), 1) << read_text(dir_ / "r1.log");
+  const std::string log0 = read_text(dir_ / "r0.log"), log1 = read_text(dir_ / "r1.log");
+  EXPECT_THAT(log0, HasSubstr("run folder: " + (dir_ / "run").string()));
+  EXPECT_THAT(log0, HasSubstr("zz.png"));
+  EXPECT_THAT(log0, HasSubstr("The run folder '" + (dir_ / "run").string() + "' was removed."));
+  EXPECT_THAT(log1, HasSubstr("zz.png"));
+  EXPECT_THAT(log1, Not(HasSubstr("was removed")));
+  EXPECT_THAT(log1, Not(HasSubstr("--resume")));
+  EXPECT_FALSE(fs::exists(dir_ / "run"));
+}
+
 TEST_F(DistributedTest, WaitingForMissingRanksEndsAfterOneTimeoutOrAtOnceOnASignal) {
   RunConfig c = equivalence_run(dir_ / "run", 1, 2);
   c.distributed.timeout = 4;

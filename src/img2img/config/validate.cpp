@@ -20,6 +20,7 @@
 #include "img2img/core/error.h"
 #include "img2img/core/path_template.h"
 #include "img2img/core/image_files.h"  // list_image_files
+#include "img2img/core/image_pairs.h"  // pair_image_files
 #include "img2img/models/shape_rules.h"  // patch_output_size
 
 namespace img2img {
@@ -126,28 +127,37 @@ void check_source(Checker& c, const DataSource& s, const std::string& sec, bool 
            "{}.memory_budget_mb = {}: expected 0..{:.0f} MiB (0 = half of the machine's memory; the maximum is "
            "2^40 MiB)",
            sec, s.memory_budget_mb, kMaxMemoryBudgetMb);
+  // Whether `path` is there as the key needs it (a folder: with images); a problem is reported.
   auto need = [&](const std::string& key, const std::string& path, bool dir) {
-    if (!check_paths) return;
+    if (!check_paths) return false;
     if (path.empty()) {
       c.fail_with(sec + "." + key, {sec + ".input_type"},
                   "{}.{} is empty but {}.input_type = {} needs it. Set --{}.{}=PATH.", sec, key, sec,
                   to_string(s.input_type), sec, key);
-    } else if (!fs::exists(path)) {
+      return false;
+    }
+    if (!fs::exists(path)) {
       c.fail(sec + "." + key,
              "{}.{} = '{}': no such {}. Check the path (relative paths start at the current folder).", sec, key,
              path, dir ? "folder" : "file");
-    } else if (dir != fs::is_directory(path)) {
+      return false;
+    }
+    if (dir != fs::is_directory(path)) {
       c.fail(sec + "." + key, "{}.{} = '{}': expected a {}, got a {}.", sec, key, path, dir ? "folder" : "file",
              dir ? "file" : "folder");
-    } else if (dir) {
+      return false;
+    }
+    if (dir) {
       // A folder without images (or with two images of one name) is found here, naming the key;
       // training would stop on it only after the run folder was made, naming the folder alone.
       try {
         list_image_files(path);
       } catch (const DataError& e) {
         c.fail(sec + "." + key, "{}.{}: {}", sec, key, e.what());
+        return false;
       }
     }
+    return true;
   };
   // Only keys of another input type given (--data.composite_dir without --data.input_type=composite_paired):
   // one problem naming the input type that reads them, instead of "is empty" for each key this one needs.
@@ -160,7 +170,24 @@ void check_source(Checker& c, const DataSource& s, const std::string& sec, bool 
       need("input_image", s.input_image, false);
       need("reference_image", s.reference_image, false);
       break;
-    case InputType::kMultiplePaired:
+    case InputType::kMultiplePaired: {
+      // Both folders list: their names must pair up. Found here, the error names both keys before the
+      // run folder is made (training found it after, naming the folders alone). Same check as the data set's.
+      const bool inputs = need("input_dir", s.input_dir, true);
+      const bool references = need("reference_dir", s.reference_dir, true);  // both checked: every problem at once
+      if (inputs && references) {
+        try {
+          pair_image_files(s.input_dir, s.reference_dir);
+        } catch (const DataError& e) {
+          std::string what = e.what();  // its lines go under the problem's bullet, indented as its text
+          for (size_t at = what.find('\n'); at != std::string::npos; at = what.find('\n', at + 5))
+            what.replace(at, 1, "\n    ");
+          c.fail_with(sec + ".input_dir", {sec + ".reference_dir"}, "{}.input_dir and {}.reference_dir: {}", sec, sec,
+                      what);
+        }
+      }
+      break;
+    }
     case InputType::kMultipleUnpaired:
       need("input_dir", s.input_dir, true);
       need("reference_dir", s.reference_dir, true);

@@ -307,6 +307,7 @@ class GlooProcessGroup : public ProcessGroup {
           lost_ranks() + (silent ? " stayed silent for distributed.timeout = " + seconds_text(timeout_s_) + " s"
                                  : " closed its connection (the process ended or its machine was lost)") +
           " during " + what + " (Gloo: " + cause + "). Rank " + std::to_string(env_.rank) +
+          // training_loop.cpp replaces the text from "; the last complete checkpoint" when nothing was trained.
           " stops too; the last complete checkpoint in the run folder is untouched: resume with img2img train "
           "--resume RUN_FOLDER, on any number of processes");
     }

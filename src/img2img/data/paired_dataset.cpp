@@ -6,7 +6,6 @@
 #include <atomic>     // std::atomic
 #include <cmath>      // std::abs
 #include <exception>  // std::exception_ptr
-#include <map>        // std::map
 #include <mutex>      // std::mutex
 #include <fstream>    // std::ifstream
 #include <stdexcept>  // std::logic_error
@@ -16,6 +15,7 @@
 
 #include "img2img/config/enum_names.h"
 #include "img2img/core/error.h"
+#include "img2img/core/image_pairs.h"  // pair_image_files
 
 namespace img2img {
 namespace fs = std::filesystem;
@@ -65,36 +65,8 @@ std::vector<PairedFiles> list_paired_files(const DataSource& source, int64_t lim
       break;
     }
     case InputType::kMultiplePaired: {
-      const auto inputs = list_image_files(source.input_dir, stats);
-      const auto refs = list_image_files(source.reference_dir, stats);
-      std::map<std::string, fs::path> ref_by_stem;
-      for (const auto& r : refs) ref_by_stem[r.stem().string()] = r;
-      std::vector<std::string> only_input, only_ref;
-      for (const auto& i : inputs) {
-        const auto it = ref_by_stem.find(i.stem().string());
-        if (it == ref_by_stem.end()) {
-          only_input.push_back(i.filename().string());
-        } else {
-          out.push_back({i.stem().string(), i, it->second, false});
-          ref_by_stem.erase(it);
-        }
-      }
-      for (const auto& [stem, r] : ref_by_stem) only_ref.push_back(r.filename().string());
-      if (!only_input.empty() || !only_ref.empty()) {
-        auto list = [](const std::vector<std::string>& v) {
-          std::string s;
-          for (size_t i = 0; i < v.size() && i < 10; ++i) s += (i ? ", " : "") + v[i];
-          if (v.size() > 10) s += fmt::format(", ... ({} in all)", v.size());
-          return s;
-        };
-        std::string msg = "input and reference folders do not pair up by file name:";
-        if (!only_input.empty())
-          msg += fmt::format("\n  {} only in '{}': {}", only_input.size(), source.input_dir, list(only_input));
-        if (!only_ref.empty())
-          msg += fmt::format("\n  {} only in '{}': {}", only_ref.size(), source.reference_dir, list(only_ref));
-        msg += "\nRename or remove them so each input has a reference with the same name.";
-        throw DataError(msg);
-      }
+      for (ImagePair& p : pair_image_files(source.input_dir, source.reference_dir, stats))
+        out.push_back({std::move(p.name), std::move(p.input), std::move(p.reference), false});
       break;
     }
     case InputType::kMultipleUnpaired:

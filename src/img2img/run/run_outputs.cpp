@@ -151,13 +151,14 @@ RunFolder create_run_folder(const RunConfig& config, const RunResume* resume, co
   else
     run.dir = expand_template(config.output.run_dir, run.values);
   // A folder this call made is removed again if the run cannot start in it: no empty run folders.
-  const bool made_here = !run.continued && (names_folder_per_run(config.output.run_dir) || !fs::exists(run.dir, ec));
+  run.created = !run.continued && (names_folder_per_run(config.output.run_dir) || !fs::exists(run.dir, ec));
   try {
     fill_run_folder(run, config, resume, known);
   } catch (...) {
-    if (made_here) remove_unstarted_run_folder(run.dir);
+    if (run.created) remove_unstarted_run_folder(run.dir);
     throw;
   }
+  if (run.continued) run.created = false;  // the resumed folder under another spelling
   return run;
 }
 
@@ -222,7 +223,7 @@ fs::path save_listed_onnx(const OutputConfig& output, OnnxExportOptions options,
 }
 
 void report_run_failure(EventLog& events, OutputsManifest* manifest, const std::string& what, int64_t iterations,
-                        int64_t skipped_steps) {
+                        int64_t skipped_steps, bool run_dir_removed) {
   events.emit("error", {{"message", what}, {"iteration", iterations}});
   try {
     // The same test as check_not_a_run: without a listed checkpoint the folder may hold a new run.
@@ -236,8 +237,11 @@ void report_run_failure(EventLog& events, OutputsManifest* manifest, const std::
                        iterations);
   } catch (const std::exception&) {  // keep the original error
   }
-  events.emit("run_end",
-              {{"status", "failed"}, {"reason", what}, {"iterations", iterations}, {"skipped_steps", skipped_steps}});
+  events.emit("run_end", {{"status", "failed"},
+                          {"reason", what},
+                          {"iterations", iterations},
+                          {"skipped_steps", skipped_steps},
+                          {"run_dir_removed", run_dir_removed}});
 }
 
 }  // namespace img2img

@@ -42,6 +42,8 @@ struct RunFolder {
   std::filesystem::path resumed_from;  ///< --resume: the earlier run's folder ("" = fresh run or unknown)
   int64_t resume_iteration = 0;        ///< --resume: iterations completed at the checkpoint
   bool continued = false;              ///< --resume continues in the earlier run's folder (dir == resumed_from)
+  /// This run made the folder (it did not exist before): a failure before anything was trained may remove it.
+  bool created = false;
   /// The run folder's lock (RunFolderLock), held while any copy of this RunFolder lives: one run per folder.
   std::shared_ptr<const RunFolderLock> lock;
 };
@@ -91,8 +93,8 @@ std::filesystem::path save_listed_onnx(const OutputConfig& output, OnnxExportOpt
 /// Records a failed run: an `error` event, outputs.json finished as "failed" with `what` as the
 /// reason, plus a note that the folder may be reused when it lists no checkpoint (a manifest write
 /// error is swallowed so the original error survives; `manifest` may be null), then a `run_end` event with status "failed" and `skipped_steps` (batches train.nan_policy =
-/// skip dropped before the failure).
+/// skip dropped before the failure) and `run_dir_removed` (the run folder was removed: RunWriter::remove_untrained_folder).
 void report_run_failure(EventLog& events, OutputsManifest* manifest, const std::string& what, int64_t iterations,
-                        int64_t skipped_steps = 0);
+                        int64_t skipped_steps = 0, bool run_dir_removed = false);
 
 }  // namespace img2img

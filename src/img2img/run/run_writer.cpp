@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>  // fmt::format
 
-#include <algorithm>  // std::remove_if, std::none_of
+#include <algorithm>  // std::find, std::remove_if, std::none_of
 
 #include "img2img/core/atomic_file.h"
 #include "img2img/core/path_template.h"
@@ -33,7 +33,7 @@ RunWriter::RunWriter(const RunConfig& config, const RunResume* resume, const std
       std::error_code ec;
       for (const char* name : {"config.toml", "outputs.json", "train.log", kRunLockFileName}) fs::remove(run_.dir / name, ec);
       run_.lock.reset();
-      fs::remove(run_.dir, ec);  // only when nothing else is in it
+      if (run_.created) fs::remove(run_.dir, ec);  // only when nothing else is in it; never a folder made before
     }
     throw;
   }
@@ -190,6 +190,27 @@ void RunWriter::fail(const std::string& what, int64_t iterations, int64_t skippe
   }
   report_run_failure(events_, manifest_.get(), what, iterations, skipped_steps);
   update_report(true);
+}
+
+bool RunWriter::remove_untrained_folder() {
+  if (!writes() || !run_.created || !run_.resumed_from.empty()) return false;
+  for (const OutputEntry& e : manifest_->entries())
+    if (e.kind != "plot" && e.kind != "report") return false;  // a checkpoint, ONNX file or test image
+  // Only what this writer makes; anything else (a file put there meanwhile) keeps the folder as it is.
+  const std::vector<std::string> own = {"config.toml", "outputs.json", "train.log", kReportFileName,
+                                        kReportFilesFolder, "plots", kRunLockFileName};
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(run_.dir, ec))
+    if (std::find(own.begin(), own.end(), entry.path().filename().string()) == own.end()) return false;
+  if (ec) return false;
+  progress_.reset(), plots_.reset(), manifest_.reset();  // closes train.log; writes() is false from here on
+  for (const std::string& name : own)
+    if (name != kRunLockFileName) fs::remove_all(run_.dir / name, ec);
+  // The lock last, as create_run_folder's undo does: until then no other run can take the folder.
+  fs::remove(run_.dir / kRunLockFileName, ec);
+  run_.lock.reset();
+  fs::remove(run_.dir, ec);  // only when nothing else is in it
+  return !fs::exists(run_.dir, ec);
 }
 
 }  // namespace img2img

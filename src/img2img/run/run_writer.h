@@ -130,6 +130,12 @@ class RunWriter {
   void finish(const RunEnd& end);
   /// Records a failed run: "error: WHAT" as train.log's last line, then report_run_failure and report.html.
   void fail(const std::string& what, int64_t iterations, int64_t skipped_steps);
+  /// For a run that failed before it trained anything: removes the run folder when this run made it
+  /// (RunFolder::created: never a --resume's folder or one that existed before) and it holds only what
+  /// the writer put there (config.toml, train.log, outputs.json without a checkpoint, report.html, plots).
+  /// Returns whether the folder is gone; the writer writes nothing more then (events are the caller's:
+  /// report_run_failure). False: nothing was changed, record the failure with fail(). Silent writer: false.
+  bool remove_untrained_folder();
 
   /// Rewrites report.html (run/report.h) from the folder's files: always when `force`, else at most
   /// once per kReportMinSeconds (a skipped update is done at the next call); once written, lists it in

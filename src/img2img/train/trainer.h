@@ -88,9 +88,10 @@ struct TrainOptions {
 /// writing checkpoints at output.model_path every model_save_rate iterations and at the last, testing
 /// every test.frequency iterations (stopping early once test.target_ssim is reached; the final outputs
 /// are still written), ONNX files and plots. `config` must already be validated. Throws Error on data,
-/// write or divergence problems (after an "error" event and a "failed" manifest). A non-finite loss or
-/// weight stops the run before anything is saved, so the checkpoints already written stay the last good
-/// ones; NaN/inf weights are never written.
+/// write or divergence problems (after an "error" event and a "failed" manifest; a new run that fails
+/// before its first iteration completes removes the folder it made instead and says so, docs/reliability.md).
+/// A non-finite loss or weight stops the run before anything is saved, so the checkpoints already
+/// written stay the last good ones; NaN/inf weights are never written.
 TrainSummary train(const RunConfig& config, const TrainOptions& options = {});
 
 /// train() for a paired (pix2pix) model: a U-Net generator and a PatchGAN discriminator on

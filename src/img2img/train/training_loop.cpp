@@ -315,6 +315,21 @@ TestResult shared_test(ProcessGroup& group, const std::function<TestResult(const
     }
   }
 }
+
+// The tail of a lost-peer error (core/process_group.cpp) that points to the newest checkpoint.
+constexpr const char* kLostPeerResumeAdvice = "; the last complete checkpoint in the run folder is untouched";
+
+// Throws `e` again, as its own img2img error type (callers and tests tell them apart), with message `what`.
+[[noreturn]] void rethrow_with_message(const Error& e, const std::string& what) {
+  if (const auto* n = dynamic_cast<const NonFiniteLossError*>(&e)) throw NonFiniteLossError(what, n->term());
+  if (dynamic_cast<const DataError*>(&e) != nullptr) throw DataError(what);
+  if (dynamic_cast<const ConfigError*>(&e) != nullptr) throw ConfigError(what);
+  if (dynamic_cast<const CheckpointError*>(&e) != nullptr) throw CheckpointError(what);
+  if (dynamic_cast<const WriteError*>(&e) != nullptr) throw WriteError(what);
+  if (dynamic_cast<const ExportError*>(&e) != nullptr) throw ExportError(what);
+  if (dynamic_cast<const DistributedError*>(&e) != nullptr) throw DistributedError(what);
+  throw Error(what);
+}
 }  // namespace
 
 TrainSummary run_training(const RunConfig& config, const TrainOptions& options, const ModelRecipe& recipe) {
@@ -703,11 +718,28 @@ TrainSummary run_training(const RunConfig& config, const TrainOptions& options, 
         end.detail += fmt::format("; final {} {:.4f}", s.label, summary.last.at(s.key));
     writer->finish(end);
   } catch (const std::exception& e) {
-    // A lost peer: name the run folder to resume.
     std::string what = e.what();
     const bool lost = dynamic_cast<const DistributedError*>(&e) != nullptr;
+    // A new run that completed no iteration has no checkpoint: there is nothing to resume.
+    const bool untrained = !options.resume && summary.iterations == 0;
+    if (const size_t at = what.find(kLostPeerResumeAdvice); lost && untrained && at != std::string::npos)
+      what.replace(at, std::string::npos,
+                   "; nothing was trained, so there is no checkpoint to resume: start the run again");
+    // A lost peer: name the run folder to resume.
     if (const size_t at = what.find("RUN_FOLDER"); lost && at != std::string::npos && !shared_run_dir.empty())
       what.replace(at, 10, shared_run_dir);
+    // A user error (a corrupt file found while decoding, a bad first step) in a run that trained nothing:
+    // the folder this run made holds nothing to keep, so it goes (rank 0's writer alone writes one).
+    // An internal error keeps it (config.toml and train.log for the bug report).
+    const Error* user_error = dynamic_cast<const Error*>(&e);
+    const fs::path dir = writer ? writer->dir() : fs::path();
+    if (writer && user_error != nullptr && untrained && writer->remove_untrained_folder()) {
+      what += fmt::format("\n{} run folder '{}' was removed.",
+                          what.find("nothing was trained") == std::string::npos ? "Nothing was trained; the" : "The",
+                          dir.string());
+      report_run_failure(events, nullptr, what, summary.iterations, summary.skipped_steps, /*run_dir_removed=*/true);
+      rethrow_with_message(*user_error, what);
+    }
     // The run's folder is ours once its writer exists: train.log ends with the error.
     if (writer)
       writer->fail(what, summary.iterations, summary.skipped_steps);

@@ -40,7 +40,9 @@ ModelRecipe pix2pix_recipe();
 ModelRecipe cycle_gan_recipe();
 
 /// Runs a training run of the model `recipe` builds, as train() documents (trainer.h). `config` must be
-/// validated. Throws Error after recording the failure (error event, failed manifest, train.log).
+/// validated. Throws Error after recording the failure (error event, failed manifest, train.log), or, for
+/// an Error before a new run completed its first iteration, after removing the folder it made
+/// (RunWriter::remove_untrained_folder; the message ends by saying so; run_end's run_dir_removed).
 TrainSummary run_training(const RunConfig& config, const TrainOptions& options, const ModelRecipe& recipe);
 
 }  // namespace img2img

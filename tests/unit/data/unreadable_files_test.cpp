@@ -101,6 +101,8 @@ TEST_F(UnreadableFilesTest, TrainCommandNamesEveryUnreadableFile) {
   EXPECT_THAT(out, HasSubstr("error: 4 file problem(s) in the data set (4 pair(s) checked)")) << out;
   for (const char* f : {"in/zy.png", "ref/zy.png", "in/zz.png", "ref/zz.png"})
     EXPECT_THAT(out, HasSubstr("cannot decode image '" + (dir_ / f).string() + "'")) << out;
+  EXPECT_THAT(out, HasSubstr("The run folder '" + (dir_ / "run").string() + "' was removed.")) << out;
+  EXPECT_FALSE(fs::exists(dir_ / "run"));
 }
 
 }  // namespace

@@ -115,8 +115,49 @@ TEST_F(BadInputCliTest, UnmatchedNamesListUpToTenAndTheCount) {
   for (int i = 0; i < 12; ++i) add_pair(fmt::format("only{:02d}", i), 32, 32, 3);
   for (int i = 0; i < 12; ++i) fs::remove(ref_ / fmt::format("only{:02d}.png", i));
   std::string out;
-  expect_user_error(train("", &out), out, {"only00", "only09", "12"});
+  // A configuration problem naming both keys and folders, found before any run folder is made.
+  expect_user_error(train("", &out), out,
+                    {"1 configuration problem:", "data.input_dir and data.reference_dir: input and reference "
+                     "folders do not pair up by file name:", "12 only in '" + in_.string() + "': only00.png",
+                     "only09.png, ... (12 in all)", "Rename or remove them"});
   EXPECT_THAT(out, Not(HasSubstr("only11"))) << out;
+  EXPECT_THAT(out, Not(HasSubstr("run folder:"))) << out;
+  EXPECT_FALSE(fs::exists(dir_ / "run"));
+}
+
+// The report's case: the default output.run_dir (runs/{date}-{time}), one name differing (a config problem:
+// no run folder), then a truncated JPEG in both folders (found while decoding, after "run folder: ..."):
+// the folder is removed again and the error's last line says so. runs/ holds no run folder either time.
+TEST_F(BadInputCliTest, DataProblemsLeaveNoRunFolder) {
+  fs::copy(in_, dir_ / "a");  // 0.png 1.png 2.png
+  fs::copy(ref_, dir_ / "b");
+  fs::rename(dir_ / "b" / "2.png", dir_ / "b" / "2b.png");
+  const std::string cmd = fmt::format(
+      "cd '{}' && {} train --plain-progress --data.input_dir=a --data.reference_dir=b --data.image_size=32 "
+      "--generator.layers=5 --generator.initial_layer_size=8 --discriminator.layers=2 "
+      "--discriminator.initial_layer_size=8 --train.max_iterations=2 --output.onnx_path= --plot.type=disabled "
+      "--device.device=cpu",
+      dir_.string(), test::img2img_binary());
+  std::string out;
+  expect_user_error(test::run_command(cmd, &out), out,
+                    {"data.input_dir and data.reference_dir: input and reference folders do not pair up by file "
+                     "name:", "1 only in 'a': 2.png", "1 only in 'b': 2b.png"});
+  EXPECT_THAT(out, Not(HasSubstr("run folder:"))) << out;
+  EXPECT_FALSE(fs::exists(dir_ / "runs"));
+
+  fs::rename(dir_ / "b" / "2b.png", dir_ / "b" / "2.png");
+  cv::Mat x(32, 32, CV_32FC3, cv::Scalar(0.2, 0.4, 0.6));
+  write_image(dir_ / "x.jpg", x, PixelDepth::k8);
+  const std::string jpeg = read_file(dir_ / "x.jpg");
+  write_bytes(dir_ / "a" / "x.jpg", jpeg.substr(0, jpeg.size() / 2));
+  write_bytes(dir_ / "b" / "x.jpg", jpeg.substr(0, jpeg.size() / 2));
+  expect_user_error(test::run_command(cmd, &out), out, {"x.jpg", "run folder: runs/"});
+  // The last line names the folder the first line named.
+  const size_t named = out.find("run folder: runs/") + 12;
+  const std::string folder = out.substr(named, out.find('\n', named) - named);
+  EXPECT_THAT(out, ::testing::EndsWith("The run folder '" + folder + "' was removed.\n")) << out;
+  ASSERT_TRUE(fs::is_directory(dir_ / "runs"));
+  EXPECT_TRUE(fs::is_empty(dir_ / "runs")) << "a run folder was left behind";
 }
 
 TEST_F(BadInputCliTest, SameStemDifferentExtensionsIsAnError) {
@@ -139,7 +180,8 @@ TEST_F(BadInputCliTest, EmptyTruncatedCorruptAndUnsupportedFilesAreNamed) {
     write_bytes(in_ / name, bytes);
     fs::copy_file(in_ / "0.png", ref_ / name, fs::copy_options::overwrite_existing);
     std::string out;
-    expect_user_error(train("", &out), out, {name});
+    expect_user_error(train("", &out), out, {name, "The run folder '" + (dir_ / "run").string() + "' was removed."});
+    EXPECT_FALSE(fs::exists(dir_ / "run"));  // the run trained nothing: the folder it made is gone
     fs::remove(in_ / name);
     fs::remove(ref_ / name);
   }

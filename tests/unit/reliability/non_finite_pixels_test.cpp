@@ -130,8 +130,23 @@ TEST_F(NonFinitePixelsTest, TrainingWithABadTestSetFailsBeforeTheFirstStep) {
   c.output.onnx_path = "";
   c.plot.type = PlotType::kDisabled;
   c.device.device = "cpu";
+  // Nothing was trained: the folder this run made is removed (the error says so).
+  std::string what;
+  expect_non_finite_error(
+      [&] {
+        try {
+          train_pix2pix(c, TrainOptions{0});
+        } catch (const DataError& e) {
+          what = e.what();
+          throw;
+        }
+      },
+      bad_input(), 3, 256);
+  EXPECT_THAT(what, HasSubstr("The run folder '" + (dir_ / "run").string() + "' was removed."));
+  EXPECT_FALSE(fs::exists(dir_ / "run"));
+  // A folder that existed before is kept, with a failed manifest that says it may be reused.
+  fs::create_directories(dir_ / "run");
   expect_non_finite_error([&] { train_pix2pix(c, TrainOptions{0}); }, bad_input(), 3, 256);
-  // Nothing was trained: no checkpoint in the run folder, and its failed manifest says it may be reused.
   EXPECT_FALSE(fs::exists(dir_ / "run" / "checkpoints"));
   const nlohmann::json manifest = nlohmann::json::parse(read_file(dir_ / "run" / "outputs.json"));
   EXPECT_EQ(manifest["status"], "failed");

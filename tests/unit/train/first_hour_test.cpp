@@ -397,15 +397,19 @@ TEST_F(FirstHourTest, ARunThatCannotStartLeavesNoEmptyFolder) {
     EXPECT_THAT(e.what(), HasSubstr("outputs.json"));
   }
   EXPECT_FALSE(fs::exists(dir_ / "branch"));
-  // A data problem found while decoding leaves the failed-run record (train.log ending in the error).
+  // A data problem found while decoding in a new run: the folder it made goes too (nothing was trained).
   RunConfig bad = tiny_config();
   bad.output.run_dir = (dir_ / "bad").string();
   { std::ofstream(fs::path(bad.data.input_dir) / "zz.png") << "not a png"; }
   { std::ofstream(fs::path(bad.data.reference_dir) / "zz.png") << "not a png"; }
   options.resume.reset();
-  EXPECT_THROW(train_pix2pix(bad, options), DataError);
-  EXPECT_THAT(read_file(dir_ / "bad" / "train.log"), HasSubstr("error: "));
-  EXPECT_EQ(nlohmann::json::parse(read_file(dir_ / "bad" / "outputs.json"))["status"], "failed");
+  try {
+    train_pix2pix(bad, options);
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("The run folder '" + (dir_ / "bad").string() + "' was removed."));
+  }
+  EXPECT_FALSE(fs::exists(dir_ / "bad"));
 }
 
 }  // namespace

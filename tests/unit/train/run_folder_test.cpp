@@ -1,6 +1,7 @@
 // Run folders (issue 14): runs started in the same second with a {date}/{time} output.run_dir template
 // each get a folder of their own (FOLDER, FOLDER-2, ...), claimed atomically; a fixed folder holding a
-// run is still refused.
+// run is still refused. A new run that fails before its first iteration completes removes the folder
+// it made; a --resume's folder and one that existed before are never removed.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -8,7 +9,10 @@
 #include <fmt/format.h>      // fmt::format
 #include <opencv2/core.hpp>  // cv::Mat, cv::RNG
 
+#include <nlohmann/json.hpp>  // nlohmann::json
+
 #include <atomic>   // std::atomic
+#include <fstream>  // std::ifstream, std::ofstream
 #include <set>      // std::set
 #include <string>   // std::string
 #include <thread>   // std::thread
@@ -19,6 +23,7 @@
 #include "img2img/core/path_template.h"
 #include "img2img/data/image_io.h"
 #include "img2img/run/checkpoint.h"
+#include "img2img/run/resume_point.h"
 #include "img2img/run/run_outputs.h"
 #include "img2img/train/trainer.h"
 #include "support/test_support.h"
@@ -28,6 +33,7 @@ namespace img2img {
 namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 const TemplateValues kNoon{{"date", "2024-05-01"}, {"time", "120000"}};
 
@@ -35,6 +41,30 @@ class RunFolderTest : public test::TempDirTest {
  protected:
   // 4 random 32 px RGB pairs in dir_/in and dir_/ref and a 1-iteration CPU run on them (tiny_run.h).
   RunConfig small_config() { return test::tiny_paired_run(dir_); }
+
+  // A pair zz.png that is no image in dir_/in and dir_/ref: validation passes (it looks at names), decoding fails.
+  void add_corrupt_pair() {
+    for (const char* side : {"in", "ref"}) std::ofstream(dir_ / side / "zz.png") << "not a png";
+  }
+
+  // Every event of the --events file `path`.
+  static std::vector<nlohmann::json> read_events(const fs::path& path) {
+    std::vector<nlohmann::json> events;
+    std::ifstream in(path);
+    for (std::string line; std::getline(in, line);) events.push_back(nlohmann::json::parse(line));
+    return events;
+  }
+
+  // The message of the error train_pix2pix(c, options) throws ("" and a failure when none).
+  static std::string train_error(const RunConfig& c, const TrainOptions& options) {
+    try {
+      train_pix2pix(c, options);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    ADD_FAILURE() << "training did not fail";
+    return "";
+  }
 };
 
 TEST_F(RunFolderTest, SameSecondRunsGetTheirOwnFolders) {
@@ -138,6 +168,121 @@ TEST_F(RunFolderTest, ALiteralFolderWithARunIsStillRefused) {
   EXPECT_FALSE(fs::exists(x.string() + "-2"));
   c.output.run_dir = (dir_ / "runs" / "{date}-{time}").string();
   EXPECT_EQ(create_run_folder(c, nullptr, &kNoon).dir, x.string() + "-2");
+}
+
+// A corrupt file found while decoding, after the run folder was made: the folder this run made is
+// removed (it held config.toml, outputs.json, train.log and report.html of a run that trained nothing), the
+// error says so, and the events end with the error and a failed run_end that says the folder is gone.
+TEST_F(RunFolderTest, AFailureBeforeTrainingRemovesTheFolderItMade) {
+  RunConfig c = small_config();
+  c.output.run_dir = (dir_ / "runs" / "{date}-{time}").string();
+  add_corrupt_pair();
+  TrainOptions options{0};
+  options.events = (dir_ / "events.jsonl").string();
+  const std::string what = train_error(c, options);
+  EXPECT_THAT(what, HasSubstr("cannot decode image '" + (dir_ / "in" / "zz.png").string() + "'"));
+  // The data set's headline says nothing was trained; the last line names the removed folder.
+  EXPECT_THAT(what, HasSubstr("nothing was trained"));
+  const std::string last_line = what.substr(what.rfind('\n') + 1);
+  EXPECT_THAT(last_line, ::testing::MatchesRegex("The run folder '.*/runs/[0-9-]+' was removed\\."));
+  EXPECT_TRUE(fs::is_empty(dir_ / "runs")) << "a run folder was left behind";
+  const std::vector<nlohmann::json> events = read_events(dir_ / "events.jsonl");
+  ASSERT_GE(events.size(), 2u);
+  EXPECT_EQ(events[events.size() - 2]["event"], "error");
+  EXPECT_EQ(events[events.size() - 2]["message"], what);
+  EXPECT_EQ(events.back()["event"], "run_end");
+  EXPECT_EQ(events.back()["status"], "failed");
+  EXPECT_EQ(events.back()["run_dir_removed"], true);
+}
+
+// A data error inside the first iteration (streamed data whose files broke after the check at the start):
+// the run_start event named the folder, which is then removed; an error after a completed iteration
+// keeps the folder (its log and manifest record a run that trained), even without a checkpoint.
+TEST_F(RunFolderTest, AFailureInTheFirstIterationRemovesTheFolderALaterOneKeepsIt) {
+  RunConfig c = small_config();
+  c.data.batch_size = 1, c.data.worker_threads = 0;  // 4 steps, each decoded when it is taken
+  c.data.memory_budget_mb = 0.001;                   // streamed: decoded again per batch
+  c.train.max_iterations = 3;
+  c.output.model_save_rate = 0;  // a checkpoint at the last iteration only
+  const std::string png = read_file(dir_ / "in" / "0.png");
+  const auto break_inputs = [&] {
+    for (int i = 0; i < 4; ++i) std::ofstream(dir_ / "in" / fmt::format("{}.png", i)) << "broken";
+  };
+  const auto mend_inputs = [&] {
+    for (int i = 0; i < 4; ++i) write_file_atomic(dir_ / "in" / fmt::format("{}.png", i), png);
+  };
+  for (const int64_t broken_after : {1, 4}) {  // iteration 1, after its step 1 or its last step
+    SCOPED_TRACE(broken_after);
+    mend_inputs();
+    const fs::path run = dir_ / fmt::format("run{}", broken_after);
+    c.output.run_dir = run.string();
+    TrainOptions options{0};
+    options.events = (dir_ / fmt::format("events{}.jsonl", broken_after)).string();
+    options.after_step = [&](int64_t iteration, int64_t step) {
+      if (iteration == 1 && step == broken_after) break_inputs();
+    };
+    const std::string what = train_error(c, options);
+    const std::vector<nlohmann::json> events = read_events(options.events);
+    ASSERT_FALSE(events.empty());
+    EXPECT_EQ(events.back()["status"], "failed");
+    if (broken_after == 1) {
+      EXPECT_THAT(what, HasSubstr("iteration 1, step 2: "));
+      EXPECT_THAT(what, ::testing::EndsWith("\nNothing was trained; the run folder '" + run.string() + "' was removed."));
+      EXPECT_FALSE(fs::exists(run));
+      EXPECT_EQ(events.back()["run_dir_removed"], true);
+      bool started = false;
+      for (const auto& e : events) started = started || (e["event"] == "run_start" && e["run_dir"] == run.string());
+      EXPECT_TRUE(started) << "run_start should have named the folder";
+    } else {
+      EXPECT_THAT(what, HasSubstr("iteration 2, step 1: "));
+      EXPECT_THAT(what, Not(HasSubstr("was removed")));
+      EXPECT_EQ(events.back()["run_dir_removed"], false);
+      EXPECT_THAT(read_file(run / "train.log"), HasSubstr("iteration 1/3"));
+      const nlohmann::json manifest = nlohmann::json::parse(read_file(run / "outputs.json"));
+      EXPECT_EQ(manifest["status"], "failed");
+      EXPECT_EQ(manifest["iterations"], 1);
+    }
+  }
+}
+
+// --resume, in the run's own folder or into a new one: a failure before training removes nothing.
+TEST_F(RunFolderTest, AResumedRunsFolderIsNeverRemoved) {
+  RunConfig c = small_config();
+  const fs::path run = dir_ / "run";
+  c.output.run_dir = run.string();
+  train_pix2pix(c, TrainOptions{0});
+  const ResumePoint point = find_resume_point(run);
+  std::vector<fs::path> before;
+  for (const auto& e : fs::recursive_directory_iterator(run)) before.push_back(e.path());
+  add_corrupt_pair();
+  c.train.max_iterations = 2;
+  TrainOptions options{0};
+  options.resume = point;
+  for (const fs::path& folder : {run, dir_ / "branch"}) {
+    SCOPED_TRACE(folder.string());
+    c.output.run_dir = folder.string();
+    const std::string what = train_error(c, options);
+    EXPECT_THAT(what, HasSubstr("zz.png"));
+    EXPECT_THAT(what, Not(HasSubstr("was removed")));
+    EXPECT_EQ(nlohmann::json::parse(read_file(folder / "outputs.json"))["status"], "failed");
+    EXPECT_THAT(read_file(folder / "train.log"), HasSubstr("error: "));
+  }
+  for (const fs::path& p : before) EXPECT_TRUE(fs::exists(p)) << p;
+  EXPECT_EQ(find_resume_point(run).iteration, 1);
+}
+
+// A folder that existed before the run (named by the user, even empty) is kept with the failed-run record.
+TEST_F(RunFolderTest, AFolderThatExistedBeforeIsKept) {
+  RunConfig c = small_config();
+  const fs::path mine = dir_ / "mine";
+  fs::create_directories(mine);
+  c.output.run_dir = mine.string();
+  add_corrupt_pair();
+  EXPECT_THAT(train_error(c, TrainOptions{0}), Not(HasSubstr("was removed")));
+  ASSERT_TRUE(fs::is_directory(mine));
+  const nlohmann::json manifest = nlohmann::json::parse(read_file(mine / "outputs.json"));
+  EXPECT_EQ(manifest["status"], "failed");
+  EXPECT_THAT(manifest["reason"].get<std::string>(), HasSubstr("No checkpoint is listed in this run folder"));
 }
 
 }  // namespace

@@ -220,7 +220,9 @@ TEST_F(TrainerOutputsTest, TogglesDecideWhichKindsAreListed) {
 
 TEST_F(TrainerOutputsTest, AFailedRunEmitsErrorAndMarksTheManifest) {
   RunConfig c = tiny_config();
-  // Validation passes (the folders exist); decoding then meets a corrupt image.
+  // Validation passes (the folders exist); decoding then meets a corrupt image. The folder exists before
+  // the run (a new run's own folder would be removed: run_folder_test.cpp), so the run's record stays.
+  fs::create_directories(dir_ / "run");
   { std::ofstream(fs::path(c.data.input_dir) / "zz.png") << "not a png"; }
   { std::ofstream(fs::path(c.data.reference_dir) / "zz.png") << "not a png"; }
   TrainOptions options;
@@ -234,6 +236,7 @@ TEST_F(TrainerOutputsTest, AFailedRunEmitsErrorAndMarksTheManifest) {
   EXPECT_THAT(error["message"].get<std::string>(), HasSubstr("zz.png"));
   EXPECT_EQ(events.back()["event"], "run_end");
   EXPECT_EQ(events.back()["status"], "failed");
+  EXPECT_EQ(events.back()["run_dir_removed"], false);
   const nlohmann::json manifest = read_json(dir_ / "run" / "outputs.json");
   EXPECT_EQ(manifest["status"], "failed");
   EXPECT_THAT(manifest["reason"].get<std::string>(), HasSubstr("zz.png"));
