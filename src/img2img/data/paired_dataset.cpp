@@ -116,7 +116,15 @@ std::pair<torch::Tensor, torch::Tensor> load_paired_sample(const PairedFiles& fi
 
 void FileFacts::add(const fs::path& file, const DecodedImage& image, bool composite) {
   FileFacts one;
-  one.largest_side = std::max(composite ? image.pixels.cols / 2 : image.pixels.cols, image.pixels.rows);
+  const int width = composite ? image.pixels.cols / 2 : image.pixels.cols, height = image.pixels.rows;
+  one.largest_side = std::max(width, height);
+  one.files = 1;
+  if (width > 0 && height > 0) {
+    one.max_aspect = static_cast<double>(std::max(width, height)) / std::min(width, height);
+    if (one.max_aspect > 1.01)
+      one.non_square = 1, one.first_non_square = file, one.first_non_square_width = width,
+      one.first_non_square_height = height;
+  }
   // A little slack: resampling in the tool that wrote the file can overshoot by a rounding error.
   constexpr double kSlack = 1e-4;
   if (image.depth == PixelDepth::kFloat && (image.min_value < -kSlack || image.max_value > 1 + kSlack))
@@ -126,6 +134,12 @@ void FileFacts::add(const fs::path& file, const DecodedImage& image, bool compos
 
 void FileFacts::merge(const FileFacts& other) {
   largest_side = std::max(largest_side, other.largest_side);
+  files += other.files;
+  max_aspect = std::max(max_aspect, other.max_aspect);
+  if (non_square == 0 && other.non_square > 0)
+    first_non_square = other.first_non_square, first_non_square_width = other.first_non_square_width,
+    first_non_square_height = other.first_non_square_height;
+  non_square += other.non_square;
   if (other.out_of_range == 0) return;
   if (out_of_range == 0) first_out_of_range = other.first_out_of_range, min_value = other.min_value, max_value = other.max_value;
   out_of_range += other.out_of_range;
@@ -146,6 +160,14 @@ std::vector<std::string> file_warnings(const FileFacts& facts, int64_t image_siz
                   ": they are used as they are, but generated images stay within [0, 1], so the model cannot "
                   "reproduce them (the L1 loss stays large). Scale the values to [0, 1] before training, e.g. "
                   "(v - min) / (max - min)");
+  if (facts.non_square > 0)
+    out.push_back(fmt::format("{} of {} {}s are not square (the first: '{}', {}x{} px): each is squashed to {}x{} px, "
+                              "stretching its content up to {:.3g}x in one direction, and the model learns (and "
+                              "generates) the squashed shapes. Crop the images square first to keep their "
+                              "proportions",
+                              facts.non_square, facts.files, files, facts.first_non_square.string(),
+                              facts.first_non_square_width, facts.first_non_square_height, image_size, image_size,
+                              facts.max_aspect));
   return out;
 }
 

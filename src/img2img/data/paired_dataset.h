@@ -45,6 +45,11 @@ struct FileFacts {
   int64_t out_of_range = 0;  ///< float files with samples outside [0, 1]
   std::filesystem::path first_out_of_range;  ///< the first of them (in the order added)
   double min_value = 0, max_value = 1;       ///< the smallest and largest sample of those files
+  int64_t files = 0;                          ///< files counted
+  int64_t non_square = 0;  ///< files whose width and height differ by more than 1% (squashed when resized)
+  std::filesystem::path first_non_square;     ///< the first of them, and its size in px
+  int first_non_square_width = 0, first_non_square_height = 0;
+  double max_aspect = 1;  ///< the largest long side / short side of any file (>= 1)
   /// Counts `image`, decoded from `file` (`composite`: input|reference halves side by side).
   void add(const std::filesystem::path& file, const DecodedImage& image, bool composite = false);
   /// Adds the facts of other files (after this one's).
@@ -58,7 +63,9 @@ std::string out_of_range_files(const FileFacts& facts);
 
 /// The run-start warnings of `facts` for training at `image_size`: every image enlarged 2x or more
 /// (image_size at least twice the largest side), float samples outside [0, 1] (named by their first
-/// file). `files` names the files in the message ("training image"). None when neither applies.
+/// file), images that are not square (each is squashed to image_size x image_size, as pix2pix's
+/// `--preprocess resize_and_crop` does; named by the first and the largest stretch). `files` names the
+/// files in the message ("training image"). None when nothing applies.
 std::vector<std::string> file_warnings(const FileFacts& facts, int64_t image_size, const std::string& files);
 
 /// The samples of a paired source, sorted by name, at most `limit_count` (0 = all). Throws

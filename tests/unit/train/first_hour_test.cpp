@@ -154,6 +154,32 @@ TEST_F(FirstHourTest, ImageSizeFarAboveTheImagesGetsOneWarningLine) {
   EXPECT_THAT(read_file(train_pix2pix(c, options).run_dir / "train.log"), Not(HasSubstr("data.image_size =")));
 }
 
+// Images that are not square are squashed to data.image_size x data.image_size: one warning line with the
+// count of such files among all (inputs and references), the first one's name and size, the largest
+// stretch (long side / short side) and the fix. Square images: none.
+TEST_F(FirstHourTest, NonSquareImagesGetOneWarningLine) {
+  RunConfig c = tiny_config();  // 4 pairs of 32x32 photo crops
+  c.train.max_iterations = 1;
+  TrainOptions options;
+  options.interactive = 0;
+  EXPECT_THAT(read_file(train_pix2pix(c, options).run_dir / "train.log"), Not(HasSubstr("not square")));
+  // Pairs 001 (48x32, 1.5x) and 003 (32x40, 1.25x): both sides of each pair, 4 of 8 files.
+  const auto crops = test::photo_crops(2, 48, 5);
+  const fs::path in(c.data.input_dir), ref(c.data.reference_dir);
+  const cv::Mat wide = crops[0](cv::Rect(0, 8, 48, 32)).clone(), tall = crops[1](cv::Rect(8, 0, 32, 40)).clone();
+  for (const fs::path& folder : {in, ref}) {
+    write_image(folder / "001.png", wide, PixelDepth::k8);
+    write_image(folder / "003.png", tall, PixelDepth::k8);
+  }
+  c.output.run_dir = (dir_ / "run2").string();
+  const std::string log = read_file(train_pix2pix(c, options).run_dir / "train.log");
+  EXPECT_THAT(log, HasSubstr("\nwarning: 4 of 8 training images are not square (the first: '" + (in / "001.png").string() +
+                             "', 48x32 px): each is squashed to 32x32 px, stretching its content up to 1.5x in one "
+                             "direction, and the model learns (and generates) the squashed shapes. Crop the images "
+                             "square first to keep their proportions\n"));
+  EXPECT_EQ(log.find("not square"), log.rfind("not square"));
+}
+
 // Float heights outside [0, 1] (metres, say): used as they are, but the generator cannot reach them.
 // One warning naming the first file, the range found, what happens and the fix.
 TEST_F(FirstHourTest, FloatSamplesOutsideZeroOneGetOneWarningLine) {
