@@ -259,9 +259,9 @@ Command setup_train(CLI::App& app) {
   CLI::Option* resume_opt = expect_nonempty(
       sub->add_option("--resume", *resume,
                       "continue a run from RUN_FOLDER (its newest checkpoint) or a generator CHECKPOINT.pt: weights, "
-                      "optimiser, schedule, iteration, RNG state and configuration are restored; --config and flags "
+                      "optimiser, schedule, iteration, RNG state and configuration are restored; --config files and flags "
                       "apply on top (e.g. a larger --train.max_iterations) but may not change the architecture"),
-      "a run folder or checkpoint file");
+      "a run folder or checkpoint file", "runs/2024-05-01-1200");
   return {sub, [flags, plain, events, resume, resume_opt] {
             // Already installed before main (install_stop_handlers_for_train) unless the arguments
             // hid the subcommand from that scan; again first thing here, before the config is read.
@@ -272,7 +272,8 @@ Command setup_train(CLI::App& app) {
             TrainOptions options;
             RunConfig config;
             if (resume_opt->count() > 0 && resume->empty())  // in case CLI11 skips the validator
-              throw FlagValueError(empty_value_message("--resume", "a run folder or checkpoint file"));
+              throw FlagValueError(
+                  empty_value_message("--resume", "a run folder or checkpoint file", "runs/2024-05-01-1200"));
             if (resume->empty()) {
               config = resolve_config_flags(*flags, {}, "", "", {}, &options.notes);
             } else {

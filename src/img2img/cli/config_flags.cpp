@@ -4,6 +4,7 @@
 
 #include <algorithm>  // std::find
 
+#include "img2img/cli/flag_values.h"  // expect_nonempty
 #include "img2img/config/config_keys.h"
 #include "img2img/config/problem_origins.h"
 #include "img2img/config/source_keys.h"
@@ -15,8 +16,15 @@ namespace img2img::cli {
 std::shared_ptr<ConfigFlags> add_config_flags(CLI::App* app) {
   auto flags = std::make_shared<ConfigFlags>();
   flags->app = app;
-  app->add_option("--config", flags->config_file, "TOML configuration file; flags given too override it")
-      ->type_name("FILE");
+  // Repeatable, one file per --config: later files override earlier ones, flags override them all (as with
+  // several -c files of other tools). Each takes exactly one value, so `--config a.toml b.toml` is not two.
+  // An empty value (`--config "$UNSET_VAR"`) is an error, never a run without the file.
+  expect_nonempty(app->add_option("--config", flags->config_files,
+                  "TOML configuration file; give --config several times to layer files (later ones override "
+                  "earlier ones); flags given too override them")
+                      ->type_name("FILE")
+                      ->allow_extra_args(false),
+                  "a TOML file", "my.toml");
   const RunConfig defaults;
   for (const auto& key : config_keys()) {
     const std::string section = key.name.substr(0, key.name.find('.'));
@@ -50,8 +58,8 @@ RunConfig resolve_config_flags(
     std::vector<std::string>* notes) {
   std::vector<ConfigAssignment> assignments;
   if (!base_toml.empty()) assignments = parse_config_text(base_toml, base_origin);
-  if (!flags.config_file.empty()) {
-    auto file = read_config_file(flags.config_file);
+  for (const std::string& path : flags.config_files) {
+    auto file = read_config_file(path);
     assignments.insert(assignments.end(), file.begin(), file.end());
   }
   for (const auto& [name, opt] : flags.options) {
@@ -66,8 +74,15 @@ RunConfig resolve_config_flags(
   std::vector<ConfigProblem> problems;
   for (const auto& extra : flags.app->remaining()) {
     if (extra.rfind("--", 0) != 0) {
+      // `--config a.toml b.toml`: each --config takes one file.
+      const bool toml = extra.size() > 5 && extra.compare(extra.size() - 5, 5, ".toml") == 0;
       problems.push_back(
-          {"", "command line", fmt::format("unexpected argument '{}'; values go as --section.key=value", extra), {}});
+          {"", "command line",
+           toml ? fmt::format("unexpected argument '{}': each config file needs its own --config "
+                              "(--config FIRST.toml --config {}; later files override earlier ones)",
+                              extra, extra)
+                : fmt::format("unexpected argument '{}'; values go as --section.key=value", extra),
+           {}});
       continue;
     }
     std::string name = extra.substr(2);

@@ -17,16 +17,16 @@ namespace img2img::cli {
 
 /// Raw strings captured by CLI11; resolved after parsing.
 struct ConfigFlags {
-  std::string config_file;
+  std::vector<std::string> config_files;  ///< --config FILE, in the order given (later files override earlier ones)
   std::map<std::string, CLI::Option*> options;  ///< key name -> its flag
   CLI::App* app = nullptr;
 };
 
-/// Adds --config and every key flag (grouped by section, help with the default) to `app`.
+/// Adds --config (repeatable) and every key flag (grouped by section, help with the default) to `app`.
 std::shared_ptr<ConfigFlags> add_config_flags(CLI::App* app);
 
-/// Defaults (unpaired_defaults() when data.input_type = multiple_unpaired) <- config file (and
-/// `base_toml`, e.g. a checkpoint's config, before it) <- flags, then
+/// Defaults (unpaired_defaults() when data.input_type = multiple_unpaired) <- config files in order (and
+/// `base_toml`, e.g. a checkpoint's config, before them) <- flags, then
 /// validation; every problem (unknown flag or key with did-you-mean, wrong type, range) is reported
 /// in one ConfigError, a value from the config file with its "FILE:LINE: " (locate_config_problems).
 /// `check_first`, when given, sees the applied configuration and the assignments

@@ -105,18 +105,18 @@ CLI::Option* expect_device(CLI::Option* opt) {
   return opt;
 }
 
-std::string empty_value_message(const std::string& flag, const std::string& what) {
+std::string empty_value_message(const std::string& flag, const std::string& what, const std::string& example) {
   return fmt::format("{} needs {}, got an empty value (an unset or empty shell variable?); give it, e.g. {} "
-                     "runs/2024-05-01-1200, or leave {} out",
-                     flag, what, flag, flag);
+                     "{}, or leave {} out",
+                     flag, what, flag, example, flag);
 }
 
-CLI::Option* expect_nonempty(CLI::Option* opt, const std::string& what) {
+CLI::Option* expect_nonempty(CLI::Option* opt, const std::string& what, const std::string& example) {
   opt->check(CLI::Validator(
-      [opt, what](std::string& value) -> std::string {
+      [opt, what, example](std::string& value) -> std::string {
         throw_if_flag(opt, value);
         if (value.find_first_not_of(" \t") == std::string::npos)
-          throw FlagValueError(empty_value_message(opt->get_name(), what));
+          throw FlagValueError(empty_value_message(opt->get_name(), what, example));
         return "";
       },
       ""));

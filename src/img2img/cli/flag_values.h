@@ -48,12 +48,13 @@ CLI::Option* expect_device(CLI::Option* opt);
 /// which weights of a generator checkpoint to load (infer/checkpoint_weights.h). Returns the option.
 CLI::Option* add_weights_option(CLI::App& sub, std::string& value);
 
-/// "--resume needs a run folder or checkpoint file, got an empty value (...)" for `flag` and `what`.
-std::string empty_value_message(const std::string& flag, const std::string& what);
+/// "--resume needs a run folder or checkpoint file, got an empty value (...); give it, e.g. --resume
+/// runs/2024-05-01-1200, or leave --resume out" for `flag`, `what` and `example`.
+std::string empty_value_message(const std::string& flag, const std::string& what, const std::string& example);
 
 /// The value of `opt` must not be empty: `--resume=` or `--resume "$UNSET_VAR"` would otherwise act as
 /// if the flag were absent. FlagValueError "--resume needs <what>, got an empty value ...". Returns `opt`.
-CLI::Option* expect_nonempty(CLI::Option* opt, const std::string& what);
+CLI::Option* expect_nonempty(CLI::Option* opt, const std::string& what, const std::string& example);
 
 /// Every option of `app` and its subcommands (recursively) that takes a value rejects a value that
 /// starts with "--": `--data.image_size --train.max_iterations 3` forgot the value, and CLI11 would

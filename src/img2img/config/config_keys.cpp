@@ -12,6 +12,7 @@
 #include <sstream>    // std::istringstream
 #include <stdexcept>  // std::invalid_argument
 
+#include "img2img/config/config_template.h"  // config_template_toml
 #include "img2img/config/enum_names.h"
 #include "img2img/config/key_aliases.h"
 #include "img2img/config/validate.h"  // config_key_range
@@ -600,20 +601,14 @@ void resolve_derived_defaults(RunConfig& config, const std::vector<ConfigAssignm
 }
 
 std::string config_to_toml(const RunConfig& config, bool with_comments) {
-  std::string out;
-  std::string section;
-  for (const auto& k : config_keys()) {
-    const auto dot = k.name.find('.');
-    const std::string sec = k.name.substr(0, dot);
-    if (sec != section) {
-      out += (section.empty() ? "" : "\n") + ("[" + sec + "]\n");
-      section = sec;
-    }
-    out += k.name.substr(dot + 1) + " = " + k.get(config);
-    if (with_comments) out += "  # " + k.help + (k.default_note.empty() ? "" : " (default " + k.default_note + ")");
-    out += "\n";
-  }
-  return out;
+  // The run's record (config.toml, checkpoints): every key as a normal line, as if every key were given, so a
+  // --resume keeps the resolved numbers; a derived key's comment says what it follows without the line.
+  static const std::vector<ConfigAssignment> every_key = [] {
+    std::vector<ConfigAssignment> all;
+    for (const auto& k : config_keys()) all.push_back({k.name, "", ""});
+    return all;
+  }();
+  return config_template_toml(config, every_key, with_comments);
 }
 
 }  // namespace img2img

@@ -71,8 +71,9 @@ RunConfig apply_config(const std::vector<ConfigAssignment>& assignments, RunConf
 /// checkpoint config names every key) keeps them.
 void resolve_derived_defaults(RunConfig& config, const std::vector<ConfigAssignment>& assignments);
 
-/// The whole configuration as TOML, one `[section]` per struct, every key with its help as a
-/// comment; re-readable by read_config_file.
+/// The whole configuration as TOML, one `[section]` per struct, every key (derived ones too) as a normal
+/// line with its help as a comment; re-readable by read_config_file. The run's record (config.toml,
+/// checkpoints); `img2img config` prints config_template_toml instead (config_template.h).
 std::string config_to_toml(const RunConfig& config, bool with_comments = true);
 
 }  // namespace img2img

@@ -73,7 +73,7 @@ TEST(DerivedDefaults, RecordedNumbersAreKeptOnResume) {
   const std::string toml = config_to_toml(first);
   EXPECT_THAT(toml, HasSubstr("\nlayers = 6  #"));
   EXPECT_THAT(toml, HasSubstr("\nlinear_decay = 5  #"));
-  EXPECT_THAT(toml, HasSubstr("(default follows data.image_size"));
+  EXPECT_THAT(toml, HasSubstr("(worked out unless given: the most layers whose 2^layers divides data.image_size = 64"));
   // ... so a resume with a larger max_iterations keeps them (the checkpoint config comes first).
   std::vector<ConfigAssignment> resumed = parse_config_text(toml, "checkpoint");
   resumed.push_back({"train.max_iterations", "40", "command line"});
